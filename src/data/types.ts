@@ -1,0 +1,24 @@
+/**
+ * The one in-memory form every data source produces (synthetic phantoms, PNG folders, NIfTI,
+ * DICOM): images at native detector scale, binary masks, one volume / patient id per slice.
+ */
+export interface CtSlice {
+  /** Row-major H×W readout values in native ADC counts, integers in [0, 2^nativeBits − 1]. */
+  image: Float32Array;
+  /** Row-major H×W lesion mask, 0 or 1. */
+  mask: Uint8Array;
+  /** Patient or volume id: splits are made on this, never on slices. */
+  volumeId: string;
+  /** A name for reports (file stem or synthetic index). */
+  name: string;
+}
+
+export interface CtDataset {
+  height: number;
+  width: number;
+  /** Native ADC bit depth of `image` values. */
+  nativeBits: number;
+  slices: CtSlice[];
+  /** Where it came from, for manifests ("synthetic seed 1", a folder path). */
+  source: string;
+}
