@@ -1,0 +1,218 @@
+/**
+ * Choosing and starting a tfjs backend: one place that knows which backends exist, how each is
+ * started in Node, and why one could not start. `auto` tries tensorflow (tfjs-node, if the user
+ * installed it), then WebGPU on a hardware adapter, then wasm, then the pure-JS cpu backend.
+ */
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../errors.js';
+import { registerWasmTrainingKernels } from './wasm-kernels.js';
+
+export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+
+export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+/** What a started backend is: its tfjs name and one human line (device, threads, package). */
+export interface StartedBackend {
+  name: string;
+  detail: string;
+}
+
+/** The fields of a WebGPU adapter's `info` that tell hardware from a software rasteriser. */
+export interface AdapterInfoLike {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+
+const SOFTWARE_ADAPTER_MARKERS = ['swiftshader', 'llvmpipe', 'lavapipe', 'softpipe', 'software rasterizer'];
+
+/**
+ * True when a WebGPU adapter is a CPU emulation (SwiftShader, Mesa llvmpipe / lavapipe) or a
+ * fallback adapter. `auto` never picks such an adapter: it is slower than wasm by orders of magnitude.
+ */
+export function isSoftwareAdapter(info: AdapterInfoLike | null | undefined): boolean {
+  if (!info) return false;
+  if (info.isFallbackAdapter === true) return true;
+  const text = [info.vendor, info.architecture, info.device, info.description]
+    .filter((s): s is string => typeof s === 'string')
+    .join(' ')
+    .toLowerCase();
+  return SOFTWARE_ADAPTER_MARKERS.some((m) => text.includes(m));
+}
+
+/** One line naming an adapter, e.g. `nvidia hopper (NVIDIA H100 80GB HBM3)`. */
+export function describeAdapter(info: AdapterInfoLike | null | undefined): string {
+  if (!info) return 'unknown adapter';
+  const head = [info.vendor, info.architecture].filter((s) => s).join(' ') || 'unknown adapter';
+  const tail = info.device || info.description;
+  return tail ? `${head} (${tail})` : head;
+}
+
+/** A backend that could not start, with the reason to log or to show the user. */
+class BackendUnavailable extends Error {}
+
+/**
+ * Starts a backend and makes it tfjs's current one.
+ * `auto` tries tensorflow → webgpu (hardware adapter only) → wasm → cpu and logs why each one
+ * that was skipped could not start; an explicitly requested backend that cannot start throws a
+ * UserError saying why and what to do.
+ */
+export async function startBackend(
+  requested: BackendName,
+  log: (line: string) => void = () => {},
+): Promise<StartedBackend> {
+  if (!BACKEND_NAMES.includes(requested)) {
+    throw new UserError(`unknown backend "${String(requested)}"; choose one of ${BACKEND_NAMES.join(', ')}`);
+  }
+  if (requested !== 'auto') {
+    try {
+      return await STARTERS[requested]({ allowSoftwareAdapter: true });
+    } catch (e) {
+      if (e instanceof BackendUnavailable) throw new UserError(`backend ${requested}: ${e.message}`);
+      throw e;
+    }
+  }
+  for (const name of ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const) {
+    try {
+      const started = await STARTERS[name]({ allowSoftwareAdapter: false });
+      log(`backend: ${started.name} (${started.detail})`);
+      return started;
+    } catch (e) {
+      if (!(e instanceof BackendUnavailable)) throw e;
+      log(`${name}: ${e.message}`);
+    }
+  }
+  throw new UserError('no tfjs backend could start (not even cpu)');
+}
+
+interface StartOptions {
+  /** Whether a software WebGPU adapter (SwiftShader, llvmpipe) may be used. */
+  allowSoftwareAdapter: boolean;
+}
+
+const STARTERS: Record<Exclude<BackendName, 'auto'>, (o: StartOptions) => Promise<StartedBackend>> = {
+  tensorflow: startTensorflow,
+  webgpu: startWebgpu,
+  wasm: startWasm,
+  cpu: startCpu,
+};
+
+async function setBackendOrThrow(name: string): Promise<void> {
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(name);
+  } catch (e) {
+    throw new BackendUnavailable(`tfjs could not initialise it: ${(e as Error).message ?? String(e)}`);
+  }
+  if (!ok) throw new BackendUnavailable('tfjs could not initialise it');
+  await tf.ready();
+}
+
+function isModuleNotFound(e: unknown): boolean {
+  const code = (e as { code?: string } | null)?.code;
+  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+}
+
+async function startTensorflow(): Promise<StartedBackend> {
+  // Variable specifiers: these packages are optional, never in package.json, and tsc must not need them.
+  const candidates = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
+  const failures: string[] = [];
+  for (const specifier of candidates) {
+    try {
+      await import(specifier);
+    } catch (e) {
+      if (isModuleNotFound(e)) {
+        failures.push(`${specifier} is not installed`);
+        continue;
+      }
+      // Installed but broken (missing libtensorflow, CUDA mismatch): say so instead of hiding it.
+      failures.push(`${specifier} failed to load: ${(e as Error).message?.split('\n')[0]}`);
+      continue;
+    }
+    if (!tf.findBackendFactory('tensorflow')) {
+      failures.push(`${specifier} loaded but registered no "tensorflow" backend (a second copy of tfjs-core?)`);
+      continue;
+    }
+    await setBackendOrThrow('tensorflow');
+    return { name: 'tensorflow', detail: specifier };
+  }
+  throw new BackendUnavailable(
+    `${failures.join('; ')} (npm install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node, or pick another backend)`,
+  );
+}
+
+interface GpuAdapterLike {
+  info?: AdapterInfoLike;
+  isFallbackAdapter?: boolean;
+}
+
+async function startWebgpu(o: StartOptions): Promise<StartedBackend> {
+  let gpu: { requestAdapter(opts?: object): Promise<GpuAdapterLike | null> };
+  try {
+    const dawn = (await import('webgpu')) as unknown as {
+      create(flags: string[]): typeof gpu;
+      globals: Record<string, unknown>;
+    };
+    Object.assign(globalThis, dawn.globals);
+    gpu = dawn.create([]);
+  } catch (e) {
+    throw new BackendUnavailable(`the webgpu (Dawn) package could not load: ${(e as Error).message?.split('\n')[0]}`);
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new BackendUnavailable('no adapter, is a Vulkan driver installed?');
+  const info: AdapterInfoLike = { ...(adapter.info ?? {}) };
+  if (adapter.isFallbackAdapter === true || adapter.info?.isFallbackAdapter === true) info.isFallbackAdapter = true;
+  if (isSoftwareAdapter(info) && !o.allowSoftwareAdapter) {
+    throw new BackendUnavailable(`only a software adapter (${describeAdapter(info)}), slower than wasm; not used`);
+  }
+  // tfjs-backend-webgpu registers itself at import time only if navigator.gpu exists.
+  const g = globalThis as { navigator?: { gpu?: unknown } };
+  if (g.navigator === undefined) {
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  } else {
+    g.navigator.gpu = gpu;
+  }
+  await import('@tensorflow/tfjs-backend-webgpu');
+  await setBackendOrThrow('webgpu');
+  await registerOptionalWebgpuKernels();
+  return { name: 'webgpu', detail: describeAdapter(info) };
+}
+
+/** Training kernels for webgpu live in src/backend/webgpu/kernels.ts (another module); optional. */
+async function registerOptionalWebgpuKernels(): Promise<void> {
+  const specifier = './webgpu/kernels.js';
+  let mod: { registerWebgpuTrainingKernels?: () => void };
+  try {
+    mod = (await import(specifier)) as typeof mod;
+  } catch (e) {
+    if (isModuleNotFound(e)) return;
+    throw e;
+  }
+  mod.registerWebgpuTrainingKernels?.();
+}
+
+async function startWasm(): Promise<StartedBackend> {
+  let wasm: typeof import('@tensorflow/tfjs-backend-wasm');
+  try {
+    wasm = await import('@tensorflow/tfjs-backend-wasm');
+  } catch (e) {
+    throw new BackendUnavailable(`@tensorflow/tfjs-backend-wasm could not load: ${(e as Error).message}`);
+  }
+  // Point at the .wasm files in node_modules explicitly, so this works from src/ (tsx) and dist/ alike.
+  const require = createRequire(import.meta.url);
+  const dir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
+  wasm.setWasmPaths(`${dir}/`);
+  await setBackendOrThrow('wasm');
+  registerWasmTrainingKernels();
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  return { name: 'wasm', detail: `XNNPACK${simd ? ', SIMD' : ''}, 1 thread` };
+}
+
+async function startCpu(): Promise<StartedBackend> {
+  await setBackendOrThrow('cpu');
+  return { name: 'cpu', detail: 'pure JavaScript reference (slow)' };
+}

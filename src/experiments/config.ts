@@ -1,0 +1,68 @@
+import { UserError } from '../errors.js';
+import { compileSchema, schemaProblems } from '../profile/validate.js';
+import { readJsonFile, readShippedSchema } from '../util/json-file.js';
+
+/** Training settings (not hardware); see schemas/experiment-config.schema.json. */
+export interface ExperimentConfig {
+  size: number;
+  epochs: number;
+  baselineEpochs: number;
+  batchSize: number;
+  learningRate: number;
+  decayStart: number;
+  decayFloor: number;
+  warmupEpochs: number;
+  unet: { depth: number; baseFilters: number; normalization: 'none' | 'batch' | 'group' | 'instance' };
+  dice: 'perImage' | 'batch';
+  slope: number;
+  temperature: { start: number; end: number };
+  seed: number;
+  seeds: number;
+  testFraction: number;
+  validationFraction: number;
+  synthetic: { slices: number; slicesPerVolume: number };
+}
+
+/** Defaults: a recipe sized for the demo on 2 CPU cores (documented in the README). */
+export const DEFAULT_CONFIG: ExperimentConfig = {
+  size: 64,
+  epochs: 12,
+  baselineEpochs: 12,
+  batchSize: 8,
+  learningRate: 1e-3,
+  decayStart: 0.75,
+  decayFloor: 0.1,
+  warmupEpochs: 1,
+  unet: { depth: 3, baseFilters: 8, normalization: 'batch' },
+  dice: 'perImage',
+  slope: 5,
+  temperature: { start: 1, end: 0.1 },
+  seed: 1,
+  seeds: 3,
+  testFraction: 0.25,
+  validationFraction: 0.15,
+  synthetic: { slices: 160, slicesPerVolume: 8 },
+};
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/** Defaults overlaid with a partial config (one level of nesting, as the schema has). */
+export function resolveConfig(partial: DeepPartial<ExperimentConfig> = {}): ExperimentConfig {
+  const out = { ...DEFAULT_CONFIG, ...partial } as ExperimentConfig;
+  out.unet = { ...DEFAULT_CONFIG.unet, ...(partial.unet ?? {}) };
+  out.temperature = { ...DEFAULT_CONFIG.temperature, ...(partial.temperature ?? {}) };
+  out.synthetic = { ...DEFAULT_CONFIG.synthetic, ...(partial.synthetic ?? {}) };
+  if (partial.baselineEpochs === undefined && partial.epochs !== undefined) out.baselineEpochs = partial.epochs;
+  return out;
+}
+
+/** Loads an experiment config file; unknown keys and wrong types are UserErrors naming the pointer. */
+export function loadConfig(path: string): ExperimentConfig {
+  const doc = readJsonFile(path, 'experiment config');
+  const problems = schemaProblems(compileSchema(readShippedSchema('experiment-config.schema.json')), doc);
+  if (problems.length) {
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : '';
+    throw new UserError(`${problems[0]!.message}${more}`, { file: path, pointer: problems[0]!.pointer });
+  }
+  return resolveConfig(doc as DeepPartial<ExperimentConfig>);
+}

@@ -1,0 +1,74 @@
+/**
+ * What one training / evaluation run produces, stored as `runs/<id>.json` inside an output
+ * folder. Tables, plots and the report are pure functions of a list of these, so outputs of
+ * sharded sweeps merge by concatenating their run lists.
+ */
+export type Setup =
+  /** Full-precision U-Net, full-precision input. */
+  | 'baseline'
+  /** Setup (a): every pixel quantized to `keptBits`, fed to the baseline U-Net (no retraining). */
+  | 'all-pixels-baseline'
+  /** Setup (b): every pixel quantized to `keptBits`, U-Net retrained on it. */
+  | 'all-pixels-retrained'
+  /** Setup (c): the trainable quantization layer at `budget`, trained jointly. */
+  | 'learned'
+  /** Control: a random layout with exactly round(budget·n) quantized pixels. */
+  | 'random'
+  /** Multi-level trainable layout at `budget` expected bits per pixel. */
+  | 'multilevel';
+
+/** Dice of one evaluation over the test images. */
+export interface DiceSummary {
+  /** Discrete Dice per test image (empty mask and empty prediction count as 1). */
+  perImage: number[];
+  /** Mean of perImage. */
+  mean: number;
+  /** Dice pooled over all test pixels: 2ΣTP / (2ΣTP + ΣFP + ΣFN). */
+  pooled: number;
+  /** Share of test images whose prediction is empty. */
+  emptyPredictionShare: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  /** Validation Dice (mean per image) after this epoch, if measured. */
+  valDice?: number;
+  learningRate: number;
+  temperature?: number;
+  seconds: number;
+}
+
+export interface RunResult {
+  /** Unique inside one study/sweep, e.g. `learned-b0.5-s2`; file name of runs/<id>.json. */
+  id: string;
+  setup: Setup;
+  seed: number;
+  /** Kept bits of the reduced mode (single-mode setups). */
+  keptBits?: number;
+  /** Budget: fraction of pixels quantized (learned, random) or expected bits per pixel (multilevel). */
+  budget?: number;
+  /** Expected stored bits per pixel of the input this run saw (native for baseline). */
+  bitsPerPixel: number;
+  nativeBits: number;
+  /** Evaluation with the hardware layout (or the only input there is, for non-learned setups). */
+  dice: DiceSummary;
+  /** Learned setups: evaluation with stochastic (relaxed-Bernoulli) masks. */
+  diceStochastic?: DiceSummary;
+  /** True when validation predictions were empty (or Dice stayed ~0 though lesions exist): never averaged in silently. */
+  collapsed: boolean;
+  collapseReason?: string;
+  history: EpochRecord[];
+  /** Learned setups: rescaled probability per pixel, row-major rows×cols. */
+  probabilityMap?: number[];
+  /** Learned / random: 1 where the pixel is quantized in the hardware layout, row-major. */
+  hardwareLayout?: number[];
+  /** Multilevel: ADC bits of each pixel in the hardware layout, row-major. */
+  bitsMap?: number[];
+  rows: number;
+  cols: number;
+  trainSeconds: number;
+  backend: string;
+  /** Where this run's model checkpoint is, relative to the output folder. */
+  checkpoint?: string;
+}

@@ -1,0 +1,90 @@
+/**
+ * The wasm training kernels (src/backend/wasm-kernels.ts) against the cpu reference backend:
+ * filter and input gradients of conv2d on random shapes, strides 1 and 2, same and valid padding.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs';
+import { startBackend } from '../src/backend/index.js';
+import { Rng } from '../src/util/rng.js';
+
+interface Case {
+  n: number; h: number; w: number; cin: number; cout: number; k: number; stride: 1 | 2; pad: 'same' | 'valid';
+}
+
+function randomArray(rng: Rng, size: number): Float32Array {
+  const a = new Float32Array(size);
+  for (let i = 0; i < size; i++) a[i] = rng.uniform(-1, 1);
+  return a;
+}
+
+const rng = new Rng(11);
+const cases: Case[] = [];
+for (const stride of [1, 2] as const) {
+  for (const pad of ['same', 'valid'] as const) {
+    for (let rep = 0; rep < 3; rep++) {
+      cases.push({
+        n: 1 + rng.int(3), h: 5 + rng.int(8), w: 5 + rng.int(8), cin: 1 + rng.int(5), cout: 1 + rng.int(6),
+        k: [1, 2, 3, 5][rng.int(4)]!, stride, pad,
+      });
+    }
+  }
+}
+// The U-Net's own shape: 3x3 same, stride 1.
+cases.push({ n: 4, h: 16, w: 16, cin: 8, cout: 16, k: 3, stride: 1, pad: 'same' });
+
+const inputs = cases.map((c) => ({
+  x: randomArray(rng, c.n * c.h * c.w * c.cin),
+  f: randomArray(rng, c.k * c.k * c.cin * c.cout),
+  seedR: rng.int(1 << 30),
+}));
+
+function grads(c: Case, i: number): { dx: Float32Array; df: Float32Array } {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(inputs[i]!.x, [c.n, c.h, c.w, c.cin]);
+    const f = tf.tensor4d(inputs[i]!.f, [c.k, c.k, c.cin, c.cout]);
+    const y = tf.conv2d(x, f, c.stride, c.pad);
+    // A fixed random weighting so dy is not uniform.
+    const r = tf.tensor(randomArray(new Rng(inputs[i]!.seedR), y.size), y.shape);
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)));
+    const [dx, df] = g([x, f]);
+    return { dx: dx!.dataSync() as Float32Array, df: df!.dataSync() as Float32Array };
+  });
+}
+
+function maxRelativeError(a: Float32Array, b: Float32Array): number {
+  let scale = 1e-6;
+  for (const v of b) scale = Math.max(scale, Math.abs(v));
+  let err = 0;
+  for (let i = 0; i < a.length; i++) err = Math.max(err, Math.abs(a[i]! - b[i]!));
+  return err / scale;
+}
+
+test('wasm conv2d filter and input gradients equal cpu within 1e-4 relative', async () => {
+  await startBackend('cpu');
+  const reference = cases.map((c, i) => grads(c, i));
+  await startBackend('wasm');
+  assert.is(tf.getBackend(), 'wasm');
+  cases.forEach((c, i) => {
+    const got = grads(c, i);
+    const ref = reference[i]!;
+    assert.is(got.df.length, ref.df.length);
+    const ef = maxRelativeError(got.df, ref.df);
+    const ex = maxRelativeError(got.dx, ref.dx);
+    assert.ok(ef < 1e-4, `filter gradient ${JSON.stringify(c)}: relative error ${ef}`);
+    assert.ok(ex < 1e-4, `input gradient ${JSON.stringify(c)}: relative error ${ex}`);
+  });
+});
+
+test('wasm kernels free their intermediates', async () => {
+  await startBackend('wasm');
+  const c = cases[0]!;
+  grads(c, 0);
+  const before = tf.memory().numTensors;
+  const beforeBytes = tf.memory().numBytes;
+  grads(c, 0);
+  assert.is(tf.memory().numTensors, before);
+  assert.is(tf.memory().numBytes, beforeBytes);
+});
+
+test.run();
