@@ -2,10 +2,13 @@ import yargs, { type CommandModule } from 'yargs';
 import { isUserError } from '../errors.js';
 import { profileCommand } from './profile.js';
 import { storageCommand } from './storage.js';
+import { dataCommand } from './data.js';
+import { evalCommand, mergeCommand } from './merge.js';
+import { demoCommand, studyCommand, sweepCommand, trainCommand } from './experiment.js';
 
 /** Every command; each lives in its own file under src/cli and only parses flags. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: CommandModule<any, any>[] = [profileCommand, storageCommand];
+const commands: CommandModule<any, any>[] = [profileCommand, storageCommand, dataCommand, trainCommand, studyCommand, sweepCommand, demoCommand, evalCommand, mergeCommand];
 
 export async function main(argv: string[]): Promise<void> {
   try {

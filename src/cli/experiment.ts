@@ -1,0 +1,177 @@
+import { join } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { BACKEND_NAMES, type BackendName } from '../backend/index.js';
+import { UserError } from '../errors.js';
+import { loadConfig, resolveConfig, type ExperimentConfig } from '../experiments/config.js';
+import type { DataSource } from '../experiments/data.js';
+import { parseShard } from '../experiments/plan.js';
+import { runSession, type ExperimentKind } from '../experiments/session.js';
+import { loadProfile, studyProfile } from '../profile/load.js';
+import { printJson } from './format.js';
+
+/** Flags shared by train, study, sweep and demo. */
+interface ExperimentArgs {
+  profile?: string;
+  config?: string;
+  data?: string;
+  synthetic?: boolean;
+  'skip-bad'?: boolean;
+  'test-volumes'?: string[];
+  backend: BackendName;
+  out?: string;
+  seed?: number;
+  seeds?: number;
+  epochs?: number;
+  size?: number;
+  budgets?: string;
+  resume: boolean;
+  shard?: string;
+  workers: number;
+  worker: boolean;
+  json: boolean;
+}
+
+function experimentOptions<T>(y: Argv<T>, kind: ExperimentKind): Argv<T & ExperimentArgs> {
+  return y
+    .option('profile', { type: 'string', describe: 'detector profile JSON (demo default: the study setup, 8-bit / 1-bit / 0.5)', demandOption: kind !== 'demo' })
+    .option('config', { type: 'string', describe: 'experiment config JSON (training settings; defaults in the README)' })
+    .option('data', { type: 'string', describe: 'folder of ct/ + covid/ PNG pairs (default: synthetic phantoms)' })
+    .option('synthetic', { type: 'boolean', describe: 'use the embedded synthetic phantoms (the default)' })
+    .option('skip-bad', { type: 'boolean', describe: 'skip unreadable or inconsistent files, report how many and why' })
+    .option('test-volumes', { type: 'string', array: true, describe: 'volume ids held out for testing (default: a seeded share)' })
+    .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName, describe: 'compute backend' })
+    .option('out', { type: 'string', describe: `output folder (default: out/${kind}-<profile>-<time>, demo: out/demo)` })
+    .option('seed', { type: 'number', describe: 'first seed (config seed)' })
+    .option('seeds', { type: 'number', describe: 'trainings per configuration (config seeds)' })
+    .option('epochs', { type: 'number', describe: 'epochs of every training (config epochs and baselineEpochs)' })
+    .option('size', { type: 'number', describe: 'image size in pixels (config size)' })
+    .option('budgets', { type: 'string', describe: 'comma-separated budgets to sweep (default: the profile sweep)' })
+    .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its checkpoints' })
+    .option('shard', { type: 'string', describe: 'run every n-th point only: i/n (1-based); join shards with ctquant merge' })
+    .option('workers', { type: 'number', default: 1, describe: 'parallel worker processes (one per core on wasm)' })
+    .option('worker', { type: 'boolean', default: false, hidden: true }) as unknown as Argv<T & ExperimentArgs>;
+}
+
+function configFrom(args: ExperimentArgs, kind: ExperimentKind): ExperimentConfig {
+  const base = args.config ? loadConfig(args.config) : resolveConfig(kind === 'demo' ? DEMO_OVERRIDES : {});
+  const cfg: ExperimentConfig = { ...base };
+  const positiveInt = (v: number | undefined, flag: string) => {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UserError(`--${flag}: expected a positive integer, got ${v}`);
+    return v;
+  };
+  if (positiveInt(args.epochs, 'epochs') !== undefined) cfg.epochs = cfg.baselineEpochs = args.epochs!;
+  if (positiveInt(args.seeds, 'seeds') !== undefined) cfg.seeds = args.seeds!;
+  if (positiveInt(args.size, 'size') !== undefined) cfg.size = args.size!;
+  if (args.seed !== undefined) {
+    if (!(Number.isInteger(args.seed) && args.seed >= 0)) throw new UserError(`--seed: expected an integer >= 0, got ${args.seed}`);
+    cfg.seed = args.seed;
+  }
+  if (cfg.size % 2 ** cfg.unet.depth !== 0)
+    throw new UserError(`size ${cfg.size} must be divisible by 2^depth = ${2 ** cfg.unet.depth} (U-Net depth ${cfg.unet.depth})`);
+  return cfg;
+}
+
+/** The demo: the study and a short sweep at 64x64 on 2 cores in a few minutes. */
+const DEMO_OVERRIDES = {};
+
+function parseBudgets(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const list = text.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (!list.length || list.some((b) => !Number.isFinite(b))) throw new UserError(`--budgets: expected numbers separated by commas, got "${text}"`);
+  return list;
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
+  const profile = args.profile ? loadProfile(args.profile) : studyProfile();
+  const config = configFrom(args, kind);
+  if (args.data && args.synthetic) throw new UserError('--data and --synthetic exclude each other');
+  const data: DataSource = args.data
+    ? { kind: 'folder', path: args.data, skipBad: args['skip-bad'] ?? false, testVolumes: args['test-volumes'] }
+    : { kind: 'synthetic' };
+  if (args.resume && !args.out && kind !== 'demo') throw new UserError('--resume needs --out: the folder of the run to continue');
+  const outDir = args.out ?? (kind === 'demo' ? join('out', 'demo') : join('out', `${kind}-${profile.name}-${timestamp()}`));
+  let shard: { index: number; count: number } | undefined;
+  if (args.shard) {
+    try {
+      shard = parseShard(args.shard);
+    } catch (e) {
+      throw new UserError(`--shard: ${(e as Error).message}`);
+    }
+  }
+  if (!(Number.isInteger(args.workers) && args.workers >= 1)) throw new UserError(`--workers: expected a positive integer, got ${args.workers}`);
+  if (args.workers > 1 && shard) throw new UserError('--workers and --shard exclude each other (workers are shards of this machine)');
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const workerArgs = [kind, ...passThrough(args), '--out', outDir, '--resume'];
+  const outcome = await runSession({
+    kind,
+    profile,
+    config,
+    data,
+    outDir,
+    backend: args.backend,
+    budgets: parseBudgets(args.budgets),
+    resume: args.resume,
+    shard,
+    workers: args.workers,
+    isWorker: args.worker,
+    workerArgs,
+    plain: args.json || args.worker || !process.stderr.isTTY,
+    log,
+  });
+  if (outcome.stopped) process.exitCode = 130;
+  const summary = {
+    outDir: outcome.outDir,
+    stopped: outcome.stopped,
+    backend: outcome.backend,
+    seconds: Math.round(outcome.seconds),
+    runs: outcome.runs.map((r) => ({ id: r.id, dice: r.dice.mean, collapsed: r.collapsed })),
+    files: outcome.files,
+  };
+  if (args.json) printJson(summary);
+  else if (!args.worker && !outcome.stopped) {
+    const collapsed = outcome.runs.filter((r) => r.collapsed);
+    log(`\n${outcome.runs.length} runs in ${summary.seconds} s on ${outcome.backend}; report: ${join(outcome.outDir, 'report.html')}`);
+    if (collapsed.length) log(`WARNING: ${collapsed.length} run(s) collapsed to an empty prediction: ${collapsed.map((r) => r.id).join(', ')}`);
+  }
+}
+
+/** The flags a worker process needs to rebuild the same plan. */
+function passThrough(args: ExperimentArgs): string[] {
+  const out: string[] = [];
+  const pairs: [string, string | number | undefined][] = [
+    ['profile', args.profile],
+    ['config', args.config],
+    ['data', args.data],
+    ['backend', args.backend],
+    ['seed', args.seed],
+    ['seeds', args.seeds],
+    ['epochs', args.epochs],
+    ['size', args.size],
+    ['budgets', args.budgets],
+  ];
+  for (const [k, v] of pairs) if (v !== undefined) out.push(`--${k}`, String(v));
+  if (args['skip-bad']) out.push('--skip-bad');
+  if (args['test-volumes']?.length) out.push('--test-volumes', ...args['test-volumes']);
+  return out;
+}
+
+function experimentCommand(kind: ExperimentKind, describe: string): CommandModule<object, ExperimentArgs> {
+  return {
+    command: kind,
+    describe,
+    builder: (y) => experimentOptions(y, kind),
+    handler: (args) => run(kind, args),
+  };
+}
+
+export const trainCommand = experimentCommand('train', 'One joint training of the trainable quantization layer and the U-Net at the profile budget');
+export const studyCommand = experimentCommand(
+  'study',
+  'The published comparison: baseline, all pixels at each bit depth (fed to the baseline, and retrained), the trainable layer and a random control',
+);
+export const sweepCommand = experimentCommand('sweep', 'The trainable layer and the random control at each budget (--budgets, default: the profile sweep)');
+export const demoCommand = experimentCommand('demo', 'What npm start runs: the study and a short sweep on synthetic phantoms, with a full report');

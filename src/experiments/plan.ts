@@ -1,0 +1,107 @@
+import type { DetectorProfile } from '../profile/types.js';
+import type { Setup } from './types.js';
+
+/**
+ * A unit of work that trains one model: sweeps and studies are lists of these, and shards of a
+ * sweep are every n-th point. A baseline point also evaluates setup (a): the baseline fed
+ * all-pixel-quantized input at every kept-bits level, which needs no training of its own.
+ */
+export interface PlanPoint {
+  /** Unique; names the checkpoint and the run files it writes. */
+  id: string;
+  setup: Exclude<Setup, 'all-pixels-baseline'>;
+  seed: number;
+  keptBits?: number;
+  budget?: number;
+  /** Baseline points: kept-bits levels at which to evaluate setup (a). */
+  evaluateAllPixelsAt?: number[];
+}
+
+export function runId(setup: Setup, seed: number, extra: { keptBits?: number; budget?: number } = {}): string {
+  const parts: string[] = [setup];
+  if (extra.keptBits !== undefined) parts.push(`k${extra.keptBits}`);
+  if (extra.budget !== undefined) parts.push(`b${extra.budget}`);
+  parts.push(`s${seed}`);
+  return parts.join('-');
+}
+
+/** Seeds seed0, seed0+1, ... */
+export function seedList(seed0: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => seed0 + i);
+}
+
+/** Kept-bits levels of the study: native−1 down to 1. */
+export function studyBitLevels(profile: DetectorProfile): number[] {
+  return Array.from({ length: profile.nativeBits - 1 }, (_, i) => profile.nativeBits - 1 - i);
+}
+
+/** The reduced mode single-mode setups use: the profile's lowest kept bits. */
+export function reducedMode(profile: DetectorProfile): number {
+  return Math.min(...profile.modes);
+}
+
+function baselinePoint(profile: DetectorProfile, seed: number, withAllPixels: boolean): PlanPoint {
+  return {
+    id: runId('baseline', seed),
+    setup: 'baseline',
+    seed,
+    evaluateAllPixelsAt: withAllPixels ? studyBitLevels(profile) : [],
+  };
+}
+
+function budgetPoints(profile: DetectorProfile, budget: number, seed: number): PlanPoint[] {
+  if (profile.budget.kind === 'bitsPerPixel') return [{ id: runId('multilevel', seed, { budget }), setup: 'multilevel', seed, budget }];
+  const keptBits = reducedMode(profile);
+  return [
+    { id: runId('learned', seed, { keptBits, budget }), setup: 'learned', seed, keptBits, budget },
+    { id: runId('random', seed, { keptBits, budget }), setup: 'random', seed, keptBits, budget },
+  ];
+}
+
+/** The published comparison: baseline (+ setup a), retrained at each bit level (b), learned and random at the profile's budget. */
+export function planStudy(profile: DetectorProfile, seeds: number[], opts: { bitLevels?: number[] } = {}): PlanPoint[] {
+  const levels = opts.bitLevels ?? studyBitLevels(profile);
+  const points: PlanPoint[] = [];
+  for (const seed of seeds) {
+    points.push({ ...baselinePoint(profile, seed, true), evaluateAllPixelsAt: levels });
+    for (const keptBits of levels)
+      points.push({ id: runId('all-pixels-retrained', seed, { keptBits }), setup: 'all-pixels-retrained', seed, keptBits });
+    points.push(...budgetPoints(profile, profile.budget.value, seed));
+  }
+  return points;
+}
+
+/** The trainable layer and the random control at each budget, plus the baseline for reference. */
+export function planSweep(profile: DetectorProfile, budgets: number[], seeds: number[]): PlanPoint[] {
+  const points: PlanPoint[] = [];
+  for (const seed of seeds) {
+    points.push(baselinePoint(profile, seed, false));
+    for (const b of budgets) points.push(...budgetPoints(profile, b, seed));
+  }
+  return points;
+}
+
+/** Parses `i/n` (1-based i) into a 0-based index and a count. */
+export function parseShard(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const i = m ? Number(m[1]) : NaN;
+  const n = m ? Number(m[2]) : NaN;
+  if (!m || n < 1 || i < 1 || i > n) throw new RangeError(`expected i/n with 1 <= i <= n, got "${text}"`);
+  return { index: i - 1, count: n };
+}
+
+/** Every n-th point, starting at the shard's index: shards are disjoint and together cover the plan. */
+export function shardPoints<T>(points: T[], shard: { index: number; count: number }): T[] {
+  return points.filter((_, i) => i % shard.count === shard.index);
+}
+
+/** Joins points that share an id (a study and a sweep both need the baseline). */
+export function uniquePoints(points: PlanPoint[]): PlanPoint[] {
+  const byId = new Map<string, PlanPoint>();
+  for (const p of points) {
+    const prev = byId.get(p.id);
+    if (!prev) byId.set(p.id, p);
+    else if (p.evaluateAllPixelsAt?.length && !prev.evaluateAllPixelsAt?.length) byId.set(p.id, p);
+  }
+  return [...byId.values()];
+}

@@ -1,0 +1,198 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CtDataset } from '../data/types.js';
+import type { DetectorProfile } from '../profile/types.js';
+import { randomLayout } from '../quant/random.js';
+import { TrainableQuantization } from '../quant/layer.js';
+import { collapseReason, evaluate } from '../train/evaluate.js';
+import { JointModel, type InputStage } from '../train/joint.js';
+import { trainModel } from '../train/trainer.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import type { Progress } from '../util/progress.js';
+import type { ExperimentConfig } from './config.js';
+import { runId, type PlanPoint } from './plan.js';
+import type { RunResult } from './types.js';
+
+export interface SplitData {
+  train: CtDataset;
+  validation: CtDataset;
+  test: CtDataset;
+}
+
+export interface PointContext {
+  profile: DetectorProfile;
+  config: ExperimentConfig;
+  data: SplitData;
+  outDir: string;
+  backend: string;
+  resume: boolean;
+  progress?: (label: string, totalSteps: number) => Progress;
+  shouldStop?: () => boolean;
+  /** Called with the trained model before it is disposed (example predictions, saved layouts). */
+  onTrained?: (point: PlanPoint, model: JointModel) => Promise<void> | void;
+}
+
+export const runsFolder = (outDir: string) => join(outDir, 'runs');
+const runFile = (outDir: string, id: string) => join(runsFolder(outDir), `${id}.json`);
+
+/** Results a point already wrote (a resumed sweep skips it), or null. */
+export function finishedPoint(outDir: string, point: PlanPoint): RunResult[] | null {
+  const ids = resultIds(point);
+  if (!ids.every((id) => existsSync(runFile(outDir, id)))) return null;
+  return ids.map((id) => JSON.parse(readFileSync(runFile(outDir, id), 'utf8')) as RunResult);
+}
+
+function resultIds(point: PlanPoint): string[] {
+  return [point.id, ...(point.evaluateAllPixelsAt ?? []).map((k) => runId('all-pixels-baseline', point.seed, { keptBits: k }))];
+}
+
+function bitsPerPixel(profile: DetectorProfile, point: PlanPoint): number {
+  switch (point.setup) {
+    case 'baseline':
+      return profile.nativeBits;
+    case 'all-pixels-retrained':
+      return point.keptBits!;
+    case 'learned':
+    case 'random':
+      return (1 - point.budget!) * profile.nativeBits + point.budget! * point.keptBits!;
+    case 'multilevel':
+      return point.budget!;
+  }
+}
+
+function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: PlanPoint): InputStage {
+  const { size, slope, temperature } = config;
+  switch (point.setup) {
+    case 'baseline':
+      return { kind: 'none' };
+    case 'all-pixels-retrained':
+      return { kind: 'all', keptBits: point.keptBits! };
+    case 'random':
+      return { kind: 'fixed', keptBits: point.keptBits!, layout: randomLayout(size, size, point.budget!, point.seed * 7919 + 1) };
+    case 'learned':
+      return {
+        kind: 'learned',
+        layer: new TrainableQuantization({
+          rows: size,
+          cols: size,
+          nativeBits: profile.nativeBits,
+          keptBits: point.keptBits!,
+          rule: profile.rule,
+          budget: point.budget!,
+          slope,
+          temperature: temperature.start,
+          seed: point.seed * 104729 + 3,
+        }),
+      };
+    case 'multilevel':
+      throw new Error('multilevel points are not supported yet');
+  }
+}
+
+/** The untrained model of a point (its input stage and a seeded U-Net). */
+export function modelForPoint(profile: DetectorProfile, config: ExperimentConfig, point: PlanPoint): JointModel {
+  return new JointModel({
+    height: config.size,
+    width: config.size,
+    nativeBits: profile.nativeBits,
+    rule: profile.rule,
+    stage: inputStage(profile, config, point),
+    unet: config.unet,
+    seed: point.seed,
+  });
+}
+
+/** The plan point a stored run came from (for rebuilding its model from the checkpoint). */
+export function pointOfRun(run: RunResult): PlanPoint {
+  const setup = run.setup === 'all-pixels-baseline' ? 'baseline' : run.setup;
+  return {
+    id: setup === 'baseline' ? runId('baseline', run.seed) : run.id,
+    setup,
+    seed: run.seed,
+    ...(run.keptBits !== undefined && setup !== 'baseline' ? { keptBits: run.keptBits } : {}),
+    ...(run.budget !== undefined ? { budget: run.budget } : {}),
+  };
+}
+
+/** Trains and evaluates one point; writes runs/<id>.json for each result atomically; returns them. */
+export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ results: RunResult[]; stopped: boolean }> {
+  const done = ctx.resume ? finishedPoint(ctx.outDir, point) : null;
+  if (done) return { results: done, stopped: false };
+  const { config, profile, data } = ctx;
+  const model = modelForPoint(profile, config, point);
+  try {
+    const learned = point.setup === 'learned' || point.setup === 'multilevel';
+    const epochs = learned ? config.epochs : config.baselineEpochs;
+    const steps = epochs * Math.max(1, Math.floor(data.train.slices.length / config.batchSize));
+    const progress = ctx.progress?.(point.id, steps);
+    const outcome = await trainModel(model, data.train, {
+      epochs,
+      batchSize: config.batchSize,
+      learningRate: config.learningRate,
+      decayStart: config.decayStart,
+      decayFloor: config.decayFloor,
+      warmupEpochs: config.warmupEpochs,
+      dice: config.dice,
+      temperature: config.temperature,
+      seed: point.seed,
+      checkpointPath: join(ctx.outDir, 'checkpoints', `${point.id}.ckpt`),
+      resume: ctx.resume,
+      validation: data.validation,
+      progress,
+      shouldStop: ctx.shouldStop,
+    });
+    if (outcome.stopped) return { results: [], stopped: true };
+    const evalOpts = { batchSize: config.batchSize };
+    const dice = evaluate(model, data.test, { ...evalOpts, mode: 'hardware' });
+    const validationDice = evaluate(model, data.validation.slices.length ? data.validation : data.test, { ...evalOpts, mode: 'hardware' });
+    const reason = collapseReason(validationDice, data.validation.slices.length ? data.validation : data.test);
+    const base: Omit<RunResult, 'id' | 'setup' | 'dice' | 'bitsPerPixel'> = {
+      seed: point.seed,
+      nativeBits: profile.nativeBits,
+      collapsed: reason !== null,
+      ...(reason ? { collapseReason: reason } : {}),
+      history: outcome.history,
+      rows: config.size,
+      cols: config.size,
+      trainSeconds: outcome.seconds,
+      backend: ctx.backend,
+      checkpoint: `checkpoints/${point.id}.ckpt`,
+    };
+    const main: RunResult = {
+      ...base,
+      id: point.id,
+      setup: point.setup,
+      dice,
+      bitsPerPixel: bitsPerPixel(profile, point),
+      ...(point.keptBits !== undefined ? { keptBits: point.keptBits } : {}),
+      ...(point.budget !== undefined ? { budget: point.budget } : {}),
+    };
+    const stage = model.stage;
+    if (stage.kind === 'learned') {
+      main.diceStochastic = evaluate(model, data.test, { ...evalOpts, mode: 'stochastic' });
+      main.probabilityMap = Array.from(stage.layer.probabilityMap());
+      main.hardwareLayout = Array.from(stage.layer.hardwareLayout());
+    } else if (stage.kind === 'fixed') {
+      main.hardwareLayout = Array.from(stage.layout);
+    }
+    const results = [main];
+    for (const keptBits of point.evaluateAllPixelsAt ?? []) {
+      const fed = new JointModel({ ...model.options, stage: { kind: 'all', keptBits } }, model.unet);
+      const d = evaluate(fed, data.test, { ...evalOpts, mode: 'hardware' });
+      results.push({
+        ...base,
+        id: runId('all-pixels-baseline', point.seed, { keptBits }),
+        setup: 'all-pixels-baseline',
+        keptBits,
+        dice: d,
+        bitsPerPixel: keptBits,
+        history: [],
+      });
+    }
+    await ctx.onTrained?.(point, model);
+    for (const r of results) writeFileAtomic(runFile(ctx.outDir, r.id), JSON.stringify(r));
+    return { results, stopped: false };
+  } finally {
+    model.dispose();
+  }
+}

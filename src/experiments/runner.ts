@@ -1,0 +1,103 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { DetectorProfile } from '../profile/types.js';
+import { createProgress } from '../util/progress.js';
+import type { ExperimentConfig } from './config.js';
+import { shardPoints, type PlanPoint } from './plan.js';
+import { runPoint, runsFolder, type SplitData } from './run-point.js';
+import type { RunResult } from './types.js';
+import type { JointModel } from '../train/joint.js';
+import { mergeRuns } from '../report/merge.js';
+
+export interface ExecuteOptions {
+  profile: DetectorProfile;
+  config: ExperimentConfig;
+  data: SplitData;
+  points: PlanPoint[];
+  outDir: string;
+  backend: string;
+  resume: boolean;
+  shard?: { index: number; count: number };
+  /** Plain log lines instead of a bar. */
+  plain: boolean;
+  log: (line: string) => void;
+  onTrained?: (point: PlanPoint, model: JointModel) => Promise<void> | void;
+}
+
+/** Set by the first Ctrl-C: runs stop after the current step and checkpoint; a second Ctrl-C exits at once. */
+let stopRequested = false;
+export function installStopHandler(log: (line: string) => void): void {
+  process.removeAllListeners('SIGINT');
+  process.on('SIGINT', () => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    log('stopping after the current step (Ctrl-C again to quit now); resume with --resume');
+  });
+}
+export const isStopRequested = () => stopRequested;
+
+/** Runs the plan's points (this shard's), each into outDir/runs; returns whether it was stopped. */
+export async function executePoints(opts: ExecuteOptions): Promise<{ stopped: boolean; results: RunResult[] }> {
+  mkdirSync(runsFolder(opts.outDir), { recursive: true });
+  const points = opts.shard ? shardPoints(opts.points, opts.shard) : opts.points;
+  const results: RunResult[] = [];
+  for (const [i, point] of points.entries()) {
+    opts.log(`[${i + 1}/${points.length}] ${point.id}`);
+    const { results: r, stopped } = await runPoint(
+      {
+        profile: opts.profile,
+        config: opts.config,
+        data: opts.data,
+        outDir: opts.outDir,
+        backend: opts.backend,
+        resume: opts.resume,
+        progress: (label, total) => createProgress({ label, total, plain: opts.plain }),
+        shouldStop: isStopRequested,
+        onTrained: opts.onTrained,
+      },
+      point,
+    );
+    if (stopped) return { stopped: true, results };
+    for (const run of r) {
+      const flag = run.collapsed ? `  COLLAPSED: ${run.collapseReason}` : '';
+      opts.log(`  ${run.id}: Dice ${run.dice.mean.toFixed(3)} (pooled ${run.dice.pooled.toFixed(3)})${flag}`);
+    }
+    results.push(...r);
+  }
+  return { stopped: false, results };
+}
+
+/** Every run result stored in outDir/runs (this shard's and any earlier ones); none when there is no such folder. */
+export function readRuns(outDir: string): RunResult[] {
+  return existsSync(runsFolder(outDir)) ? mergeRuns([outDir]) : [];
+}
+
+/**
+ * Runs `args` as `workers` child processes of this CLI, each with --shard i/workers, in parallel:
+ * one process per core, because a wasm backend runs one thread per process.
+ */
+export async function runWorkers(args: string[], workers: number, log: (line: string) => void): Promise<void> {
+  const here = fileURLToPath(import.meta.url);
+  const ext = here.endsWith('.ts') ? '.ts' : '.js';
+  const entry = fileURLToPath(new URL(`../cli/entry${ext}`, import.meta.url));
+  const codes = await Promise.all(
+    Array.from({ length: workers }, (_, i) =>
+      new Promise<number>((resolve) => {
+        const child = spawn(process.execPath, [...process.execArgv, entry, ...args, '--shard', `${i + 1}/${workers}`, '--worker'], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: process.env,
+        });
+        const prefix = `[worker ${i + 1}/${workers}] `;
+        const relay = (chunk: Buffer) => {
+          for (const line of chunk.toString().split('\n')) if (line.trim()) log(prefix + line.replace(/\r/g, ''));
+        };
+        child.stdout.on('data', relay);
+        child.stderr.on('data', relay);
+        child.on('close', (code) => resolve(code ?? 1));
+      }),
+    ),
+  );
+  const bad = codes.findIndex((c) => c !== 0);
+  if (bad >= 0) throw new Error(`worker ${bad + 1} exited with code ${codes[bad]}`);
+}

@@ -1,0 +1,75 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { UserError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
+
+/**
+ * One training checkpoint in one file, written atomically: "CTQCKPT1", a 4-byte little-endian
+ * header length, a JSON header (state + tensor index), then the float32 tensor data.
+ * A single file means a crash can never leave a header that points at half-written data.
+ */
+export interface NamedArray {
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
+
+export interface CheckpointData<S> {
+  state: S;
+  arrays: NamedArray[];
+}
+
+const MAGIC = 'CTQCKPT1';
+
+export function encodeCheckpoint<S>(data: CheckpointData<S>): Buffer {
+  let offset = 0;
+  const index = data.arrays.map((a) => {
+    const entry = { name: a.name, shape: a.shape, offset, length: a.values.length };
+    offset += a.values.length;
+    return entry;
+  });
+  const header = Buffer.from(JSON.stringify({ state: data.state, index }), 'utf8');
+  const out = Buffer.alloc(8 + 4 + header.length + offset * 4);
+  out.write(MAGIC, 0, 'ascii');
+  out.writeUInt32LE(header.length, 8);
+  header.copy(out, 12);
+  let pos = 12 + header.length;
+  for (const a of data.arrays) {
+    const bytes = Buffer.from(a.values.buffer, a.values.byteOffset, a.values.byteLength);
+    bytes.copy(out, pos);
+    pos += bytes.length;
+  }
+  return out;
+}
+
+export function decodeCheckpoint<S>(buf: Buffer, file: string): CheckpointData<S> {
+  if (buf.length < 12 || buf.toString('ascii', 0, 8) !== MAGIC)
+    throw new UserError('not a ctquant checkpoint (bad magic)', { file });
+  const headerLength = buf.readUInt32LE(8);
+  if (12 + headerLength > buf.length) throw new UserError('checkpoint is truncated (header)', { file });
+  let header: { state: S; index: { name: string; shape: number[]; offset: number; length: number }[] };
+  try {
+    header = JSON.parse(buf.toString('utf8', 12, 12 + headerLength));
+  } catch {
+    throw new UserError('checkpoint header is corrupt', { file });
+  }
+  const start = 12 + headerLength;
+  const arrays = header.index.map((e) => {
+    const from = start + e.offset * 4;
+    const to = from + e.length * 4;
+    if (to > buf.length) throw new UserError(`checkpoint is truncated (array ${e.name})`, { file });
+    // Copy into an aligned buffer: the body need not start at a multiple of 4.
+    const values = new Float32Array(e.length);
+    Buffer.from(values.buffer).set(buf.subarray(from, to));
+    return { name: e.name, shape: e.shape, values };
+  });
+  return { state: header.state, arrays };
+}
+
+export function saveCheckpoint<S>(path: string, data: CheckpointData<S>): void {
+  writeFileAtomic(path, encodeCheckpoint(data));
+}
+
+export function loadCheckpoint<S>(path: string): CheckpointData<S> | null {
+  if (!existsSync(path)) return null;
+  return decodeCheckpoint<S>(readFileSync(path), path);
+}

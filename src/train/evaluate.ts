@@ -1,0 +1,41 @@
+import * as tf from '@tensorflow/tfjs';
+import type { CtDataset } from '../data/types.js';
+import type { DiceSummary } from '../experiments/types.js';
+import { diceOverSet } from '../model/metrics.js';
+import type { MaskMode } from '../quant/layer.js';
+import { makeBatch } from './batches.js';
+import type { JointModel } from './joint.js';
+
+/** Binary predictions (threshold 0.5) of `model` for every slice of `ds`, row-major H×W each. */
+export function predictMasks(model: JointModel, ds: CtDataset, opts: { mode: MaskMode; batchSize: number; indices?: number[] }): Uint8Array[] {
+  const indices = opts.indices ?? ds.slices.map((_, i) => i);
+  const out: Uint8Array[] = [];
+  const hw = ds.height * ds.width;
+  for (let start = 0; start < indices.length; start += opts.batchSize) {
+    const idx = indices.slice(start, start + opts.batchSize);
+    const { counts, masks } = makeBatch(ds, idx);
+    const pred = tf.tidy(() => tf.step(tf.sub(model.forward(counts, { training: false, mode: opts.mode }), 0.5)));
+    const values = pred.dataSync();
+    tf.dispose([counts, masks, pred]);
+    for (let b = 0; b < idx.length; b++) out.push(Uint8Array.from(values.subarray(b * hw, (b + 1) * hw)));
+  }
+  return out;
+}
+
+/** Discrete Dice of `model` on `ds` (per image and pooled). */
+export function evaluate(model: JointModel, ds: CtDataset, opts: { mode: MaskMode; batchSize: number }): DiceSummary {
+  const preds = predictMasks(model, ds, opts);
+  return diceOverSet(ds.slices.map((s) => s.mask), preds);
+}
+
+/**
+ * A collapsed run predicts nothing: every validation prediction is empty, or Dice stays below
+ * `minDice` although the data has lesions. Returns the reason, or null when the run is sound.
+ */
+export function collapseReason(summary: DiceSummary, ds: CtDataset, minDice = 0.02): string | null {
+  const withLesion = ds.slices.filter((s) => s.mask.some((v) => v === 1)).length;
+  if (withLesion === 0) return null;
+  if (summary.emptyPredictionShare === 1) return 'every prediction is empty (all background)';
+  if (summary.pooled < minDice) return `Dice ${summary.pooled.toFixed(3)} < ${minDice} although ${withLesion} images have lesions`;
+  return null;
+}

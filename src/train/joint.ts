@@ -1,0 +1,104 @@
+import * as tf from '@tensorflow/tfjs';
+import { quantizeCounts } from '../quant/hard.js';
+import { TrainableQuantization, type MaskMode } from '../quant/layer.js';
+import type { QuantizerRule } from '../profile/types.js';
+import { buildUNet, type UNetConfig } from '../model/unet.js';
+
+/**
+ * What happens to the native readout before the U-Net sees it:
+ * - `none`: full precision (the baseline);
+ * - `all`: every pixel reduced to `keptBits` (setups a and b);
+ * - `fixed`: a given 0/1 layout (row-major) reduced to `keptBits` (the random control, a loaded layout);
+ * - `learned`: the trainable quantization layer (setup c).
+ */
+export type InputStage =
+  | { kind: 'none' }
+  | { kind: 'all'; keptBits: number }
+  | { kind: 'fixed'; keptBits: number; layout: Uint8Array }
+  | { kind: 'learned'; layer: TrainableQuantization };
+
+export interface JointModelOptions {
+  height: number;
+  width: number;
+  nativeBits: number;
+  rule: QuantizerRule;
+  stage: InputStage;
+  unet: Omit<UNetConfig, 'height' | 'width' | 'seed'>;
+  seed: number;
+}
+
+/**
+ * Input stage → counts / (2^nativeBits − 1) → U-Net → lesion probability.
+ * Counts in [B,H,W,1] native ADC units; output [B,H,W,1] probabilities.
+ */
+export class JointModel {
+  readonly unet: tf.LayersModel;
+  readonly stage: InputStage;
+  private readonly fixedMask: tf.Tensor4D | null;
+  private readonly scale: number;
+  private readonly ownsUnet: boolean;
+
+  /** `unet`: an already trained U-Net to feed through this stage (setup a); it stays owned by its first model. */
+  constructor(readonly options: JointModelOptions, unet?: tf.LayersModel) {
+    this.stage = options.stage;
+    this.scale = 1 / (2 ** options.nativeBits - 1);
+    this.ownsUnet = unet === undefined;
+    this.unet = unet ?? buildUNet({ ...options.unet, height: options.height, width: options.width, seed: options.seed });
+    this.fixedMask =
+      options.stage.kind === 'fixed'
+        ? tf.tensor4d(Float32Array.from(options.stage.layout), [1, options.height, options.width, 1])
+        : null;
+    if (options.stage.kind === 'learned') {
+      // Build the layer so its logits exist before training starts.
+      options.stage.layer.apply(tf.zeros([1, options.height, options.width, 1]), { mode: 'expected' });
+    }
+  }
+
+  /** The quantized (or untouched) readout [B,H,W,1] native counts, as the U-Net's input stage makes it. */
+  applyStage(counts: tf.Tensor4D, mode: MaskMode): tf.Tensor4D {
+    const stage = this.stage;
+    const { nativeBits, rule } = this.options;
+    switch (stage.kind) {
+      case 'none':
+        return counts;
+      case 'all':
+        return quantizeCounts(counts, nativeBits, stage.keptBits, rule) as tf.Tensor4D;
+      case 'fixed':
+        return tf.tidy(() => {
+          const q = quantizeCounts(counts, nativeBits, stage.keptBits, rule);
+          return tf.add(counts, tf.mul(this.fixedMask!, tf.sub(q, counts))) as tf.Tensor4D;
+        });
+      case 'learned':
+        return stage.layer.apply(counts, { mode }) as tf.Tensor4D;
+    }
+  }
+
+  /** Probabilities [B,H,W,1] for counts [B,H,W,1]; `training` switches normalisation layers to batch statistics. */
+  forward(counts: tf.Tensor4D, opts: { training: boolean; mode: MaskMode }): tf.Tensor4D {
+    return tf.tidy(() => {
+      const x = tf.mul(this.applyStage(counts, opts.mode), this.scale);
+      return this.unet.apply(x, { training: opts.training }) as tf.Tensor4D;
+    });
+  }
+
+  /** Variables the optimiser updates (U-Net weights, and the layer's logits when learned). */
+  trainableVariables(): tf.Variable[] {
+    const ws = [...this.unet.trainableWeights];
+    if (this.stage.kind === 'learned') ws.push(...this.stage.layer.trainableWeights);
+    return ws.map((w) => w.read() as tf.Variable);
+  }
+
+  /** Every variable that is model state (adds normalisation statistics): what a checkpoint holds. */
+  stateVariables(): { name: string; variable: tf.Variable }[] {
+    const ws = [...this.unet.weights];
+    if (this.stage.kind === 'learned') ws.push(...this.stage.layer.weights);
+    // Named by position: tfjs gives layers process-wide unique names, which differ between runs.
+    return ws.map((w, i) => ({ name: `state:${i}`, variable: w.read() as tf.Variable }));
+  }
+
+  dispose(): void {
+    if (this.ownsUnet) this.unet.dispose();
+    this.fixedMask?.dispose();
+    if (this.stage.kind === 'learned') this.stage.layer.dispose();
+  }
+}

@@ -1,0 +1,223 @@
+import * as tf from '@tensorflow/tfjs';
+import type { CtDataset } from '../data/types.js';
+import { UserError } from '../errors.js';
+import type { EpochRecord } from '../experiments/types.js';
+import { diceBceLoss } from '../model/losses.js';
+import type { Progress } from '../util/progress.js';
+import { Adam } from './adam.js';
+import { batchIndices, makeBatch, stepsPerEpoch } from './batches.js';
+import { loadCheckpoint, saveCheckpoint, type NamedArray } from './checkpoint.js';
+import { evaluate } from './evaluate.js';
+import type { JointModel } from './joint.js';
+import { learningRateAt, temperatureAt } from './schedule.js';
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** Fraction of epochs after which the rate decays linearly to decayFloor·rate. */
+  decayStart: number;
+  decayFloor: number;
+  warmupEpochs: number;
+  dice: 'perImage' | 'batch';
+  temperature: { start: number; end: number };
+  seed: number;
+  /** Where to keep the checkpoint (one file); none means no checkpointing. */
+  checkpointPath?: string;
+  /** Continue from checkpointPath when it exists. */
+  resume?: boolean;
+  /** Validation set for the per-epoch Dice (curves, collapse detection). */
+  validation?: CtDataset;
+  progress?: Progress;
+  /** Polled after every step; true stops the run after a checkpoint (Ctrl-C). */
+  shouldStop?: () => boolean;
+  /** Read the loss back every this many steps (a GPU read-back stalls the pipeline). */
+  lossReadEvery?: number;
+  /** For tests: throw as if interrupted after this global step. */
+  stopAfterStep?: number;
+}
+
+export interface TrainOutcome {
+  history: EpochRecord[];
+  /** True when stopped early (Ctrl-C); the checkpoint holds the state to resume from. */
+  stopped: boolean;
+  seconds: number;
+  steps: number;
+}
+
+interface CheckpointState {
+  epoch: number;
+  stepInEpoch: number;
+  globalStep: number;
+  adamStep: number;
+  history: EpochRecord[];
+  seconds: number;
+  variableNames: string[];
+  /** Running loss of the current epoch, so an epoch interrupted mid-way reports the same mean. */
+  epochLossSum: number;
+  epochLossCount: number;
+}
+
+/** The noise seed of one training step: masks depend only on (seed, step), so a resumed run samples the same ones. */
+function stepNoiseSeed(seed: number, step: number): number {
+  return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b)) >>> 0;
+}
+
+/** Trains `model` on `train`; checkpoints every epoch and on stop; a NaN loss is a UserError (exit 3) and keeps the last good checkpoint. */
+export async function trainModel(model: JointModel, train: CtDataset, opts: TrainOptions): Promise<TrainOutcome> {
+  const trainable = model.trainableVariables();
+  const state = model.stateVariables();
+  const adam = new Adam(trainable);
+  const perEpoch = stepsPerEpoch(train.slices.length, opts.batchSize);
+  const totalSteps = perEpoch * opts.epochs;
+  const schedule = {
+    base: opts.learningRate,
+    warmupSteps: Math.round(opts.warmupEpochs * perEpoch),
+    decayStartStep: Math.round(opts.decayStart * totalSteps),
+    totalSteps,
+    floor: opts.decayFloor,
+  };
+  const layer = model.stage.kind === 'learned' ? model.stage.layer : null;
+  const readEvery = Math.max(1, opts.lossReadEvery ?? 1);
+
+  let epoch = 0;
+  let stepInEpoch = 0;
+  let globalStep = 0;
+  let history: EpochRecord[] = [];
+  let priorSeconds = 0;
+  let epochLossSum = 0;
+  let epochLossCount = 0;
+
+  if (opts.resume && opts.checkpointPath) {
+    const ckpt = loadCheckpoint<CheckpointState>(opts.checkpointPath);
+    if (ckpt) {
+      restore(ckpt.state, ckpt.arrays, state, adam, opts.checkpointPath);
+      ({ epoch, stepInEpoch, globalStep, history, epochLossSum, epochLossCount } = ckpt.state);
+      priorSeconds = ckpt.state.seconds;
+      opts.progress?.log(`resumed from ${opts.checkpointPath} at epoch ${epoch + 1}, step ${stepInEpoch + 1}`);
+    }
+  }
+
+  const t0 = Date.now();
+  const elapsed = () => priorSeconds + (Date.now() - t0) / 1000;
+  const checkpoint = () => {
+    if (!opts.checkpointPath) return;
+    const arrays: NamedArray[] = [
+      ...state.map((s) => ({ name: s.name, shape: s.variable.shape, values: s.variable.dataSync() as Float32Array })),
+      ...adam.state().moments.map((m, i) => ({ name: `adam:${i}`, shape: m.shape, values: m.dataSync() as Float32Array })),
+    ];
+    saveCheckpoint<CheckpointState>(opts.checkpointPath, {
+      state: {
+        epoch,
+        stepInEpoch,
+        globalStep,
+        adamStep: adam.step,
+        history,
+        seconds: elapsed(),
+        variableNames: state.map((s) => s.name),
+        epochLossSum,
+        epochLossCount,
+      },
+      arrays,
+    });
+  };
+
+  let epochStart = Date.now();
+  try {
+    while (epoch < opts.epochs) {
+      while (stepInEpoch < perEpoch) {
+        const lr = learningRateAt(schedule, globalStep);
+        const temperature = temperatureAt(opts.temperature.start, opts.temperature.end, globalStep, totalSteps);
+        if (layer) {
+          layer.setTemperature(temperature);
+          layer.resetNoise(stepNoiseSeed(opts.seed, globalStep));
+        }
+        const idx = batchIndices(train.slices.length, opts.batchSize, opts.seed, epoch, stepInEpoch);
+        const { counts, masks } = makeBatch(train, idx);
+        const { value, grads } = tf.variableGrads(
+          () => diceBceLoss(masks, model.forward(counts, { training: true, mode: 'stochastic' }), { perImage: opts.dice === 'perImage' }) as tf.Scalar,
+          trainable,
+        );
+        adam.apply(trainable.map((v) => grads[v.name]!), lr);
+        tf.dispose([counts, masks, ...Object.values(grads)]);
+        if ((globalStep + 1) % readEvery === 0 || stepInEpoch === perEpoch - 1) {
+          const loss = (await value.data())[0]!;
+          if (!Number.isFinite(loss)) {
+            value.dispose();
+            throw new UserError(
+              `training diverged: the loss is ${loss} at epoch ${epoch + 1}, step ${stepInEpoch + 1}` +
+                (opts.checkpointPath ? `; the last good checkpoint is kept at ${opts.checkpointPath}` : '') +
+                ' (lower the learning rate or enable normalisation)',
+              { exitCode: 3 },
+            );
+          }
+          epochLossSum += loss;
+          epochLossCount += 1;
+          opts.progress?.update(globalStep + 1, `epoch ${epoch + 1}/${opts.epochs} loss ${loss.toFixed(4)}`);
+        }
+        value.dispose();
+        stepInEpoch += 1;
+        globalStep += 1;
+        if (opts.shouldStop?.() || opts.stopAfterStep === globalStep) {
+          checkpoint();
+          return { history, stopped: true, seconds: elapsed(), steps: globalStep };
+        }
+        await tf.nextFrame?.();
+      }
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        loss: epochLossCount ? epochLossSum / epochLossCount : NaN,
+        learningRate: learningRateAt(schedule, Math.max(0, globalStep - 1)),
+        seconds: (Date.now() - epochStart) / 1000,
+      };
+      if (layer) record.temperature = layer.temperature;
+      if (opts.validation && opts.validation.slices.length) {
+        record.valDice = evaluate(model, opts.validation, { mode: 'hardware', batchSize: opts.batchSize }).mean;
+      }
+      history = [...history, record];
+      opts.progress?.log(
+        `epoch ${record.epoch}/${opts.epochs} loss ${record.loss.toFixed(4)}` +
+          (record.valDice !== undefined ? ` val Dice ${record.valDice.toFixed(3)}` : '') +
+          ` lr ${record.learningRate.toExponential(2)}`,
+      );
+      epoch += 1;
+      stepInEpoch = 0;
+      epochLossSum = 0;
+      epochLossCount = 0;
+      epochStart = Date.now();
+      checkpoint();
+    }
+  } finally {
+    adam.dispose();
+  }
+  return { history, stopped: false, seconds: elapsed(), steps: globalStep };
+}
+
+function restore(
+  s: CheckpointState,
+  arrays: NamedArray[],
+  state: { name: string; variable: tf.Variable }[],
+  adam: Adam,
+  file: string,
+): void {
+  assignState(arrays, state, file);
+  const moments = arrays.filter((a) => a.name.startsWith('adam:')).map((a) => a.values);
+  adam.restore(s.adamStep, moments);
+}
+
+function assignState(arrays: NamedArray[], state: { name: string; variable: tf.Variable }[], file: string): void {
+  const byName = new Map(arrays.map((a) => [a.name, a]));
+  for (const { name, variable } of state) {
+    const a = byName.get(name);
+    if (!a || a.values.length !== variable.size)
+      throw new UserError(`checkpoint does not match this model (variable ${name}); delete it or use the same settings`, { file });
+    variable.assign(tf.tensor(a.values, variable.shape));
+  }
+}
+
+/** Loads a trained model's weights (not the optimiser) from a checkpoint written by trainModel. */
+export function restoreModelState(model: JointModel, checkpointPath: string): void {
+  const ckpt = loadCheckpoint<CheckpointState>(checkpointPath);
+  if (!ckpt) throw new UserError('checkpoint not found', { file: checkpointPath });
+  assignState(ckpt.arrays, model.stateVariables(), checkpointPath);
+}

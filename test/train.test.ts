@@ -1,0 +1,182 @@
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startBackend } from '../src/backend/index.js';
+import { generatePhantoms } from '../src/data/phantom.js';
+import type { CtDataset } from '../src/data/types.js';
+import { UserError } from '../src/errors.js';
+import { splitVolumes } from '../src/experiments/data.js';
+import { parseShard, planStudy, planSweep, seedList, shardPoints } from '../src/experiments/plan.js';
+import { studyProfile } from '../src/profile/load.js';
+import { TrainableQuantization } from '../src/quant/layer.js';
+import { Adam } from '../src/train/adam.js';
+import { batchIndices, stepsPerEpoch } from '../src/train/batches.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint.js';
+import { collapseReason } from '../src/train/evaluate.js';
+import { JointModel } from '../src/train/joint.js';
+import { learningRateAt, temperatureAt } from '../src/train/schedule.js';
+import { trainModel, type TrainOptions } from '../src/train/trainer.js';
+
+await startBackend('wasm');
+const dir = mkdtempSync(join(tmpdir(), 'ctquant-train-'));
+const data = generatePhantoms({ n: 8, size: 32, seed: 5, nativeBits: 8, slicesPerVolume: 2 });
+
+function learnedModel(): JointModel {
+  return new JointModel({
+    height: 32,
+    width: 32,
+    nativeBits: 8,
+    rule: 'floor',
+    stage: { kind: 'learned', layer: new TrainableQuantization({ rows: 32, cols: 32, nativeBits: 8, keptBits: 1, rule: 'floor', budget: 0.5, seed: 3 }) },
+    unet: { depth: 2, baseFilters: 4, normalization: 'batch' },
+    seed: 7,
+  });
+}
+
+const options = (extra: Partial<TrainOptions> = {}): TrainOptions => ({
+  epochs: 2,
+  batchSize: 4,
+  learningRate: 1e-3,
+  decayStart: 0.5,
+  decayFloor: 0.1,
+  warmupEpochs: 0.5,
+  dice: 'perImage',
+  temperature: { start: 1, end: 0.2 },
+  seed: 11,
+  ...extra,
+});
+
+const weightsOf = (m: JointModel) => m.stateVariables().map((s) => Array.from(s.variable.dataSync()));
+
+test('schedule: warm-up, constant, linear decay to the floor', () => {
+  const s = { base: 1e-3, warmupSteps: 10, decayStartStep: 50, totalSteps: 101, floor: 0.1 };
+  assert.ok(Math.abs(learningRateAt(s, 0) - 1e-4) < 1e-12);
+  assert.ok(learningRateAt(s, 5) > learningRateAt(s, 0) && learningRateAt(s, 5) < 1e-3);
+  assert.is(learningRateAt(s, 10), 1e-3);
+  assert.is(learningRateAt(s, 50), 1e-3);
+  assert.ok(Math.abs(learningRateAt(s, 100) - 1e-4) < 1e-12);
+  assert.ok(Math.abs(temperatureAt(1, 0.1, 0, 11) - 1) < 1e-12);
+  assert.ok(Math.abs(temperatureAt(1, 0.1, 10, 11) - 0.1) < 1e-12);
+});
+
+test('Adam matches tf.train.adam on a quadratic', () => {
+  const a = tf.variable(tf.tensor1d([1, -2, 3]));
+  const b = tf.variable(tf.tensor1d([1, -2, 3]));
+  const ours = new Adam([a], 0.9, 0.999, 1e-7);
+  const ref = tf.train.adam(0.05, 0.9, 0.999, 1e-7);
+  for (let i = 0; i < 20; i++) {
+    const { grads } = tf.variableGrads(() => tf.sum(tf.square(a)) as tf.Scalar, [a]);
+    ours.apply([grads[a.name]!], 0.05);
+    ref.minimize(() => tf.sum(tf.square(b)) as tf.Scalar, false, [b]);
+  }
+  const x = a.dataSync();
+  const y = b.dataSync();
+  for (let i = 0; i < 3; i++) assert.ok(Math.abs(x[i]! - y[i]!) < 1e-5, `${x[i]} vs ${y[i]}`);
+});
+
+test('checkpoint: encode/decode round trip; truncation is a UserError', () => {
+  const arrays = [{ name: 'w', shape: [2, 3], values: Float32Array.from([1, 2, 3, 4, 5, 6.5]) }];
+  const buf = encodeCheckpoint({ state: { epoch: 3 }, arrays });
+  const back = decodeCheckpoint<{ epoch: number }>(buf, 'x.ckpt');
+  assert.is(back.state.epoch, 3);
+  assert.equal(Array.from(back.arrays[0]!.values), [1, 2, 3, 4, 5, 6.5]);
+  assert.throws(() => decodeCheckpoint(buf.subarray(0, buf.length - 4), 'x.ckpt'), (e: unknown) => e instanceof UserError && /truncated/.test((e as Error).message));
+  assert.throws(() => decodeCheckpoint(Buffer.from('hello world!'), 'x.ckpt'), /bad magic/);
+});
+
+test('batches: every slice once per epoch, order fixed by (seed, epoch)', () => {
+  const n = 10;
+  const steps = stepsPerEpoch(n, 3);
+  assert.is(steps, 3);
+  const seen = Array.from({ length: steps }, (_, s) => batchIndices(n, 3, 1, 0, s)).flat();
+  assert.is(new Set(seen).size, 9);
+  assert.equal(batchIndices(n, 3, 1, 2, 1), batchIndices(n, 3, 1, 2, 1));
+  assert.not.equal(batchIndices(n, 3, 1, 0, 0), batchIndices(n, 3, 1, 1, 0));
+});
+
+test('resume after an interruption reaches the same weights as an uninterrupted run', async () => {
+  const full = learnedModel();
+  const a = await trainModel(full, data, options());
+  assert.is(a.stopped, false);
+  const expected = weightsOf(full);
+  const lossA = a.history.map((h) => h.loss);
+  full.dispose();
+
+  const ckpt = join(dir, 'resume.ckpt');
+  const first = learnedModel();
+  const b = await trainModel(first, data, options({ checkpointPath: ckpt, stopAfterStep: 3 }));
+  assert.is(b.stopped, true);
+  assert.ok(existsSync(ckpt));
+  first.dispose();
+
+  const second = learnedModel();
+  const c = await trainModel(second, data, options({ checkpointPath: ckpt, resume: true }));
+  assert.is(c.stopped, false);
+  assert.equal(weightsOf(second), expected);
+  assert.equal(c.history.map((h) => h.loss), lossA);
+  second.dispose();
+});
+
+test('a NaN loss stops with a clear error and keeps the last good checkpoint', async () => {
+  const ckpt = join(dir, 'nan.ckpt');
+  const m = learnedModel();
+  await trainModel(m, data, options({ epochs: 1, checkpointPath: ckpt }));
+  const before = readFileSync(ckpt);
+  const poisoned: CtDataset = { ...data, slices: data.slices.map((s) => ({ ...s, image: s.image.map((v, i) => (i === 5 ? NaN : v)) })) };
+  try {
+    await trainModel(m, poisoned, options({ epochs: 2, checkpointPath: ckpt, resume: true }));
+    assert.unreachable('NaN was not noticed');
+  } catch (e) {
+    assert.instance(e, UserError);
+    assert.match((e as Error).message, /NaN at epoch 2/);
+    assert.match((e as Error).message, /last good checkpoint/);
+    assert.is((e as UserError).exitCode, 3);
+  }
+  assert.ok(readFileSync(ckpt).equals(before), 'checkpoint changed');
+  m.dispose();
+});
+
+test('collapse: all-empty predictions on data with lesions are flagged, a sound run is not', () => {
+  const withLesion = data.slices.filter((s) => s.mask.some((v) => v)).length;
+  assert.ok(withLesion > 0);
+  const empty = { perImage: [], mean: 0.2, pooled: 0, emptyPredictionShare: 1 };
+  assert.match(collapseReason(empty, data) ?? '', /empty/);
+  const low = { perImage: [], mean: 0.2, pooled: 0.001, emptyPredictionShare: 0.5 };
+  assert.match(collapseReason(low, data) ?? '', /Dice/);
+  const sound = { perImage: [], mean: 0.6, pooled: 0.5, emptyPredictionShare: 0.1 };
+  assert.is(collapseReason(sound, data), null);
+});
+
+test('plan: shards are disjoint and cover the plan; bad shard specs are refused', () => {
+  const p = studyProfile(32);
+  const plan = [...planStudy(p, seedList(1, 2)), ...planSweep(p, [0.25, 0.75], [1])];
+  const shards = [0, 1, 2].map((index) => shardPoints(plan, { index, count: 3 }));
+  const ids = shards.flat().map((x) => x.id);
+  assert.is(ids.length, plan.length);
+  assert.equal(new Set(ids), new Set(plan.map((x) => x.id)));
+  assert.equal(parseShard('2/3'), { index: 1, count: 3 });
+  assert.throws(() => parseShard('0/3'));
+  assert.throws(() => parseShard('4/3'));
+  assert.throws(() => parseShard('a/b'));
+  const study = planStudy(p, [1]);
+  assert.is(study.filter((x) => x.setup === 'all-pixels-retrained').length, 7);
+  assert.equal(study.find((x) => x.setup === 'baseline')!.evaluateAllPixelsAt, [7, 6, 5, 4, 3, 2, 1]);
+});
+
+test('split by volume never puts one volume on both sides', () => {
+  const ds = generatePhantoms({ n: 40, size: 32, seed: 2, nativeBits: 8, slicesPerVolume: 4 });
+  for (const seed of [1, 2, 3]) {
+    const { rest, held } = splitVolumes(ds, 0.25, seed);
+    const a = new Set(rest.slices.map((s) => s.volumeId));
+    const b = new Set(held.slices.map((s) => s.volumeId));
+    assert.ok(held.slices.length > 0 && rest.slices.length > 0);
+    for (const v of b) assert.not.ok(a.has(v), `volume ${v} on both sides`);
+    assert.is(rest.slices.length + held.slices.length, 40);
+  }
+  assert.throws(() => splitVolumes(ds, 0.25, 1, ['nope']), /not in the data/);
+});
+
+test.run();
