@@ -3,7 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { BACKEND_NAMES, type BackendName } from '../backend/index.js';
 import { UserError } from '../errors.js';
 import { loadConfig, resolveConfig, type ExperimentConfig } from '../experiments/config.js';
-import type { DataSource } from '../experiments/data.js';
+import { DATASET_PRESETS, type DataSource, type DatasetPreset } from '../experiments/data.js';
 import { parseShard } from '../experiments/plan.js';
 import { runSession, type ExperimentKind } from '../experiments/session.js';
 import { loadProfile, studyProfile } from '../profile/load.js';
@@ -17,6 +17,8 @@ interface ExperimentArgs {
   synthetic?: boolean;
   'skip-bad'?: boolean;
   'test-volumes'?: string[];
+  'volume-starts'?: string;
+  preset?: DatasetPreset;
   backend: BackendName;
   out?: string;
   seed?: number;
@@ -39,6 +41,8 @@ function experimentOptions<T>(y: Argv<T>, kind: ExperimentKind): Argv<T & Experi
     .option('synthetic', { type: 'boolean', describe: 'use the embedded synthetic phantoms (the default)' })
     .option('skip-bad', { type: 'boolean', describe: 'skip unreadable or inconsistent files, report how many and why' })
     .option('test-volumes', { type: 'string', array: true, describe: 'volume ids held out for testing (default: a seeded share)' })
+    .option('volume-starts', { type: 'string', describe: 'comma-separated first-slice indices of each volume in --data (sorted file order)' })
+    .option('preset', { choices: Object.keys(DATASET_PRESETS), describe: 'a known dataset layout: volume starts and held-out volumes (covid-ct-20)' })
     .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName, describe: 'compute backend' })
     .option('out', { type: 'string', describe: `output folder (default: out/${kind}-<profile>-<time>, demo: out/demo)` })
     .option('seed', { type: 'number', describe: 'first seed (config seed)' })
@@ -81,6 +85,13 @@ function parseBudgets(text: string | undefined): number[] | undefined {
   return list;
 }
 
+function parseIntegers(text: string | undefined, flag: string): number[] | undefined {
+  if (text === undefined) return undefined;
+  const list = text.split(',').map((t) => Number(t.trim()));
+  if (!list.length || list.some((v) => !Number.isInteger(v) || v < 0)) throw new UserError(`${flag}: expected integers >= 0 separated by commas, got "${text}"`);
+  return list;
+}
+
 function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
@@ -89,8 +100,16 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
   const profile = args.profile ? loadProfile(args.profile) : studyProfile();
   const config = configFrom(args, kind);
   if (args.data && args.synthetic) throw new UserError('--data and --synthetic exclude each other');
+  const preset = args.preset ? DATASET_PRESETS[args.preset] : undefined;
+  if (preset && !args.data) throw new UserError('--preset describes a --data folder: give --data too');
   const data: DataSource = args.data
-    ? { kind: 'folder', path: args.data, skipBad: args['skip-bad'] ?? false, testVolumes: args['test-volumes'] }
+    ? {
+        kind: 'folder',
+        path: args.data,
+        skipBad: args['skip-bad'] ?? false,
+        testVolumes: args['test-volumes'] ?? (preset ? [...preset.testVolumes] : undefined),
+        volumeStarts: parseIntegers(args['volume-starts'], '--volume-starts') ?? (preset ? [...preset.volumeStarts] : undefined),
+      }
     : { kind: 'synthetic' };
   if (args.resume && !args.out && kind !== 'demo') throw new UserError('--resume needs --out: the folder of the run to continue');
   const outDir = args.out ?? (kind === 'demo' ? join('out', 'demo') : join('out', `${kind}-${profile.name}-${timestamp()}`));
@@ -155,6 +174,8 @@ function passThrough(args: ExperimentArgs): string[] {
   ];
   for (const [k, v] of pairs) if (v !== undefined) out.push(`--${k}`, String(v));
   if (args['skip-bad']) out.push('--skip-bad');
+  if (args['volume-starts']) out.push('--volume-starts', args['volume-starts']);
+  if (args.preset) out.push('--preset', args.preset);
   if (args['test-volumes']?.length) out.push('--test-volumes', ...args['test-volumes']);
   return out;
 }

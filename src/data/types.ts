@@ -21,4 +21,14 @@ export interface CtDataset {
   slices: CtSlice[];
   /** Where it came from, for manifests ("synthetic seed 1", a folder path). */
   source: string;
+  /** How volume ids were assigned (loaders say which rule applied; see src/data/volumes.ts). */
+  volumeRule?: string;
+  /** Inputs a loader skipped under `skipBad`, each with the reason. */
+  skipped?: SkippedInput[];
+}
+
+/** A file (or slice) a loader left out under `skipBad`. */
+export interface SkippedInput {
+  file: string;
+  reason: string;
 }

@@ -1,15 +1,18 @@
 import type { CtDataset } from '../data/types.js';
+import { loadDataset } from '../data/load.js';
 import { generatePhantoms } from '../data/phantom.js';
+import { resizeDataset } from '../data/resize.js';
+import { splitByVolume } from '../data/split.js';
+import { COVID_CT_20_TEST_VOLUMES, COVID_CT_20_VOLUME_STARTS } from '../data/volumes.js';
 import { UserError } from '../errors.js';
 import type { DetectorProfile } from '../profile/types.js';
-import { Rng } from '../util/rng.js';
 import type { ExperimentConfig } from './config.js';
 import type { SplitData } from './run-point.js';
 
 /** Where an experiment's images come from. */
 export type DataSource =
   | { kind: 'synthetic' }
-  | { kind: 'folder'; path: string; skipBad: boolean; testVolumes?: string[] };
+  | { kind: 'folder'; path: string; skipBad: boolean; testVolumes?: string[]; volumeStarts?: number[] };
 
 export interface PreparedData {
   split: SplitData;
@@ -21,36 +24,20 @@ export function subset(ds: CtDataset, indices: number[], source = ds.source): Ct
   return { ...ds, slices: indices.map((i) => ds.slices[i]!), source };
 }
 
-/**
- * Splits by volume id, never by slice (neighbouring slices of one patient leak and inflate Dice):
- * a seeded shuffle of the volumes, the first ones until `fraction` of the slices are held out.
- * `fixed` names the held-out volumes instead.
- */
+/** Splits by volume (never by slice): `fixed` names the held-out volumes, else a seeded share of them. */
 export function splitVolumes(ds: CtDataset, fraction: number, seed: number, fixed?: string[]): { rest: CtDataset; held: CtDataset } {
-  const volumes = [...new Set(ds.slices.map((s) => s.volumeId))].sort();
-  let heldOut: Set<string>;
-  if (fixed?.length) {
-    const unknown = fixed.filter((v) => !volumes.includes(v));
-    if (unknown.length) throw new UserError(`test volume(s) ${unknown.join(', ')} are not in the data (${volumes.length} volumes)`);
-    heldOut = new Set(fixed);
-  } else {
-    if (volumes.length < 2) throw new UserError(`cannot split ${volumes.length} volume(s) into train and test: need at least 2`);
-    const order = new Rng(seed).shuffle([...volumes]);
-    const counts = new Map<string, number>();
-    for (const s of ds.slices) counts.set(s.volumeId, (counts.get(s.volumeId) ?? 0) + 1);
-    heldOut = new Set();
-    let held = 0;
-    for (const v of order) {
-      if (held >= fraction * ds.slices.length || heldOut.size === volumes.length - 1) break;
-      heldOut.add(v);
-      held += counts.get(v)!;
-    }
-  }
-  const heldIdx: number[] = [];
-  const restIdx: number[] = [];
-  ds.slices.forEach((s, i) => (heldOut.has(s.volumeId) ? heldIdx : restIdx).push(i));
-  return { rest: subset(ds, restIdx), held: subset(ds, heldIdx) };
+  const volumes = new Set(ds.slices.map((s) => s.volumeId));
+  if (!fixed?.length && volumes.size < 2)
+    throw new UserError(`cannot split ${volumes.size} volume(s) into two parts: need at least 2 (give the data volume ids)`);
+  const { train, test } = splitByVolume(ds, fixed?.length ? fixed : fraction, seed);
+  return { rest: train, held: test };
 }
+
+/** Named real datasets whose volume layout ctquant knows. */
+export const DATASET_PRESETS = {
+  'covid-ct-20': { volumeStarts: [...COVID_CT_20_VOLUME_STARTS], testVolumes: [...COVID_CT_20_TEST_VOLUMES] },
+} as const;
+export type DatasetPreset = keyof typeof DATASET_PRESETS;
 
 /** Loads the images at the experiment's size and splits them into train / validation / test by volume. */
 export async function prepareData(
@@ -71,7 +58,11 @@ export async function prepareData(
     });
     label = `synthetic phantoms (seed ${config.seed}, ${config.synthetic.slices} slices)`;
   } else {
-    throw new UserError('folder data is not wired yet');
+    const loaded = await loadDataset(source.path, { skipBad: source.skipBad, volumeStarts: source.volumeStarts });
+    if (loaded.slices.length === 0) throw new UserError('no usable slices', { file: source.path });
+    ds = loaded.height === config.size && loaded.width === config.size ? loaded : resizeDataset(loaded, config.size);
+    const skipped = loaded.skipped?.length ? `, ${loaded.skipped.length} file(s) skipped` : '';
+    label = `${source.path} (${loaded.slices.length} slices, ${loaded.nativeBits}-bit${skipped})`;
   }
   if (ds.nativeBits !== profile.nativeBits)
     throw new UserError(

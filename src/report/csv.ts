@@ -18,5 +18,5 @@ export function formatCell(v: Cell): string {
 /** CSV with a header line of `columns`, then one line per row (LF line ends). */
 export function toCsv<R extends object>(rows: readonly R[], columns: readonly (keyof R & string)[]): string {
   const body = rows.map((r) => columns.map((c) => formatCell((r as Record<string, Cell>)[c])));
-  return stringify([columns as string[], ...body], { record_delimiter: '\n' });
+  return stringify([[...columns] as string[], ...body], { record_delimiter: '\n' });
 }

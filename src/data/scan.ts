@@ -1,0 +1,252 @@
+/**
+ * Loaders for HU-valued scans: NIfTI volume pairs and DICOM series. Both map HU to native counts
+ * through hu.ts (default 12 bits over [−1024, 1024] HU, the same detector as the phantoms) and
+ * cut volumes into axial slices; the volume id is the file stem (NIfTI) or the DICOM PatientID.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import dicomParser from 'dicom-parser';
+import { UserError } from '../errors.js';
+import type { CtDataset, CtSlice, SkippedInput } from './types.js';
+import { DEFAULT_HU_WINDOW, checkDetector, huImageToCounts, type HuWindow } from './hu.js';
+import { axialSlice, readNifti } from './nifti.js';
+import { toBinaryMask } from './mask.js';
+import { listFiles } from './folder.js';
+import { readGreyImage } from './png.js';
+
+export interface ScanOptions {
+  /** Native ADC depth the HU values are digitised to (default 12). */
+  nativeBits?: number;
+  window?: HuWindow;
+  /** Keep only slices whose mask is not empty (real volumes have many slices without lung). */
+  lesionSlicesOnly?: boolean;
+  /** Skip bad files instead of failing; the dataset lists them in `skipped`. */
+  skipBad?: boolean;
+  imageDir?: string;
+  maskDir?: string;
+}
+
+const niftiStem = (f: string) => f.replace(/\.nii(\.gz)?$/i, '');
+export const isNiftiFile = (f: string) => /\.nii(\.gz)?$/i.test(f);
+
+function detector(opts: ScanOptions): { nativeBits: number; window: HuWindow } {
+  const nativeBits = opts.nativeBits ?? 12;
+  const window = opts.window ?? DEFAULT_HU_WINDOW;
+  const bad = checkDetector(nativeBits, window);
+  if (bad) throw new UserError(bad);
+  return { nativeBits, window };
+}
+
+/** One NIfTI image volume (HU) and its mask volume as a dataset; a UserError naming the file on bad input. */
+export function loadNiftiPair(imagePath: string, maskPath: string, opts: ScanOptions = {}, volumeId = niftiStem(basename(imagePath))): CtDataset {
+  const { nativeBits, window } = detector(opts);
+  const img = readNifti(imagePath);
+  const msk = readNifti(maskPath);
+  if (img.dims.some((d, i) => d !== msk.dims[i])) {
+    throw new UserError(`mask volume is ${msk.dims.join('×')} but its image is ${img.dims.join('×')}`, { file: maskPath });
+  }
+  const mask3d = toBinaryMask(msk.raw, maskPath);
+  const slices: CtSlice[] = [];
+  for (let k = 0; k < img.dims[2]; k++) {
+    const mask = Uint8Array.from(axialSlice(msk, mask3d, k));
+    if (opts.lesionSlicesOnly && !mask.some((m) => m !== 0)) continue;
+    const image = huImageToCounts(axialSlice(img, img.data, k), nativeBits, window);
+    slices.push({ image, mask, volumeId, name: `${volumeId}-z${String(k).padStart(3, '0')}` });
+  }
+  return { height: img.dims[1], width: img.dims[0], nativeBits, slices, source: imagePath, volumeRule: 'NIfTI file stem' };
+}
+
+/** Loads `<dir>/<imageDir>/*.nii[.gz]` with masks of the same stem in `<dir>/<maskDir>/`. */
+export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset {
+  const { nativeBits } = detector(opts);
+  const imageDir = join(dir, opts.imageDir ?? 'ct');
+  const maskDir = join(dir, opts.maskDir ?? 'covid');
+  for (const d of [imageDir, maskDir]) if (!existsSync(d) || !statSync(d).isDirectory()) throw new UserError('folder not found', { file: d });
+  const images = listFiles(imageDir);
+  const masks = listFiles(maskDir);
+  if (images.length === 0) throw new UserError('no image volumes', { file: imageDir });
+  const skipped: SkippedInput[] = [];
+  const bad = (e: unknown) => {
+    if (!(e instanceof UserError) || !opts.skipBad) throw e;
+    skipped.push({ file: e.file ?? '?', reason: e.message });
+  };
+  const maskByStem = new Map(masks.filter(isNiftiFile).map((f) => [niftiStem(f), f]));
+  const imageStems = new Set(images.filter(isNiftiFile).map(niftiStem));
+  for (const f of masks) if (!isNiftiFile(f) || !imageStems.has(niftiStem(f))) bad(new UserError(isNiftiFile(f) ? 'mask without image' : 'not a NIfTI file', { file: join(maskDir, f) }));
+  const slices: CtSlice[] = [];
+  let shape: [number, number] | null = null;
+  for (const f of images) {
+    try {
+      if (!isNiftiFile(f)) throw new UserError('not a NIfTI file (.nii or .nii.gz)', { file: join(imageDir, f) });
+      const m = maskByStem.get(niftiStem(f));
+      if (m === undefined) throw new UserError('image without mask', { file: join(imageDir, f) });
+      const got = loadNiftiPair(join(imageDir, f), join(maskDir, m), opts);
+      if (shape && (got.height !== shape[0] || got.width !== shape[1])) {
+        throw new UserError(`slices are ${got.width}×${got.height}, other volumes' are ${shape[1]}×${shape[0]}`, { file: join(imageDir, f) });
+      }
+      shape = [got.height, got.width];
+      slices.push(...got.slices);
+    } catch (e) {
+      bad(e);
+    }
+  }
+  if (slices.length === 0 || !shape) throw new UserError(`no usable slices (${skipped.length} files skipped)`, { file: dir });
+  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'NIfTI file stem', ...(opts.skipBad ? { skipped } : {}) };
+}
+
+const UNCOMPRESSED = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
+
+interface DicomImage {
+  file: string;
+  rows: number;
+  cols: number;
+  hu: Float32Array;
+  z: number;
+  instance: number;
+  patientId: string;
+}
+
+/** Reads one single-frame uncompressed DICOM image and applies rescale slope / intercept (→ HU). */
+export function readDicomHu(path: string): DicomImage {
+  const bytes = readFileSync(path);
+  let ds: dicomParser.DataSet;
+  try {
+    ds = dicomParser.parseDicom(bytes);
+  } catch (e) {
+    const msg = typeof e === 'string' ? e : e instanceof Error ? e.message : ((e as { exception?: string }).exception ?? String(e));
+    throw new UserError(`not a readable DICOM file (${msg})`, { file: path });
+  }
+  const ts = ds.string('x00020010')?.trim() ?? '1.2.840.10008.1.2';
+  if (!UNCOMPRESSED.has(ts)) throw new UserError(`compressed DICOM (transfer syntax ${ts}) is not supported; decompress it first`, { file: path });
+  const rows = ds.uint16('x00280010');
+  const cols = ds.uint16('x00280011');
+  const bitsAllocated = ds.uint16('x00280100') ?? 16;
+  const signed = ds.uint16('x00280103') === 1;
+  const samples = ds.uint16('x00280002') ?? 1;
+  const pixel = ds.elements['x7fe00010'];
+  if (!rows || !cols || !pixel) throw new UserError('DICOM file has no image (rows, columns or pixel data missing)', { file: path });
+  if (samples !== 1) throw new UserError(`DICOM image has ${samples} samples per pixel, expected 1`, { file: path });
+  if (bitsAllocated !== 16 && bitsAllocated !== 8) throw new UserError(`DICOM bits allocated ${bitsAllocated}, expected 8 or 16`, { file: path });
+  const n = rows * cols;
+  const need = (n * bitsAllocated) / 8;
+  if (pixel.length < need || pixel.dataOffset + need > bytes.length) throw new UserError(`DICOM pixel data has ${pixel.length} bytes, ${rows}×${cols} needs ${need}`, { file: path });
+  const view = new DataView(bytes.buffer, bytes.byteOffset + pixel.dataOffset, need);
+  const le = ts !== '1.2.840.10008.1.2.2';
+  const slope = ds.floatString('x00281053') ?? 1;
+  const intercept = ds.floatString('x00281052') ?? 0;
+  const hu = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const raw = bitsAllocated === 8 ? (signed ? view.getInt8(i) : view.getUint8(i)) : signed ? view.getInt16(2 * i, le) : view.getUint16(2 * i, le);
+    hu[i] = raw * slope + intercept;
+  }
+  return {
+    file: path,
+    rows,
+    cols,
+    hu,
+    z: ds.floatString('x00200032', 2) ?? NaN,
+    instance: ds.intString('x00200013') ?? NaN,
+    patientId: ds.string('x00100020')?.trim() ?? '',
+  };
+}
+
+/**
+ * One DICOM series (a folder of single-frame files) with its masks: a NIfTI mask volume whose
+ * slice k matches the k-th image sorted by ascending ImagePositionPatient z (else InstanceNumber,
+ * else file name), or a folder of PNG masks named like the DICOM files (`IM0001.dcm` → `IM0001.png`).
+ * The volume id is the PatientID, else the series folder name.
+ */
+export async function loadDicomSeries(seriesDir: string, maskPath: string, opts: ScanOptions = {}): Promise<CtDataset> {
+  const { nativeBits, window } = detector(opts);
+  if (!existsSync(seriesDir) || !statSync(seriesDir).isDirectory()) throw new UserError('DICOM series folder not found', { file: seriesDir });
+  const files = listFiles(seriesDir);
+  if (files.length === 0) throw new UserError('no DICOM files', { file: seriesDir });
+  const skipped: SkippedInput[] = [];
+  const bad = (e: unknown) => {
+    if (!(e instanceof UserError) || !opts.skipBad) throw e;
+    skipped.push({ file: e.file ?? '?', reason: e.message });
+  };
+  const images: DicomImage[] = [];
+  for (const f of files) {
+    try {
+      const im = readDicomHu(join(seriesDir, f));
+      if (images[0] && (im.rows !== images[0].rows || im.cols !== images[0].cols)) {
+        throw new UserError(`image is ${im.cols}×${im.rows}, others are ${images[0].cols}×${images[0].rows}`, { file: im.file });
+      }
+      images.push(im);
+    } catch (e) {
+      bad(e);
+    }
+  }
+  if (images.length === 0) throw new UserError(`no usable DICOM images (${skipped.length} skipped)`, { file: seriesDir });
+  const key = images.every((im) => Number.isFinite(im.z)) ? 'z' : images.every((im) => Number.isFinite(im.instance)) ? 'instance' : null;
+  images.sort((a, b) => (key ? a[key] - b[key] : 0) || a.file.localeCompare(b.file));
+  const { rows, cols } = images[0]!;
+  const volumeId = images[0]!.patientId || basename(seriesDir);
+  const masks: (Uint8Array | null)[] = [];
+  if (!existsSync(maskPath)) throw new UserError('mask not found', { file: maskPath });
+  if (statSync(maskPath).isDirectory()) {
+    const byStem = new Map(listFiles(maskPath).map((f) => [f.replace(/\.[^.]*$/, ''), f]));
+    for (const im of images) {
+      try {
+        const m = byStem.get(basename(im.file).replace(/\.[^.]*$/, ''));
+        if (m === undefined) throw new UserError('DICOM image without mask', { file: im.file });
+        const g = await readGreyImage(join(maskPath, m));
+        if (g.width !== cols || g.height !== rows) throw new UserError(`mask is ${g.width}×${g.height} but its image is ${cols}×${rows}`, { file: join(maskPath, m) });
+        masks.push(toBinaryMask(g.data, join(maskPath, m)));
+      } catch (e) {
+        bad(e);
+        masks.push(null);
+      }
+    }
+  } else {
+    const vol = readNifti(maskPath);
+    if (vol.dims[0] !== cols || vol.dims[1] !== rows || vol.dims[2] !== images.length) {
+      throw new UserError(`mask volume is ${vol.dims.join('×')} but the series is ${cols}×${rows}×${images.length}`, { file: maskPath });
+    }
+    const bin = toBinaryMask(vol.raw, maskPath);
+    for (let k = 0; k < images.length; k++) masks.push(Uint8Array.from(axialSlice(vol, bin, k)));
+  }
+  const slices: CtSlice[] = [];
+  images.forEach((im, k) => {
+    const mask = masks[k];
+    if (!mask || (opts.lesionSlicesOnly && !mask.some((m) => m !== 0))) return;
+    slices.push({ image: huImageToCounts(im.hu, nativeBits, window), mask, volumeId, name: basename(im.file).replace(/\.[^.]*$/, '') });
+  });
+  if (slices.length === 0) throw new UserError('no usable slices', { file: seriesDir });
+  return { height: rows, width: cols, nativeBits, slices, source: seriesDir, volumeRule: 'DICOM PatientID', ...(opts.skipBad ? { skipped } : {}) };
+}
+
+/**
+ * Several DICOM series: `<dir>/<imageDir>/<series>/` folders, each with its masks at
+ * `<dir>/<maskDir>/<series>.nii[.gz]` or `<dir>/<maskDir>/<series>/` (PNG per DICOM file).
+ */
+export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Promise<CtDataset> {
+  const { nativeBits } = detector(opts);
+  const imageDir = join(dir, opts.imageDir ?? 'ct');
+  const maskDir = join(dir, opts.maskDir ?? 'covid');
+  const series = existsSync(imageDir) ? readdirSync(imageDir).filter((f) => !f.startsWith('.') && statSync(join(imageDir, f)).isDirectory()).sort() : [];
+  if (series.length === 0) throw new UserError('no DICOM series folders', { file: imageDir });
+  const slices: CtSlice[] = [];
+  const skipped: SkippedInput[] = [];
+  let shape: [number, number] | null = null;
+  for (const s of series) {
+    const candidates = [join(maskDir, s), join(maskDir, `${s}.nii.gz`), join(maskDir, `${s}.nii`)];
+    const maskPath = candidates.find((c) => existsSync(c));
+    try {
+      if (!maskPath) throw new UserError('DICOM series without mask', { file: join(imageDir, s) });
+      const got = await loadDicomSeries(join(imageDir, s), maskPath, opts);
+      if (shape && (got.height !== shape[0] || got.width !== shape[1])) {
+        throw new UserError(`slices are ${got.width}×${got.height}, other series' are ${shape[1]}×${shape[0]}`, { file: join(imageDir, s) });
+      }
+      shape = [got.height, got.width];
+      slices.push(...got.slices);
+      skipped.push(...(got.skipped ?? []));
+    } catch (e) {
+      if (!(e instanceof UserError) || !opts.skipBad) throw e;
+      skipped.push({ file: e.file ?? '?', reason: e.message });
+    }
+  }
+  if (!shape || slices.length === 0) throw new UserError(`no usable slices (${skipped.length} skipped)`, { file: dir });
+  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'DICOM PatientID', ...(opts.skipBad ? { skipped } : {}) };
+}

@@ -1,0 +1,172 @@
+/**
+ * report.html: one self-contained page (inline CSS, images as base64 data URIs, a Content
+ * Security Policy that forbids any fetch) with the headline, figures and tables. Built as a pure
+ * string from the tables and the already-rendered figures.
+ */
+import type { DetectorProfile } from '../profile/types.js';
+import type { Tables, Verdict } from './tables.js';
+import { formatCell, type Cell } from './csv.js';
+import { escapeXml } from './svgPlot.js';
+
+export interface HtmlFigure {
+  /** File name of the PNG in the output folder. */
+  file: string;
+  caption: string;
+  png: Uint8Array;
+  /** Shown at half width (layout maps), two per row. */
+  small?: boolean;
+}
+
+export interface HtmlTable {
+  title: string;
+  file: string;
+  columns: readonly string[];
+  rows: readonly Record<string, Cell>[];
+  /** Rows for which this returns true get the `collapsed` class. */
+  isCollapsed?: (row: Record<string, Cell>) => boolean;
+  note?: string;
+}
+
+export interface HtmlReportInput {
+  profile: DetectorProfile;
+  tables: Tables;
+  runId: string;
+  createdAt: string;
+  backend: string;
+  versions: Record<string, string>;
+  figures: HtmlFigure[];
+  tableViews: HtmlTable[];
+}
+
+function budgetPhrase(v: Verdict, profile: DetectorProfile): string {
+  if (v.budget_kind === 'fraction') {
+    return `${formatNum(100 * v.budget, 3)}% of pixels on the ${profile.modes[profile.modes.length - 1]}-bit ADC`;
+  }
+  return `${formatNum(v.budget, 4)} bits per pixel`;
+}
+
+function formatNum(x: number, digits = 3): string {
+  return Number.isFinite(x) ? String(Number(x.toPrecision(digits))) : 'n/a';
+}
+
+/** The plain-language headline: per budget, where the learned layout beats the random control and where not. */
+export function headlineSentences(tables: Tables, profile: DetectorProfile): string[] {
+  const out: string[] = [];
+  const vs = tables.verdicts;
+  if (vs.length === 0) {
+    out.push('There are no learned and random-control runs at the same budget, so this report makes no learned-versus-random comparison.');
+  } else {
+    const group = (o: Verdict['outcome']) => vs.filter((v) => v.outcome === o).map((v) => budgetPhrase(v, profile));
+    const better = group('better');
+    const worse = group('worse');
+    const unclear = group('no clear difference');
+    const nc = group('not comparable');
+    const list = (xs: string[]) => xs.join('; ');
+    if (better.length) out.push(`The learned layout beats the random control at: ${list(better)}.`);
+    else out.push('The learned layout does not clearly beat the random control at any budget tested.');
+    if (unclear.length) out.push(`No clear difference (the 95% interval of learned − random contains 0) at: ${list(unclear)}.`);
+    if (worse.length) out.push(`The random control is better at: ${list(worse)}.`);
+    if (nc.length) out.push(`Not comparable (no seed-matched pair of non-collapsed runs) at: ${list(nc)}.`);
+    for (const v of vs) {
+      if (v.interval === 'none') continue;
+      const how = v.interval === 'seed_t' ? 'across seeds' : 'bootstrap over test images, one seed';
+      out.push(
+        `At ${budgetPhrase(v, profile)}: learned Dice ${formatNum(v.learned_mean)} vs. random ${formatNum(v.random_mean)}, ` +
+          `difference ${formatNum(v.diff, 2)} (95% interval ${formatNum(v.lo, 2)} to ${formatNum(v.hi, 2)}, ${how}) — ${v.outcome}.`,
+      );
+    }
+  }
+  const collapsed = tables.runs.filter((r) => r.collapsed);
+  if (collapsed.length) {
+    out.push(
+      `${collapsed.length} of ${tables.runs.length} runs collapsed (empty or near-zero predictions) and are excluded from every mean: ` +
+        `${collapsed.map((r) => r.id).join(', ')}.`,
+    );
+  }
+  return out;
+}
+
+function tableHtml(t: HtmlTable): string {
+  const head = t.columns.map((c) => `<th>${escapeXml(c)}</th>`).join('');
+  const body = t.rows
+    .map((r) => {
+      const cls = t.isCollapsed?.(r) ? ' class="collapsed"' : '';
+      return `<tr${cls}>${t.columns.map((c) => `<td>${escapeXml(formatCell(r[c]))}</td>`).join('')}</tr>`;
+    })
+    .join('\n');
+  const note = t.note ? `<p class="note">${escapeXml(t.note)}</p>` : '';
+  return `<section><h3>${escapeXml(t.title)} <span class="file">${escapeXml(t.file)}</span></h3>${note}` +
+    `<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div></section>`;
+}
+
+/** The complete HTML page. */
+export function reportHtml(input: HtmlReportInput): string {
+  const { profile, tables } = input;
+  const headline = headlineSentences(tables, profile).map((s) => `<li>${escapeXml(s)}</li>`).join('\n');
+  const figures = input.figures
+    .map((f) => `<figure${f.small ? ' class="small"' : ''}><img alt="${escapeXml(f.caption)}" src="data:image/png;base64,${Buffer.from(f.png).toString('base64')}">` +
+      `<figcaption>${escapeXml(f.caption)} <span class="file">${escapeXml(f.file)}</span></figcaption></figure>`)
+    .join('\n');
+  const versions = Object.entries(input.versions).map(([k, v]) => `${escapeXml(k)} ${escapeXml(v)}`).join(', ');
+  const budget = profile.budget.kind === 'fraction' ? `fraction ${profile.budget.value}` : `${profile.budget.value} bits per pixel`;
+  // The script only reads the page: it marks whether every image decoded and counts errors, for headless checks.
+  const script = `
+(function () {
+  var errors = 0;
+  window.addEventListener('error', function () { errors++; document.documentElement.setAttribute('data-errors', String(errors)); }, true);
+  function check() {
+    var imgs = Array.prototype.slice.call(document.images);
+    var ok = imgs.every(function (i) { return i.complete && i.naturalWidth > 0; });
+    document.documentElement.setAttribute('data-images', String(imgs.length));
+    document.documentElement.setAttribute('data-images-ok', ok ? 'true' : 'false');
+    document.documentElement.setAttribute('data-errors', String(errors));
+  }
+  if (document.readyState === 'complete') check(); else window.addEventListener('load', check);
+})();`;
+  return `<!DOCTYPE html>
+<html lang="en" data-images-ok="pending">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ctquant report — ${escapeXml(profile.name)} — ${escapeXml(input.runId)}</title>
+<style>
+body { font-family: 'DejaVu Sans', Arial, Helvetica, sans-serif; margin: 24px auto; max-width: 1200px; color: #222; line-height: 1.45; padding: 0 16px; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+.meta { color: #555; font-size: 0.9em; }
+.headline { background: #f3f7fb; border-left: 4px solid #0072B2; padding: 8px 16px; }
+.headline li { margin: 4px 0; }
+figure { display: inline-block; margin: 10px; vertical-align: top; max-width: 100%; }
+figure img { max-width: 100%; border: 1px solid #ddd; }
+figure.small { max-width: 46%; }
+figcaption { font-size: 0.85em; color: #444; max-width: 760px; }
+.file { font-family: 'DejaVu Sans Mono', monospace; font-size: 0.8em; color: #777; font-weight: normal; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; font-size: 0.78em; margin: 6px 0 18px; }
+th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }
+th { background: #f0f0f0; position: sticky; top: 0; }
+tr.collapsed td { background: #fde8e8; color: #8a1f1f; }
+.note { font-size: 0.85em; color: #555; }
+</style>
+</head>
+<body>
+<h1>ctquant report: ${escapeXml(profile.name)}</h1>
+<p class="meta">Run ${escapeXml(input.runId)} · ${escapeXml(input.createdAt)} · detector ${profile.rows}×${profile.cols} readout pixels, native ${profile.nativeBits}-bit,
+reduced modes ${profile.modes.map((m) => `${m}-bit`).join(', ')} (${profile.rule}), budget ${escapeXml(budget)} · backend ${escapeXml(input.backend)} · ${versions}</p>
+<p>${escapeXml(profile.description)}</p>
+<h2>Headline</h2>
+<ul class="headline">
+${headline}
+</ul>
+<p class="note">"Beats" means the 95% interval of the paired difference (learned − random, matched by seed) lies above zero:
+a t-interval across seeds where there are at least two seeds, otherwise a bootstrap over test images. Rows shaded red in the
+tables are collapsed runs; they are counted (n_collapsed) but never averaged in.</p>
+<h2>Figures</h2>
+${figures}
+<h2>Tables</h2>
+${input.tableViews.map(tableHtml).join('\n')}
+<script>${script}</script>
+</body>
+</html>
+`;
+}

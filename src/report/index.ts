@@ -1,0 +1,23 @@
+/** The report layer's public API: pure tables and statistics, figures, the layout file, and writeReport. */
+export { writeReport, MAP_THRESHOLDS, type ReportMeta, type WriteReportInput } from './write.js';
+export {
+  buildTables, pickLayoutRun, detectorLayout, adcBitsOf, budgetKindOf,
+  RUN_COLUMNS, TRADEOFF_COLUMNS, STUDY_COLUMNS, STORAGE_COLUMNS, LAYOUT_COLUMNS,
+  type Tables, type TableOptions, type RunRow, type TradeoffRow, type StudyRow, type StorageTableRow, type LayoutRow,
+  type Verdict, type Arm, type DiceStats, type DiffStats, type CollapsedMark,
+} from './tables.js';
+export {
+  mean, sampleStd, tInterval, bootstrapMeanInterval, pairedDifferences, studentTQuantile, studentTCdf, quantileSorted,
+  columnMeans, type Interval, type BootstrapOptions,
+} from './stats.js';
+export { toCsv, formatCell } from './csv.js';
+export {
+  encodeLayout, decodeLayout, readLayoutFile, writeLayoutFile, layoutFromMask, checkLayout, crc32,
+  LAYOUT_MAGIC, LAYOUT_VERSION, type AdcLayout, type LayoutEncoding,
+} from './layoutFile.js';
+export { mergeRuns, readRuns, writeRun, checkRunResult, runFileName } from './merge.js';
+export { buildManifest, manifestProblems, fileEntry, detectVersions, type Manifest, type ManifestFile, type Versions } from './manifest.js';
+export { headlineSentences, reportHtml } from './html.js';
+export { examplesPng, type ExampleInput } from './examples.js';
+export { mapPng, viridis, type MapSpec, type MapScale } from './maps.js';
+export { plotSvg, plotGridSvg, svgToPng, niceTicks, type PlotSpec, type Series } from './svgPlot.js';

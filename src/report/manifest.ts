@@ -1,0 +1,123 @@
+/**
+ * manifest.json: what an output folder holds and how it was made (schemas/manifest.schema.json).
+ * Building it is pure given the file bytes; `fileEntry` hashes one written file.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { RunResult } from '../experiments/types.js';
+import type { DetectorProfile } from '../profile/types.js';
+import { compileSchema, schemaProblems, type SchemaProblem } from '../profile/validate.js';
+import { readShippedSchema } from '../util/json-file.js';
+
+export interface ManifestFile {
+  /** Relative to the output folder, forward slashes. */
+  path: string;
+  bytes: number;
+  sha256: string;
+  description: string;
+}
+
+export interface Versions {
+  node: string;
+  tfjs: string;
+  ctquant: string;
+  [other: string]: string;
+}
+
+export interface Manifest {
+  tool: 'ctquant';
+  manifestVersion: 1;
+  runId: string;
+  createdAt: string;
+  command?: string;
+  kind?: string;
+  data?: string;
+  profile: DetectorProfile;
+  config: unknown;
+  seeds: number[];
+  bootstrapSeed: number;
+  backend: string;
+  versions: Versions;
+  timings: { trainSecondsTotal: number; reportSeconds: number; [phase: string]: number };
+  runs: { count: number; collapsed: string[]; ids: string[] };
+  files: ManifestFile[];
+}
+
+/** A manifest entry for bytes written at `path` (relative to the output folder). */
+export function fileEntry(path: string, data: Uint8Array | string, description: string): ManifestFile {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  return { path, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex'), description };
+}
+
+export interface ManifestInput {
+  runId: string;
+  createdAt: string;
+  command?: string;
+  kind?: string;
+  data?: string;
+  /** Seeds the config asked for; default: the distinct seeds of the runs. */
+  seeds?: number[];
+  profile: DetectorProfile;
+  config: unknown;
+  runs: readonly RunResult[];
+  bootstrapSeed: number;
+  backend: string;
+  versions: Versions;
+  timings: Record<string, number>;
+  reportSeconds: number;
+  files: ManifestFile[];
+}
+
+/** The manifest object (pure). Seeds and run ids are sorted; files keep the given order. */
+export function buildManifest(m: ManifestInput): Manifest {
+  const ids = m.runs.map((r) => r.id).sort();
+  return {
+    tool: 'ctquant',
+    manifestVersion: 1,
+    runId: m.runId,
+    createdAt: m.createdAt,
+    ...(m.command !== undefined ? { command: m.command } : {}),
+    ...(m.kind !== undefined ? { kind: m.kind } : {}),
+    ...(m.data !== undefined ? { data: m.data } : {}),
+    profile: profileForManifest(m.profile),
+    config: m.config ?? null,
+    seeds: [...new Set(m.seeds ?? m.runs.map((r) => r.seed))].sort((a, b) => a - b),
+    bootstrapSeed: m.bootstrapSeed,
+    backend: m.backend,
+    versions: m.versions,
+    timings: {
+      ...m.timings,
+      trainSecondsTotal: m.runs.reduce((s, r) => s + r.trainSeconds, 0),
+      reportSeconds: m.reportSeconds,
+    },
+    runs: { count: m.runs.length, collapsed: m.runs.filter((r) => r.collapsed).map((r) => r.id).sort(), ids },
+    files: m.files,
+  };
+}
+
+/** The profile's documented fields only (a loader may attach more), so the manifest stays schema-valid. */
+function profileForManifest(p: DetectorProfile): DetectorProfile {
+  const { name, description, rows, cols, nativeBits, modes, rule, budget, sweep, file } = p;
+  return { name, description, rows, cols, nativeBits, modes, rule, budget: { kind: budget.kind, value: budget.value }, sweep, ...(file !== undefined ? { file } : {}) };
+}
+
+/** Problems of a manifest against schemas/manifest.schema.json (empty when valid). */
+export function manifestProblems(manifest: unknown): SchemaProblem[] {
+  return schemaProblems(compileSchema(readShippedSchema('manifest.schema.json')), manifest);
+}
+
+/** Versions of node, tfjs (from its package.json) and ctquant (ours), for when the caller gives none. */
+export function detectVersions(): Versions {
+  const read = (url: URL): string => {
+    try {
+      return String((JSON.parse(readFileSync(url, 'utf8')) as { version?: string }).version ?? 'unknown');
+    } catch {
+      return 'unknown';
+    }
+  };
+  return {
+    node: process.version,
+    tfjs: read(new URL('../../node_modules/@tensorflow/tfjs/package.json', import.meta.url)),
+    ctquant: read(new URL('../../package.json', import.meta.url)),
+  };
+}

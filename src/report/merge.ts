@@ -1,0 +1,111 @@
+/**
+ * Reading runs/<id>.json back, and merging the run lists of several output folders (sharded
+ * sweeps). A run found twice with identical content is kept once; the same id with different
+ * content is an error, as is a file that is not a well-formed RunResult.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunResult, Setup } from '../experiments/types.js';
+import { UserError } from '../errors.js';
+import { readJsonFile } from '../util/json-file.js';
+import { writeFileAtomic } from '../util/atomic.js';
+
+const SETUPS: readonly Setup[] = ['baseline', 'all-pixels-baseline', 'all-pixels-retrained', 'learned', 'random', 'multilevel'];
+
+/** The file name a run is stored under inside an output folder. */
+export function runFileName(id: string): string {
+  if (!/^[A-Za-z0-9._-]+$/.test(id) || id.startsWith('.')) throw new UserError(`run id ${JSON.stringify(id)} is not a safe file name`);
+  return `runs/${id}.json`;
+}
+
+/** Writes a run as `<outDir>/runs/<id>.json` (atomically); returns the relative path. */
+export function writeRun(outDir: string, run: RunResult): string {
+  const rel = runFileName(run.id);
+  writeFileAtomic(join(outDir, rel), `${JSON.stringify(run, null, 1)}\n`);
+  return rel;
+}
+
+/** Checks that parsed JSON is a RunResult (the fields tables rely on); throws UserError naming the file and field. */
+export function checkRunResult(value: unknown, file: string): RunResult {
+  const fail = (pointer: string, msg: string): never => {
+    throw new UserError(msg, { file, pointer });
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('', 'a run must be a JSON object');
+  const v = value as Record<string, unknown>;
+  const isNum = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+  const numArray = (x: unknown) => Array.isArray(x) && x.every(isNum);
+  if (typeof v.id !== 'string' || v.id === '') fail('/id', 'must be a non-empty string');
+  if (!SETUPS.includes(v.setup as Setup)) fail('/setup', `must be one of ${SETUPS.join(', ')}`);
+  for (const k of ['seed', 'bitsPerPixel', 'nativeBits', 'rows', 'cols', 'trainSeconds'] as const) {
+    if (!isNum(v[k])) fail(`/${k}`, 'must be a number');
+  }
+  for (const k of ['keptBits', 'budget'] as const) if (v[k] !== undefined && !isNum(v[k])) fail(`/${k}`, 'must be a number');
+  if (typeof v.collapsed !== 'boolean') fail('/collapsed', 'must be true or false');
+  if (typeof v.backend !== 'string') fail('/backend', 'must be a string');
+  for (const k of ['dice', 'diceStochastic'] as const) {
+    if (k === 'diceStochastic' && v[k] === undefined) continue;
+    const d = v[k] as Record<string, unknown> | undefined;
+    if (typeof d !== 'object' || d === null) fail(`/${k}`, 'must be an object');
+    if (!numArray(d!.perImage)) fail(`/${k}/perImage`, 'must be an array of numbers');
+    for (const f of ['mean', 'pooled', 'emptyPredictionShare']) if (!isNum(d![f])) fail(`/${k}/${f}`, 'must be a number');
+  }
+  if (!Array.isArray(v.history)) fail('/history', 'must be an array');
+  (v.history as unknown[]).forEach((h, i) => {
+    const e = h as Record<string, unknown>;
+    if (typeof e !== 'object' || e === null || !isNum(e.epoch) || !isNum(e.loss)) fail(`/history/${i}`, 'needs numeric epoch and loss');
+  });
+  const cells = (v.rows as number) * (v.cols as number);
+  for (const k of ['probabilityMap', 'hardwareLayout', 'bitsMap'] as const) {
+    if (v[k] === undefined) continue;
+    if (!numArray(v[k])) fail(`/${k}`, 'must be an array of numbers');
+    if ((v[k] as number[]).length !== cells) fail(`/${k}`, `has ${(v[k] as number[]).length} values, expected rows×cols = ${cells}`);
+  }
+  return value as RunResult;
+}
+
+/** Every runs/*.json of one output folder, sorted by id. */
+export function readRuns(dir: string): Array<{ run: RunResult; file: string }> {
+  const runsDir = join(dir, 'runs');
+  let names: string[];
+  try {
+    if (!statSync(runsDir).isDirectory()) throw new Error('not a folder');
+    names = readdirSync(runsDir);
+  } catch {
+    throw new UserError('no runs/ folder here (is this a ctquant output folder?)', { file: dir });
+  }
+  return names
+    .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
+    .sort()
+    .map((n) => {
+      const file = join(runsDir, n);
+      const run = checkRunResult(readJsonFile(file, 'run result'), file);
+      if (`${run.id}.json` !== n) throw new UserError(`file name does not match the run id ${JSON.stringify(run.id)}`, { file });
+      return { run, file };
+    });
+}
+
+/** JSON with object keys sorted, so equal content compares equal whatever the key order. */
+function canonical(x: unknown): string {
+  return JSON.stringify(x, (_k, val: unknown) =>
+    val && typeof val === 'object' && !Array.isArray(val)
+      ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : val,
+  );
+}
+
+/** The runs of several output folders, concatenated and deduplicated; sorted by id. */
+export function mergeRuns(dirs: readonly string[]): RunResult[] {
+  if (dirs.length === 0) throw new UserError('name at least one output folder to merge');
+  const byId = new Map<string, { run: RunResult; file: string; text: string }>();
+  for (const dir of dirs) {
+    for (const { run, file } of readRuns(dir)) {
+      const text = canonical(run);
+      const seen = byId.get(run.id);
+      if (!seen) byId.set(run.id, { run, file, text });
+      else if (seen.text !== text) {
+        throw new UserError(`run ${JSON.stringify(run.id)} also in ${seen.file} with different content; refusing to merge`, { file });
+      }
+    }
+  }
+  return [...byId.values()].map((e) => e.run).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}

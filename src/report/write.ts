@@ -1,0 +1,212 @@
+/**
+ * writeReport: everything an output folder holds besides checkpoints — runs, CSV tables, the
+ * layout file, maps, plots, report.html and manifest.json — each written atomically.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join, relative, resolve, sep } from 'node:path';
+import type { RunResult } from '../experiments/types.js';
+import type { DetectorProfile } from '../profile/types.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { toCsv } from './csv.js';
+import { examplesPng, type ExampleInput } from './examples.js';
+import { reportHtml, type HtmlFigure, type HtmlTable } from './html.js';
+import { encodeLayout } from './layoutFile.js';
+import { bitDepthScale, binaryLayoutScale, mapPng } from './maps.js';
+import { buildManifest, detectVersions, fileEntry, manifestProblems, type ManifestFile, type Versions } from './manifest.js';
+import { runFileName } from './merge.js';
+import { diceVsBitsSpec, diceVsBudgetSpec, trainingCurveSpecs } from './plots.js';
+import { plotGridSvg, plotSvg, svgToPng } from './svgPlot.js';
+import {
+  adcBitsOf, buildTables, LAYOUT_COLUMNS, RUN_COLUMNS, STORAGE_COLUMNS, STUDY_COLUMNS, TRADEOFF_COLUMNS, detectorLayout,
+  type TableOptions,
+} from './tables.js';
+import type { Cell } from './csv.js';
+
+export interface ReportMeta {
+  /** Name of the output folder, out/<runId>/; default: the folder's base name. */
+  runId?: string;
+  /** Which experiment wrote the folder: train, study, sweep, demo, merge. */
+  kind?: string;
+  /** ISO 8601 time of writing; default now. */
+  createdAt?: string;
+  command?: string;
+  /** Backend name(s); default: the distinct backends of the runs. */
+  backend?: string;
+  /** The seeds the config asked for; default: the distinct seeds of the runs. */
+  seeds?: number[];
+  /** Where the data came from (dataset source, "synthetic seed 1"). */
+  data?: string;
+  /** Total wall seconds of the session (manifest timings.totalSeconds). */
+  seconds?: number;
+  /** tf.version.tfjs of the loaded library (else read from node_modules). */
+  tfjsVersion?: string;
+  /** Overrides / additions to the detected versions. */
+  versions?: Partial<Versions>;
+  /** More seconds per phase the caller timed, e.g. { dataSeconds }. */
+  timings?: Record<string, number>;
+}
+
+export interface WriteReportInput {
+  runs: readonly RunResult[];
+  profile: DetectorProfile;
+  /** The experiment config as run; null for merged folders. */
+  config?: unknown;
+  /** A few test slices with predictions for the examples figure. */
+  examples?: readonly ExampleInput[];
+  meta: ReportMeta;
+  tables?: TableOptions;
+  /** Write runs/<id>.json for runs whose file is missing from outDir (default true; existing files are left alone). */
+  writeRuns?: boolean;
+}
+
+/** Thresholds of the published probability-map figures (pixel reduced where p ≥ t). */
+export const MAP_THRESHOLDS = [0.3, 0.7] as const;
+
+/**
+ * Writes the whole output folder; returns the relative paths written, manifest.json last.
+ * Throws (a bug, not a user error) if the manifest it built does not match its schema.
+ */
+export async function writeReport(outDir: string, input: WriteReportInput): Promise<string[]> {
+  const t0 = performance.now();
+  const { runs, profile } = input;
+  const tables = buildTables(runs, profile, input.tables);
+  const files: ManifestFile[] = [];
+  const put = (path: string, data: Uint8Array | string, description: string) => {
+    writeFileAtomic(join(outDir, path), data);
+    files.push(fileEntry(path, data, description));
+  };
+
+  if (input.writeRuns ?? true) {
+    for (const run of [...runs].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+      const rel = runFileName(run.id);
+      if (!existsSync(join(outDir, rel))) writeFileAtomic(join(outDir, rel), `${JSON.stringify(run, null, 2)}\n`);
+    }
+  }
+
+  put('runs.csv', toCsv(tables.runs, RUN_COLUMNS), 'one line per run, collapsed runs marked');
+  put('tradeoff.csv', toCsv(tables.tradeoff, TRADEOFF_COLUMNS), 'Dice per budget and arm: mean, sd, seed t-interval, image bootstrap, paired differences vs. random and baseline');
+  put('study.csv', toCsv(tables.study, STUDY_COLUMNS as never[]), 'bit-depth study: setups (a) all-pixels-baseline and (b) all-pixels-retrained per kept-bits level, baseline row first');
+  put('storage.csv', toCsv(tables.storage, STORAGE_COLUMNS), 'bits and bytes per frame, native vs. layout, per budget');
+
+  const figures: HtmlFigure[] = [];
+  const figure = (file: string, png: Uint8Array, caption: string) => {
+    put(file, png, caption);
+    figures.push({ file, png, caption, small: file.startsWith('map-') });
+  };
+  // The headline's figures first, then the layout maps, training curves and examples.
+  const budgetSpec = diceVsBudgetSpec(tables, runs, profile);
+  if (budgetSpec) figure('plot-dice-vs-budget.png', await svgToPng(plotSvg(budgetSpec)), 'Dice vs. budget: learned layout, stochastic masks, random control and the full-precision baseline.');
+  const bitsSpec = diceVsBitsSpec(tables, runs, profile);
+  if (bitsSpec) figure('plot-dice-vs-bits.png', await svgToPng(plotSvg(bitsSpec)), 'Dice vs. stored bits per pixel: bit-depth study (a), (b) and the layouts.');
+
+  const lr = tables.layoutRun;
+  if (lr) {
+    put('layout.csv', toCsv(tables.layout, LAYOUT_COLUMNS), `per detector pixel: probability and ADC bits of run ${lr.id}`);
+    put('layout.ctql', encodeLayout(detectorLayout(lr, profile)), `compact ADC layout of run ${lr.id} (docs/layout-format.md)`);
+    const grid = `${lr.rows}×${lr.cols} layout cells` + (lr.rows !== profile.rows || lr.cols !== profile.cols ? ` on a ${profile.rows}×${profile.cols} detector` : '');
+    const note = `run ${lr.id}${lr.collapsed ? ' (COLLAPSED)' : ''}, ${grid}`;
+    const reduced = lr.keptBits ?? profile.modes[profile.modes.length - 1]!;
+    if (lr.probabilityMap) {
+      figure('map-probability.png', await mapPng({
+        values: lr.probabilityMap, rows: lr.rows, cols: lr.cols, note,
+        title: 'Probability of a reduced-precision ADC per pixel',
+        scale: { kind: 'continuous', min: 0, max: 1, label: 'probability' },
+      }), `Learned probability map (${note}).`);
+      for (const t of MAP_THRESHOLDS) {
+        figure(`map-threshold-${t}.png`, await mapPng({
+          values: lr.probabilityMap.map((p) => (p >= t ? 1 : 0)), rows: lr.rows, cols: lr.cols, note,
+          title: `Probability map thresholded at ${t}`, scale: binaryLayoutScale(profile.nativeBits, reduced),
+        }), `Pixels with probability ≥ ${t} on the ${reduced}-bit ADC (${note}).`);
+      }
+    }
+    if (lr.hardwareLayout) {
+      figure('map-hardware.png', await mapPng({
+        values: lr.hardwareLayout, rows: lr.rows, cols: lr.cols, note,
+        title: `Hardware layout (top-k), budget ${lr.budget ?? '?'}`, scale: binaryLayoutScale(profile.nativeBits, reduced),
+      }), `Hardware layout: exactly the top-k pixels by probability on the ${reduced}-bit ADC (${note}).`);
+    }
+    if (lr.bitsMap) {
+      const bits = adcBitsOf(lr, profile);
+      figure('map-bits.png', await mapPng({
+        values: bits, rows: lr.rows, cols: lr.cols, note,
+        title: `ADC bit depth per pixel, ${lr.budget ?? '?'} bits per pixel`, scale: bitDepthScale([...bits, profile.nativeBits, ...profile.modes]),
+      }), `Multi-level layout: ADC bits of each pixel (${note}).`);
+    }
+  }
+
+  const curves = trainingCurveSpecs(runs);
+  if (curves.length) figure('plot-training.png', await svgToPng(plotGridSvg(curves, 2, 600, 400, 'Training curves')), 'Training loss and validation Dice per epoch, one line per run (collapsed runs dashed).');
+  if (input.examples && input.examples.length) figure('plot-examples.png', await examplesPng(input.examples), 'Example test slices: input, ground truth and prediction outlines.');
+
+  const backend = input.meta.backend ?? ([...new Set(runs.map((r) => r.backend))].sort().join(', ') || 'none');
+  const versions: Versions = {
+    ...detectVersions(),
+    ...(input.meta.tfjsVersion ? { tfjs: input.meta.tfjsVersion } : {}),
+    ...stripUndefined(input.meta.versions ?? {}),
+  };
+  const runId = input.meta.runId ?? basename(resolve(outDir));
+  const createdAt = input.meta.createdAt ?? new Date().toISOString();
+  const collapsedRow = (r: Record<string, Cell>) => r.collapsed === true || r.collapsed === 'some' || r.collapsed === 'all' ||
+    r.a_collapsed === 'some' || r.a_collapsed === 'all' || r.b_collapsed === 'some' || r.b_collapsed === 'all';
+  const views: HtmlTable[] = [
+    { title: 'Trade-off per budget', file: 'tradeoff.csv', columns: TRADEOFF_COLUMNS, rows: rowsOf(tables.tradeoff), isCollapsed: collapsedRow,
+      note: 'dice_seed_t_*: 95% t-interval across seeds; dice_image_boot_*: 95% bootstrap over test images. vs_*: paired by seed.' },
+    { title: 'Bit-depth study', file: 'study.csv', columns: STUDY_COLUMNS, rows: rowsOf(tables.study), isCollapsed: collapsedRow },
+    { title: 'Storage per frame', file: 'storage.csv', columns: STORAGE_COLUMNS, rows: rowsOf(tables.storage) },
+    { title: 'All runs', file: 'runs.csv', columns: RUN_COLUMNS, rows: rowsOf(tables.runs), isCollapsed: collapsedRow },
+  ];
+  put('report.html', reportHtml({ profile, tables, runId, createdAt, backend, versions, figures, tableViews: views }),
+    'self-contained report: headline, figures and tables');
+
+  // Files already in the folder (runs/*.json, checkpoints, logs) are listed too: the manifest describes the whole folder.
+  const ours = new Set(files.map((f) => f.path));
+  for (const path of listFiles(outDir)) {
+    if (ours.has(path) || path === 'manifest.json') continue;
+    files.push(fileEntry(path, readFileSync(join(outDir, path)), describeExisting(path, runs)));
+  }
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const timings: Record<string, number> = { ...(input.meta.timings ?? {}) };
+  if (input.meta.seconds !== undefined) timings.totalSeconds = input.meta.seconds;
+  const manifest = buildManifest({
+    runId, createdAt, command: input.meta.command, kind: input.meta.kind, data: input.meta.data, seeds: input.meta.seeds,
+    profile, config: input.config ?? null, runs, bootstrapSeed: input.tables?.bootstrapSeed ?? 0, backend, versions, timings,
+    reportSeconds: (performance.now() - t0) / 1000, files,
+  });
+  const problems = manifestProblems(manifest);
+  if (problems.length) throw new Error(`manifest does not match its schema: ${problems.map((p) => `${p.pointer}: ${p.message}`).join('; ')}`);
+  writeFileAtomic(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return [...files.map((f) => f.path), 'manifest.json'];
+}
+
+function rowsOf(rows: readonly object[]): Record<string, Cell>[] {
+  return rows as Record<string, Cell>[];
+}
+
+function stripUndefined(o: Partial<Versions>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Record<string, string>;
+}
+
+/** Relative paths (forward slashes) of every plain file under dir, skipping dot-files (atomic-write temps). */
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.name.startsWith('.')) continue;
+      const full = join(d, e.name);
+      if (e.isDirectory()) walk(full);
+      else if (e.isFile()) out.push(relative(dir, full).split(sep).join('/'));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** A description for a file the report did not write itself. */
+function describeExisting(path: string, runs: readonly RunResult[]): string {
+  const m = /^runs\/(.+)\.json$/.exec(path);
+  const run = m ? runs.find((r) => r.id === m[1]) : undefined;
+  if (run) return `run result ${run.id} (${run.setup}, seed ${run.seed}${run.collapsed ? ', collapsed' : ''})`;
+  const owner = runs.find((r) => r.checkpoint && (path === r.checkpoint || path.startsWith(`${r.checkpoint.replace(/\/$/, '')}/`)));
+  if (owner) return `model checkpoint of run ${owner.id}`;
+  return m ? 'run result (not among the reported runs)' : 'file found in the output folder';
+}

@@ -1,0 +1,68 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../src/cli/main.js';
+
+const root = mkdtempSync(join(tmpdir(), 'ctquant-data-cli-'));
+
+/** Runs the CLI in-process; returns stdout, stderr and the exit code it set. */
+async function run(...argv: string[]): Promise<{ out: string; err: string; code: number }> {
+  let out = '';
+  let err = '';
+  const o = process.stdout.write.bind(process.stdout);
+  const e = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+  process.exitCode = 0;
+  try {
+    await main(argv);
+  } finally {
+    process.stdout.write = o;
+    process.stderr.write = e;
+  }
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = 0;
+  return { out, err, code };
+}
+
+test('data synth writes ct/, covid/, volumes.json and a preview; inspect reads them back', async () => {
+  const dir = join(root, 'syn');
+  const preview = join(root, 'sheet.png');
+  const w = await run('data', 'synth', '--out', dir, '--n', '6', '--size', '32', '--seed', '3', '--native-bits', '10', '--preview', preview);
+  assert.is(w.code, 0, w.err);
+  assert.match(w.out, /wrote 6 slices 32×32 at 10 bits/);
+  assert.ok(existsSync(join(dir, 'ct', '0005.png')) && existsSync(join(dir, 'covid', '0005.png')));
+  assert.is(JSON.parse(readFileSync(join(dir, 'volumes.json'), 'utf8')).nativeBits, 10);
+  assert.ok(readFileSync(preview).subarray(1, 4).toString() === 'PNG');
+  const r = await run('--json', 'data', 'inspect', dir);
+  assert.is(r.code, 0, r.err);
+  const s = JSON.parse(r.out);
+  assert.is(s.slices, 6);
+  assert.is(s.nativeBits, 10);
+  assert.is(s.volumes, 2);
+  assert.ok(s.valueRange[1] <= 1023);
+  const again = await run('data', 'synth', '--out', dir, '--n', '2', '--size', '32');
+  assert.is(again.code, 2);
+  assert.match(again.err, /--force/);
+});
+
+test('data inspect: bad input is one line naming the file, exit 2; --skip-bad reports skips', async () => {
+  const dir = join(root, 'bad');
+  await run('data', 'synth', '--out', dir, '--n', '3', '--size', '32');
+  writeFileSync(join(dir, 'ct', '0001.png'), 'oops');
+  const r = await run('data', 'inspect', dir);
+  assert.is(r.code, 2);
+  assert.match(r.err, /^ctquant: .*ct\/0001\.png: not a readable image/);
+  assert.is(r.err.trim().split('\n').length, 1);
+  const k = await run('data', 'inspect', dir, '--skip-bad');
+  assert.is(k.code, 0, k.err);
+  assert.match(k.out, /skipped 1 file/);
+  const v = await run('data', 'inspect', dir, '--volume-starts', '0,x');
+  assert.is(v.code, 2);
+  assert.match(v.err, /--volume-starts/);
+});
+
+test.after(() => rmSync(root, { recursive: true, force: true }));
+test.run();

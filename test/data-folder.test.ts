@@ -1,0 +1,164 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generatePhantoms } from '../src/data/phantom.js';
+import { loadPngFolder, writePngFolder } from '../src/data/folder.js';
+import { encodeGreyPng, readGreyImage } from '../src/data/png.js';
+import { loadDataset } from '../src/data/load.js';
+import { UserError } from '../src/errors.js';
+
+const root = mkdtempSync(join(tmpdir(), 'ctquant-data-folder-'));
+let counter = 0;
+const fresh = () => {
+  const d = join(root, `d${counter++}`);
+  mkdirSync(join(d, 'ct'), { recursive: true });
+  mkdirSync(join(d, 'covid'), { recursive: true });
+  return d;
+};
+const png8 = (w: number, h: number, f: (i: number) => number) => encodeGreyPng(Uint8Array.from({ length: w * h }, (_, i) => f(i)), w, h);
+
+/** A small valid 8-bit folder: n slices 8×6, masks 0/255. */
+async function smallFolder(n: number, names = Array.from({ length: n }, (_, i) => String(i).padStart(4, '0'))): Promise<string> {
+  const d = fresh();
+  for (const [k, name] of names.entries()) {
+    writeFileSync(join(d, 'ct', `${name}.png`), await png8(8, 6, (i) => (i * 7 + k) % 256));
+    writeFileSync(join(d, 'covid', `${name}.png`), await png8(8, 6, (i) => (i % 5 === 0 ? 255 : 0)));
+  }
+  return d;
+}
+
+async function expectUserError(p: Promise<unknown>, file: RegExp, message: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert.instance(e, UserError);
+    const u = e as UserError;
+    assert.match(u.file ?? '', file, `file in "${u.format()}"`);
+    assert.match(u.message, message, u.format());
+    assert.is(u.exitCode, 2);
+    return;
+  }
+  assert.unreachable('expected a UserError');
+}
+
+test('synth → PNG folder → load gives back the same dataset (12-bit in 16-bit PNG)', async () => {
+  const ds = generatePhantoms({ n: 6, size: 32, seed: 4, nativeBits: 12, slicesPerVolume: 3 });
+  const d = join(root, 'synth');
+  await writePngFolder(ds, d);
+  assert.is((await readGreyImage(join(d, 'ct', '0000.png'))).bits, 16);
+  const back = await loadDataset(d);
+  assert.is(back.nativeBits, 12);
+  assert.is(back.height, 32);
+  assert.is(back.slices.length, 6);
+  back.slices.forEach((s, i) => {
+    assert.equal(Array.from(s.image), Array.from(ds.slices[i]!.image), `image ${i}`);
+    assert.equal(Array.from(s.mask), Array.from(ds.slices[i]!.mask), `mask ${i}`);
+    assert.is(s.volumeId, ds.slices[i]!.volumeId);
+  });
+  assert.match(back.volumeRule!, /volumes\.json/);
+});
+
+test('16-bit PNG round trip keeps every value up to 65535; 8-bit stays 8-bit', async () => {
+  const w = 7, h = 5;
+  const values = Uint16Array.from({ length: w * h }, (_, i) => (i === 0 ? 65535 : i * 1871));
+  const file = join(root, 'v16.png');
+  writeFileSync(file, await encodeGreyPng(values, w, h));
+  const g = await readGreyImage(file);
+  assert.is(g.bits, 16);
+  assert.equal(Array.from(g.data), Array.from(values));
+  writeFileSync(join(root, 'v8.png'), await png8(w, h, (i) => i * 7));
+  const g8 = await readGreyImage(join(root, 'v8.png'));
+  assert.is(g8.bits, 8);
+  assert.equal(Array.from(g8.data), Array.from({ length: w * h }, (_, i) => i * 7));
+  // A 16-bit folder without volumes.json has native depth 16.
+  const ds = generatePhantoms({ n: 2, size: 32, seed: 1, nativeBits: 16 });
+  const d = join(root, 'synth16');
+  await writePngFolder(ds, d);
+  rmSync(join(d, 'volumes.json'));
+  const back = await loadPngFolder(d);
+  assert.is(back.nativeBits, 16);
+  assert.equal(Array.from(back.slices[1]!.image), Array.from(ds.slices[1]!.image));
+});
+
+test('volume ids: starts, volumes.csv, name prefix, fallback', async () => {
+  const d = await smallFolder(5);
+  const byStarts = await loadPngFolder(d, { volumeStarts: [0, 2] });
+  assert.equal(byStarts.slices.map((s) => s.volumeId), ['v00', 'v00', 'v01', 'v01', 'v01']);
+  writeFileSync(join(d, 'volumes.json'), JSON.stringify({ starts: [0, 3] }));
+  assert.equal((await loadPngFolder(d)).slices.map((s) => s.volumeId), ['v00', 'v00', 'v00', 'v01', 'v01']);
+  rmSync(join(d, 'volumes.json'));
+  writeFileSync(join(d, 'volumes.csv'), 'file,volume\n0000,a\n0001,a\n0002,b\n0003,b\n0004,c\n');
+  assert.equal((await loadPngFolder(d)).slices.map((s) => s.volumeId), ['a', 'a', 'b', 'b', 'c']);
+  const p = await smallFolder(3, ['p1_001', 'p1_002', 'p2_001']);
+  const pre = await loadPngFolder(p);
+  assert.equal(pre.slices.map((s) => s.volumeId), ['p1', 'p1', 'p2']);
+  const none = await loadPngFolder(await smallFolder(2));
+  assert.match(none.volumeRule!, /own volume/);
+  await expectUserError(loadPngFolder(d, { volumeStarts: [1, 3] }), /^$/, /beginning at 0/);
+});
+
+test('bad input: mask without image, image without mask, sizes, non-image, empty, truncated, non-binary', async () => {
+  let d = await smallFolder(2);
+  writeFileSync(join(d, 'covid', '0009.png'), await png8(8, 6, () => 0));
+  await expectUserError(loadPngFolder(d), /covid\/0009\.png$/, /mask without image/);
+
+  d = await smallFolder(2);
+  rmSync(join(d, 'covid', '0001.png'));
+  await expectUserError(loadPngFolder(d), /ct\/0001\.png$/, /image without mask/);
+
+  d = await smallFolder(2);
+  writeFileSync(join(d, 'covid', '0001.png'), await png8(9, 6, () => 0));
+  await expectUserError(loadPngFolder(d), /covid\/0001\.png$/, /9×6.*8×6/);
+
+  d = await smallFolder(2);
+  writeFileSync(join(d, 'ct', '0001.png'), await png8(4, 4, () => 0));
+  writeFileSync(join(d, 'covid', '0001.png'), await png8(4, 4, () => 0));
+  await expectUserError(loadPngFolder(d), /ct\/0001\.png$/, /others are 8×6/);
+
+  d = await smallFolder(2);
+  writeFileSync(join(d, 'ct', '0001.png'), 'just some text\n');
+  await expectUserError(loadPngFolder(d), /ct\/0001\.png$/, /not a readable image/);
+
+  d = fresh();
+  await expectUserError(loadPngFolder(d), /ct$/, /no image files/);
+  await expectUserError(loadDataset(d), /ct$/, /empty/);
+
+  d = await smallFolder(2);
+  const big = await encodeGreyPng(Uint8Array.from({ length: 64 * 64 }, (_, i) => (i * 31) % 251), 64, 64);
+  writeFileSync(join(d, 'ct', '0001.png'), big.subarray(0, Math.floor(big.length * 0.6)));
+  writeFileSync(join(d, 'covid', '0001.png'), await png8(64, 64, () => 0));
+  await expectUserError(loadPngFolder(d), /ct\/0001\.png$/, /not a readable image/);
+
+  d = await smallFolder(2);
+  writeFileSync(join(d, 'covid', '0000.png'), await png8(8, 6, (i) => [0, 128, 255][i % 3]!));
+  await expectUserError(loadPngFolder(d), /covid\/0000\.png$/, /not binary/);
+});
+
+test('skipBad skips bad pairs and says how many and why', async () => {
+  const d = await smallFolder(4);
+  writeFileSync(join(d, 'covid', '0001.png'), await png8(8, 6, (i) => i % 3));
+  writeFileSync(join(d, 'ct', '0002.png'), 'not a png');
+  writeFileSync(join(d, 'covid', 'extra.png'), await png8(8, 6, () => 0));
+  const ds = await loadPngFolder(d, { skipBad: true });
+  assert.equal(ds.slices.map((s) => s.name), ['0000', '0003']);
+  assert.is(ds.skipped!.length, 3);
+  const reasons = ds.skipped!.map((s) => s.reason).join(' | ');
+  assert.match(reasons, /mask without image/);
+  assert.match(reasons, /not binary/);
+  assert.match(reasons, /not a readable image/);
+});
+
+test('an 8-bit folder like covid-ct-20 loads at 8 bits with 0/255 masks as 0/1', async () => {
+  const d = await smallFolder(3);
+  const ds = await loadPngFolder(d, { volumeStarts: [0, 1] });
+  assert.is(ds.nativeBits, 8);
+  assert.is(ds.slices[0]!.image[3], (3 * 7) % 256);
+  assert.is(ds.slices[0]!.mask[5], 1);
+  assert.is(ds.slices[0]!.mask[1], 0);
+  assert.equal(ds.slices.map((s) => s.volumeId), ['v00', 'v01', 'v01']);
+});
+
+test.after(() => rmSync(root, { recursive: true, force: true }));
+test.run();

@@ -1,0 +1,180 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { encodeNifti1, parseNifti } from '../src/data/nifti.js';
+import { loadDicomSeries, loadNiftiFolder, loadNiftiPair } from '../src/data/scan.js';
+import { loadDataset } from '../src/data/load.js';
+import { huToCount } from '../src/data/hu.js';
+import { encodeGreyPng } from '../src/data/png.js';
+import { UserError } from '../src/errors.js';
+
+const root = mkdtempSync(join(tmpdir(), 'ctquant-data-scan-'));
+const X = 6, Y = 4, Z = 3;
+/** HU of voxel (x, y, z): distinct per voxel, even (exact after the /2 storage), inside the default window. */
+const huAt = (x: number, y: number, z: number) => -1000 + 38 * x + 212 * y + 504 * z;
+const maskAt = (x: number, y: number, z: number) => (z === 1 && x >= 2 && y <= 1 ? 1 : 0);
+
+function volume(f: (x: number, y: number, z: number) => number): number[] {
+  const out: number[] = [];
+  for (let z = 0; z < Z; z++) for (let y = 0; y < Y; y++) for (let x = 0; x < X; x++) out.push(f(x, y, z));
+  return out;
+}
+
+function expectUserError(f: () => unknown, file: RegExp, message: RegExp): void {
+  try {
+    f();
+  } catch (e) {
+    assert.instance(e, UserError);
+    assert.match((e as UserError).file ?? '', file);
+    assert.match((e as UserError).message, message);
+    return;
+  }
+  assert.unreachable('expected a UserError');
+}
+
+test('NIfTI-1 writer/reader round trip with slope and intercept, plain and gzip', () => {
+  // Stored raw = (HU + 1024) / 2 as int16 with slope 2, intercept −1024.
+  const raw = Int16Array.from(volume((x, y, z) => (huAt(x, y, z) + 1024) / 2));
+  const bytes = encodeNifti1([X, Y, Z], raw, { slope: 2, intercept: -1024, spacing: [0.7, 0.7, 5] });
+  for (const b of [bytes, gzipSync(bytes)]) {
+    const v = parseNifti(b, 'x.nii');
+    assert.equal(v.dims, [X, Y, Z]);
+    assert.equal(Array.from(v.data), volume(huAt));
+    assert.ok(Math.abs(v.spacing[2] - 5) < 1e-6);
+  }
+});
+
+test('NIfTI pair → axial slices of native counts, rows flipped, masks 0/1; a folder of pairs', () => {
+  const d = join(root, 'nii');
+  mkdirSync(join(d, 'ct'), { recursive: true });
+  mkdirSync(join(d, 'covid'), { recursive: true });
+  writeFileSync(join(d, 'ct', 'case1.nii.gz'), gzipSync(encodeNifti1([X, Y, Z], Int16Array.from(volume(huAt)))));
+  writeFileSync(join(d, 'covid', 'case1.nii.gz'), gzipSync(encodeNifti1([X, Y, Z], Uint8Array.from(volume(maskAt)))));
+  writeFileSync(join(d, 'ct', 'case2.nii'), encodeNifti1([X, Y, Z], Float32Array.from(volume(huAt))));
+  writeFileSync(join(d, 'covid', 'case2.nii'), encodeNifti1([X, Y, Z], Uint8Array.from(volume(maskAt))));
+  const one = loadNiftiPair(join(d, 'ct', 'case1.nii.gz'), join(d, 'covid', 'case1.nii.gz'), { nativeBits: 12 });
+  assert.is(one.height, Y);
+  assert.is(one.width, X);
+  assert.is(one.slices.length, Z);
+  const s1 = one.slices[1]!;
+  // Row 0 of the slice is y = Y − 1.
+  assert.is(s1.image[0 * X + 2], huToCount(huAt(2, Y - 1, 1), 12));
+  assert.is(s1.image[(Y - 1) * X + 5], huToCount(huAt(5, 0, 1), 12));
+  assert.is(s1.mask[(Y - 1) * X + 2], 1);
+  assert.is(s1.mask[0 * X + 2], 0);
+  const ds = loadNiftiFolder(d, { lesionSlicesOnly: true });
+  assert.equal(ds.slices.map((s) => s.volumeId), ['case1', 'case2']);
+  assert.equal(Array.from(ds.slices[1]!.image), Array.from(s1.image));
+});
+
+test('NIfTI bad input: header that lies about its size, size mismatch, non-binary mask, not NIfTI', () => {
+  const d = join(root, 'niibad');
+  mkdirSync(d, { recursive: true });
+  const good = encodeNifti1([X, Y, Z], Int16Array.from(volume(huAt)));
+  const lying = good.slice();
+  new DataView(lying.buffer).setInt16(46, 40, true); // dim[3] = 40 slices, data holds 3
+  writeFileSync(join(d, 'lie.nii'), lying);
+  writeFileSync(join(d, 'm.nii'), encodeNifti1([X, Y, Z], Uint8Array.from(volume(maskAt))));
+  expectUserError(() => loadNiftiPair(join(d, 'lie.nii'), join(d, 'm.nii')), /lie\.nii$/, /header says 6×4×40 int16 voxels.*data has 496 bytes/);
+  writeFileSync(join(d, 'small.nii'), encodeNifti1([X, Y, 2], new Uint8Array(X * Y * 2)));
+  writeFileSync(join(d, 'img.nii'), good);
+  expectUserError(() => loadNiftiPair(join(d, 'img.nii'), join(d, 'small.nii')), /small\.nii$/, /6×4×2 but its image is 6×4×3/);
+  writeFileSync(join(d, 'm3.nii'), encodeNifti1([X, Y, Z], Uint8Array.from(volume((x) => x % 3))));
+  expectUserError(() => loadNiftiPair(join(d, 'img.nii'), join(d, 'm3.nii')), /m3\.nii$/, /not binary/);
+  writeFileSync(join(d, 'text.nii'), 'hello'.repeat(100));
+  expectUserError(() => loadNiftiPair(join(d, 'text.nii'), join(d, 'm.nii')), /text\.nii$/, /not a NIfTI-1/);
+  writeFileSync(join(d, 'short.nii.gz'), gzipSync(good).subarray(0, 40));
+  expectUserError(() => loadNiftiPair(join(d, 'short.nii.gz'), join(d, 'm.nii')), /short\.nii\.gz$/, /gzip/);
+});
+
+/** A minimal explicit-VR little-endian DICOM file: 16-bit signed pixels with rescale slope/intercept. */
+function dicomFile(opts: { rows: number; cols: number; pixels: Int16Array; slope: number; intercept: number; z: number; instance: number; patient: string }): Uint8Array {
+  const parts: Buffer[] = [];
+  const el = (group: number, element: number, vr: string, value: Buffer) => {
+    if (value.length % 2) value = Buffer.concat([value, Buffer.from([vr === 'UI' ? 0 : 0x20])]);
+    const long = ['OB', 'OW', 'SQ', 'UN', 'UT'].includes(vr);
+    const h = Buffer.alloc(long ? 12 : 8);
+    h.writeUInt16LE(group, 0);
+    h.writeUInt16LE(element, 2);
+    h.write(vr, 4, 'latin1');
+    if (long) h.writeUInt32LE(value.length, 8);
+    else h.writeUInt16LE(value.length, 6);
+    return Buffer.concat([h, value]);
+  };
+  const us = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; };
+  const str = (s: string) => Buffer.from(s, 'latin1');
+  const meta = Buffer.concat([el(0x0002, 0x0001, 'OB', Buffer.from([0, 1])), el(0x0002, 0x0010, 'UI', str('1.2.840.10008.1.2.1'))]);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(meta.length);
+  parts.push(Buffer.alloc(128), str('DICM'), el(0x0002, 0x0000, 'UL', len), meta);
+  parts.push(
+    el(0x0010, 0x0020, 'LO', str(opts.patient)),
+    el(0x0020, 0x0013, 'IS', str(String(opts.instance))),
+    el(0x0020, 0x0032, 'DS', str(`0\\0\\${opts.z}`)),
+    el(0x0028, 0x0002, 'US', us(1)),
+    el(0x0028, 0x0010, 'US', us(opts.rows)),
+    el(0x0028, 0x0011, 'US', us(opts.cols)),
+    el(0x0028, 0x0100, 'US', us(16)),
+    el(0x0028, 0x0101, 'US', us(16)),
+    el(0x0028, 0x0103, 'US', us(1)),
+    el(0x0028, 0x1052, 'DS', str(String(opts.intercept))),
+    el(0x0028, 0x1053, 'DS', str(String(opts.slope))),
+    el(0x7fe0, 0x0010, 'OW', Buffer.from(opts.pixels.buffer, opts.pixels.byteOffset, opts.pixels.byteLength)),
+  );
+  return Buffer.concat(parts);
+}
+
+test('DICOM series: rescale to HU, sort by position, masks from NIfTI or PNG; bad files', async () => {
+  const d = join(root, 'dcm');
+  const series = join(d, 'ct', 'patA');
+  mkdirSync(series, { recursive: true });
+  mkdirSync(join(d, 'covid', 'patA'), { recursive: true });
+  // Files named in reverse z order: sorting must follow ImagePositionPatient.
+  for (let z = 0; z < Z; z++) {
+    const pixels = new Int16Array(X * Y);
+    for (let r = 0; r < Y; r++) for (let c = 0; c < X; c++) pixels[r * X + c] = (huAt(c, Y - 1 - r, z) + 1024) / 2; // slope 2, intercept −1024
+    const name = `IM${9 - z}`;
+    writeFileSync(join(series, `${name}.dcm`), dicomFile({ rows: Y, cols: X, pixels, slope: 2, intercept: -1024, z: z * 5, instance: z + 1, patient: 'P-001' }));
+    const m = new Uint8Array(X * Y);
+    for (let r = 0; r < Y; r++) for (let c = 0; c < X; c++) m[r * X + c] = maskAt(c, Y - 1 - r, z) * 255;
+    writeFileSync(join(d, 'covid', 'patA', `${name}.png`), await encodeGreyPng(m, X, Y));
+  }
+  writeFileSync(join(d, 'maskA.nii'), encodeNifti1([X, Y, Z], Uint8Array.from(volume(maskAt))));
+  const fromNifti = await loadDicomSeries(series, join(d, 'maskA.nii'), { nativeBits: 12 });
+  const fromPng = await loadDataset(d, { nativeBits: 12 });
+  const nifti = loadNiftiPair(writeNii(d), join(d, 'maskA.nii'), { nativeBits: 12 });
+  for (const ds of [fromNifti, fromPng]) {
+    assert.is(ds.slices.length, Z);
+    assert.ok(ds.slices.every((s) => s.volumeId === 'P-001'));
+    ds.slices.forEach((s, k) => {
+      assert.equal(Array.from(s.image), Array.from(nifti.slices[k]!.image), `slice ${k} image`);
+      assert.equal(Array.from(s.mask), Array.from(nifti.slices[k]!.mask), `slice ${k} mask`);
+    });
+  }
+  assert.equal(fromPng.slices.map((s) => s.name), ['IM9', 'IM8', 'IM7']);
+  // A non-DICOM file in the series: an error naming it, or skipped under skipBad.
+  writeFileSync(join(series, 'notes.txt'), 'hello');
+  try {
+    await loadDicomSeries(series, join(d, 'maskA.nii'));
+    assert.unreachable('expected a UserError');
+  } catch (e) {
+    assert.instance(e, UserError);
+    assert.match((e as UserError).file!, /notes\.txt$/);
+  }
+  const skipped = await loadDicomSeries(series, join(d, 'maskA.nii'), { skipBad: true });
+  assert.is(skipped.slices.length, Z);
+  assert.is(skipped.skipped!.length, 1);
+});
+
+/** The same phantom volume as a NIfTI file, for comparing loaders. */
+function writeNii(d: string): string {
+  const p = join(d, 'imgA.nii');
+  writeFileSync(p, encodeNifti1([X, Y, Z], Float32Array.from(volume(huAt))));
+  return p;
+}
+
+test.after(() => rmSync(root, { recursive: true, force: true }));
+test.run();
