@@ -8,6 +8,8 @@ import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.js';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
+// Static (so bundles carry it); it imports only types from tfjs-backend-webgpu, so loading it has no side effects.
+import { registerWebgpuTrainingKernels } from './webgpu/kernels.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -164,8 +166,15 @@ async function startWebgpu(o: StartOptions): Promise<StartedBackend> {
   }
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new BackendUnavailable('no adapter, is a Vulkan driver installed?');
-  const info: AdapterInfoLike = { ...(adapter.info ?? {}) };
-  if (adapter.isFallbackAdapter === true || adapter.info?.isFallbackAdapter === true) info.isFallbackAdapter = true;
+  // Dawn's GPUAdapterInfo fields are prototype getters: read them one by one (spreading copies nothing).
+  const raw = adapter.info ?? {};
+  const info: AdapterInfoLike = {
+    vendor: raw.vendor,
+    architecture: raw.architecture,
+    device: raw.device,
+    description: raw.description,
+    isFallbackAdapter: adapter.isFallbackAdapter === true || raw.isFallbackAdapter === true,
+  };
   if (isSoftwareAdapter(info) && !o.allowSoftwareAdapter) {
     throw new BackendUnavailable(`only a software adapter (${describeAdapter(info)}), slower than wasm; not used`);
   }
@@ -178,21 +187,8 @@ async function startWebgpu(o: StartOptions): Promise<StartedBackend> {
   }
   await import('@tensorflow/tfjs-backend-webgpu');
   await setBackendOrThrow('webgpu');
-  await registerOptionalWebgpuKernels();
+  registerWebgpuTrainingKernels();
   return { name: 'webgpu', detail: describeAdapter(info) };
-}
-
-/** Training kernels for webgpu live in src/backend/webgpu/kernels.ts (another module); optional. */
-async function registerOptionalWebgpuKernels(): Promise<void> {
-  const specifier = './webgpu/kernels.js';
-  let mod: { registerWebgpuTrainingKernels?: () => void };
-  try {
-    mod = (await import(specifier)) as typeof mod;
-  } catch (e) {
-    if (isModuleNotFound(e)) return;
-    throw e;
-  }
-  mod.registerWebgpuTrainingKernels?.();
 }
 
 async function startWasm(): Promise<StartedBackend> {

@@ -1,0 +1,197 @@
+/**
+ * The lesion-segmentation U-Net (Ronneberger et al. 2015) as a tf.LayersModel, so it saves and
+ * loads with tfjs's own format: `depth` poolings, width baseFilters·2^level, per level
+ * conv3x3 (same) – [norm] – ReLU ×2, max-pool 2; up path: transposed conv 2×2 stride 2, skip
+ * concatenation [up, skip], conv block; head: 1×1 conv + sigmoid. Glorot-uniform kernels and zero
+ * biases (Keras defaults), each initializer seeded from `seed`, so the model is deterministic.
+ *
+ * Input [B, H, W, 1] normalised to [0, 1] (the caller divides native counts by 2^nativeBits − 1);
+ * output [B, H, W, 1] lesion probabilities. H and W must be divisible by 2^depth.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../util/rng.js';
+
+/**
+ * - `none`: no normalisation (trains fine at these depths with Adam; the default);
+ * - `batch`: tf.layers.batchNormalization; uses batch statistics only when applied with
+ *   `{training: true}` (pass it in the training loop) and moving averages otherwise;
+ * - `group`: GroupNormalization with min(8, channels) groups (batch-independent, same in training and evaluation);
+ * - `instance`: GroupNormalization with one group per channel.
+ */
+export type Normalization = 'none' | 'batch' | 'group' | 'instance';
+
+export interface UNetConfig {
+  height: number;
+  width: number;
+  /** Number of poolings; the bottleneck has baseFilters·2^depth channels. */
+  depth: number;
+  baseFilters: number;
+  normalization: Normalization;
+  seed: number;
+}
+
+type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
+
+/**
+ * Transposed convolution 2×2, stride 2, as one matmul and a reshape: each input pixel writes its
+ * own 2×2 output block, so y[b, 2h+i, 2w+j, :] = x[b, h, w, :] · K[:, (i, j, :)] + bias. Gradients
+ * come from matMul/reshape/transpose, which every backend has and runs fast (wasm's
+ * Conv2DBackpropInput, the usual forward of a transposed conv, is a naive loop).
+ * Shapes: [B, H, W, Cin] → [B, 2H, 2W, filters]; kernel [Cin, 4·filters], bias [filters].
+ */
+export class UpConv2x2 extends tf.layers.Layer {
+  static className = 'UpConv2x2';
+  readonly filters: number;
+  readonly seed: number;
+  private kernel: tf.LayerVariable | null = null;
+  private bias: tf.LayerVariable | null = null;
+
+  constructor(config: { filters: number; seed: number } & LayerArgs) {
+    super(config);
+    this.filters = config.filters;
+    this.seed = config.seed;
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = inputShape as tf.Shape;
+    const cin = shape[shape.length - 1]!;
+    // Glorot over a 2×2 kernel as for Conv2DTranspose: fan_in = 4·filters, fan_out = 4·Cin.
+    const limit = Math.sqrt(6 / (4 * this.filters + 4 * cin));
+    this.kernel = this.addWeight('kernel', [cin, 4 * this.filters], 'float32',
+      tf.initializers.randomUniform({ minval: -limit, maxval: limit, seed: this.seed }));
+    this.bias = this.addWeight('bias', [this.filters], 'float32', tf.initializers.zeros());
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const [b, h, w] = inputShape as tf.Shape;
+    return [b!, h === null ? null : 2 * h!, w === null ? null : 2 * w!, this.filters];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
+      const [b, h, w, cin] = x.shape;
+      const f = this.filters;
+      const y = tf.matMul(tf.reshape(x, [b * h * w, cin]), this.kernel!.read()); // [(b,h,w), (i,j,f)]
+      // [(b,h), w, i, (j,f)] → [(b,h), i, w, (j,f)] = row-major [b, 2h, 2w, f].
+      const blocks = tf.transpose(tf.reshape(y, [b * h, w, 2, 2 * f]), [0, 2, 1, 3]);
+      return tf.add(tf.reshape(blocks, [b, 2 * h, 2 * w, f]), this.bias!.read());
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), filters: this.filters, seed: this.seed };
+  }
+}
+tf.serialization.registerClass(UpConv2x2);
+
+/**
+ * Group normalisation (Wu & He 2018) over channels-last input: statistics per image and per group
+ * of channels, so it behaves the same in training and evaluation and with batch size 1.
+ * Shapes: [B, H, W, C] → [B, H, W, C]; gamma, beta [C]. groups must divide C.
+ */
+export class GroupNormalization extends tf.layers.Layer {
+  static className = 'GroupNormalization';
+  readonly groups: number;
+  readonly epsilon: number;
+  private gamma: tf.LayerVariable | null = null;
+  private beta: tf.LayerVariable | null = null;
+
+  constructor(config: { groups: number; epsilon?: number } & LayerArgs) {
+    super(config);
+    this.groups = config.groups;
+    this.epsilon = config.epsilon ?? 1e-5;
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = inputShape as tf.Shape;
+    const c = shape[shape.length - 1]!;
+    if (c % this.groups !== 0) throw new Error(`GroupNormalization: ${this.groups} groups do not divide ${c} channels`);
+    this.gamma = this.addWeight('gamma', [c], 'float32', tf.initializers.ones());
+    this.beta = this.addWeight('beta', [c], 'float32', tf.initializers.zeros());
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
+    return inputShape;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
+      const [b, h, w, c] = x.shape;
+      const grouped = tf.reshape(x, [b, h * w, this.groups, c / this.groups]);
+      const { mean, variance } = tf.moments(grouped, [1, 3], true);
+      const normed = tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
+      return tf.add(tf.mul(tf.reshape(normed, [b, h, w, c]), this.gamma!.read()), this.beta!.read());
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), groups: this.groups, epsilon: this.epsilon };
+  }
+}
+tf.serialization.registerClass(GroupNormalization);
+
+function checkConfig(c: UNetConfig): void {
+  const scale = 2 ** c.depth;
+  if (!Number.isInteger(c.depth) || c.depth < 1) throw new RangeError(`depth must be an integer ≥ 1, got ${c.depth}`);
+  if (!Number.isInteger(c.baseFilters) || c.baseFilters < 1) throw new RangeError(`baseFilters must be ≥ 1, got ${c.baseFilters}`);
+  if (c.height % scale !== 0 || c.width % scale !== 0) {
+    throw new RangeError(`height and width (${c.height}×${c.width}) must be divisible by 2^depth = ${scale}`);
+  }
+  if (!['none', 'batch', 'group', 'instance'].includes(c.normalization)) {
+    throw new RangeError(`normalization must be none, batch, group or instance, got ${c.normalization}`);
+  }
+}
+
+/** Builds the U-Net described at the top of this file; a new, seeded tf.LayersModel each call. */
+export function buildUNet(config: UNetConfig): tf.LayersModel {
+  checkConfig(config);
+  const { height, width, depth, baseFilters, normalization } = config;
+  const rng = new Rng(config.seed);
+  const nextSeed = () => rng.int(2 ** 31 - 1);
+  const norm = (x: tf.SymbolicTensor, channels: number, name: string): tf.SymbolicTensor => {
+    switch (normalization) {
+      case 'none':
+        return x;
+      case 'batch':
+        return tf.layers.batchNormalization({ name: `${name}_bn` }).apply(x) as tf.SymbolicTensor;
+      case 'group':
+        return new GroupNormalization({ groups: Math.min(8, channels), name: `${name}_gn` }).apply(x) as tf.SymbolicTensor;
+      case 'instance':
+        return new GroupNormalization({ groups: channels, name: `${name}_in` }).apply(x) as tf.SymbolicTensor;
+    }
+  };
+  const conv = (x: tf.SymbolicTensor, filters: number, name: string): tf.SymbolicTensor => {
+    const y = tf.layers.conv2d({
+      filters, kernelSize: 3, padding: 'same', name,
+      kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
+    }).apply(x) as tf.SymbolicTensor;
+    return tf.layers.reLU({ name: `${name}_relu` }).apply(norm(y, filters, name)) as tf.SymbolicTensor;
+  };
+  const block = (x: tf.SymbolicTensor, filters: number, name: string) =>
+    conv(conv(x, filters, `${name}_conv1`), filters, `${name}_conv2`);
+
+  const input = tf.input({ shape: [height, width, 1], name: 'image' });
+  let x: tf.SymbolicTensor = input;
+  const skips: tf.SymbolicTensor[] = [];
+  for (let level = 0; level < depth; level++) {
+    x = block(x, baseFilters * 2 ** level, `down${level}`);
+    skips.push(x);
+    x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `pool${level}` }).apply(x) as tf.SymbolicTensor;
+  }
+  x = block(x, baseFilters * 2 ** depth, 'bottom');
+  for (let level = depth - 1; level >= 0; level--) {
+    const filters = baseFilters * 2 ** level;
+    const up = new UpConv2x2({ filters, seed: nextSeed(), name: `up${level}` }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.concatenate({ axis: -1, name: `concat${level}` }).apply([up, skips[level]!]) as tf.SymbolicTensor;
+    x = block(x, filters, `up${level}_block`);
+  }
+  const output = tf.layers.conv2d({
+    filters: 1, kernelSize: 1, activation: 'sigmoid', name: 'head',
+    kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
+  }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: output, name: 'unet' });
+}

@@ -1,0 +1,266 @@
+/**
+ * The trainable quantization layer (after LOUPE, Bahadir et al. 2019, `loupe/layers.py`): one
+ * logit per detector pixel decides whether that pixel is read with the reduced-precision ADC.
+ *
+ *   p   = sigmoid(slope · w)                       (ProbMask)
+ *   p̃   = rescale(p) so that mean(p̃) = budget      (RescaleProbMap)
+ *   m   ~ relaxed Bernoulli(p̃, temperature)        (RandomMask + ThresholdRandomMask, made smooth)
+ *   out = m · Q(x) + (1 − m) · x                   Q = hard quantizer, straight-through
+ *
+ * Input and output: [B, rows, cols, 1] in native ADC counts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { QuantizerRule } from '../profile/types.js';
+import { Rng } from '../util/rng.js';
+import { quantizeCounts, quantizeCountsSTE } from './hard.js';
+import { pixelsForBudget } from './random.js';
+
+/**
+ * How the selection mask is formed when the layer runs:
+ * - `stochastic`: a relaxed-Bernoulli sample per image (training; the "stochastic" evaluation);
+ * - `hardware`: the one layout a built detector has, exactly round(budget·n) pixels of highest probability;
+ * - `expected`: m = p̃ (deterministic soft mask; for diagnostics).
+ */
+export type MaskMode = 'stochastic' | 'hardware' | 'expected';
+
+/** How the logits start: `small` = uniform in ±initScale (p ≈ ½ everywhere); `loupe` = p uniform in (0, 1) as LOUPE. */
+export type LogitInit = 'small' | 'loupe';
+
+export interface QuantizationLayerConfig {
+  rows: number;
+  cols: number;
+  nativeBits: number;
+  /** Bits the reduced mode keeps. */
+  keptBits: number;
+  rule: QuantizerRule;
+  /** Fraction of pixels read with the reduced mode, in (0, 1). */
+  budget: number;
+  /** p = sigmoid(slope·w); LOUPE's default 5. */
+  slope?: number;
+  /** Relaxed-Bernoulli temperature (lower = closer to binary); annealed with setTemperature. */
+  temperature?: number;
+  /** Seeds the logit init and the sampling noise. */
+  seed: number;
+  init?: LogitInit;
+  /** Half-width of the `small` logit init. */
+  initScale?: number;
+  mode?: MaskMode;
+}
+
+type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
+
+const PROBABILITY_EPS = 1e-6;
+
+/**
+ * LOUPE's RescaleProbMap: p (any shape, probabilities) → same shape with mean exactly `budget`.
+ * If mean(p) > b: p·b/mean (mix towards 0), else 1 − (1−p)(1−b)/(1−mean) (mix towards 1).
+ * The branch is chosen with tf.step arithmetic so gradients flow (tfjs has no gradient for Greater).
+ */
+export function rescaleToBudget(p: tf.Tensor, budget: number): tf.Tensor {
+  return tf.tidy(() => {
+    const mean = accurateMean(p);
+    const safeMean = tf.clipByValue(mean, 1e-7, 1 - 1e-7);
+    const down = tf.mul(p, tf.div(budget, safeMean));
+    const up = tf.sub(1, tf.mul(tf.sub(1, p), tf.div(1 - budget, tf.sub(1, safeMean))));
+    const useDown = tf.step(tf.sub(mean, budget));
+    return tf.add(tf.mul(useDown, down), tf.mul(tf.sub(1, useDown), up));
+  });
+}
+
+/** Mean of all elements, summed in two levels so float32 round-off stays ~1e-7 for 10^5 elements. */
+export function accurateMean(x: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const n = x.size;
+    const inner = Math.max(1, Math.round(Math.sqrt(n)));
+    if (n % inner !== 0) return tf.mean(x) as tf.Scalar;
+    return tf.mean(tf.mean(tf.reshape(x, [n / inner, inner]), 1)) as tf.Scalar;
+  });
+}
+
+/**
+ * Relaxed Bernoulli (binary concrete) sample: sigmoid((logit p + logit u) / T).
+ * p: probabilities, broadcastable to u; u: uniform noise in (0, 1); result in (0, 1), shape of u.
+ */
+export function relaxedBernoulli(p: tf.Tensor, u: tf.Tensor, temperature: number): tf.Tensor {
+  return tf.tidy(() => {
+    const pc = tf.clipByValue(p, PROBABILITY_EPS, 1 - PROBABILITY_EPS);
+    const uc = tf.clipByValue(u, PROBABILITY_EPS, 1 - PROBABILITY_EPS);
+    const logitP = tf.sub(tf.log(pc), tf.log1p(tf.neg(pc)));
+    const logitU = tf.sub(tf.log(uc), tf.log1p(tf.neg(uc)));
+    return tf.sigmoid(tf.div(tf.add(logitP, logitU), temperature));
+  });
+}
+
+/**
+ * The `count` highest scores as a 0/1 layout (same length as scores); ties go to the lower index,
+ * so the layout is a deterministic function of the scores.
+ */
+export function topCountLayout(scores: ArrayLike<number>, count: number): Uint8Array {
+  const order = Array.from({ length: scores.length }, (_, i) => i);
+  order.sort((a, b) => scores[b]! - scores[a]! || a - b);
+  const layout = new Uint8Array(scores.length);
+  for (let i = 0; i < count; i++) layout[order[i]!] = 1;
+  return layout;
+}
+
+/** Fills a uniform logit init from a seed (row-major rows×cols). */
+export function initialLogits(n: number, seed: number, init: LogitInit, initScale: number, slope: number): Float32Array {
+  const rng = new Rng(seed);
+  const w = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (init === 'small') {
+      w[i] = rng.uniform(-initScale, initScale);
+    } else {
+      // LOUPE: p uniform in (eps, 1 − eps), w = logit(p) / slope.
+      const p = rng.uniform(0.01, 0.99);
+      w[i] = Math.log(p / (1 - p)) / slope;
+    }
+  }
+  return w;
+}
+
+export class TrainableQuantization extends tf.layers.Layer {
+  static className = 'TrainableQuantization';
+
+  readonly rows: number;
+  readonly cols: number;
+  readonly nativeBits: number;
+  readonly keptBits: number;
+  readonly rule: QuantizerRule;
+  readonly budget: number;
+  readonly slope: number;
+  readonly seed: number;
+  readonly init: LogitInit;
+  readonly initScale: number;
+  temperature: number;
+  mode: MaskMode;
+  private logits: tf.LayerVariable | null = null;
+  private noise: Rng;
+
+  constructor(config: QuantizationLayerConfig & LayerArgs) {
+    super(config);
+    this.rows = config.rows;
+    this.cols = config.cols;
+    this.nativeBits = config.nativeBits;
+    this.keptBits = config.keptBits;
+    this.rule = config.rule;
+    this.budget = config.budget;
+    this.slope = config.slope ?? 5;
+    this.temperature = config.temperature ?? 0.5;
+    this.seed = config.seed;
+    this.init = config.init ?? 'small';
+    this.initScale = config.initScale ?? 0.05;
+    this.mode = config.mode ?? 'stochastic';
+    if (!(this.budget > 0 && this.budget < 1)) throw new RangeError(`budget must be in (0, 1), got ${this.budget}`);
+    if (!(this.keptBits >= 1 && this.keptBits < this.nativeBits)) {
+      throw new RangeError(`keptBits must be in [1, nativeBits), got ${this.keptBits} of ${this.nativeBits}`);
+    }
+    if (!(this.temperature > 0)) throw new RangeError(`temperature must be > 0, got ${this.temperature}`);
+    this.noise = new Rng(this.seed).fork(1);
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    if (shape.length !== 4 || shape[1] !== this.rows || shape[2] !== this.cols || shape[3] !== 1) {
+      throw new Error(`TrainableQuantization expects [B, ${this.rows}, ${this.cols}, 1], got [${shape.join(', ')}]`);
+    }
+    this.logits = this.addWeight('logits', [this.rows, this.cols], 'float32', tf.initializers.zeros(), undefined, true);
+    const w = initialLogits(this.rows * this.cols, this.seed, this.init, this.initScale, this.slope);
+    tf.tidy(() => {
+      this.logits!.write(tf.tensor2d(w, [this.rows, this.cols]));
+    });
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
+    return inputShape;
+  }
+
+  /** Sets the relaxed-Bernoulli temperature (annealing schedule). */
+  setTemperature(t: number): void {
+    if (!(t > 0)) throw new RangeError(`temperature must be > 0, got ${t}`);
+    this.temperature = t;
+  }
+
+  /** Restarts the sampling noise (same seed → same masks again). */
+  resetNoise(seed = this.seed): void {
+    this.noise = new Rng(seed).fork(1);
+  }
+
+  /** Rescaled probability map p̃ as a tensor [rows, cols] (mean = budget); differentiable in the logits. */
+  probabilityTensor(): tf.Tensor2D {
+    if (!this.logits) throw new Error('TrainableQuantization is not built yet');
+    return tf.tidy(() => rescaleToBudget(tf.sigmoid(tf.mul(this.logits!.read(), this.slope)), this.budget)) as tf.Tensor2D;
+  }
+
+  /** Rescaled probability p̃ per pixel, row-major rows×cols; its mean equals the budget. */
+  probabilityMap(): Float32Array {
+    const p = this.probabilityTensor();
+    const out = p.dataSync() as Float32Array;
+    p.dispose();
+    return Float32Array.from(out);
+  }
+
+  /**
+   * The detector layout, row-major: 1 on exactly round(budget·n) pixels of highest probability.
+   * Ranked by logit (p̃ is monotone in it; the logit also separates probabilities that round to
+   * 1 in float32), ties by lower index.
+   */
+  hardwareLayout(): Uint8Array {
+    if (!this.logits) throw new Error('TrainableQuantization is not built yet');
+    const w = this.logits.read().dataSync();
+    return topCountLayout(w, pixelsForBudget(this.budget, this.rows * this.cols));
+  }
+
+  /** The mask m for a batch of `batch` images: [batch or 1, rows, cols, 1], values in [0, 1]. */
+  mask(batch: number, mode: MaskMode = this.mode): tf.Tensor4D {
+    return tf.tidy(() => {
+      if (mode === 'hardware') {
+        return tf.tensor4d(Float32Array.from(this.hardwareLayout()), [1, this.rows, this.cols, 1]);
+      }
+      const p = tf.reshape(this.probabilityTensor(), [1, this.rows, this.cols, 1]);
+      if (mode === 'expected') return p as tf.Tensor4D;
+      const n = batch * this.rows * this.cols;
+      const u = new Float32Array(n);
+      for (let i = 0; i < n; i++) u[i] = this.noise.next();
+      return relaxedBernoulli(p, tf.tensor4d(u, [batch, this.rows, this.cols, 1]), this.temperature) as tf.Tensor4D;
+    });
+  }
+
+  /** x: [B, rows, cols, 1] native counts → same shape, native counts. kwargs.mode overrides `mode`. */
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { mode?: MaskMode }): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const mode = kwargs?.mode ?? this.mode;
+      const m = this.mask(x.shape[0]!, mode);
+      const q = mode === 'hardware'
+        ? quantizeCounts(x, this.nativeBits, this.keptBits, this.rule)
+        : quantizeCountsSTE(x, this.nativeBits, this.keptBits, this.rule);
+      return tf.add(x, tf.mul(m, tf.sub(q, x)));
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      rows: this.rows,
+      cols: this.cols,
+      nativeBits: this.nativeBits,
+      keptBits: this.keptBits,
+      rule: this.rule,
+      budget: this.budget,
+      slope: this.slope,
+      temperature: this.temperature,
+      seed: this.seed,
+      init: this.init,
+      initScale: this.initScale,
+      mode: this.mode,
+    };
+  }
+}
+tf.serialization.registerClass(TrainableQuantization);
+
+/** Makes a TrainableQuantization layer (unbuilt; it builds on its first input). */
+export function trainableQuantization(config: QuantizationLayerConfig & LayerArgs): TrainableQuantization {
+  return new TrainableQuantization(config);
+}

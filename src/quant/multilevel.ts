@@ -1,0 +1,281 @@
+/**
+ * Multi-level trainable layout: every detector pixel chooses among the levels
+ * [native, ...profile modes] (bits, descending) by a relaxed categorical (Gumbel-softmax).
+ *
+ *   q   = softmax(slope · w)            per pixel over the K levels, w: [rows, cols, K]
+ *   q̃   = rescale(q) so the expected bits per pixel, mean_i Σ_k q̃_ik·bits_k, equal the budget B exactly
+ *   y   ~ Gumbel-softmax(q̃, temperature)
+ *   out = Σ_k y_k · Q_k(x)              Q_native = identity, Q_k straight-through hard quantizers
+ *
+ * The rescaling is LOUPE's RescaleProbMap carried to K levels. LOUPE mixes p towards 0 (p·b/mean)
+ * or towards 1 (1 − (1−p)(1−b)/(1−mean)); here, with E = expected bits of q:
+ *   E > B: q̃ = (1−α)·q + α·onehot(lowest),  α = (E − B)/(E − bits_min)    (every pixel gives up bits)
+ *   E ≤ B: q̃ = (1−α)·q + α·onehot(native),  α = (B − E)/(bits_native − E) (every pixel gains bits)
+ * Both keep q̃ a distribution per pixel and make the expected bits exactly B; with K = 2 they are
+ * LOUPE's formulas for p = q_lowest. Input and output: [B, rows, cols, 1] native ADC counts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { QuantizerRule } from '../profile/types.js';
+import { Rng } from '../util/rng.js';
+import { quantizeCounts, quantizeCountsSTE } from './hard.js';
+import { accurateMean, type LogitInit, type MaskMode } from './layer.js';
+
+export interface MultiLevelConfig {
+  rows: number;
+  cols: number;
+  nativeBits: number;
+  /** Reduced modes, bits kept, descending, each < nativeBits (the profile's `modes`). */
+  modes: number[];
+  rule: QuantizerRule;
+  /** Expected ADC bits per pixel, in (min(modes), nativeBits). */
+  budgetBits: number;
+  slope?: number;
+  temperature?: number;
+  seed: number;
+  init?: LogitInit;
+  initScale?: number;
+  mode?: MaskMode;
+}
+
+type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
+
+/**
+ * Rescales per-pixel level probabilities q [..., K] (levels ordered as `bits`, descending, bits[0] =
+ * native, bits[K−1] = lowest) so the mean expected bits equal budgetBits; returns the same shape.
+ */
+export function rescaleToBitBudget(q: tf.Tensor, bits: number[], budgetBits: number): tf.Tensor {
+  return tf.tidy(() => {
+    const K = bits.length;
+    const native = bits[0]!;
+    const lowest = bits[K - 1]!;
+    const bitsT = tf.tensor1d(bits);
+    const expected = accurateMean(tf.sum(tf.mul(q, bitsT), -1));
+    const oneHot = (k: number) => tf.oneHot(tf.tensor1d([k], 'int32'), K).reshape([K]);
+    const alphaDown = tf.div(tf.sub(expected, budgetBits), tf.maximum(tf.sub(expected, lowest), 1e-6));
+    const alphaUp = tf.div(tf.sub(budgetBits, expected), tf.maximum(tf.sub(native, expected), 1e-6));
+    const down = tf.add(tf.mul(tf.sub(1, alphaDown), q), tf.mul(alphaDown, oneHot(K - 1)));
+    const up = tf.add(tf.mul(tf.sub(1, alphaUp), q), tf.mul(alphaUp, oneHot(0)));
+    const useDown = tf.step(tf.sub(expected, budgetBits));
+    return tf.add(tf.mul(useDown, down), tf.mul(tf.sub(1, useDown), up));
+  });
+}
+
+/**
+ * Gumbel-softmax sample: softmax((log q + g) / T), g = −log(−log u).
+ * q: [..., K] probabilities (broadcastable to u), u: uniform noise in (0, 1) → shape of u, rows sum to 1.
+ */
+export function gumbelSoftmax(q: tf.Tensor, u: tf.Tensor, temperature: number): tf.Tensor {
+  return tf.tidy(() => {
+    const uc = tf.clipByValue(u, 1e-6, 1 - 1e-6);
+    const g = tf.neg(tf.log(tf.neg(tf.log(uc))));
+    const logits = tf.div(tf.add(tf.log(tf.clipByValue(q, 1e-12, 1)), g), temperature);
+    return tf.softmax(logits);
+  });
+}
+
+/**
+ * Hardware assignment, greedy by probability: every pixel starts at the lowest level; (pixel, level)
+ * pairs are visited by q̃ descending (ties: lower pixel index, then more bits); a pixel not yet
+ * decided takes the visited level if its extra bits still fit in budgetBits·n. Each pixel's
+ * lowest-level pair costs nothing, so every pixel ends with a level and Σ bits ≤ budgetBits·n.
+ * q: row-major [n, K]; returns the level index per pixel.
+ */
+export function greedyLevels(q: ArrayLike<number>, bits: number[], budgetBits: number): Uint8Array {
+  const K = bits.length;
+  const n = q.length / K;
+  const lowest = bits[K - 1]!;
+  const order = Array.from({ length: q.length }, (_, j) => j);
+  order.sort((a, b) => q[b]! - q[a]! || a - b);
+  const level = new Uint8Array(n).fill(255);
+  const allowance = budgetBits * n - lowest * n + 1e-9;
+  let extraUsed = 0;
+  for (const j of order) {
+    const i = Math.floor(j / K);
+    if (level[i] !== 255) continue;
+    const k = j % K;
+    const extra = bits[k]! - lowest;
+    if (extraUsed + extra <= allowance) {
+      level[i] = k;
+      extraUsed += extra;
+    }
+  }
+  return level;
+}
+
+export class MultiLevelQuantization extends tf.layers.Layer {
+  static className = 'MultiLevelQuantization';
+
+  readonly rows: number;
+  readonly cols: number;
+  readonly nativeBits: number;
+  readonly modes: number[];
+  readonly rule: QuantizerRule;
+  readonly budgetBits: number;
+  readonly slope: number;
+  readonly seed: number;
+  readonly init: LogitInit;
+  readonly initScale: number;
+  /** Bits of each level: [nativeBits, ...modes]. */
+  readonly levelBits: number[];
+  temperature: number;
+  mode: MaskMode;
+  private logits: tf.LayerVariable | null = null;
+  private noise: Rng;
+
+  constructor(config: MultiLevelConfig & LayerArgs) {
+    super(config);
+    this.rows = config.rows;
+    this.cols = config.cols;
+    this.nativeBits = config.nativeBits;
+    this.modes = [...config.modes];
+    this.rule = config.rule;
+    this.budgetBits = config.budgetBits;
+    this.slope = config.slope ?? 5;
+    this.temperature = config.temperature ?? 0.5;
+    this.seed = config.seed;
+    this.init = config.init ?? 'small';
+    this.initScale = config.initScale ?? 0.05;
+    this.mode = config.mode ?? 'stochastic';
+    this.levelBits = [this.nativeBits, ...this.modes];
+    if (this.modes.length === 0) throw new RangeError('MultiLevelQuantization needs at least one reduced mode');
+    for (let k = 1; k < this.levelBits.length; k++) {
+      if (!(this.levelBits[k]! < this.levelBits[k - 1]!) || this.levelBits[k]! < 1) {
+        throw new RangeError(`modes must be descending, ≥ 1 and < nativeBits: [${this.modes.join(', ')}] of ${this.nativeBits}`);
+      }
+    }
+    const lowest = this.levelBits[this.levelBits.length - 1]!;
+    if (!(this.budgetBits > lowest && this.budgetBits < this.nativeBits)) {
+      throw new RangeError(`budgetBits must be in (${lowest}, ${this.nativeBits}), got ${this.budgetBits}`);
+    }
+    if (!(this.temperature > 0)) throw new RangeError(`temperature must be > 0, got ${this.temperature}`);
+    this.noise = new Rng(this.seed).fork(1);
+  }
+
+  get levelCount(): number {
+    return this.levelBits.length;
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    if (shape.length !== 4 || shape[1] !== this.rows || shape[2] !== this.cols || shape[3] !== 1) {
+      throw new Error(`MultiLevelQuantization expects [B, ${this.rows}, ${this.cols}, 1], got [${shape.join(', ')}]`);
+    }
+    const K = this.levelCount;
+    this.logits = this.addWeight('logits', [this.rows, this.cols, K], 'float32', tf.initializers.zeros(), undefined, true);
+    const rng = new Rng(this.seed);
+    const w = new Float32Array(this.rows * this.cols * K);
+    for (let i = 0; i < w.length; i++) {
+      // `loupe`: wide uniform logits (level probabilities spread over (0, 1)); `small`: near uniform.
+      const half = this.init === 'small' ? this.initScale : 4 / this.slope;
+      w[i] = rng.uniform(-half, half);
+    }
+    tf.tidy(() => {
+      this.logits!.write(tf.tensor3d(w, [this.rows, this.cols, K]));
+    });
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
+    return inputShape;
+  }
+
+  setTemperature(t: number): void {
+    if (!(t > 0)) throw new RangeError(`temperature must be > 0, got ${t}`);
+    this.temperature = t;
+  }
+
+  resetNoise(seed = this.seed): void {
+    this.noise = new Rng(seed).fork(1);
+  }
+
+  /** Rescaled level probabilities q̃: [rows, cols, K], expected bits per pixel = budgetBits. */
+  probabilityTensor(): tf.Tensor3D {
+    if (!this.logits) throw new Error('MultiLevelQuantization is not built yet');
+    return tf.tidy(() =>
+      rescaleToBitBudget(tf.softmax(tf.mul(this.logits!.read(), this.slope)), this.levelBits, this.budgetBits),
+    ) as tf.Tensor3D;
+  }
+
+  /** q̃ row-major [rows·cols, K] (level index fastest). */
+  levelProbabilities(): Float32Array {
+    const q = this.probabilityTensor();
+    const out = Float32Array.from(q.dataSync() as Float32Array);
+    q.dispose();
+    return out;
+  }
+
+  /** Expected bits per pixel under q̃, row-major rows×cols; its mean equals budgetBits. */
+  expectedBitsMap(): Float32Array {
+    const q = this.levelProbabilities();
+    const K = this.levelCount;
+    const out = new Float32Array(this.rows * this.cols);
+    for (let i = 0; i < out.length; i++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += q[i * K + k]! * this.levelBits[k]!;
+      out[i] = s;
+    }
+    return out;
+  }
+
+  /** The hardware layout's level index per pixel (see greedyLevels), row-major. */
+  hardwareLevels(): Uint8Array {
+    return greedyLevels(this.levelProbabilities(), this.levelBits, this.budgetBits);
+  }
+
+  /** ADC bits of each pixel in the hardware layout, row-major; mean ≤ budgetBits. */
+  bitsMap(): Uint8Array {
+    return Uint8Array.from(this.hardwareLevels(), (k) => this.levelBits[k]!);
+  }
+
+  /** Level weights y for a batch: [batch or 1, rows, cols, K], each pixel's weights sum to 1. */
+  selection(batch: number, mode: MaskMode = this.mode): tf.Tensor4D {
+    const K = this.levelCount;
+    return tf.tidy(() => {
+      if (mode === 'hardware') {
+        const levels = this.hardwareLevels();
+        return tf.oneHot(tf.tensor1d(Int32Array.from(levels), 'int32'), K).cast('float32').reshape([1, this.rows, this.cols, K]);
+      }
+      const q = tf.reshape(this.probabilityTensor(), [1, this.rows, this.cols, K]);
+      if (mode === 'expected') return q as tf.Tensor4D;
+      const n = batch * this.rows * this.cols * K;
+      const u = new Float32Array(n);
+      for (let i = 0; i < n; i++) u[i] = this.noise.next();
+      return gumbelSoftmax(q, tf.tensor4d(u, [batch, this.rows, this.cols, K]), this.temperature) as tf.Tensor4D;
+    });
+  }
+
+  /** x: [B, rows, cols, 1] native counts → same shape, native counts. kwargs.mode overrides `mode`. */
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { mode?: MaskMode }): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const mode = kwargs?.mode ?? this.mode;
+      const y = this.selection(x.shape[0]!, mode);
+      const quantize = mode === 'hardware' ? quantizeCounts : quantizeCountsSTE;
+      const levels = [x, ...this.modes.map((b) => quantize(x, this.nativeBits, b, this.rule))];
+      return tf.sum(tf.mul(y, tf.concat(levels, 3)), 3, true);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      rows: this.rows,
+      cols: this.cols,
+      nativeBits: this.nativeBits,
+      modes: [...this.modes],
+      rule: this.rule,
+      budgetBits: this.budgetBits,
+      slope: this.slope,
+      temperature: this.temperature,
+      seed: this.seed,
+      init: this.init,
+      initScale: this.initScale,
+      mode: this.mode,
+    };
+  }
+}
+tf.serialization.registerClass(MultiLevelQuantization);
+
+export function multiLevelQuantization(config: MultiLevelConfig & LayerArgs): MultiLevelQuantization {
+  return new MultiLevelQuantization(config);
+}

@@ -1,0 +1,29 @@
+/**
+ * The random-layout control: a detector whose quantized pixels are chosen uniformly at random,
+ * with exactly as many of them as a learned layout at the same budget.
+ */
+import { Rng } from '../util/rng.js';
+
+/** Number of quantized pixels a budget (fraction in [0, 1]) buys on an n-pixel detector: round(b·n). */
+export function pixelsForBudget(budget: number, n: number): number {
+  if (!(budget >= 0 && budget <= 1)) throw new RangeError(`budget must be a fraction in [0, 1], got ${budget}`);
+  return Math.round(budget * n);
+}
+
+/**
+ * A rows×cols layout, row-major, 1 = pixel read with the reduced mode; exactly round(budget·rows·cols)
+ * ones, chosen uniformly (partial Fisher-Yates) from `seed`.
+ */
+export function randomLayout(rows: number, cols: number, budget: number, seed: number): Uint8Array {
+  const n = rows * cols;
+  const ones = pixelsForBudget(budget, n);
+  const index = Array.from({ length: n }, (_, i) => i);
+  const rng = new Rng(seed);
+  const layout = new Uint8Array(n);
+  for (let i = 0; i < ones; i++) {
+    const j = i + rng.int(n - i);
+    [index[i], index[j]] = [index[j]!, index[i]!];
+    layout[index[i]!] = 1;
+  }
+  return layout;
+}
