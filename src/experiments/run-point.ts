@@ -4,6 +4,7 @@ import type { CtDataset } from '../data/types.js';
 import type { DetectorProfile } from '../profile/types.js';
 import { randomLayout } from '../quant/random.js';
 import { TrainableQuantization } from '../quant/layer.js';
+import { MultiLevelQuantization } from '../quant/multilevel.js';
 import { collapseReason, evaluate } from '../train/evaluate.js';
 import { JointModel, type InputStage } from '../train/joint.js';
 import { trainModel } from '../train/trainer.js';
@@ -85,7 +86,20 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
         }),
       };
     case 'multilevel':
-      throw new Error('multilevel points are not supported yet');
+      return {
+        kind: 'multilevel',
+        layer: new MultiLevelQuantization({
+          rows: size,
+          cols: size,
+          nativeBits: profile.nativeBits,
+          modes: profile.modes,
+          rule: profile.rule,
+          budgetBits: point.budget!,
+          slope,
+          temperature: temperature.start,
+          seed: point.seed * 104729 + 5,
+        }),
+      };
   }
 }
 
@@ -172,6 +186,9 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       main.diceStochastic = evaluate(model, data.test, { ...evalOpts, mode: 'stochastic' });
       main.probabilityMap = Array.from(stage.layer.probabilityMap());
       main.hardwareLayout = Array.from(stage.layer.hardwareLayout());
+    } else if (stage.kind === 'multilevel') {
+      main.diceStochastic = evaluate(model, data.test, { ...evalOpts, mode: 'stochastic' });
+      main.bitsMap = Array.from(stage.layer.bitsMap());
     } else if (stage.kind === 'fixed') {
       main.hardwareLayout = Array.from(stage.layout);
     }

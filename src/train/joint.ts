@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { quantizeCounts } from '../quant/hard.js';
 import { TrainableQuantization, type MaskMode } from '../quant/layer.js';
+import type { MultiLevelQuantization } from '../quant/multilevel.js';
 import type { QuantizerRule } from '../profile/types.js';
 import { buildUNet, type UNetConfig } from '../model/unet.js';
 
@@ -9,13 +10,19 @@ import { buildUNet, type UNetConfig } from '../model/unet.js';
  * - `none`: full precision (the baseline);
  * - `all`: every pixel reduced to `keptBits` (setups a and b);
  * - `fixed`: a given 0/1 layout (row-major) reduced to `keptBits` (the random control, a loaded layout);
- * - `learned`: the trainable quantization layer (setup c).
+ * - `learned`: the trainable quantization layer (setup c);
+ * - `multilevel`: the multi-level layer (each pixel picks one of the profile's modes).
  */
 export type InputStage =
   | { kind: 'none' }
   | { kind: 'all'; keptBits: number }
   | { kind: 'fixed'; keptBits: number; layout: Uint8Array }
-  | { kind: 'learned'; layer: TrainableQuantization };
+  | { kind: 'learned'; layer: TrainableQuantization }
+  | { kind: 'multilevel'; layer: MultiLevelQuantization };
+
+/** The stages with a trainable layer. */
+export type LearnedStage = Extract<InputStage, { kind: 'learned' | 'multilevel' }>;
+export const hasTrainableLayer = (s: InputStage): s is LearnedStage => s.kind === 'learned' || s.kind === 'multilevel';
 
 export interface JointModelOptions {
   height: number;
@@ -48,7 +55,7 @@ export class JointModel {
       options.stage.kind === 'fixed'
         ? tf.tensor4d(Float32Array.from(options.stage.layout), [1, options.height, options.width, 1])
         : null;
-    if (options.stage.kind === 'learned') {
+    if (hasTrainableLayer(options.stage)) {
       // Build the layer so its logits exist before training starts.
       options.stage.layer.apply(tf.zeros([1, options.height, options.width, 1]), { mode: 'expected' });
     }
@@ -69,6 +76,7 @@ export class JointModel {
           return tf.add(counts, tf.mul(this.fixedMask!, tf.sub(q, counts))) as tf.Tensor4D;
         });
       case 'learned':
+      case 'multilevel':
         return stage.layer.apply(counts, { mode }) as tf.Tensor4D;
     }
   }
@@ -84,14 +92,14 @@ export class JointModel {
   /** Variables the optimiser updates (U-Net weights, and the layer's logits when learned). */
   trainableVariables(): tf.Variable[] {
     const ws = [...this.unet.trainableWeights];
-    if (this.stage.kind === 'learned') ws.push(...this.stage.layer.trainableWeights);
+    if (hasTrainableLayer(this.stage)) ws.push(...this.stage.layer.trainableWeights);
     return ws.map((w) => w.read() as tf.Variable);
   }
 
   /** Every variable that is model state (adds normalisation statistics): what a checkpoint holds. */
   stateVariables(): { name: string; variable: tf.Variable }[] {
     const ws = [...this.unet.weights];
-    if (this.stage.kind === 'learned') ws.push(...this.stage.layer.weights);
+    if (hasTrainableLayer(this.stage)) ws.push(...this.stage.layer.weights);
     // Named by position: tfjs gives layers process-wide unique names, which differ between runs.
     return ws.map((w, i) => ({ name: `state:${i}`, variable: w.read() as tf.Variable }));
   }
@@ -99,6 +107,6 @@ export class JointModel {
   dispose(): void {
     if (this.ownsUnet) this.unet.dispose();
     this.fixedMask?.dispose();
-    if (this.stage.kind === 'learned') this.stage.layer.dispose();
+    if (hasTrainableLayer(this.stage)) this.stage.layer.dispose();
   }
 }

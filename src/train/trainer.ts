@@ -8,7 +8,7 @@ import { Adam } from './adam.js';
 import { batchIndices, makeBatch, stepsPerEpoch } from './batches.js';
 import { loadCheckpoint, saveCheckpoint, type NamedArray } from './checkpoint.js';
 import { evaluate } from './evaluate.js';
-import type { JointModel } from './joint.js';
+import { hasTrainableLayer, type JointModel } from './joint.js';
 import { learningRateAt, temperatureAt } from './schedule.js';
 
 export interface TrainOptions {
@@ -77,7 +77,7 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
     totalSteps,
     floor: opts.decayFloor,
   };
-  const layer = model.stage.kind === 'learned' ? model.stage.layer : null;
+  const layer = hasTrainableLayer(model.stage) ? model.stage.layer : null;
   const readEvery = Math.max(1, opts.lossReadEvery ?? 1);
 
   let epoch = 0;

@@ -1,0 +1,119 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { projectRoot, runCli } from './helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ctquant-exp-'));
+const profile = join(dir, 'profile.json');
+writeFileSync(
+  profile,
+  JSON.stringify({
+    name: 'tiny',
+    geometry: { rows: 32, cols: 32 },
+    adc: { nativeBits: 8, modes: [1], quantizer: 'floor' },
+    budget: { fraction: 0.5, sweep: [0.5] },
+  }),
+);
+const config = join(dir, 'config.json');
+writeFileSync(
+  config,
+  JSON.stringify({
+    size: 32,
+    epochs: 1,
+    batchSize: 4,
+    unet: { depth: 2, baseFilters: 4, normalization: 'batch' },
+    seeds: 1,
+    testFraction: 0.25,
+    validationFraction: 0.2,
+    synthetic: { slices: 16, slicesPerVolume: 2 },
+  }),
+);
+const common = ['--profile', profile, '--config', config, '--backend', 'wasm'];
+
+const runsOf = (out: string) =>
+  readdirSync(join(out, 'runs'))
+    .sort()
+    .map((f) => {
+      const r = JSON.parse(readFileSync(join(out, 'runs', f), 'utf8'));
+      return { id: r.id, dice: r.dice, collapsed: r.collapsed, probabilityMap: r.probabilityMap, hardwareLayout: r.hardwareLayout };
+    });
+
+test('sweep: two shards merged give the same tables as the unsharded sweep', () => {
+  const whole = join(dir, 'whole');
+  const r = runCli(['sweep', ...common, '--out', whole]);
+  assert.is(r.code, 0, r.stderr);
+  for (const f of ['tradeoff.csv', 'storage.csv', 'manifest.json', 'report.html', 'experiment.json']) assert.ok(existsSync(join(whole, f)), f);
+  const ids = readdirSync(join(whole, 'runs')).sort();
+  assert.equal(ids, ['baseline-s1.json', 'learned-k1-b0.5-s1.json', 'random-k1-b0.5-s1.json']);
+
+  for (const i of [1, 2]) {
+    const s = runCli(['sweep', ...common, '--shard', `${i}/2`, '--out', join(dir, `shard${i}`)]);
+    assert.is(s.code, 0, s.stderr);
+  }
+  const merged = join(dir, 'merged');
+  const m = runCli(['merge', join(dir, 'shard1'), join(dir, 'shard2'), '--out', merged]);
+  assert.is(m.code, 0, m.stderr);
+  assert.equal(runsOf(merged), runsOf(whole));
+  assert.is(readFileSync(join(merged, 'tradeoff.csv'), 'utf8'), readFileSync(join(whole, 'tradeoff.csv'), 'utf8'));
+});
+
+test('eval: a saved run re-evaluates from its checkpoints to the same Dice on its own test split', () => {
+  const whole = join(dir, 'whole');
+  const out = join(dir, 'eval');
+  const r = runCli(['eval', '--run', whole, '--backend', 'wasm', '--out', out, '--json']);
+  assert.is(r.code, 0, r.stderr);
+  const before = runsOf(whole).map((x) => [x.id, x.dice.mean]);
+  const after = (JSON.parse(r.stdout).runs as { id: string; dice: number }[]).map((x) => [x.id, x.dice]);
+  assert.equal(after, before);
+});
+
+test('Ctrl-C stops after the current step, leaves a checkpoint, and --resume finishes', async () => {
+  const out = join(dir, 'interrupted');
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(projectRoot, 'src/cli/entry.ts'), 'train', ...common, '--epochs', '3', '--out', out],
+    { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let err = '';
+  let sent = false;
+  const code = await new Promise<number>((resolve) => {
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (!sent && /epoch 1\/3 loss/.test(err)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    child.on('close', (c) => resolve(c ?? -1));
+  });
+  assert.ok(sent, `never saw a progress line:\n${err}`);
+  assert.is(code, 130, err);
+  assert.match(err, /resume/);
+  assert.ok(readdirSync(join(out, 'checkpoints')).some((f) => f.endsWith('.ckpt')));
+  const r = runCli(['train', ...common, '--epochs', '3', '--out', out, '--resume']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /resumed from/);
+  assert.ok(existsSync(join(out, 'report.html')));
+});
+
+test('bad flags: one line, exit 2', () => {
+  const a = runCli(['sweep', ...common, '--shard', '3/2']);
+  assert.is(a.code, 2);
+  assert.match(a.stderr, /--shard: expected i\/n/);
+  const b = runCli(['study', ...common, '--resume']);
+  assert.is(b.code, 2);
+  assert.match(b.stderr, /--resume needs --out/);
+  const c = runCli(['train', '--profile', join(dir, 'missing.json')]);
+  assert.is(c.code, 2);
+  assert.match(c.stderr, /missing\.json: detector profile: file not found/);
+  const badConfig = join(dir, 'bad-config.json');
+  writeFileSync(badConfig, JSON.stringify({ epochs: 0, colour: 1 }));
+  const d = runCli(['train', '--profile', profile, '--config', badConfig]);
+  assert.is(d.code, 2);
+  assert.match(d.stderr, /bad-config\.json: \/(epochs|colour)/);
+});
+
+test.run();
