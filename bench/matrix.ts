@@ -1,0 +1,98 @@
+/**
+ * Runs the training-step bench over backends × kernel sets × sizes × batches, with the PyTorch
+ * reference of each shape timed in the same run, and prints a table (and profiles).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { startBackend, type BackendName } from '../src/backend/index.js';
+import { installNodeWebgpu, selectWebgpuBackend } from '../src/backend/webgpu/node-gpu.js';
+import { registerWebgpuTrainingKernels, restoreStockWebgpuKernels } from '../src/backend/webgpu/kernels.js';
+import {
+  benchTrainingStep,
+  formatProfile,
+  formatTable,
+  runTorchReference,
+  type StepBenchResult,
+  type TorchResult,
+} from './step-lib.js';
+
+export interface MatrixOptions {
+  backends: string[];
+  /** For webgpu: `ctquant` (src/backend/webgpu kernels) and/or `stock`; other backends run once. */
+  kernelSets: string[];
+  sizes: number[];
+  batches: number[];
+  steps: number;
+  warmup: number;
+  profile: boolean;
+  torchDevice: 'cpu' | 'cuda' | 'none';
+  torchThreads?: number;
+  /** Python interpreter for bench/torch_step.py (default: env CTQUANT_PYTHON or python3). */
+  python?: string;
+  /** Fewer timed steps for the stock webgpu kernels (seconds per step at 512²); default `steps`. */
+  stockSteps?: number;
+  log: (line: string) => void;
+}
+
+export interface MatrixReport {
+  adapter?: string;
+  results: (StepBenchResult & { torchMs?: number; ratioToTorch?: number })[];
+  torch: { size: number; batch: number; result: TorchResult | null; error?: string }[];
+}
+
+async function useBackend(name: string): Promise<string | undefined> {
+  if (name === 'webgpu') {
+    // Not startBackend: its kernel registration is a runtime import that a bundle (bench/gpu.ts) cannot follow.
+    const adapter = await installNodeWebgpu();
+    if (!adapter) throw new Error('webgpu: no adapter (no Vulkan driver? see scripts/setup-swiftshader.sh)');
+    await selectWebgpuBackend(tf);
+    return [adapter.vendor, adapter.architecture, adapter.device || adapter.description].filter((s) => s).join(' ');
+  }
+  const started = await startBackend(name as BackendName);
+  return started.detail;
+}
+
+export async function runStepMatrix(o: MatrixOptions): Promise<MatrixReport> {
+  const report: MatrixReport = { results: [], torch: [] };
+  const torchMs = new Map<string, number>();
+  const key = (size: number, batch: number) => `${size}x${batch}`;
+
+  if (o.torchDevice !== 'none') {
+    for (const size of o.sizes) {
+      for (const batch of o.batches) {
+        o.log(`torch ${o.torchDevice} ${size}² batch ${batch} …`);
+        const r = runTorchReference({ size, batch, steps: Math.max(o.steps, 10), warmup: o.warmup, device: o.torchDevice, threads: o.torchThreads, python: o.python });
+        report.torch.push({ size, batch, ...r });
+        if (r.result) torchMs.set(key(size, batch), r.result.ms_median);
+        else o.log(`  torch reference unavailable: ${r.error}`);
+      }
+    }
+  }
+
+  for (const backend of o.backends) {
+    const detail = await useBackend(backend);
+    if (backend === 'webgpu') report.adapter = detail;
+    o.log(`backend ${tf.getBackend()}: ${detail}`);
+    const sets = backend === 'webgpu' ? o.kernelSets : ['default'];
+    for (const set of sets) {
+      if (backend === 'webgpu') {
+        if (set === 'ctquant') registerWebgpuTrainingKernels();
+        else if (set === 'stock') restoreStockWebgpuKernels();
+        else throw new Error(`unknown kernel set ${set} (ctquant or stock)`);
+      }
+      for (const size of o.sizes) {
+        for (const batch of o.batches) {
+          const steps = backend === 'webgpu' && set === 'stock' ? (o.stockSteps ?? o.steps) : o.steps;
+          o.log(`${backend}/${set} ${size}² batch ${batch}: ${o.warmup} warm-up + ${steps} steps …`);
+          const r = await benchTrainingStep({ size, batch, steps, warmup: o.warmup, profile: o.profile }, set);
+          const t = torchMs.get(key(size, batch));
+          const row = { ...r, torchMs: t, ratioToTorch: t !== undefined ? t / r.msMedian : undefined };
+          report.results.push(row);
+          o.log(`  ${r.msMedian.toFixed(1)} ms/step${t !== undefined ? `, ${(t / r.msMedian).toFixed(3)}× PyTorch (${t.toFixed(1)} ms)` : ''}`);
+          if (r.profile) o.log(`  profile of one step (${backend}/${set} ${size}² b${batch}):\n${formatProfile(r.profile)}`);
+        }
+      }
+    }
+  }
+  o.log('\n' + formatTable(report.results));
+  return report;
+}

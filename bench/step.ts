@@ -1,0 +1,61 @@
+/**
+ * Training-step benchmark: ctquant's model on one or more tfjs backends, with PyTorch
+ * (bench/torch_step.py) timed in the same run as the reference.
+ *
+ *   node --import tsx bench/step.ts --backend wasm --sizes 128,256 --batches 4 --steps 10
+ *   node --import tsx bench/step.ts --backend webgpu --kernels stock,ctquant --sizes 256 --profile
+ *   flags: --backend wasm|webgpu|cpu (repeatable or comma list)  --kernels ctquant|stock (webgpu)
+ *          --sizes 128,256,512  --batches 4,8  --steps 10  --warmup 3  --profile
+ *          --torch-device cpu|cuda|none  --torch-threads 2  --python /usr/bin/python3  --json FILE
+ * Prints a table, then one JSON object (all results) on the last line.
+ */
+import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../src/util/atomic.js';
+import { runStepMatrix, type MatrixOptions } from './matrix.js';
+
+function list(v: string | string[] | undefined, fallback: string[]): string[] {
+  if (v === undefined) return fallback;
+  return (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).filter((s) => s !== '');
+}
+
+function numbers(v: string | string[] | undefined, fallback: number[], flag: string): number[] {
+  const out = list(v, fallback.map(String)).map(Number);
+  if (out.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--${flag}: positive integers expected`);
+  return out;
+}
+
+const { values } = parseArgs({
+  options: {
+    backend: { type: 'string', multiple: true },
+    kernels: { type: 'string', multiple: true },
+    sizes: { type: 'string', multiple: true },
+    batches: { type: 'string', multiple: true },
+    steps: { type: 'string' },
+    warmup: { type: 'string' },
+    profile: { type: 'boolean' },
+    'torch-device': { type: 'string' },
+    'torch-threads': { type: 'string' },
+    json: { type: 'string' },
+    python: { type: 'string' },
+  },
+});
+
+const torchDevice = values['torch-device'] ?? 'cpu';
+if (!['cpu', 'cuda', 'none'].includes(torchDevice)) throw new Error('--torch-device: cpu, cuda or none');
+const options: MatrixOptions = {
+  backends: list(values.backend, ['wasm']),
+  kernelSets: list(values.kernels, ['ctquant']),
+  sizes: numbers(values.sizes, [128, 256], 'sizes'),
+  batches: numbers(values.batches, [4], 'batches'),
+  steps: numbers(values.steps, [10], 'steps')[0]!,
+  warmup: Number(values.warmup ?? 3),
+  profile: values.profile ?? false,
+  torchDevice: torchDevice as MatrixOptions['torchDevice'],
+  torchThreads: values['torch-threads'] ? Number(values['torch-threads']) : undefined,
+  python: values.python,
+  log: (line) => console.log(line),
+};
+
+const report = await runStepMatrix(options);
+if (values.json) writeFileAtomic(values.json, JSON.stringify(report, null, 2) + '\n');
+console.log(JSON.stringify(report));

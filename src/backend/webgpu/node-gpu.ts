@@ -1,0 +1,64 @@
+/**
+ * Minimal WebGPU-in-Node setup for tests and benchmarks: Dawn (npm `webgpu`) as navigator.gpu.
+ * The CLI starts backends through src/backend/index.ts; this is the small path that tests and
+ * bench entries use when they want the webgpu backend and nothing else.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** An adapter's identification, as Dawn reports it. */
+export interface GpuAdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+}
+
+/**
+ * Installs Dawn as `navigator.gpu` and returns the adapter it finds, or null when there is none
+ * (no Vulkan driver: set VK_ICD_FILENAMES to SwiftShader, see scripts/setup-swiftshader.sh).
+ * `swiftShaderDir`: a folder holding vk_swiftshader_icd.json (what setup-swiftshader.sh makes),
+ * used when VK_ICD_FILENAMES / VK_DRIVER_FILES are unset.
+ */
+export async function installNodeWebgpu(opts: { swiftShaderDir?: string } = {}): Promise<GpuAdapterSummary | null> {
+  if (opts.swiftShaderDir && !process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES) {
+    const icd = join(opts.swiftShaderDir, 'vk_swiftshader_icd.json');
+    // The Vulkan loader reads these when Dawn creates its instance, i.e. after this point.
+    if (existsSync(icd)) {
+      process.env.VK_ICD_FILENAMES = icd;
+      process.env.VK_DRIVER_FILES = icd;
+      process.env.XDG_RUNTIME_DIR ??= '/tmp';
+    }
+  }
+  const dawn = (await import('webgpu')) as unknown as {
+    create(flags: string[]): { requestAdapter(o?: object): Promise<{ info?: Partial<GpuAdapterSummary> } | null> };
+    globals: Record<string, unknown>;
+  };
+  Object.assign(globalThis, dawn.globals);
+  const gpu = dawn.create([]);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) return null;
+  const g = globalThis as { navigator?: { gpu?: unknown } };
+  if (g.navigator === undefined) {
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  } else {
+    g.navigator.gpu = gpu;
+  }
+  const info = adapter.info ?? {};
+  return {
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    device: info.device ?? '',
+    description: info.description ?? '',
+  };
+}
+
+/**
+ * Selects tfjs's webgpu backend (after installNodeWebgpu). Imports the backend package only now,
+ * since it registers itself at import time only when navigator.gpu exists.
+ */
+export async function selectWebgpuBackend(tf: typeof import('@tensorflow/tfjs')): Promise<void> {
+  await import('@tensorflow/tfjs-backend-webgpu');
+  if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not initialise the webgpu backend');
+  await tf.ready();
+}

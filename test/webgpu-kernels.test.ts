@@ -1,0 +1,183 @@
+/**
+ * The WGSL training kernels (src/backend/webgpu/) against the cpu reference backend, on a software
+ * WebGPU adapter (SwiftShader, installed by scripts/setup-swiftshader.sh into .vulkan-sw/).
+ * Without an adapter: fails when CI=true (CI installs SwiftShader), is skipped otherwise.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { installNodeWebgpu, selectWebgpuBackend } from '../src/backend/webgpu/node-gpu.js';
+import {
+  registerWebgpuTrainingKernels,
+  restoreStockWebgpuKernels,
+  webgpuTrainingKernelsActive,
+} from '../src/backend/webgpu/kernels.js';
+import { planFilterGrad } from '../src/backend/webgpu/conv2d-backprop-filter.js';
+import { Rng } from '../src/util/rng.js';
+
+const swiftShaderDir = fileURLToPath(new URL('../.vulkan-sw', import.meta.url));
+const adapter = await installNodeWebgpu({ swiftShaderDir });
+
+type Shape4 = [number, number, number, number];
+interface FilterCase {
+  label: string;
+  x: Shape4; // [B, H, W, Cin]
+  filter: Shape4; // [KH, KW, Cin, Cout]
+  stride: 1 | 2;
+  pad: 'same' | 'valid';
+}
+
+const FILTER_CASES: FilterCase[] = [
+  { label: '3x3 same s1, Cin 3 Cout 5', x: [2, 7, 7, 3], filter: [3, 3, 3, 5], stride: 1, pad: 'same' },
+  { label: '3x3 same s2, Cin 4 Cout 6', x: [2, 8, 8, 4], filter: [3, 3, 4, 6], stride: 2, pad: 'same' },
+  { label: '3x3 valid s1, Cout 17 (two column tiles)', x: [1, 9, 7, 2], filter: [3, 3, 2, 17], stride: 1, pad: 'valid' },
+  { label: '3x3 valid s2, Cin 20 (M 180: three row tiles)', x: [1, 7, 6, 20], filter: [3, 3, 20, 3], stride: 2, pad: 'valid' },
+  { label: '1x1 head, Cin 8 Cout 1', x: [2, 4, 4, 8], filter: [1, 1, 8, 1], stride: 1, pad: 'same' },
+  { label: '3x3 same s1, K 2048 (several chunks)', x: [2, 32, 32, 2], filter: [3, 3, 2, 3], stride: 1, pad: 'same' },
+];
+
+function randomArray(rng: Rng, size: number): Float32Array {
+  const a = new Float32Array(size);
+  for (let i = 0; i < size; i++) a[i] = rng.uniform(-1, 1);
+  return a;
+}
+
+function size(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Largest |a − b| divided by the largest |b| (at least 1). */
+function relativeError(a: Float32Array, b: Float32Array): number {
+  assert.is(a.length, b.length, 'lengths differ');
+  let scale = 1;
+  let err = 0;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]!));
+    err = Math.max(err, Math.abs(a[i]! - b[i]!));
+  }
+  return err / scale;
+}
+
+function outShape(c: FilterCase): Shape4 {
+  const [b, h, w] = c.x;
+  const co = c.filter[3];
+  if (c.pad === 'same') return [b, Math.ceil(h / c.stride), Math.ceil(w / c.stride), co];
+  return [b, Math.ceil((h - c.filter[0] + 1) / c.stride), Math.ceil((w - c.filter[1] + 1) / c.stride), co];
+}
+
+/** Reads a tensor back (webgpu has no synchronous read in Node) and frees it. */
+async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
+  const values = (await t.data()) as Float32Array;
+  t.dispose();
+  return values;
+}
+
+function backpropFilter(c: FilterCase, x: Float32Array, dy: Float32Array): Promise<Float32Array> {
+  return readAndDispose(tf.tidy(() => {
+    const xt = tf.tensor4d(x, c.x);
+    const dyt = tf.tensor4d(dy, outShape(c));
+    const out = tf.engine().runKernel('Conv2DBackpropFilter', { x: xt, dy: dyt }, {
+      strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: c.filter,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    return out;
+  }));
+}
+
+/** Gradients of Σ r·conv2dTranspose(x, f) (2×2 stride-2 up-convolution of the U-Net) w.r.t. x and f. */
+async function transposedConvGrads(x: Float32Array, f: Float32Array, r: Float32Array): Promise<Float32Array[]> {
+  const grads = tf.tidy(() => {
+    const xt = tf.tensor4d(x, [2, 4, 4, 6]);
+    const ft = tf.tensor4d(f, [2, 2, 3, 6]); // [KH, KW, outChannels, inChannels]
+    const rt = tf.tensor4d(r, [2, 8, 8, 3]);
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, [2, 8, 8, 3], 2, 'same'), rt)));
+    return g([xt, ft]);
+  });
+  return Promise.all(grads.map(readAndDispose));
+}
+
+test('planFilterGrad covers the problem in whole steps and splits long pixel axes', () => {
+  const unetTop = {
+    batch: 8, inHeight: 512, inWidth: 512, inChannels: 16, outHeight: 512, outWidth: 512, outChannels: 16,
+    filterHeight: 3, filterWidth: 3, strideHeight: 1, strideWidth: 1, padTop: 1, padLeft: 1,
+  };
+  const small = { ...unetTop, batch: 2, inHeight: 32, inWidth: 32, inChannels: 2, outHeight: 32, outWidth: 32, outChannels: 3 };
+  const tiny = { ...small, batch: 1, inHeight: 4, inWidth: 4, outHeight: 4, outWidth: 4 };
+  for (const g of [unetTop, small, tiny]) {
+    const plan = planFilterGrad(g);
+    const K = g.batch * g.outHeight * g.outWidth;
+    assert.is(plan.chunk % 16, 0, 'chunk is whole TK steps');
+    assert.ok(plan.chunk * plan.chunks >= K, 'chunks cover every pixel');
+    assert.ok(plan.chunk * (plan.chunks - 1) < K, 'no empty chunk');
+    assert.ok(plan.tileM * plan.tilesM >= 9 * g.inChannels);
+    assert.ok(plan.tileN * plan.tilesN >= g.outChannels);
+  }
+  assert.is(planFilterGrad(tiny).chunks, 1, 'a 16-pixel problem is one chunk');
+  assert.ok(planFilterGrad(small).chunks > 1, 'K 2048 is split');
+  const top = planFilterGrad(unetTop);
+  assert.ok(top.tilesM * top.tilesN * top.chunks >= 1024, 'the 512² layer fills a large GPU');
+});
+
+if (!adapter) {
+  const why = 'no WebGPU adapter: run scripts/setup-swiftshader.sh (or set VK_ICD_FILENAMES) to test the WGSL kernels';
+  if (process.env.CI === 'true') {
+    test('webgpu kernels need a Vulkan driver', () => assert.unreachable(why));
+  } else {
+    // Not test.skip: test/run.mjs miscounts uvu's skipped tests. Say it loudly instead.
+    console.warn(`SKIPPED webgpu kernel tests: ${why}`);
+  }
+} else {
+  const rng = new Rng(2024);
+  const data = FILTER_CASES.map((c) => ({ x: randomArray(rng, size(c.x)), dy: randomArray(rng, size(outShape(c))) }));
+  const tx = randomArray(rng, 2 * 4 * 4 * 6);
+  const tfilt = randomArray(rng, 2 * 2 * 3 * 6);
+  const tr = randomArray(rng, 2 * 8 * 8 * 3);
+
+  // References first, on cpu.
+  await tf.setBackend('cpu');
+  const refFilter = await Promise.all(FILTER_CASES.map((c, i) => backpropFilter(c, data[i]!.x, data[i]!.dy)));
+  const refTransposed = await transposedConvGrads(tx, tfilt, tr);
+
+  await selectWebgpuBackend(tf);
+  registerWebgpuTrainingKernels();
+
+  test(`adapter is reported (${adapter.vendor} ${adapter.architecture})`, () => {
+    assert.ok(adapter.vendor.length + adapter.architecture.length > 0);
+    assert.ok(webgpuTrainingKernelsActive());
+  });
+
+  FILTER_CASES.forEach((c, i) => {
+    test(`Conv2DBackpropFilter matches cpu: ${c.label}`, async () => {
+      const got = await backpropFilter(c, data[i]!.x, data[i]!.dy);
+      assert.ok(got.some((v) => v !== 0), 'all zeros');
+      const err = relativeError(got, refFilter[i]!);
+      assert.ok(err < 1e-5, `relative error ${err}`);
+    });
+  });
+
+  test('conv2dTranspose gradients (filter gradient with swapped roles) match cpu', async () => {
+    const [dx, df] = await transposedConvGrads(tx, tfilt, tr);
+    assert.ok(relativeError(dx!, refTransposed[0]!) < 1e-5, 'input gradient');
+    assert.ok(relativeError(df!, refTransposed[1]!) < 1e-5, 'filter gradient');
+  });
+
+  test('no tensors leak from the two-pass kernel', async () => {
+    const c = FILTER_CASES[0]!;
+    const before = tf.memory().numTensors;
+    await backpropFilter(c, data[0]!.x, data[0]!.dy);
+    assert.is(tf.memory().numTensors, before);
+  });
+
+  test('restoreStockWebgpuKernels puts the stock kernel back, and it agrees', async () => {
+    restoreStockWebgpuKernels();
+    assert.not.ok(webgpuTrainingKernelsActive());
+    const c = FILTER_CASES[1]!;
+    const got = await backpropFilter(c, data[1]!.x, data[1]!.dy);
+    assert.ok(relativeError(got, refFilter[1]!) < 1e-5);
+    registerWebgpuTrainingKernels();
+    assert.ok(webgpuTrainingKernelsActive());
+  });
+}
+
+test.run();
