@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
 import { diceBceLoss } from '../src/model/losses.js';
 import { binarize, diceOverSet } from '../src/model/metrics.js';
-import { buildUNet, UpConv2x2, type Normalization } from '../src/model/unet.js';
+import { groupStandardize, buildUNet, UpConv2x2, type Normalization } from '../src/model/unet.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -80,6 +80,26 @@ test('every normalisation trains on wasm: finite, non-zero gradients for all wei
     }
     tf.dispose([value, ...Object.values(grads), images, masks]);
     model.dispose();
+  }
+});
+
+test('groupStandardize: value and hand-written gradient equal autodiff of the plain formula', () => {
+  const x = tf.randomNormal([2, 4, 3, 8], 1, 2, 'float32', 3) as tf.Tensor4D;
+  const w = tf.randomNormal([2, 4, 3, 8], 0, 1, 'float32', 4);
+  const plain = (t: tf.Tensor4D) => {
+    const g = tf.reshape(t, [2, 12, 4, 2]);
+    const { mean, variance } = tf.moments(g, [1, 3], true);
+    return tf.reshape(tf.mul(tf.sub(g, mean), tf.rsqrt(tf.add(variance, 1e-5))), [2, 4, 3, 8]);
+  };
+  const ours = (t: tf.Tensor4D) => groupStandardize(t, 4, 1e-5);
+  const loss = (f: (t: tf.Tensor4D) => tf.Tensor) => (t: tf.Tensor) => tf.sum(tf.mul(f(t as tf.Tensor4D), w)) as tf.Scalar;
+  const va = ours(x).dataSync();
+  const vb = plain(x).dataSync();
+  const ga = tf.grad(loss(ours))(x).dataSync();
+  const gb = tf.grad(loss(plain))(x).dataSync();
+  for (let i = 0; i < va.length; i++) {
+    assert.ok(Math.abs(va[i]! - vb[i]!) < 1e-5, `value ${i}`);
+    assert.ok(Math.abs(ga[i]! - gb[i]!) < 1e-4 * (1 + Math.abs(gb[i]!)), `gradient ${i}: ${ga[i]} vs ${gb[i]}`);
   }
 });
 

@@ -8,7 +8,6 @@ import { startBackend } from '../src/backend/index.js';
 import { generatePhantoms } from '../src/data/phantom.js';
 import type { CtDataset } from '../src/data/types.js';
 import { UserError } from '../src/errors.js';
-import { splitVolumes } from '../src/experiments/data.js';
 import { parseShard, planStudy, planSweep, seedList, shardPoints } from '../src/experiments/plan.js';
 import { studyProfile } from '../src/profile/load.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
@@ -164,19 +163,6 @@ test('plan: shards are disjoint and cover the plan; bad shard specs are refused'
   const study = planStudy(p, [1]);
   assert.is(study.filter((x) => x.setup === 'all-pixels-retrained').length, 7);
   assert.equal(study.find((x) => x.setup === 'baseline')!.evaluateAllPixelsAt, [7, 6, 5, 4, 3, 2, 1]);
-});
-
-test('split by volume never puts one volume on both sides', () => {
-  const ds = generatePhantoms({ n: 40, size: 32, seed: 2, nativeBits: 8, slicesPerVolume: 4 });
-  for (const seed of [1, 2, 3]) {
-    const { rest, held } = splitVolumes(ds, 0.25, seed);
-    const a = new Set(rest.slices.map((s) => s.volumeId));
-    const b = new Set(held.slices.map((s) => s.volumeId));
-    assert.ok(held.slices.length > 0 && rest.slices.length > 0);
-    for (const v of b) assert.not.ok(a.has(v), `volume ${v} on both sides`);
-    assert.is(rest.slices.length + held.slices.length, 40);
-  }
-  assert.throws(() => splitVolumes(ds, 0.25, 1, ['nope']), /not in the data/);
 });
 
 test.run();

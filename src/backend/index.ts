@@ -10,6 +10,7 @@ import { UserError } from '../errors.js';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
 // Static (so bundles carry it); it imports only types from tfjs-backend-webgpu, so loading it has no side effects.
 import { registerWebgpuTrainingKernels } from './webgpu/kernels.js';
+import { exposeAsNavigatorGpu, openDawnAdapter } from './webgpu/node-gpu.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -147,27 +148,17 @@ async function startTensorflow(): Promise<StartedBackend> {
   );
 }
 
-interface GpuAdapterLike {
-  info?: AdapterInfoLike;
-  isFallbackAdapter?: boolean;
-}
-
 async function startWebgpu(o: StartOptions): Promise<StartedBackend> {
-  let gpu: { requestAdapter(opts?: object): Promise<GpuAdapterLike | null> };
+  let opened: Awaited<ReturnType<typeof openDawnAdapter>>;
   try {
-    const dawn = (await import('webgpu')) as unknown as {
-      create(flags: string[]): typeof gpu;
-      globals: Record<string, unknown>;
-    };
-    Object.assign(globalThis, dawn.globals);
-    gpu = dawn.create([]);
+    opened = await openDawnAdapter();
   } catch (e) {
     throw new BackendUnavailable(`the webgpu (Dawn) package could not load: ${(e as Error).message?.split('\n')[0]}`);
   }
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new BackendUnavailable('no adapter, is a Vulkan driver installed?');
+  if (!opened) throw new BackendUnavailable('no adapter, is a Vulkan driver installed?');
+  const { gpu, adapter } = opened;
   // Dawn's GPUAdapterInfo fields are prototype getters: read them one by one (spreading copies nothing).
-  const raw = adapter.info ?? {};
+  const raw = (adapter.info ?? {}) as AdapterInfoLike;
   const info: AdapterInfoLike = {
     vendor: raw.vendor,
     architecture: raw.architecture,
@@ -178,13 +169,7 @@ async function startWebgpu(o: StartOptions): Promise<StartedBackend> {
   if (isSoftwareAdapter(info) && !o.allowSoftwareAdapter) {
     throw new BackendUnavailable(`only a software adapter (${describeAdapter(info)}), slower than wasm; not used`);
   }
-  // tfjs-backend-webgpu registers itself at import time only if navigator.gpu exists.
-  const g = globalThis as { navigator?: { gpu?: unknown } };
-  if (g.navigator === undefined) {
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  } else {
-    g.navigator.gpu = gpu;
-  }
+  exposeAsNavigatorGpu(gpu);
   await import('@tensorflow/tfjs-backend-webgpu');
   await setBackendOrThrow('webgpu');
   registerWebgpuTrainingKernels();

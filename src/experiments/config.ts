@@ -9,10 +9,12 @@ export interface ExperimentConfig {
   baselineEpochs: number;
   batchSize: number;
   learningRate: number;
+  /** Learning rate of the quantization layer's logits. */
+  layerLearningRate: number;
   decayStart: number;
   decayFloor: number;
   warmupEpochs: number;
-  unet: { depth: number; baseFilters: number; normalization: 'none' | 'batch' | 'group' | 'instance' };
+  unet: { depth: number; baseFilters: number; normalization: 'none' | 'batch' | 'group' | 'instance'; outputPrior: number };
   dice: 'perImage' | 'batch';
   slope: number;
   temperature: { start: number; end: number };
@@ -26,14 +28,15 @@ export interface ExperimentConfig {
 /** Defaults: a recipe sized for the demo on 2 CPU cores (documented in the README). */
 export const DEFAULT_CONFIG: ExperimentConfig = {
   size: 64,
-  epochs: 12,
-  baselineEpochs: 12,
+  epochs: 16,
+  baselineEpochs: 8,
   batchSize: 8,
-  learningRate: 1e-3,
+  learningRate: 3e-3,
+  layerLearningRate: 3e-3,
   decayStart: 0.75,
   decayFloor: 0.1,
   warmupEpochs: 1,
-  unet: { depth: 3, baseFilters: 8, normalization: 'batch' },
+  unet: { depth: 3, baseFilters: 8, normalization: 'group', outputPrior: 0.02 },
   dice: 'perImage',
   slope: 5,
   temperature: { start: 1, end: 0.1 },

@@ -135,14 +135,16 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
   const { config, profile, data } = ctx;
   const model = modelForPoint(profile, config, point);
   try {
-    const learned = point.setup === 'learned' || point.setup === 'multilevel';
-    const epochs = learned ? config.epochs : config.baselineEpochs;
+    // The random control trains exactly as long as the learned layer it is compared with.
+    const jointSchedule = point.setup === 'learned' || point.setup === 'multilevel' || point.setup === 'random';
+    const epochs = jointSchedule ? config.epochs : config.baselineEpochs;
     const steps = epochs * Math.max(1, Math.floor(data.train.slices.length / config.batchSize));
     const progress = ctx.progress?.(point.id, steps);
     const outcome = await trainModel(model, data.train, {
       epochs,
       batchSize: config.batchSize,
       learningRate: config.learningRate,
+      layerLearningRate: config.layerLearningRate,
       decayStart: config.decayStart,
       decayFloor: config.decayFloor,
       warmupEpochs: config.warmupEpochs,

@@ -9,6 +9,7 @@ import { runPoint, runsFolder, type SplitData } from './run-point.js';
 import type { RunResult } from './types.js';
 import type { JointModel } from '../train/joint.js';
 import { mergeRuns } from '../report/merge.js';
+import { UserError } from '../errors.js';
 
 export interface ExecuteOptions {
   profile: DetectorProfile;
@@ -99,5 +100,5 @@ export async function runWorkers(args: string[], workers: number, log: (line: st
     ),
   );
   const bad = codes.findIndex((c) => c !== 0);
-  if (bad >= 0) throw new Error(`worker ${bad + 1} exited with code ${codes[bad]}`);
+  if (bad >= 0) throw new UserError(`worker ${bad + 1} of ${workers} failed with exit code ${codes[bad]} (its messages are above)`, { exitCode: codes[bad]! });
 }

@@ -97,7 +97,9 @@ export async function runSession(opts: SessionOptions): Promise<SessionOutcome> 
   if (opts.workers > 1 && !opts.isWorker) {
     opts.log(`running ${points.length} trainings in ${opts.workers} worker processes`);
     await runWorkers(opts.workerArgs ?? [], opts.workers, opts.log);
-    const started = await startBackend(opts.backend, () => undefined);
+    // The example predictions run on the backend the workers chose; probing `auto` again would only repeat its log.
+    const used = readRuns(outDir)[0]?.backend as BackendName | undefined;
+    const started = await startBackend(used ?? opts.backend, () => undefined);
     backendName = started.name;
     data = await prepareData(opts.data, opts.profile, opts.config);
   } else {

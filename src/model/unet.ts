@@ -28,6 +28,12 @@ export interface UNetConfig {
   baseFilters: number;
   normalization: Normalization;
   seed: number;
+  /**
+   * Initial lesion probability of every output pixel (the head's bias is set to its logit);
+   * default 0.5 (bias 0). A small prior (~ the lesion share) skips the early phase in which the
+   * network only learns to predict background, a phase in which short runs collapse.
+   */
+  outputPrior?: number;
 }
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -91,6 +97,37 @@ tf.serialization.registerClass(UpConv2x2);
  * of channels, so it behaves the same in training and evaluation and with batch size 1.
  * Shapes: [B, H, W, C] → [B, H, W, C]; gamma, beta [C]. groups must divide C.
  */
+/**
+ * (x − μ) / σ per image and channel group, with its gradient written out:
+ * dx = (g − mean(g) − x̂·mean(g·x̂)) / σ, means over each group. Autodiff of tf.moments emits
+ * several times as many small kernels, which on wasm cost more than the arithmetic.
+ * x: [B, H, W, C] → same shape, standardised.
+ */
+export function groupStandardize(x: tf.Tensor4D, groups: number, epsilon: number): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  const shape: [number, number, number, number] = [b, h * w, groups, c / groups];
+  const standardize = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const input = args[0] as tf.Tensor;
+    const save = args[1] as tf.GradSaveFunc;
+    const grouped = tf.reshape(input, shape);
+    const { mean, variance } = tf.moments(grouped, [1, 3], true);
+    const invStd = tf.rsqrt(tf.add(variance, epsilon));
+    const xHat = tf.mul(tf.sub(grouped, mean), invStd);
+    save([xHat, invStd]);
+    return {
+      value: tf.reshape(xHat, [b, h, w, c]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [savedXHat, savedInvStd] = saved as [tf.Tensor, tf.Tensor];
+        const g = tf.reshape(dy, shape);
+        const meanG = tf.mean(g, [1, 3], true);
+        const meanGX = tf.mean(tf.mul(g, savedXHat), [1, 3], true);
+        return tf.reshape(tf.mul(tf.sub(tf.sub(g, meanG), tf.mul(savedXHat, meanGX)), savedInvStd), [b, h, w, c]);
+      },
+    };
+  });
+  return standardize(x) as tf.Tensor4D;
+}
+
 export class GroupNormalization extends tf.layers.Layer {
   static className = 'GroupNormalization';
   readonly groups: number;
@@ -120,11 +157,8 @@ export class GroupNormalization extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
-      const [b, h, w, c] = x.shape;
-      const grouped = tf.reshape(x, [b, h * w, this.groups, c / this.groups]);
-      const { mean, variance } = tf.moments(grouped, [1, 3], true);
-      const normed = tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
-      return tf.add(tf.mul(tf.reshape(normed, [b, h, w, c]), this.gamma!.read()), this.beta!.read());
+      const normed = groupStandardize(x, this.groups, this.epsilon);
+      return tf.add(tf.mul(normed, this.gamma!.read()), this.beta!.read());
     });
   }
 
@@ -141,6 +175,9 @@ function checkConfig(c: UNetConfig): void {
   if (c.height % scale !== 0 || c.width % scale !== 0) {
     throw new RangeError(`height and width (${c.height}×${c.width}) must be divisible by 2^depth = ${scale}`);
   }
+  if (c.outputPrior !== undefined && !(c.outputPrior > 0 && c.outputPrior < 1)) {
+    throw new RangeError(`outputPrior must be in (0, 1), got ${c.outputPrior}`);
+  }
   if (!['none', 'batch', 'group', 'instance'].includes(c.normalization)) {
     throw new RangeError(`normalization must be none, batch, group or instance, got ${c.normalization}`);
   }
@@ -150,6 +187,7 @@ function checkConfig(c: UNetConfig): void {
 export function buildUNet(config: UNetConfig): tf.LayersModel {
   checkConfig(config);
   const { height, width, depth, baseFilters, normalization } = config;
+  const prior = config.outputPrior ?? 0.5;
   const rng = new Rng(config.seed);
   const nextSeed = () => rng.int(2 ** 31 - 1);
   const norm = (x: tf.SymbolicTensor, channels: number, name: string): tf.SymbolicTensor => {
@@ -192,6 +230,7 @@ export function buildUNet(config: UNetConfig): tf.LayersModel {
   const output = tf.layers.conv2d({
     filters: 1, kernelSize: 1, activation: 'sigmoid', name: 'head',
     kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
+    biasInitializer: tf.initializers.constant({ value: Math.log(prior / (1 - prior)) }),
   }).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: output, name: 'unet' });
 }

@@ -10,11 +10,16 @@ export class Adam {
   private readonly m: tf.Variable[];
   private readonly v: tf.Variable[];
 
+  /**
+   * `rateScales[i]` multiplies the learning rate of variables[i] (default 1): the quantization
+   * layer's logits learn at their own rate, set relative to the U-Net's.
+   */
   constructor(
     readonly variables: tf.Variable[],
     readonly beta1 = 0.9,
     readonly beta2 = 0.999,
     readonly epsilon = 1e-7,
+    readonly rateScales: number[] = variables.map(() => 1),
   ) {
     this.m = variables.map((x) => tf.variable(tf.zerosLike(x), false));
     this.v = variables.map((x) => tf.variable(tf.zerosLike(x), false));
@@ -33,7 +38,7 @@ export class Adam {
         const v = this.v[i]!.mul(this.beta2).add(g.square().mul(1 - this.beta2));
         this.m[i]!.assign(m);
         this.v[i]!.assign(v);
-        x.assign(x.sub(m.mul(stepSize).div(v.sqrt().add(this.epsilon * Math.sqrt(c2)))));
+        x.assign(x.sub(m.mul(stepSize * (this.rateScales[i] ?? 1)).div(v.sqrt().add(this.epsilon * Math.sqrt(c2)))));
       });
     });
   }

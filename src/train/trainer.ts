@@ -15,6 +15,8 @@ export interface TrainOptions {
   epochs: number;
   batchSize: number;
   learningRate: number;
+  /** Learning rate of the quantization layer's logits (default: learningRate). */
+  layerLearningRate?: number;
   /** Fraction of epochs after which the rate decays linearly to decayFloor·rate. */
   decayStart: number;
   decayFloor: number;
@@ -67,7 +69,9 @@ function stepNoiseSeed(seed: number, step: number): number {
 export async function trainModel(model: JointModel, train: CtDataset, opts: TrainOptions): Promise<TrainOutcome> {
   const trainable = model.trainableVariables();
   const state = model.stateVariables();
-  const adam = new Adam(trainable);
+  const layerVariables = new Set(hasTrainableLayer(model.stage) ? model.stage.layer.trainableWeights.map((w) => w.read().id) : []);
+  const layerScale = (opts.layerLearningRate ?? opts.learningRate) / opts.learningRate;
+  const adam = new Adam(trainable, 0.9, 0.999, 1e-7, trainable.map((v) => (layerVariables.has(v.id) ? layerScale : 1)));
   const perEpoch = stepsPerEpoch(train.slices.length, opts.batchSize);
   const totalSteps = perEpoch * opts.epochs;
   const schedule = {

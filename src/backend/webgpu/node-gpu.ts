@@ -27,30 +27,51 @@ export async function installNodeWebgpu(opts: { swiftShaderDir?: string } = {}):
     if (existsSync(icd)) {
       process.env.VK_ICD_FILENAMES = icd;
       process.env.VK_DRIVER_FILES = icd;
-      process.env.XDG_RUNTIME_DIR ??= '/tmp';
     }
   }
-  const dawn = (await import('webgpu')) as unknown as {
-    create(flags: string[]): { requestAdapter(o?: object): Promise<{ info?: Partial<GpuAdapterSummary> } | null> };
-    globals: Record<string, unknown>;
-  };
-  Object.assign(globalThis, dawn.globals);
-  const gpu = dawn.create([]);
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) return null;
-  const g = globalThis as { navigator?: { gpu?: unknown } };
-  if (g.navigator === undefined) {
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  } else {
-    g.navigator.gpu = gpu;
-  }
-  const info = adapter.info ?? {};
+  const opened = await openDawnAdapter();
+  if (!opened) return null;
+  exposeAsNavigatorGpu(opened.gpu);
+  const info = opened.adapter.info ?? {};
   return {
     vendor: info.vendor ?? '',
     architecture: info.architecture ?? '',
     device: info.device ?? '',
     description: info.description ?? '',
   };
+}
+
+/** What Dawn's GPU object and adapter offer that ctquant uses. */
+export interface DawnGpu {
+  requestAdapter(o?: object): Promise<DawnAdapter | null>;
+}
+export interface DawnAdapter {
+  info?: Partial<GpuAdapterSummary>;
+  isFallbackAdapter?: boolean;
+}
+
+/**
+ * Loads Dawn (npm `webgpu`), installs its WebGPU globals and asks for a high-performance adapter;
+ * null when there is none. Throws when the package itself cannot load.
+ */
+export async function openDawnAdapter(): Promise<{ gpu: DawnGpu; adapter: DawnAdapter } | null> {
+  // Without it the Vulkan loader prints an error line on every start.
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  const dawn = (await import('webgpu')) as unknown as { create(flags: string[]): DawnGpu; globals: Record<string, unknown> };
+  Object.assign(globalThis, dawn.globals);
+  const gpu = dawn.create([]);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  return adapter ? { gpu, adapter } : null;
+}
+
+/** Makes `gpu` the global navigator.gpu (tfjs-backend-webgpu registers itself only when it exists). */
+export function exposeAsNavigatorGpu(gpu: DawnGpu): void {
+  const g = globalThis as { navigator?: { gpu?: unknown } };
+  if (g.navigator === undefined) {
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  } else {
+    g.navigator.gpu = gpu;
+  }
 }
 
 /**
