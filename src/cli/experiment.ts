@@ -19,6 +19,7 @@ interface ExperimentArgs {
   'skip-bad'?: boolean;
   'test-volumes'?: string[];
   'volume-starts'?: string;
+  every?: number;
   preset?: DatasetPreset;
   backend: BackendName;
   out?: string;
@@ -43,6 +44,7 @@ function experimentOptions<T>(y: Argv<T>, kind: ExperimentKind): Argv<T & Experi
     .option('skip-bad', { type: 'boolean', describe: 'skip unreadable or inconsistent files, report how many and why' })
     .option('test-volumes', { type: 'string', array: true, describe: 'volume ids held out for testing (default: a seeded share)' })
     .option('volume-starts', { type: 'string', describe: 'comma-separated first-slice indices of each volume in --data (sorted file order)' })
+    .option('every', { type: 'number', describe: 'keep every n-th slice of --data (file order) for quicker runs' })
     .option('preset', { choices: Object.keys(DATASET_PRESETS), describe: 'a known dataset layout: volume starts and held-out volumes (covid-ct-20)' })
     .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName, describe: 'compute backend' })
     .option('out', { type: 'string', describe: `output folder (default: out/${kind}-<profile>-<time>, demo: out/demo)` })
@@ -50,7 +52,7 @@ function experimentOptions<T>(y: Argv<T>, kind: ExperimentKind): Argv<T & Experi
     .option('seeds', { type: 'number', describe: 'trainings per configuration (config seeds)' })
     .option('epochs', { type: 'number', describe: 'epochs of every training (config epochs and baselineEpochs)' })
     .option('size', { type: 'number', describe: 'image size in pixels (config size)' })
-    .option('budgets', { type: 'string', describe: 'comma-separated budgets to sweep (default: the profile sweep)' })
+    .option('budgets', { type: 'string', describe: "comma-separated budgets (sweep default: the profile sweep; study default: the profile budget)" })
     .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its checkpoints' })
     .option('shard', { type: 'string', describe: 'run every n-th point only: i/n (1-based); join shards with ctquant merge' })
     .option('workers', {
@@ -61,13 +63,14 @@ function experimentOptions<T>(y: Argv<T>, kind: ExperimentKind): Argv<T & Experi
     .option('worker', { type: 'boolean', default: false, hidden: true }) as unknown as Argv<T & ExperimentArgs>;
 }
 
+function positiveInt(v: number | undefined, flag: string): number | undefined {
+  if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UserError(`--${flag}: expected a positive integer, got ${v}`);
+  return v;
+}
+
 function configFrom(args: ExperimentArgs, kind: ExperimentKind): ExperimentConfig {
   const base = args.config ? loadConfig(args.config) : resolveConfig(kind === 'demo' ? DEMO_OVERRIDES : {});
   const cfg: ExperimentConfig = { ...base };
-  const positiveInt = (v: number | undefined, flag: string) => {
-    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UserError(`--${flag}: expected a positive integer, got ${v}`);
-    return v;
-  };
   if (positiveInt(args.epochs, 'epochs') !== undefined) cfg.epochs = cfg.baselineEpochs = args.epochs!;
   if (positiveInt(args.seeds, 'seeds') !== undefined) cfg.seeds = args.seeds!;
   if (positiveInt(args.size, 'size') !== undefined) cfg.size = args.size!;
@@ -119,6 +122,7 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
         skipBad: args['skip-bad'] ?? false,
         testVolumes: args['test-volumes'] ?? (preset ? [...preset.testVolumes] : undefined),
         volumeStarts: parseIntegers(args['volume-starts'], '--volume-starts') ?? (preset ? [...preset.volumeStarts] : undefined),
+        every: positiveInt(args.every, 'every'),
       }
     : { kind: 'synthetic' };
   if (args.resume && !args.out && kind !== 'demo') throw new UserError('--resume needs --out: the folder of the run to continue');
@@ -181,6 +185,7 @@ function passThrough(args: ExperimentArgs): string[] {
     ['epochs', args.epochs],
     ['size', args.size],
     ['budgets', args.budgets],
+    ['every', args.every],
   ];
   for (const [k, v] of pairs) if (v !== undefined) out.push(`--${k}`, String(v));
   if (args['skip-bad']) out.push('--skip-bad');

@@ -12,7 +12,15 @@ import type { SplitData } from './run-point.js';
 /** Where an experiment's images come from. */
 export type DataSource =
   | { kind: 'synthetic' }
-  | { kind: 'folder'; path: string; skipBad: boolean; testVolumes?: string[]; volumeStarts?: number[] };
+  | {
+      kind: 'folder';
+      path: string;
+      skipBad: boolean;
+      testVolumes?: string[];
+      volumeStarts?: number[];
+      /** Keep every n-th slice (file order), for quicker runs; neighbouring slices are near-duplicates. */
+      every?: number;
+    };
 
 export interface PreparedData {
   split: SplitData;
@@ -60,9 +68,12 @@ export async function prepareData(
   } else {
     const loaded = await loadDataset(source.path, { skipBad: source.skipBad, volumeStarts: source.volumeStarts });
     if (loaded.slices.length === 0) throw new UserError('no usable slices', { file: source.path });
-    ds = loaded.height === config.size && loaded.width === config.size ? loaded : resizeDataset(loaded, config.size);
+    const every = source.every ?? 1;
+    const kept = every > 1 ? subset(loaded, loaded.slices.map((_, i) => i).filter((i) => i % every === 0)) : loaded;
+    ds = kept.height === config.size && kept.width === config.size ? kept : resizeDataset(kept, config.size);
     const skipped = loaded.skipped?.length ? `, ${loaded.skipped.length} file(s) skipped` : '';
-    label = `${source.path} (${loaded.slices.length} slices, ${loaded.nativeBits}-bit${skipped})`;
+    const thinned = every > 1 ? `, every ${every}th slice: ${kept.slices.length}` : '';
+    label = `${source.path} (${loaded.slices.length} slices${thinned}, ${loaded.nativeBits}-bit${skipped})`;
   }
   if (ds.nativeBits !== profile.nativeBits)
     throw new UserError(

@@ -58,15 +58,20 @@ function budgetPoints(profile: DetectorProfile, budget: number, seed: number): P
   ];
 }
 
-/** The published comparison: baseline (+ setup a), retrained at each bit level (b), learned and random at the profile's budget. */
-export function planStudy(profile: DetectorProfile, seeds: number[], opts: { bitLevels?: number[] } = {}): PlanPoint[] {
+/** The published comparison: baseline (+ setup a), retrained at each bit level (b), learned and random at the profile's budget (or the given ones). */
+export function planStudy(
+  profile: DetectorProfile,
+  seeds: number[],
+  opts: { bitLevels?: number[]; budgets?: number[] } = {},
+): PlanPoint[] {
   const levels = opts.bitLevels ?? studyBitLevels(profile);
+  const budgets = opts.budgets?.length ? opts.budgets : [profile.budget.value];
   const points: PlanPoint[] = [];
   for (const seed of seeds) {
     points.push({ ...baselinePoint(profile, seed, true), evaluateAllPixelsAt: levels });
     for (const keptBits of levels)
       points.push({ id: runId('all-pixels-retrained', seed, { keptBits }), setup: 'all-pixels-retrained', seed, keptBits });
-    points.push(...budgetPoints(profile, profile.budget.value, seed));
+    for (const b of budgets) points.push(...budgetPoints(profile, b, seed));
   }
   return points;
 }
@@ -93,15 +98,4 @@ export function parseShard(text: string): { index: number; count: number } {
 /** Every n-th point, starting at the shard's index: shards are disjoint and together cover the plan. */
 export function shardPoints<T>(points: T[], shard: { index: number; count: number }): T[] {
   return points.filter((_, i) => i % shard.count === shard.index);
-}
-
-/** Joins points that share an id (a study and a sweep both need the baseline). */
-export function uniquePoints(points: PlanPoint[]): PlanPoint[] {
-  const byId = new Map<string, PlanPoint>();
-  for (const p of points) {
-    const prev = byId.get(p.id);
-    if (!prev) byId.set(p.id, p);
-    else if (p.evaluateAllPixelsAt?.length && !prev.evaluateAllPixelsAt?.length) byId.set(p.id, p);
-  }
-  return [...byId.values()];
 }

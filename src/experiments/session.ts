@@ -13,7 +13,7 @@ import { modelForPoint, pointOfRun } from './run-point.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { ExperimentConfig } from './config.js';
 import { prepareData, type DataSource } from './data.js';
-import { planStudy, planSweep, seedList, uniquePoints, type PlanPoint } from './plan.js';
+import { planStudy, planSweep, seedList, type PlanPoint } from './plan.js';
 import { readExperimentRecord, reevaluateRuns, type ExperimentRecord } from './evaluate-run.js';
 import { mergeRuns } from '../report/merge.js';
 import { executePoints, installStopHandler, readRuns, runWorkers } from './runner.js';
@@ -59,11 +59,11 @@ export function planFor(kind: ExperimentKind, profile: DetectorProfile, config: 
     case 'train':
       return planSweep(profile, [profile.budget.value], seeds).filter((p) => p.setup === 'learned' || p.setup === 'multilevel');
     case 'study':
-      return planStudy(profile, seeds);
+      return planStudy(profile, seeds, { budgets });
     case 'sweep':
       return planSweep(profile, sweepBudgets, seeds);
     case 'demo':
-      return uniquePoints([...planStudy(profile, seeds), ...planSweep(profile, sweepBudgets, seeds)]);
+      return planStudy(profile, seeds, { budgets: sweepBudgets });
   }
 }
 
