@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import yargs, { type CommandModule } from 'yargs';
 import { isUserError } from '../errors.js';
 import { profileCommand } from './profile.js';
@@ -11,6 +12,8 @@ import { demoCommand, studyCommand, sweepCommand, trainCommand } from './experim
 const commands: CommandModule<any, any>[] = [profileCommand, storageCommand, dataCommand, trainCommand, studyCommand, sweepCommand, demoCommand, evalCommand, mergeCommand];
 
 export async function main(argv: string[]): Promise<void> {
+  // tfjs's production mode: no "install tfjs-node" banner on stderr (ctquant picks its backends itself).
+  tf.env().set('PROD', true);
   try {
     let parser = yargs(argv)
       .scriptName('ctquant')
