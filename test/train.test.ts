@@ -10,7 +10,9 @@ import type { CtDataset } from '../src/data/types.js';
 import { UserError } from '../src/errors.js';
 import { parseShard, planStudy, planSweep, seedList, shardPoints } from '../src/experiments/plan.js';
 import { studyProfile } from '../src/profile/load.js';
+import { quantizeValue } from '../src/quant/hard.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
+import { randomLevelLayout } from '../src/quant/random.js';
 import { Adam } from '../src/train/adam.js';
 import { batchIndices, stepsPerEpoch } from '../src/train/batches.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint.js';
@@ -163,6 +165,24 @@ test('plan: shards are disjoint and cover the plan; bad shard specs are refused'
   const study = planStudy(p, [1]);
   assert.is(study.filter((x) => x.setup === 'all-pixels-retrained').length, 7);
   assert.equal(study.find((x) => x.setup === 'baseline')!.evaluateAllPixelsAt, [7, 6, 5, 4, 3, 2, 1]);
+});
+
+test('multi-level random control: bits within budget, deterministic, applied per pixel', () => {
+  const bits = randomLevelLayout(16, 16, [12, 4, 2], 6, 9);
+  assert.equal(bits, randomLevelLayout(16, 16, [12, 4, 2], 6, 9));
+  const total = bits.reduce((a, b) => a + b, 0);
+  assert.ok(total <= 6 * 256, `${total} bits`);
+  assert.ok(total > 5.5 * 256, `${total} bits: far below the budget`);
+  assert.ok(bits.every((b) => b === 12 || b === 4 || b === 2));
+  const model = new JointModel({
+    height: 16, width: 16, nativeBits: 12, rule: 'floor',
+    stage: { kind: 'fixedBits', bitsMap: bits },
+    unet: { depth: 1, baseFilters: 2, normalization: 'none' }, seed: 1,
+  });
+  const counts = Float32Array.from({ length: 256 }, (_, i) => (i * 37) % 4096);
+  const out = model.applyStage(tf.tensor4d(counts, [1, 16, 16, 1]), 'hardware').dataSync();
+  for (let i = 0; i < 256; i++) assert.is(out[i], quantizeValue(counts[i]!, 12, bits[i]!, 'floor') , `pixel ${i}`);
+  model.dispose();
 });
 
 test.run();

@@ -50,7 +50,11 @@ function baselinePoint(profile: DetectorProfile, seed: number, withAllPixels: bo
 }
 
 function budgetPoints(profile: DetectorProfile, budget: number, seed: number): PlanPoint[] {
-  if (profile.budget.kind === 'bitsPerPixel') return [{ id: runId('multilevel', seed, { budget }), setup: 'multilevel', seed, budget }];
+  if (profile.budget.kind === 'bitsPerPixel')
+    return [
+      { id: runId('multilevel', seed, { budget }), setup: 'multilevel', seed, budget },
+      { id: runId('random', seed, { budget }), setup: 'random', seed, budget },
+    ];
   const keptBits = reducedMode(profile);
   return [
     { id: runId('learned', seed, { keptBits, budget }), setup: 'learned', seed, keptBits, budget },

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CtDataset } from '../data/types.js';
 import type { DetectorProfile } from '../profile/types.js';
-import { randomLayout } from '../quant/random.js';
+import { randomLayout, randomLevelLayout } from '../quant/random.js';
 import { TrainableQuantization } from '../quant/layer.js';
 import { MultiLevelQuantization } from '../quant/multilevel.js';
 import { collapseReason, evaluate } from '../train/evaluate.js';
@@ -55,7 +55,9 @@ function bitsPerPixel(profile: DetectorProfile, point: PlanPoint): number {
       return point.keptBits!;
     case 'learned':
     case 'random':
-      return (1 - point.budget!) * profile.nativeBits + point.budget! * point.keptBits!;
+      return point.keptBits === undefined
+        ? point.budget!
+        : (1 - point.budget!) * profile.nativeBits + point.budget! * point.keptBits;
     case 'multilevel':
       return point.budget!;
   }
@@ -69,7 +71,10 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
     case 'all-pixels-retrained':
       return { kind: 'all', keptBits: point.keptBits! };
     case 'random':
-      return { kind: 'fixed', keptBits: point.keptBits!, layout: randomLayout(size, size, point.budget!, point.seed * 7919 + 1) };
+      // Same seed for both kinds of control, so a rerun draws the same layout.
+      return point.keptBits === undefined
+        ? { kind: 'fixedBits', bitsMap: randomLevelLayout(size, size, [profile.nativeBits, ...profile.modes], point.budget!, point.seed * 7919 + 1) }
+        : { kind: 'fixed', keptBits: point.keptBits, layout: randomLayout(size, size, point.budget!, point.seed * 7919 + 1) };
     case 'learned':
       return {
         kind: 'learned',
@@ -193,6 +198,8 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       main.bitsMap = Array.from(stage.layer.bitsMap());
     } else if (stage.kind === 'fixed') {
       main.hardwareLayout = Array.from(stage.layout);
+    } else if (stage.kind === 'fixedBits') {
+      main.bitsMap = Array.from(stage.bitsMap);
     }
     const results = [main];
     for (const keptBits of point.evaluateAllPixelsAt ?? []) {

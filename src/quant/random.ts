@@ -3,6 +3,7 @@
  * with exactly as many of them as a learned layout at the same budget.
  */
 import { Rng } from '../util/rng.js';
+import { greedyLevels } from './multilevel.js';
 
 /** Number of quantized pixels a budget (fraction in [0, 1]) buys on an n-pixel detector: round(b·n). */
 export function pixelsForBudget(budget: number, n: number): number {
@@ -26,4 +27,16 @@ export function randomLayout(rows: number, cols: number, budget: number, seed: n
     layout[index[i]!] = 1;
   }
   return layout;
+}
+
+/**
+ * The random control of a multi-level layout: ADC bits per pixel (row-major, one of `levelBits`,
+ * native first, lowest last) drawn by the same greedy assignment as the hardware layout but from
+ * random level scores, so the frame holds at most (and about) budgetBits·n bits.
+ */
+export function randomLevelLayout(rows: number, cols: number, levelBits: number[], budgetBits: number, seed: number): Uint8Array {
+  const rng = new Rng(seed);
+  const scores = Float32Array.from({ length: rows * cols * levelBits.length }, () => rng.next());
+  const levels = greedyLevels(scores, levelBits, budgetBits);
+  return Uint8Array.from(levels, (k) => levelBits[k]!);
 }

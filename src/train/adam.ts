@@ -1,4 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { WebgpuAdamUpdater } from '../backend/webgpu/adam.js';
+
+/**
+ * tfjs env flag: on the webgpu backend, update with one fused WGSL dispatch per variable
+ * (src/backend/webgpu/adam.ts) instead of ~11 tf ops (default true; false = the tf-op path, as on
+ * every other backend). A flag so benchmarks can compare both in one process.
+ */
+export const FUSED_ADAM_FLAG = 'CTQUANT_FUSED_ADAM';
+tf.env().registerFlag(FUSED_ADAM_FLAG, () => true);
 
 /**
  * Adam with its whole state explicit (moments and step count), so a checkpoint holds exactly
@@ -9,6 +19,7 @@ export class Adam {
   step = 0;
   private readonly m: tf.Variable[];
   private readonly v: tf.Variable[];
+  private fused: WebgpuAdamUpdater | null = null;
 
   /**
    * `rateScales[i]` multiplies the learning rate of variables[i] (default 1): the quantization
@@ -21,8 +32,10 @@ export class Adam {
     readonly epsilon = 1e-7,
     readonly rateScales: number[] = variables.map(() => 1),
   ) {
-    this.m = variables.map((x) => tf.variable(tf.zerosLike(x), false));
-    this.v = variables.map((x) => tf.variable(tf.zerosLike(x), false));
+    // The zero tensor is disposed so each moment is the only user of its data (the webgpu path
+    // updates moments in place).
+    this.m = variables.map(zerosVariable);
+    this.v = variables.map(zerosVariable);
   }
 
   /** One update; `grads[i]` is the gradient of variables[i] (same shape). Consumes nothing. */
@@ -31,6 +44,10 @@ export class Adam {
     const c1 = 1 - Math.pow(this.beta1, this.step);
     const c2 = 1 - Math.pow(this.beta2, this.step);
     const stepSize = (learningRate * Math.sqrt(c2)) / c1;
+    if (tf.getBackend() === 'webgpu' && tf.env().getBool(FUSED_ADAM_FLAG)) {
+      this.applyWebgpu(grads, stepSize, this.epsilon * Math.sqrt(c2));
+      return;
+    }
     tf.tidy(() => {
       this.variables.forEach((x, i) => {
         const g = grads[i]!;
@@ -43,6 +60,26 @@ export class Adam {
     });
   }
 
+  /** The same update as one WGSL dispatch per variable, writing m, v and x in place. */
+  private applyWebgpu(grads: tf.Tensor[], stepSize: number, epsilonHat: number): void {
+    const backend = tf.backend() as unknown as WebGPUBackend;
+    this.fused ??= new WebgpuAdamUpdater(backend);
+    const updater = this.fused;
+    const slots = this.variables.map((x, i) => {
+      const g = grads[i]!;
+      if (g.dtype !== 'float32' || g.size !== x.size) throw new Error(`Adam: gradient ${i} does not match its variable`);
+      // In place is only safe for data nothing else sees: give a shared buffer a private copy first.
+      for (const t of [x, this.m[i]!, this.v[i]!]) {
+        if (updater.ownsBuffer(t)) continue;
+        const copy = tf.tidy(() => t.add(0));
+        t.assign(copy);
+        copy.dispose();
+      }
+      return { g, m: this.m[i]!, v: this.v[i]!, x, rateScale: this.rateScales[i] ?? 1 };
+    });
+    updater.apply(slots, { beta1: this.beta1, beta2: this.beta2, stepSize, epsilonHat });
+  }
+
   /** Moments, in variable order: [m0..mk, v0..vk]. */
   state(): { step: number; moments: tf.Variable[] } {
     return { step: this.step, moments: [...this.m, ...this.v] };
@@ -51,11 +88,21 @@ export class Adam {
   restore(step: number, moments: Float32Array[]): void {
     const all = [...this.m, ...this.v];
     if (moments.length !== all.length) throw new Error(`Adam.restore: expected ${all.length} moments, got ${moments.length}`);
-    all.forEach((t, i) => t.assign(tf.tensor(moments[i]!, t.shape)));
+    all.forEach((t, i) => tf.tidy(() => t.assign(tf.tensor(moments[i]!, t.shape))));
     this.step = step;
   }
 
   dispose(): void {
     for (const t of [...this.m, ...this.v]) t.dispose();
+    this.fused?.dispose();
+    this.fused = null;
   }
+}
+
+/** A zero variable shaped as x that is the only user of its data. */
+function zerosVariable(x: tf.Variable): tf.Variable {
+  const zeros = tf.zerosLike(x);
+  const v = tf.variable(zeros, false);
+  zeros.dispose();
+  return v;
 }

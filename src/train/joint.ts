@@ -10,6 +10,7 @@ import { buildUNet, type UNetConfig } from '../model/unet.js';
  * - `none`: full precision (the baseline);
  * - `all`: every pixel reduced to `keptBits` (setups a and b);
  * - `fixed`: a given 0/1 layout (row-major) reduced to `keptBits` (the random control, a loaded layout);
+ * - `fixedBits`: ADC bits per pixel (row-major; native = untouched), the multi-level random control;
  * - `learned`: the trainable quantization layer (setup c);
  * - `multilevel`: the multi-level layer (each pixel picks one of the profile's modes).
  */
@@ -17,6 +18,7 @@ export type InputStage =
   | { kind: 'none' }
   | { kind: 'all'; keptBits: number }
   | { kind: 'fixed'; keptBits: number; layout: Uint8Array }
+  | { kind: 'fixedBits'; bitsMap: Uint8Array }
   | { kind: 'learned'; layer: TrainableQuantization }
   | { kind: 'multilevel'; layer: MultiLevelQuantization };
 
@@ -42,6 +44,8 @@ export class JointModel {
   readonly unet: tf.LayersModel;
   readonly stage: InputStage;
   private readonly fixedMask: tf.Tensor4D | null;
+  /** fixedBits: one 0/1 mask [1,H,W,1] per reduced bit depth present. */
+  private readonly bitMasks: { keptBits: number; mask: tf.Tensor4D }[];
   private readonly scale: number;
   private readonly ownsUnet: boolean;
 
@@ -55,6 +59,16 @@ export class JointModel {
       options.stage.kind === 'fixed'
         ? tf.tensor4d(Float32Array.from(options.stage.layout), [1, options.height, options.width, 1])
         : null;
+    const stage = options.stage;
+    this.bitMasks =
+      stage.kind === 'fixedBits'
+        ? [...new Set(stage.bitsMap)]
+            .filter((bits) => bits < options.nativeBits)
+            .map((keptBits) => ({
+              keptBits,
+              mask: tf.tensor4d(Float32Array.from(stage.bitsMap, (b) => (b === keptBits ? 1 : 0)), [1, options.height, options.width, 1]),
+            }))
+        : [];
     if (hasTrainableLayer(options.stage)) {
       // Build the layer so its logits exist before training starts.
       options.stage.layer.apply(tf.zeros([1, options.height, options.width, 1]), { mode: 'expected' });
@@ -75,6 +89,13 @@ export class JointModel {
           const q = quantizeCounts(counts, nativeBits, stage.keptBits, rule);
           return tf.add(counts, tf.mul(this.fixedMask!, tf.sub(q, counts))) as tf.Tensor4D;
         });
+      case 'fixedBits':
+        return tf.tidy(() =>
+          this.bitMasks.reduce(
+            (acc, { keptBits, mask }) => tf.add(acc, tf.mul(mask, tf.sub(quantizeCounts(counts, nativeBits, keptBits, rule), counts))),
+            counts as tf.Tensor,
+          ),
+        ) as tf.Tensor4D;
       case 'learned':
       case 'multilevel':
         return stage.layer.apply(counts, { mode }) as tf.Tensor4D;
@@ -107,6 +128,7 @@ export class JointModel {
   dispose(): void {
     if (this.ownsUnet) this.unet.dispose();
     this.fixedMask?.dispose();
+    for (const b of this.bitMasks) b.mask.dispose();
     if (hasTrainableLayer(this.stage)) this.stage.layer.dispose();
   }
 }
