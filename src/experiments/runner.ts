@@ -78,7 +78,7 @@ export function readRuns(outDir: string): RunResult[] {
  * Runs `args` as `workers` child processes of this CLI, each with --shard i/workers, in parallel:
  * one process per core, because a wasm backend runs one thread per process.
  */
-export async function runWorkers(args: string[], workers: number, log: (line: string) => void): Promise<void> {
+export async function runWorkers(args: string[], workers: number, log: (line: string) => void): Promise<{ stopped: boolean }> {
   const here = fileURLToPath(import.meta.url);
   const ext = here.endsWith('.ts') ? '.ts' : '.js';
   const entry = fileURLToPath(new URL(`../cli/entry${ext}`, import.meta.url));
@@ -99,6 +99,9 @@ export async function runWorkers(args: string[], workers: number, log: (line: st
       }),
     ),
   );
+  // Ctrl-C reaches the workers too: each checkpoints and exits 130; that is a stop, not a failure.
+  if (isStopRequested()) return { stopped: true };
   const bad = codes.findIndex((c) => c !== 0);
   if (bad >= 0) throw new UserError(`worker ${bad + 1} of ${workers} failed with exit code ${codes[bad]} (its messages are above)`, { exitCode: codes[bad]! });
+  return { stopped: false };
 }

@@ -96,12 +96,12 @@ export async function runSession(opts: SessionOptions): Promise<SessionOutcome> 
   let data: Awaited<ReturnType<typeof prepareData>> | null = null;
   if (opts.workers > 1 && !opts.isWorker) {
     opts.log(`running ${points.length} trainings in ${opts.workers} worker processes`);
-    await runWorkers(opts.workerArgs ?? [], opts.workers, opts.log);
+    ({ stopped } = await runWorkers(opts.workerArgs ?? [], opts.workers, opts.log));
     // The example predictions run on the backend the workers chose; probing `auto` again would only repeat its log.
     const used = readRuns(outDir)[0]?.backend as BackendName | undefined;
     const started = await startBackend(used ?? opts.backend, () => undefined);
     backendName = started.name;
-    data = await prepareData(opts.data, opts.profile, opts.config);
+    if (!stopped) data = await prepareData(opts.data, opts.profile, opts.config);
   } else {
     const started = await startBackend(opts.backend, opts.log);
     backendName = started.name;
