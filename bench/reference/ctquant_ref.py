@@ -19,6 +19,61 @@ import torch.nn.functional as F
 TFJS_EPSILON = 1e-7  # tf.backend().epsilon(): Adam epsilon, BCE clipping
 TFJS_BN_EPSILON = 1e-3  # tf.layers.batchNormalization epsilon
 TFJS_BN_MOMENTUM = 0.01  # tfjs momentum 0.99 on the running mean == torch momentum 0.01
+GROUP_NORM_EPSILON = 1e-5  # ctquant's GroupNormalization (src/model/unet.ts)
+NORMS = ("none", "batch", "group", "instance")
+
+
+def norm_groups(norm: str, channels: int) -> int:
+    """Groups of ctquant's GroupNormalization: min(8, channels) for 'group', one per channel for 'instance'."""
+    return min(8, channels) if norm == "group" else channels
+
+
+# ----------------------------------------------------------------------------- ctquant's seeded generator
+
+
+class Rng:
+    """ctquant's Rng (src/util/rng.ts): mulberry32 seeded through splitmix32, the same stream for the same seed.
+
+    Used where the reference copies a pure function of a seed exactly: the volume split, the batch order,
+    the random control's layout and the layer's logit init. Not used for tensors' sampling noise.
+    """
+
+    def __init__(self, seed: int):
+        self.state = _splitmix32(int(seed) & 0xFFFFFFFF)
+
+    def next(self) -> float:
+        """Uniform in [0, 1)."""
+        self.state = t = (self.state + 0x6D2B79F5) & 0xFFFFFFFF
+        t = _imul(t ^ (t >> 15), t | 1)
+        t ^= (t + _imul(t ^ (t >> 7), t | 61)) & 0xFFFFFFFF
+        return ((t ^ (t >> 14)) & 0xFFFFFFFF) / 4294967296
+
+    def uniform(self, lo: float, hi: float) -> float:
+        return lo + (hi - lo) * self.next()
+
+    def int(self, n: int) -> int:
+        """Integer in [0, n)."""
+        return math.floor(self.next() * n)
+
+    def shuffle(self, a: list) -> list:
+        """In-place Fisher-Yates shuffle, as ctquant's."""
+        for i in range(len(a) - 1, 0, -1):
+            j = self.int(i + 1)
+            a[i], a[j] = a[j], a[i]
+        return a
+
+
+def _imul(a: int, b: int) -> int:
+    """Math.imul as an unsigned 32-bit result (the sign does not matter to the callers, which mask)."""
+    return (a * b) & 0xFFFFFFFF
+
+
+def _splitmix32(a: int) -> int:
+    a = (a + 0x9E3779B9) & 0xFFFFFFFF
+    z = a
+    z = _imul(z ^ (z >> 16), 0x85EBCA6B)
+    z = _imul(z ^ (z >> 13), 0xC2B2AE35)
+    return (z ^ (z >> 16)) & 0xFFFFFFFF
 
 
 # ----------------------------------------------------------------------------- quantizers
@@ -55,12 +110,19 @@ def pixels_for_budget(budget: float, n: int) -> int:
 
 
 def random_layout(rows: int, cols: int, budget: float, seed: int) -> torch.Tensor:
-    """(rows, cols) float 0/1 layout with exactly round(budget * rows * cols) ones, seeded (the control)."""
+    """(rows, cols) float 0/1 layout with exactly round(budget * rows * cols) ones, seeded (the control).
+
+    ctquant's randomLayout (src/quant/random.ts): a partial Fisher-Yates draw from Rng(seed), so the same seed gives
+    the same layout in both tools."""
     n = rows * cols
     ones = pixels_for_budget(budget, n)
-    g = torch.Generator().manual_seed(seed)
+    index = list(range(n))
+    rng = Rng(seed)
     layout = torch.zeros(n)
-    layout[torch.randperm(n, generator=g)[:ones]] = 1.0
+    for i in range(ones):
+        j = i + rng.int(n - i)
+        index[i], index[j] = index[j], index[i]
+        layout[index[i]] = 1.0
     return layout.view(rows, cols)
 
 
@@ -118,17 +180,18 @@ class QuantizationLayer(nn.Module):
         self.budget, self.slope, self.temperature = budget, slope, temperature
         self.mode = "stochastic"
         self.fixed_layout: torch.Tensor | None = None
-        g = torch.Generator().manual_seed(seed)
-        if init == "small":
-            # ctquant's default: logits uniform in +-init_scale, so p is about 1/2 everywhere.
-            w = (2 * torch.rand(rows, cols, generator=g) - 1) * init_scale
-        elif init == "loupe":
-            # LOUPE ProbMask: sigmoid(slope * w) starts uniform in (0.01, 0.99).
-            u = 0.01 + 0.98 * torch.rand(rows, cols, generator=g)
-            w = torch.log(u / (1 - u)) / slope
-        else:
+        if init not in ("small", "loupe"):
             raise ValueError(f"init must be 'small' or 'loupe', got {init!r}")
-        self.logits = nn.Parameter(w)
+        # ctquant's initialLogits (src/quant/layer.ts), drawn from its Rng(seed): the same start for the same seed.
+        rng = Rng(seed)
+        w = []
+        for _ in range(rows * cols):
+            if init == "small":  # ctquant's default: logits uniform in +-init_scale, so p is about 1/2 everywhere.
+                w.append(rng.uniform(-init_scale, init_scale))
+            else:  # LOUPE ProbMask: sigmoid(slope * w) starts uniform in (0.01, 0.99).
+                p = rng.uniform(0.01, 0.99)
+                w.append(math.log(p / (1 - p)) / slope)
+        self.logits = nn.Parameter(torch.tensor(w, dtype=torch.float32).view(rows, cols))
         self.noise_seed = seed + 1
         self._noise: torch.Generator | None = None
         self._noise_key: tuple | None = None
@@ -202,6 +265,9 @@ class _DoubleConv(nn.Sequential):
             layers.append(nn.Conv2d(c, cout, 3, padding=1))
             if norm == "batch":
                 layers.append(nn.BatchNorm2d(cout, eps=TFJS_BN_EPSILON, momentum=TFJS_BN_MOMENTUM))
+            elif norm in ("group", "instance"):
+                # Statistics per image over H*W and the channels of a group; gamma 1 / beta 0 per channel.
+                layers.append(nn.GroupNorm(norm_groups(norm, cout), cout, eps=GROUP_NORM_EPSILON))
             layers.append(nn.ReLU(inplace=True))
         super().__init__(*layers)
 
@@ -211,18 +277,26 @@ class UNet(nn.Module):
 
     `depth` poolings (H and W divisible by 2^depth); width base * 2^level; conv3x3 (same) - [norm] - ReLU x2 per
     level, max-pool 2, transposed conv 2x2 stride 2 up, skip concatenation [up, skip], 1x1 conv + sigmoid.
+    norm: 'none', 'batch' (tfjs constants), 'group' (min(8, channels) groups, eps 1e-5) or 'instance'.
+    output_prior: initial output probability, the head's bias starts at its logit (None: 0.5, bias 0).
     """
 
-    def __init__(self, depth: int = 4, base: int = 16, norm: str = "none", seed: int = 0):
+    def __init__(self, depth: int = 4, base: int = 16, norm: str = "none", seed: int = 0,
+                 output_prior: float | None = None):
         super().__init__()
+        if output_prior is not None and not 0 < output_prior < 1:
+            raise ValueError(f"output_prior must be in (0, 1), got {output_prior}")
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the global stream
             torch.manual_seed(seed)
             self._build(depth, base, norm)
+        if output_prior is not None:
+            with torch.no_grad():
+                self.head.bias.fill_(math.log(output_prior / (1 - output_prior)))
 
     def _build(self, depth: int, base: int, norm: str) -> None:
-        if norm not in ("none", "batch"):
-            raise ValueError(f"norm must be 'none' or 'batch', got {norm!r}")
-        self.depth = depth
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+        self.depth, self.norm = depth, norm
         widths = [base * 2**i for i in range(depth + 1)]
         self.down = nn.ModuleList()
         cin = 1
@@ -289,8 +363,22 @@ def dice_bce_loss(y_true: torch.Tensor, y_pred: torch.Tensor, per_image: bool = 
 
 
 def make_adam(params, lr: float) -> torch.optim.Adam:
-    """Adam with tfjs's constants (beta1 0.9, beta2 0.999, epsilon 1e-7)."""
-    return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=TFJS_EPSILON)
+    """Adam with tfjs's constants (beta1 0.9, beta2 0.999, epsilon 1e-7). torch's update
+    lr/c1 * m / (sqrt(v)/sqrt(c2) + eps) equals ctquant's lr*sqrt(c2)/c1 * m / (sqrt(v) + eps*sqrt(c2)) (src/train/adam.ts).
+    `params` may be parameter groups with their own "lr_scale" (ctquant's rateScales: the layer's logits)."""
+    if isinstance(params, (list, tuple)) and params and isinstance(params[0], dict):
+        groups = [{**g, "lr_scale": g.get("lr_scale", 1.0)} for g in params]
+    else:
+        groups = [{"params": list(params), "lr_scale": 1.0}]
+    for g in groups:
+        g["lr"] = lr * g["lr_scale"]
+    return torch.optim.Adam(groups, lr=lr, betas=(0.9, 0.999), eps=TFJS_EPSILON)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """The schedule's rate for this step, times each group's lr_scale."""
+    for g in optimizer.param_groups:
+        g["lr"] = lr * g.get("lr_scale", 1.0)
 
 
 def discrete_dice(truth, pred) -> float:
@@ -309,6 +397,10 @@ def describe_device(device: str) -> str:
 
 
 __all__ = [
+    "Rng",
+    "NORMS",
+    "norm_groups",
+    "set_learning_rate",
     "quantize_counts",
     "quantize_counts_st",
     "pixels_for_budget",

@@ -31,13 +31,16 @@ from PIL import Image  # noqa: E402
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctquant_ref import (  # noqa: E402
+    NORMS,
     QuantizationLayer,
+    Rng,
     SegmentationModel,
     UNet,
     dice_bce_loss,
     make_adam,
     quantize_counts,
     random_layout,
+    set_learning_rate,
 )
 
 SETUPS = ("baseline", "all-pixels-baseline", "all-pixels-retrained", "random", "learned")
@@ -216,32 +219,81 @@ def parse_ranges(text: str) -> list[int]:
     return out
 
 
-def split(ds: dict, test_ranges: str | None, test_fraction: float, val_fraction: float, seed: int) -> dict:
-    """Slice positions for train / val / test, by volume (a volume is never on two sides)."""
+def volume_counts(vols: list[str]) -> dict[str, int]:
+    """Volume id -> slice count, in first-appearance order (src/data/split.ts volumeCounts)."""
+    counts: dict[str, int] = {}
+    for v in vols:
+        counts[v] = counts.get(v, 0) + 1
+    return counts
+
+
+def split_by_volume(vols: list[str], test, seed: int) -> set[str]:
+    """ctquant's splitByVolume (src/data/split.ts): the held-out volume ids of slices with volume ids `vols`.
+
+    A fraction: volumes sorted, shuffled with Rng(seed), taken while that brings the held-out slice count closer to
+    fraction * slices (at least one, and one volume always kept back). A list: exactly those volumes."""
+    counts = volume_counts(vols)
+    ids = list(counts)
+    if not isinstance(test, (int, float)):
+        unknown = [v for v in test if v not in counts]
+        if unknown:
+            raise UserError(f"unknown test volume id(s): {', '.join(unknown)} (dataset has {', '.join(ids[:8])}"
+                            f"{', ...' if len(ids) > 8 else ''})")
+        return set(test)
+    if not 0 <= test <= 1:
+        raise UserError(f"test fraction must be in [0, 1], got {test}")
+    order = Rng(seed).shuffle(sorted(ids))
+    target = test * len(vols)
+    held: set[str] = set()
+    taken = 0
+    for v in order:
+        c = counts[v]
+        better = abs(taken + c - target) < abs(taken - target)
+        must_take_one = not held and test > 0 and len(ids) > 1
+        if better or must_take_one:
+            if len(held) + 1 == len(ids) and test < 1:
+                break  # keep one volume for training
+            held.add(v)
+            taken += c
+    return held
+
+
+def split(ds: dict, test_spec: str | None, test_fraction: float, val_fraction: float, seed: int) -> dict:
+    """Slice positions for train / val / test, by volume (a volume is never on two sides), as ctquant's
+    prepareData (src/experiments/data.ts): the test volumes are `test_spec` (volume ids, or slice index ranges
+    a-b whose volumes are taken) or a seeded share (Rng(seed)); validation is a share of the remaining volumes
+    drawn with Rng(seed + 1). The same data, seed and flags give ctquant's split exactly."""
     vols = ds["volumes"]
-    order = list(dict.fromkeys(vols))  # volumes in first-seen order
-    rng = np.random.default_rng(seed)
-    if test_ranges:
-        wanted = set(parse_ranges(test_ranges))
-        test_vols = {v for v, idx in zip(vols, ds["indices"]) if idx in wanted}
-        if not test_vols:
-            raise UserError("--test-volumes selects no slice of the (possibly subset) dataset")
+    if test_spec:
+        tokens = [t.strip() for t in re.split(r"[,\s]+", test_spec) if t.strip()]
+        if all(re.fullmatch(r"\d+(-\d+)?", t) for t in tokens) and not all(t in set(vols) for t in tokens):
+            wanted = set(parse_ranges(",".join(tokens)))
+            test_vols = {v for v, idx in zip(vols, ds["indices"]) if idx in wanted}
+            if not test_vols:
+                raise UserError("--test-volumes selects no slice of the (possibly subset) dataset")
+        else:
+            test_vols = split_by_volume(vols, tokens, seed)
     else:
-        shuffled = [order[i] for i in rng.permutation(len(order))]
-        n_test = max(1, int(round(test_fraction * len(order))))
-        test_vols = set(shuffled[:n_test])
-    rest = [v for v in order if v not in test_vols]
+        if len(volume_counts(vols)) < 2:
+            raise UserError("cannot split fewer than 2 volumes into two parts (give the data volume ids)")
+        test_vols = split_by_volume(vols, test_fraction, seed)
+    rest = [v for v in vols if v not in test_vols]
     if not rest:
         raise UserError("the split leaves no training volume")
-    shuffled = [rest[i] for i in rng.permutation(len(rest))]
-    n_val = int(round(val_fraction * len(rest))) if len(rest) > 1 else 0
-    if val_fraction > 0 and len(rest) > 1:
-        n_val = max(1, min(n_val, len(rest) - 1))
-    val_vols = set(shuffled[:n_val])
+    val_vols: set[str] = set()
+    if val_fraction > 0:
+        if len(volume_counts(rest)) < 2:
+            raise UserError("cannot split fewer than 2 training volumes into train and validation")
+        val_vols = split_by_volume(rest, val_fraction, seed + 1)
     pos = {"train": [], "val": [], "test": []}
     for i, v in enumerate(vols):
         pos["test" if v in test_vols else "val" if v in val_vols else "train"].append(i)
     return {**pos, "test_volumes": sorted(test_vols), "val_volumes": sorted(val_vols)}
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    """ctquant's epochOrder (src/train/batches.ts): the slice order of one epoch, a function of (seed, epoch)."""
+    return Rng((seed * 1_000_003 + epoch * 7919 + 17) % 2**32).shuffle(list(range(n)))
 
 
 def cap(positions: list[int], limit: int | None) -> list[int]:
@@ -255,7 +307,8 @@ def cap(positions: list[int], limit: int | None) -> list[int]:
 
 
 def lr_at(args, step: int, total: int, warmup_steps: int) -> float:
-    """Warm-up from lr/10 to lr, constant, then linear (or step) decay to floor*lr (src/train/schedule.ts)."""
+    """Warm-up from lr/10 to lr, constant, then linear (or step) decay to floor*lr (src/train/schedule.ts).
+    The U-Net's rate; the layer's logits get it times layer_lr / lr (src/train/trainer.ts)."""
     base = args.lr
     if warmup_steps > 0 and step < warmup_steps:
         return base * (0.1 + 0.9 * step / warmup_steps)
@@ -317,19 +370,22 @@ def train(model: SegmentationModel, data: dict, pos: dict, epochs: int, args, se
     steps_per_epoch = n // args.batch if n >= args.batch else 1
     total = steps_per_epoch * epochs
     warmup_steps = js_round(args.warmup_epochs * steps_per_epoch)
-    optimizer = make_adam(model.parameters(), args.lr)
-    g = torch.Generator().manual_seed(seed)
+    layer_params = list(model.stage.parameters()) if learned else []
+    layer_ids = {id(p) for p in layer_params}
+    groups = [{"params": [p for p in model.parameters() if id(p) not in layer_ids], "lr_scale": 1.0}]
+    if layer_params:
+        groups.append({"params": layer_params, "lr_scale": args.layer_lr / args.lr})
+    optimizer = make_adam(groups, args.lr)
     history, step = [], 0
     for epoch in range(epochs):
         t0 = time.perf_counter()
         model.train()
-        perm = torch.randperm(n, generator=g)
+        order = torch.tensor(epoch_order(n, seed, epoch))  # the same batches as ctquant for the same seed
         loss_sum, lr, temp = 0.0, args.lr, None
         for b in range(steps_per_epoch):
-            idx = perm[b * args.batch:(b + 1) * args.batch]
+            idx = order[b * args.batch:(b + 1) * args.batch]
             lr = lr_at(args, step, total, warmup_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            set_learning_rate(optimizer, lr)
             if learned:
                 temp = temperature_at(args.temperature_start, args.temperature_end, step, total)
                 model.stage.set_temperature(temp)
@@ -354,13 +410,14 @@ def train(model: SegmentationModel, data: dict, pos: dict, epochs: int, args, se
 def evaluate(model: SegmentationModel, data: dict, positions: list[int], args, mode: str | None,
              noise_seed: int | None = None) -> dict:
     stage = model.stage
+    before = stage.mode if stage is not None else None
     if stage is not None and mode is not None:
         stage.mode = mode
         if mode == "stochastic" and noise_seed is not None:
             stage.noise_seed, stage._noise = noise_seed, None  # the same masks on every evaluation
     pred = predict(model, data["x"][positions], args.batch, args.device)
-    if stage is not None and isinstance(stage, QuantizationLayer) and stage.fixed_layout is None:
-        stage.mode = "stochastic"
+    if stage is not None:
+        stage.mode = before  # 'all' and 'fixed' stages keep their mode; a learned layer goes back to training's
     return dice_summary(pred, data["y"][positions])
 
 
@@ -380,7 +437,7 @@ def collapse_check(model, data, pos, args, mode, min_dice: float = 0.02) -> tupl
 
 
 def make_model(args, native_bits: int, seed: int, stage=None) -> SegmentationModel:
-    unet = UNet(args.depth, args.base, args.norm, seed=seed)
+    unet = UNet(args.depth, args.base, args.norm, seed=seed, output_prior=args.output_prior)
     return SegmentationModel(unet, native_bits, stage).to(args.device)
 
 
@@ -390,7 +447,8 @@ def run_all(args) -> dict:
     native_bits = args.native_bits or ds["native_bits"]
     ds = resize(ds, args.size)
     test_ranges = args.test_volumes or (preset["test_ranges"] if preset and not args.random_split else None)
-    pos = split(ds, test_ranges, args.test_fraction, args.val_fraction, args.split_seed)
+    pos = split(ds, test_ranges, args.test_fraction, args.val_fraction,
+                args.seed if args.split_seed is None else args.split_seed)
     pos["train"] = cap(pos["train"], args.max_train)
     pos["val"] = cap(pos["val"], args.max_val)
     pos["test"] = cap(pos["test"], args.max_test)
@@ -470,7 +528,8 @@ def run_all(args) -> dict:
                     stage.fixed_layout = random_layout(args.size, args.size, b, seed * 7919 + 1)
                     t0 = time.perf_counter()
                     model = make_model(args, native_bits, seed, stage)
-                    hist = train(model, data, pos, args.baseline_epochs, args, seed, False)
+                    # As ctquant (src/experiments/run-point.ts): the control trains as long as the learned layer.
+                    hist = train(model, data, pos, args.epochs, args, seed, False)
                     secs = time.perf_counter() - t0
                     collapsed, why = collapse_check(model, data, pos, args, None)
                     r = result(f"random-k{k}-b{b}-s{seed}", "random", seed,
@@ -533,13 +592,17 @@ def defaults_from_files(config_path: str | None, profile_path: str | None) -> di
         with open(config_path) as f:
             c = json.load(f)
         flat = {"size": "size", "epochs": "epochs", "baselineEpochs": "baseline_epochs", "batchSize": "batch",
-                "learningRate": "lr", "decayStart": "decay_start", "decayFloor": "decay_floor",
+                "learningRate": "lr", "layerLearningRate": "layer_lr", "decayStart": "decay_start",
+                "decayFloor": "decay_floor",
                 "warmupEpochs": "warmup_epochs", "slope": "slope", "seed": "seed", "seeds": "seeds",
                 "testFraction": "test_fraction", "validationFraction": "val_fraction"}
         out.update({dest: c[key] for key, dest in flat.items() if key in c})
+        if "epochs" in c and "baselineEpochs" not in c:  # resolveConfig (src/experiments/config.ts)
+            out["baseline_epochs"] = c["epochs"]
         unet = c.get("unet", {})
         out.update({dest: unet[key] for key, dest in
-                    {"depth": "depth", "baseFilters": "base", "normalization": "norm"}.items() if key in unet})
+                    {"depth": "depth", "baseFilters": "base", "normalization": "norm",
+                     "outputPrior": "output_prior"}.items() if key in unet})
         if "dice" in c:
             out["dice"] = {"perImage": "per-image", "batch": "batch"}[c["dice"]]
         temp = c.get("temperature", {})
@@ -559,8 +622,25 @@ def defaults_from_files(config_path: str | None, profile_path: str | None) -> di
     return out
 
 
+def config_of(args: argparse.Namespace) -> dict:
+    """The recipe of parsed args in the shape of ctquant's ExperimentConfig (src/experiments/config.ts), so it can be
+    compared with DEFAULT_CONFIG or a config file (bench/reference/agree.py does)."""
+    return {
+        "size": args.size, "epochs": args.epochs, "baselineEpochs": args.baseline_epochs, "batchSize": args.batch,
+        "learningRate": args.lr, "layerLearningRate": args.layer_lr, "decayStart": args.decay_start,
+        "decayFloor": args.decay_floor, "warmupEpochs": args.warmup_epochs,
+        "unet": {"depth": args.depth, "baseFilters": args.base, "normalization": args.norm,
+                 "outputPrior": args.output_prior},
+        "dice": {"per-image": "perImage", "batch": "batch"}[args.dice], "slope": args.slope,
+        "temperature": {"start": args.temperature_start, "end": args.temperature_end},
+        "seed": args.seed, "seeds": args.seeds, "testFraction": args.test_fraction,
+        "validationFraction": args.val_fraction,
+    }
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description="ctquant's experiment in PyTorch (reference).")
+    ap = argparse.ArgumentParser(description="ctquant's experiment in PyTorch (reference). Defaults: ctquant's "
+                                 "DEFAULT_CONFIG (src/experiments/config.ts).", allow_abbrev=False)
     ap.add_argument("--config", help="ctquant experiment config JSON: its values become the defaults")
     ap.add_argument("--profile", help="ctquant detector profile JSON: native bits, lowest mode, rule, budget")
     ap.add_argument("--data", required=True, help="PNG folder with ct/ and covid/ (and optional volumes.json)")
@@ -568,33 +648,38 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--mask-dir", default="covid")
     ap.add_argument("--preset", choices=sorted(PRESETS), help="built-in volume starts and test volumes")
     ap.add_argument("--volume-starts", help="comma-separated slice indices where volumes start")
-    ap.add_argument("--test-volumes", help="slice index ranges whose volumes are the test split, e.g. 159-278,696-788")
+    ap.add_argument("--test-volumes", help="test volumes: ids (as ctquant's --test-volumes, comma- or space-separated) "
+                    "or slice index ranges whose volumes are taken, e.g. 159-278,696-788")
     ap.add_argument("--random-split", action="store_true", help="with --preset: seeded volume split, not its test set")
     ap.add_argument("--test-fraction", type=float, default=0.25, help="share of volumes held out (seeded split)")
     ap.add_argument("--val-fraction", type=float, default=0.15, help="share of training volumes for validation")
-    ap.add_argument("--split-seed", type=int, default=1)
+    ap.add_argument("--split-seed", type=int, help="seed of the volume split (default --seed, as ctquant)")
     ap.add_argument("--limit", type=int, help="load only this many evenly spaced slices (smoke runs)")
     ap.add_argument("--max-train", type=int)
     ap.add_argument("--max-val", type=int)
     ap.add_argument("--max-test", type=int)
     ap.add_argument("--native-bits", type=int, help="override the PNG bit depth")
     ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--baseline-epochs", type=int, help="epochs of setups without a trainable layer (default --epochs)")
+    ap.add_argument("--epochs", type=int, default=16, help="epochs of learned and random (the joint schedule)")
+    ap.add_argument("--baseline-epochs", type=int, default=8,
+                    help="epochs of baseline / all-pixels-retrained (default 8; --epochs alone sets both, as ctquant)")
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lr", type=float, default=3e-3, help="Adam rate of the U-Net")
+    ap.add_argument("--layer-lr", type=float, default=3e-3, help="Adam rate of the quantization layer's logits")
     ap.add_argument("--decay", choices=["linear", "step", "none"], default="linear")
     ap.add_argument("--decay-start", type=float, default=0.75, help="fraction of training after which lr decays")
     ap.add_argument("--decay-floor", type=float, default=0.1, help="final lr as a fraction of --lr")
     ap.add_argument("--warmup-epochs", type=float, default=1.0, help="linear lr warm-up from lr/10, in epochs")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--seeds", type=int, default=1, help="trainings per configuration (seeds seed..seed+n-1)")
+    ap.add_argument("--seeds", type=int, default=3, help="trainings per configuration (seeds seed..seed+n-1)")
     ap.add_argument("--setups", default="baseline,random,learned", help=",".join(SETUPS))
     ap.add_argument("--budgets", default="0.5", help="fractions of pixels quantized, comma-separated")
     ap.add_argument("--bits", default="1", help="kept bits of the reduced mode, comma-separated")
     ap.add_argument("--rule", choices=["floor", "midrise"], default="floor")
     ap.add_argument("--dice", choices=["per-image", "batch"], default="per-image", help="Dice of the loss")
-    ap.add_argument("--norm", choices=["none", "batch"], default="batch")
+    ap.add_argument("--norm", choices=list(NORMS), default="group")
+    ap.add_argument("--output-prior", type=float, default=0.02,
+                    help="initial output probability: the head's bias starts at its logit (0.5: bias 0)")
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--base", type=int, default=8)
     ap.add_argument("--slope", type=float, default=5.0)
@@ -611,8 +696,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         except (OSError, ValueError, KeyError) as e:
             ap.error(f"--config/--profile: {e}")
     args = ap.parse_args(argv)
-    if args.baseline_epochs is None:
-        args.baseline_epochs = args.epochs
+    given = {a.split("=")[0] for a in argv if a.startswith("--")}
+    if "--epochs" in given and "--baseline-epochs" not in given:
+        args.baseline_epochs = args.epochs  # ctquant's --epochs sets epochs and baselineEpochs
+    if not 0 < args.output_prior < 1:
+        ap.error(f"--output-prior must be in (0, 1), got {args.output_prior}")
     if args.size % (2**args.depth):
         ap.error(f"--size {args.size} must be divisible by 2^depth = {2**args.depth}")
     return args

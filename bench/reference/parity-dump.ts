@@ -2,7 +2,8 @@
  * Dumps one forward/backward pass of ctquant's joint model (trainable layer in 'expected' mode +
  * U-Net + diceBceLoss) on the tfjs cpu backend: weights, input, output, loss and gradients as
  * JSON, so bench/reference/parity.py can load the same weights into the PyTorch mirror and
- * compare. Usage: node --import tsx bench/reference/parity-dump.ts OUT.json [none|batch]
+ * compare. Usage: node --import tsx bench/reference/parity-dump.ts OUT.json [none|batch|group|instance]
+ * [baseFilters] [outputPrior]
  */
 import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
@@ -11,9 +12,11 @@ import { TrainableQuantization } from '../../src/quant/layer.js';
 import { JointModel } from '../../src/train/joint.js';
 import { Rng } from '../../src/util/rng.js';
 
-const [outPath, normArg] = process.argv.slice(2);
-if (!outPath) throw new Error('usage: parity-dump.ts OUT.json [none|batch]');
-const normalization = normArg === 'batch' ? 'batch' : 'none';
+const [outPath, normArg, baseArg, priorArg] = process.argv.slice(2);
+if (!outPath) throw new Error('usage: parity-dump.ts OUT.json [none|batch|group|instance] [baseFilters] [outputPrior]');
+const normalization = (['batch', 'group', 'instance'] as const).find((n) => n === normArg) ?? 'none';
+const baseFilters = baseArg ? Number(baseArg) : 4;
+const outputPrior = priorArg ? Number(priorArg) : undefined;
 const size = 16;
 const batch = 2;
 
@@ -24,7 +27,7 @@ const layer = new TrainableQuantization({
 const model = new JointModel({
   height: size, width: size, nativeBits: 8, rule: 'floor',
   stage: { kind: 'learned', layer },
-  unet: { depth: 2, baseFilters: 4, normalization },
+  unet: { depth: 2, baseFilters, normalization, ...(outputPrior !== undefined ? { outputPrior } : {}) },
   seed: 5,
 });
 
@@ -50,7 +53,7 @@ const gradients: Record<string, number[]> = {};
 trainable.forEach((v, i) => (gradients[names[i]!] = Array.from(grads[v.name]!.dataSync())));
 
 writeFileSync(outPath, JSON.stringify({
-  size, batch, normalization, nativeBits: 8, keptBits: 2, rule: 'floor', budget: 0.4, slope: layer.slope,
+  size, batch, normalization, depth: 2, baseFilters, outputPrior: outputPrior ?? null, nativeBits: 8, keptBits: 2, rule: 'floor', budget: 0.4, slope: layer.slope,
   counts: Array.from(counts), masks: Array.from(masks),
   weights, output: Array.from(output.dataSync()), loss: value.dataSync()[0],
   probabilityMap: Array.from(layer.probabilityMap()), hardwareLayout: Array.from(layer.hardwareLayout()),
