@@ -39,13 +39,21 @@ export interface MatrixReport {
   torch: { size: number; batch: number; result: TorchResult | null; error?: string }[];
 }
 
+/** The webgpu adapter once set up: a second Dawn instance in one process hangs or crashes. */
+let webgpuDetail: string | undefined;
+
 async function useBackend(name: string): Promise<string | undefined> {
+  if (name === 'webgpu' && webgpuDetail !== undefined) {
+    await tf.setBackend('webgpu');
+    return webgpuDetail;
+  }
   if (name === 'webgpu') {
     // Not startBackend: its kernel registration is a runtime import that a bundle (bench/gpu.ts) cannot follow.
     const adapter = await installNodeWebgpu();
     if (!adapter) throw new Error('webgpu: no adapter (no Vulkan driver? see scripts/setup-swiftshader.sh)');
     await selectWebgpuBackend(tf);
-    return [adapter.vendor, adapter.architecture, adapter.device || adapter.description].filter((s) => s).join(' ');
+    webgpuDetail = [adapter.vendor, adapter.architecture, adapter.device || adapter.description].filter((s) => s).join(' ');
+    return webgpuDetail;
   }
   const started = await startBackend(name as BackendName);
   return started.detail;

@@ -42,6 +42,8 @@ export interface StepBenchResult {
   msP90: number;
   /** Median time until the step's ops are enqueued (before the loss is read back): the CPU side of a step. */
   msEnqueueMedian: number;
+  /** tfjs kernels one step runs (tf.profile records; the fused webgpu Adam's dispatches are not kernels). */
+  kernelCalls: number;
   /** Largest live tensor bytes during one profiled step (tf.profile peakBytes), MiB. */
   peakTensorMiB: number;
   /** Process resident set size after the steps, MiB (includes the runtime). */
@@ -136,6 +138,7 @@ export async function benchTrainingStep(o: StepBenchOptions, kernels: string): P
     enqueueTimes.sort((a, b) => a - b);
     const rssMiB = process.memoryUsage().rss / 2 ** 20;
     let peakBytes = 0;
+    let kernelCalls = 0;
     let profile: KernelTotal[] | undefined;
     const info = await tf.profile(async () => {
       const value = step();
@@ -143,6 +146,7 @@ export async function benchTrainingStep(o: StepBenchOptions, kernels: string): P
       value.dispose();
     });
     peakBytes = info.peakBytes;
+    kernelCalls = info.kernels.length;
     if (o.profile) profile = await kernelTotals(info.kernels);
     times.sort((a, b) => a - b);
     return {
@@ -155,6 +159,7 @@ export async function benchTrainingStep(o: StepBenchOptions, kernels: string): P
       msP10: quantile(times, 0.1),
       msP90: quantile(times, 0.9),
       msEnqueueMedian: quantile(enqueueTimes, 0.5),
+      kernelCalls,
       peakTensorMiB: peakBytes / 2 ** 20,
       rssMiB,
       finalLoss,
@@ -213,11 +218,12 @@ export function runTorchReference(
 
 /** A plain-text table of results; `ratio` = PyTorch ms / this ms (throughput relative to PyTorch). */
 export function formatTable(rows: (StepBenchResult & { torchMs?: number })[]): string {
-  const header = ['backend', 'kernels', 'size', 'batch', 'ms/step (p10–p90)', 'enqueue ms', 'peak MiB', 'torch ms', 'vs torch'];
+  const header = ['backend', 'kernels', 'size', 'batch', 'ms/step (p10–p90)', 'enqueue ms', 'kernels', 'peak MiB', 'torch ms', 'vs torch'];
   const lines = rows.map((r) => [
     r.backend, r.kernels, `${r.size}²`, `${r.batch}`,
     `${r.msMedian.toFixed(1)} (${r.msP10.toFixed(1)}–${r.msP90.toFixed(1)})`,
     r.msEnqueueMedian.toFixed(1),
+    `${r.kernelCalls}`,
     r.peakTensorMiB.toFixed(0),
     r.torchMs !== undefined ? r.torchMs.toFixed(1) : '–',
     r.torchMs !== undefined ? `${(r.torchMs / r.msMedian).toFixed(3)}×` : '–',

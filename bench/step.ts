@@ -7,9 +7,11 @@
  *   flags: --backend wasm|webgpu|cpu (repeatable or comma list)  --kernels ctquant|stock (webgpu)
  *          --sizes 128,256,512  --batches 4,8  --steps 10  --warmup 3  --profile
  *          --torch-device cpu|cuda|none  --torch-threads 2  --python /usr/bin/python3  --json FILE
+ *          --flags NAME=value,… (tfjs env flags, e.g. CTQUANT_FUSED_ADAM=false for the tf-op Adam on webgpu)
  * Prints a table, then one JSON object (all results) on the last line.
  */
 import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { runStepMatrix, type MatrixOptions } from './matrix.js';
 
@@ -37,6 +39,7 @@ const { values } = parseArgs({
     'torch-threads': { type: 'string' },
     json: { type: 'string' },
     python: { type: 'string' },
+    flags: { type: 'string' },
   },
 });
 
@@ -56,6 +59,10 @@ const options: MatrixOptions = {
   log: (line) => console.log(line),
 };
 
+for (const kv of list(values.flags, [])) {
+  const [k, v] = kv.split('=') as [string, string];
+  tf.env().set(k, v === 'true' ? true : v === 'false' ? false : Number(v));
+}
 const report = await runStepMatrix(options);
 if (values.json) writeFileAtomic(values.json, JSON.stringify(report, null, 2) + '\n');
 console.log(JSON.stringify(report));
