@@ -30,6 +30,13 @@ export interface MatrixOptions {
   python?: string;
   /** Fewer timed steps for the stock webgpu kernels (seconds per step at 512²); default `steps`. */
   stockSteps?: number;
+  /** wasm thread counts to time (default [1]); 1 is the single-threaded build, more the threaded one. */
+  wasmThreads?: number[];
+  /**
+   * Runs the wasm rows of one thread count in another process (the wasm backend starts once per
+   * process); needed when `wasmThreads` has more than one entry.
+   */
+  runWasmIsolated?: (threads: number) => Promise<StepBenchResult[]>;
   log: (line: string) => void;
 }
 
@@ -42,7 +49,7 @@ export interface MatrixReport {
 /** The webgpu adapter once set up: a second Dawn instance in one process hangs or crashes. */
 let webgpuDetail: string | undefined;
 
-async function useBackend(name: string): Promise<string | undefined> {
+async function useBackend(name: string, wasmThreads = 1): Promise<string | undefined> {
   if (name === 'webgpu' && webgpuDetail !== undefined) {
     await tf.setBackend('webgpu');
     return webgpuDetail;
@@ -55,7 +62,7 @@ async function useBackend(name: string): Promise<string | undefined> {
     webgpuDetail = [adapter.vendor, adapter.architecture, adapter.device || adapter.description].filter((s) => s).join(' ');
     return webgpuDetail;
   }
-  const started = await startBackend(name as BackendName);
+  const started = await startBackend(name as BackendName, (line) => console.log(line), { wasmThreads });
   return started.detail;
 }
 
@@ -76,11 +83,26 @@ export async function runStepMatrix(o: MatrixOptions): Promise<MatrixReport> {
     }
   }
 
+  const wasmThreads = o.wasmThreads ?? [1];
+  const withTorch = (r: StepBenchResult) => {
+    const t = torchMs.get(key(r.size, r.batch));
+    return { ...r, torchMs: t, ratioToTorch: t !== undefined ? t / r.msMedian : undefined };
+  };
   for (const backend of o.backends) {
-    const detail = await useBackend(backend);
+    if (backend === 'wasm' && wasmThreads.length > 1) {
+      if (!o.runWasmIsolated) throw new Error('several wasm thread counts need runWasmIsolated (one process each)');
+      for (const threads of wasmThreads) {
+        o.log(`wasm, ${threads} thread(s), in its own process …`);
+        report.results.push(...(await o.runWasmIsolated(threads)).map(withTorch));
+      }
+      continue;
+    }
+    const detail = await useBackend(backend, backend === 'wasm' ? wasmThreads[0] : undefined);
     if (backend === 'webgpu') report.adapter = detail;
     o.log(`backend ${tf.getBackend()}: ${detail}`);
-    const sets = backend === 'webgpu' ? o.kernelSets : ['default'];
+    // wasm rows are labelled with the threads the backend really got (a failed threaded start falls back to 1).
+    const wasmLabel = /(\d+ threads?)/.exec(detail ?? '')?.[1] ?? 'default';
+    const sets = backend === 'webgpu' ? o.kernelSets : [backend === 'wasm' ? wasmLabel : 'default'];
     for (const set of sets) {
       if (backend === 'webgpu') {
         if (set === 'ctquant') registerWebgpuTrainingKernels();

@@ -8,12 +8,18 @@
  *          --sizes 128,256,512  --batches 4,8  --steps 10  --warmup 3  --profile
  *          --torch-device cpu|cuda|none  --torch-threads 2  --python /usr/bin/python3  --json FILE
  *          --flags NAME=value,… (tfjs env flags, e.g. CTQUANT_FUSED_ADAM=false for the tf-op Adam on webgpu)
+ *          --threads 1,2 (wasm threads; several: each count runs in a child process of this script)
  * Prints a table, then one JSON object (all results) on the last line.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { runStepMatrix, type MatrixOptions } from './matrix.js';
+import { runStepMatrix, type MatrixOptions, type MatrixReport } from './matrix.js';
+import type { StepBenchResult } from './step-lib.js';
 
 function list(v: string | string[] | undefined, fallback: string[]): string[] {
   if (v === undefined) return fallback;
@@ -40,6 +46,7 @@ const { values } = parseArgs({
     json: { type: 'string' },
     python: { type: 'string' },
     flags: { type: 'string' },
+    threads: { type: 'string', multiple: true },
   },
 });
 
@@ -56,8 +63,43 @@ const options: MatrixOptions = {
   torchDevice: torchDevice as MatrixOptions['torchDevice'],
   torchThreads: values['torch-threads'] ? Number(values['torch-threads']) : undefined,
   python: values.python,
+  wasmThreads: numbers(values.threads, [1], 'threads'),
+  runWasmIsolated: (threads) => runChild(threads),
   log: (line) => console.log(line),
 };
+
+/** This script again, wasm only with one thread count and no PyTorch; its rows from its --json file. */
+function runChild(threads: number): Promise<StepBenchResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'ctquant-step-'));
+  const json = join(dir, 'report.json');
+  const args = [
+    ...process.execArgv, process.argv[1]!, '--backend', 'wasm', '--threads', `${threads}`,
+    '--sizes', options.sizes.join(','), '--batches', options.batches.join(','),
+    '--steps', `${options.steps}`, '--warmup', `${options.warmup}`, '--torch-device', 'none', '--json', json,
+  ];
+  if (options.profile) args.push('--profile');
+  if (values.flags) args.push('--flags', values.flags);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let pending = '';
+    child.stdout.on('data', (d: Buffer) => {
+      const lines = (pending + d.toString()).split('\n');
+      pending = lines.pop() ?? '';
+      // Forward the child's log, not its closing table and JSON line (the parent prints both for all rows).
+      for (const l of lines) if (!l.startsWith('{')) console.log(`  [${threads}t] ${l}`);
+    });
+    child.on('close', (code) => {
+      try {
+        if (code !== 0) throw new Error(`wasm ${threads}-thread child exited ${code}`);
+        resolve((JSON.parse(readFileSync(json, 'utf8')) as MatrixReport).results);
+      } catch (e) {
+        reject(e);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
 
 for (const kv of list(values.flags, [])) {
   const [k, v] = kv.split('=') as [string, string];

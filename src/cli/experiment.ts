@@ -31,6 +31,7 @@ interface ExperimentArgs {
   resume: boolean;
   shard?: string;
   workers: number;
+  threads: number;
   worker: boolean;
   json: boolean;
 }
@@ -59,6 +60,11 @@ function experimentOptions<T>(y: Argv<T>, kind: ExperimentKind): Argv<T & Experi
       type: 'number',
       default: kind === 'demo' ? Math.min(2, availableParallelism()) : 1,
       describe: 'parallel worker processes (one per core on wasm)',
+    })
+    .option('threads', {
+      type: 'number',
+      default: 1,
+      describe: 'wasm threads in one process (the threaded SIMD build; falls back to 1 if it cannot start); not with --workers > 1',
     })
     .option('worker', { type: 'boolean', default: false, hidden: true }) as unknown as Argv<T & ExperimentArgs>;
 }
@@ -137,6 +143,10 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
   }
   if (!(Number.isInteger(args.workers) && args.workers >= 1)) throw new UserError(`--workers: expected a positive integer, got ${args.workers}`);
   if (args.workers > 1 && shard) throw new UserError('--workers and --shard exclude each other (workers are shards of this machine)');
+  if (!(Number.isInteger(args.threads) && args.threads >= 1)) throw new UserError(`--threads: expected a positive integer, got ${args.threads}`);
+  if (args.threads > 1 && args.workers > 1) {
+    throw new UserError('--threads > 1 and --workers > 1 exclude each other (workers are one single-threaded process per core): add --workers 1');
+  }
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const workerArgs = [kind, ...passThrough(args), '--out', outDir, '--resume', '--workers', '1'];
   const outcome = await runSession({
@@ -150,6 +160,7 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
     resume: args.resume,
     shard,
     workers: args.workers,
+    threads: args.threads,
     isWorker: args.worker,
     workerArgs,
     plain: args.json || args.worker || !process.stderr.isTTY,

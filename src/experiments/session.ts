@@ -34,6 +34,8 @@ export interface SessionOptions {
   shard?: { index: number; count: number };
   /** Run this many worker processes in parallel (each takes every n-th point). */
   workers: number;
+  /** wasm threads of this process (default 1); worker processes stay single-threaded. */
+  threads?: number;
   /** Set in worker processes: run points, write no report. */
   isWorker: boolean;
   /** Arguments to pass to worker processes (the command line of this run). */
@@ -103,7 +105,7 @@ export async function runSession(opts: SessionOptions): Promise<SessionOutcome> 
     backendName = started.name;
     if (!stopped) data = await prepareData(opts.data, opts.profile, opts.config);
   } else {
-    const started = await startBackend(opts.backend, opts.log);
+    const started = await startBackend(opts.backend, opts.log, { wasmThreads: opts.threads });
     backendName = started.name;
     opts.log(`backend: ${started.name} (${started.detail})`);
     data = await prepareData(opts.data, opts.profile, opts.config);

@@ -1,0 +1,148 @@
+/**
+ * The threaded wasm build (src/backend/wasm-threads.ts): it starts in Node with 2 threads, leaves no
+ * global patched, gives the single-threaded build's conv2d and training losses within 1e-5, repeats
+ * its own losses exactly, and the fallback to the single-threaded build works when the worker patch
+ * is disabled. The wasm backend starts once per process, so this file runs itself twice as a child
+ * (one per build) and compares what the children print.
+ */
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startBackend } from '../src/backend/index.js';
+import { setWorkerPatchEnabled } from '../src/backend/wasm-threads.js';
+import { TrainableQuantization } from '../src/quant/layer.js';
+import { JointModel } from '../src/train/joint.js';
+import { Adam } from '../src/train/adam.js';
+import { diceBceLoss } from '../src/model/losses.js';
+import { Rng } from '../src/util/rng.js';
+
+interface ChildReport {
+  detail: string;
+  logs: string[];
+  globalsRestored: boolean;
+  conv: number[];
+  losses: number[];
+  lossesAgain: number[];
+}
+
+const MODE = process.env.CTQUANT_THREADS_TEST_CHILD;
+
+function randomTensor(shape: number[], seed: number): tf.Tensor {
+  const rng = new Rng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.uniform(-1, 1);
+  return tf.tensor(a, shape);
+}
+
+/** Losses of `steps` training steps of a small joint model (learned layer + U-Net, Adam) from a fixed seed. */
+function trainLosses(steps: number): number[] {
+  const size = 32;
+  const seed = 3;
+  const layer = new TrainableQuantization({ rows: size, cols: size, nativeBits: 8, keptBits: 1, rule: 'floor', budget: 0.5, seed });
+  const model = new JointModel({
+    height: size, width: size, nativeBits: 8, rule: 'floor',
+    stage: { kind: 'learned', layer },
+    unet: { depth: 2, baseFilters: 8, normalization: 'none' },
+    seed,
+  });
+  const trainable = model.trainableVariables();
+  const adam = new Adam(trainable);
+  const rng = new Rng(seed);
+  const counts = tf.tensor4d(Float32Array.from({ length: 2 * size * size }, () => rng.int(256)), [2, size, size, 1]);
+  const masks = tf.tensor4d(Float32Array.from({ length: 2 * size * size }, () => (rng.uniform(0, 1) < 0.2 ? 1 : 0)), [2, size, size, 1]);
+  const losses: number[] = [];
+  try {
+    for (let s = 0; s < steps; s++) {
+      layer.resetNoise(seed + s);
+      const { value, grads } = tf.variableGrads(
+        () => diceBceLoss(masks, model.forward(counts, { training: true, mode: 'stochastic' }), { perImage: true }),
+        trainable,
+      );
+      adam.apply(trainable.map((v) => grads[v.name]!), 1e-3);
+      tf.dispose(Object.values(grads));
+      losses.push(value.dataSync()[0]!);
+      value.dispose();
+    }
+  } finally {
+    adam.dispose();
+    tf.dispose([counts, masks]);
+    model.dispose();
+  }
+  return losses;
+}
+
+async function child(mode: string): Promise<ChildReport> {
+  if (mode === 'no-patch') setWorkerPatchEnabled(false);
+  const createObjectURL = URL.createObjectURL;
+  const cpus = os.cpus;
+  const logs: string[] = [];
+  const started = await startBackend('wasm', (line) => logs.push(line), { wasmThreads: 2 });
+  const globalsRestored = URL.createObjectURL === createObjectURL && os.cpus === cpus;
+  const conv = tf.tidy(() => {
+    const x = randomTensor([2, 24, 24, 8], 1);
+    const f = randomTensor([3, 3, 8, 16], 2);
+    return Array.from(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same').dataSync());
+  });
+  return { detail: started.detail, logs, globalsRestored, conv, losses: trainLosses(3), lossesAgain: trainLosses(3) };
+}
+
+if (MODE) {
+  // Child: one build, one JSON line on stdout. No process.exit: the process must end by itself,
+  // which it only does if the pool's workers were unref'd.
+  const report = await child(MODE);
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+} else {
+  const runChild = (mode: string): Promise<ChildReport> =>
+    new Promise((resolve, reject) => {
+      const proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+        env: { ...process.env, CTQUANT_THREADS_TEST_CHILD: mode },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      proc.stdout.on('data', (d) => (out += d));
+      proc.stderr.on('data', (d) => (err += d));
+      const timer = setTimeout(() => proc.kill(), 60_000);
+      proc.on('close', (code) => {
+        clearTimeout(timer);
+        const line = out.trim().split('\n').pop() ?? '';
+        if (code !== 0 || !line.startsWith('{')) reject(new Error(`child ${mode} exited ${code}: ${err.slice(-800)}`));
+        else resolve(JSON.parse(line) as ChildReport);
+      });
+    });
+  // Both children at once: the whole file stays well under 15 s.
+  const [threaded, fallback] = await Promise.all([runChild('threads'), runChild('no-patch')]);
+
+  const maxAbsDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+  test('the threaded build starts with 2 threads and restores the globals it patched', () => {
+    assert.is(threaded.detail, 'XNNPACK, SIMD, 2 threads');
+    assert.equal(threaded.logs, []);
+    assert.ok(threaded.globalsRestored);
+  });
+
+  test('without the worker patch it falls back to the single-threaded build and logs why', () => {
+    assert.is(fallback.detail, 'XNNPACK, SIMD, 1 thread');
+    assert.is(fallback.logs.length, 1);
+    assert.match(fallback.logs[0]!, /wasm: 2 threads unavailable \(.*must be an absolute path.*\); using the single-threaded build/);
+    assert.ok(fallback.globalsRestored);
+  });
+
+  test('conv2d and training losses match the single-threaded build within 1e-5', () => {
+    assert.is(threaded.conv.length, fallback.conv.length);
+    assert.ok(maxAbsDiff(threaded.conv, fallback.conv) < 1e-5, `conv2d differs by ${maxAbsDiff(threaded.conv, fallback.conv)}`);
+    assert.ok(threaded.losses.every(Number.isFinite));
+    assert.ok(maxAbsDiff(threaded.losses, fallback.losses) < 1e-5, `losses ${threaded.losses} vs ${fallback.losses}`);
+  });
+
+  test('a given thread count repeats its losses exactly from the same seed', () => {
+    assert.equal(threaded.lossesAgain, threaded.losses);
+    assert.equal(fallback.lossesAgain, fallback.losses);
+  });
+
+  test.run();
+}
