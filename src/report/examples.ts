@@ -2,6 +2,7 @@
  * Example predictions beside ground truth: for each test slice the input image (grey), the
  * ground-truth outline (green) and the prediction outline (magenta) over it, one row per example.
  */
+import { diceScore } from '../model/metrics.js';
 import { escapeXml, svgDocument, svgToPng } from './svgPlot.js';
 import { rgbToPng, upscaleFactor, upscaleRgb } from './maps.js';
 
@@ -20,19 +21,6 @@ export interface ExampleInput {
 
 const GT_COLOUR: [number, number, number] = [0, 200, 80];
 const PRED_COLOUR: [number, number, number] = [230, 40, 200];
-
-/** Discrete Dice of two 0/1 masks (both empty counts as 1, as in the evaluation). */
-export function maskDice(a: Uint8Array, b: Uint8Array): number {
-  let inter = 0;
-  let sa = 0;
-  let sb = 0;
-  for (let i = 0; i < a.length; i++) {
-    sa += a[i]! ? 1 : 0;
-    sb += b[i]! ? 1 : 0;
-    inter += a[i]! && b[i]! ? 1 : 0;
-  }
-  return sa + sb === 0 ? 1 : (2 * inter) / (sa + sb);
-}
 
 /** 1 where a mask pixel has a 4-neighbour outside the mask (or lies on the frame edge). */
 export function outline(mask: Uint8Array, rows: number, cols: number): Uint8Array {
@@ -99,7 +87,7 @@ export async function examplesSvg(examples: readonly ExampleInput[]): Promise<st
     const gt = outline(ex.mask, ex.rows, ex.cols);
     const pred = outline(ex.prediction, ex.rows, ex.cols);
     const rasters = [grey, paint(grey, gt, GT_COLOUR), paint(grey, pred, PRED_COLOUR), paint(paint(grey, gt, GT_COLOUR), pred, PRED_COLOUR)];
-    const dice = maskDice(ex.mask, ex.prediction);
+    const dice = diceScore(ex.mask, ex.prediction);
     parts.push(`<text x="${gap}" y="${y + 14}" font-size="13" font-weight="bold">${escapeXml(ex.title)} — Dice ${dice.toFixed(3)}</text>`);
     for (let c = 0; c < rasters.length; c++) {
       const png = await rgbToPng(upscaleRgb(rasters[c]!, ex.rows, ex.cols, factor), w, h);
