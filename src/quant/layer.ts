@@ -119,6 +119,20 @@ export function initialLogits(n: number, seed: number, init: LogitInit, initScal
   return w;
 }
 
+/** Throws unless a layer input shape is [B, rows, cols, 1] (one readout value per detector pixel). */
+export function checkReadoutShape(inputShape: tf.Shape | tf.Shape[], rows: number, cols: number, layer: string): void {
+  const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+  if (shape.length !== 4 || shape[1] !== rows || shape[2] !== cols || shape[3] !== 1) {
+    throw new Error(`${layer} expects [B, ${rows}, ${cols}, 1], got [${shape.join(', ')}]`);
+  }
+}
+
+/** A relaxed-sampling temperature, checked: > 0. */
+export function checkTemperature(t: number): number {
+  if (!(t > 0)) throw new RangeError(`temperature must be > 0, got ${t}`);
+  return t;
+}
+
 export class TrainableQuantization extends tf.layers.Layer {
   static className = 'TrainableQuantization';
 
@@ -155,15 +169,12 @@ export class TrainableQuantization extends tf.layers.Layer {
     if (!(this.keptBits >= 1 && this.keptBits < this.nativeBits)) {
       throw new RangeError(`keptBits must be in [1, nativeBits), got ${this.keptBits} of ${this.nativeBits}`);
     }
-    if (!(this.temperature > 0)) throw new RangeError(`temperature must be > 0, got ${this.temperature}`);
+    checkTemperature(this.temperature);
     this.noise = new Rng(this.seed).fork(1);
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
-    if (shape.length !== 4 || shape[1] !== this.rows || shape[2] !== this.cols || shape[3] !== 1) {
-      throw new Error(`TrainableQuantization expects [B, ${this.rows}, ${this.cols}, 1], got [${shape.join(', ')}]`);
-    }
+    checkReadoutShape(inputShape, this.rows, this.cols, 'TrainableQuantization');
     this.logits = this.addWeight('logits', [this.rows, this.cols], 'float32', tf.initializers.zeros(), undefined, true);
     const w = initialLogits(this.rows * this.cols, this.seed, this.init, this.initScale, this.slope);
     tf.tidy(() => {
@@ -178,8 +189,7 @@ export class TrainableQuantization extends tf.layers.Layer {
 
   /** Sets the relaxed-Bernoulli temperature (annealing schedule). */
   setTemperature(t: number): void {
-    if (!(t > 0)) throw new RangeError(`temperature must be > 0, got ${t}`);
-    this.temperature = t;
+    this.temperature = checkTemperature(t);
   }
 
   /** Restarts the sampling noise (same seed → same masks again). */

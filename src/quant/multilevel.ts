@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { QuantizerRule } from '../profile/types.js';
 import { Rng } from '../util/rng.js';
 import { quantizeCounts, quantizeCountsSTE } from './hard.js';
-import { accurateMean, type LogitInit, type MaskMode } from './layer.js';
+import { accurateMean, checkReadoutShape, checkTemperature, type LogitInit, type MaskMode } from './layer.js';
 
 export interface MultiLevelConfig {
   rows: number;
@@ -147,7 +147,7 @@ export class MultiLevelQuantization extends tf.layers.Layer {
     if (!(this.budgetBits > lowest && this.budgetBits < this.nativeBits)) {
       throw new RangeError(`budgetBits must be in (${lowest}, ${this.nativeBits}), got ${this.budgetBits}`);
     }
-    if (!(this.temperature > 0)) throw new RangeError(`temperature must be > 0, got ${this.temperature}`);
+    checkTemperature(this.temperature);
     this.noise = new Rng(this.seed).fork(1);
   }
 
@@ -156,10 +156,7 @@ export class MultiLevelQuantization extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
-    if (shape.length !== 4 || shape[1] !== this.rows || shape[2] !== this.cols || shape[3] !== 1) {
-      throw new Error(`MultiLevelQuantization expects [B, ${this.rows}, ${this.cols}, 1], got [${shape.join(', ')}]`);
-    }
+    checkReadoutShape(inputShape, this.rows, this.cols, 'MultiLevelQuantization');
     const K = this.levelCount;
     this.logits = this.addWeight('logits', [this.rows, this.cols, K], 'float32', tf.initializers.zeros(), undefined, true);
     const rng = new Rng(this.seed);
@@ -180,8 +177,7 @@ export class MultiLevelQuantization extends tf.layers.Layer {
   }
 
   setTemperature(t: number): void {
-    if (!(t > 0)) throw new RangeError(`temperature must be > 0, got ${t}`);
-    this.temperature = t;
+    this.temperature = checkTemperature(t);
   }
 
   resetNoise(seed = this.seed): void {
