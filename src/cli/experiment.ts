@@ -92,9 +92,9 @@ function configFrom(args: ExperimentArgs, kind: ExperimentKind): ExperimentConfi
 /**
  * The demo: the study and a short sweep at 64×64 in under 10 minutes on 2 cores. One seed (the
  * study and sweep commands default to three); the joint model and its random control train
- * 20 epochs, U-Nets without a layout 10.
+ * 20 epochs, U-Nets without a layout 8.
  */
-const DEMO_OVERRIDES = { epochs: 20, baselineEpochs: 10, seeds: 1 };
+const DEMO_OVERRIDES = { epochs: 20, baselineEpochs: 8, seeds: 1 };
 const DEMO_BUDGETS = '0.25,0.5,0.75';
 
 function parseBudgets(text: string | undefined): number[] | undefined {
