@@ -5,16 +5,15 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { installNodeWebgpu, selectWebgpuBackend } from '../src/backend/webgpu/node-gpu.js';
+import { selectWebgpuBackend } from '../src/backend/webgpu/node-gpu.js';
+import { reportMissingAdapter, testAdapter } from './helpers/webgpu.js';
 import { WebgpuAdamUpdater } from '../src/backend/webgpu/adam.js';
 import { Adam, FUSED_ADAM_FLAG } from '../src/train/adam.js';
 import { Rng } from '../src/util/rng.js';
 
-const swiftShaderDir = fileURLToPath(new URL('../.vulkan-sw', import.meta.url));
-const adapter = await installNodeWebgpu({ swiftShaderDir });
+const adapter = await testAdapter();
 
 /** Variable shapes: a conv filter, a bias, a scalar-like, one over a workgroup (257 elements). */
 const SHAPES = [[3, 3, 4, 5], [7], [1], [257]];
@@ -82,13 +81,7 @@ function assertClose(got: AdamRun, want: AdamRun, what: string): void {
 }
 
 if (!adapter) {
-  const why = 'no WebGPU adapter: run scripts/setup-swiftshader.sh (or set VK_ICD_FILENAMES) to test the fused Adam';
-  if (process.env.CI === 'true') {
-    test('fused webgpu Adam needs a Vulkan driver', () => assert.unreachable(why));
-  } else {
-    // Not test.skip: test/run.mjs miscounts uvu's skipped tests. Say it loudly instead.
-    console.warn(`SKIPPED webgpu Adam tests: ${why}`);
-  }
+  reportMissingAdapter('the fused Adam');
 } else {
   await tf.setBackend('cpu');
   const reference = await runAdam();
