@@ -8,7 +8,7 @@ import { DATASET_PRESETS, type DataSource, type DatasetPreset } from '../experim
 import { parseShard } from '../experiments/plan.js';
 import { runSession, type ExperimentKind } from '../experiments/session.js';
 import { loadProfile, studyProfile } from '../profile/load.js';
-import { printJson } from './format.js';
+import { printJson, timestamp } from './format.js';
 
 /** Flags shared by train, study, sweep and demo. */
 interface ExperimentArgs {
@@ -109,10 +109,6 @@ function parseIntegers(text: string | undefined, flag: string): number[] | undef
   const list = text.split(',').map((t) => Number(t.trim()));
   if (!list.length || list.some((v) => !Number.isInteger(v) || v < 0)) throw new UserError(`${flag}: expected integers >= 0 separated by commas, got "${text}"`);
   return list;
-}
-
-function timestamp(): string {
-  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
 
 async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {

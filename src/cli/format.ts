@@ -12,3 +12,8 @@ export function formatTable(header: string[], rows: (string | number)[][]): stri
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
+
+/** UTC time stamp for default output folder names, e.g. 20261126-183012. */
+export function timestamp(date = new Date()): string {
+  return date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}

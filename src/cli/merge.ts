@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { evalSession, mergeSession } from '../experiments/session.js';
 import { BACKEND_NAMES, type BackendName } from '../backend/index.js';
 import { join } from 'node:path';
-import { printJson } from './format.js';
+import { printJson, timestamp } from './format.js';
 
 interface MergeArgs {
   dirs: string[];
@@ -46,10 +46,9 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('out', { type: 'string', describe: 'output folder (default: <run>/eval-<time>)' })
       .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName }) as never,
   handler: async (args) => {
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
     const r = await evalSession(args.run, {
       data: args.data ? { kind: 'folder', path: args.data, skipBad: args['skip-bad'] ?? false } : undefined,
-      outDir: args.out ?? join(args.run, `eval-${stamp}`),
+      outDir: args.out ?? join(args.run, `eval-${timestamp()}`),
       backend: args.backend,
       log,
     });

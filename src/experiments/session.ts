@@ -94,7 +94,6 @@ export async function runSession(opts: SessionOptions): Promise<SessionOutcome> 
 
   let backendName = opts.backend as string;
   let stopped = false;
-  const examples: ExampleInput[] = [];
   let data: Awaited<ReturnType<typeof prepareData>> | null = null;
   if (opts.workers > 1 && !opts.isWorker) {
     opts.log(`running ${points.length} trainings in ${opts.workers} worker processes`);
@@ -134,7 +133,7 @@ export async function runSession(opts: SessionOptions): Promise<SessionOutcome> 
   }
   if (opts.isWorker) return { outDir, runs, files: [], stopped, backend: backendName, seconds: (Date.now() - t0) / 1000 };
 
-  if (data) examples.push(...(await examplePredictions(outDir, runs, data.split.test, opts)));
+  const examples = data ? await examplePredictions(outDir, runs, data.split.test, opts) : [];
   const seconds = (Date.now() - t0) / 1000;
   const files = await writeReport(outDir, {
     runs,
@@ -192,7 +191,6 @@ export function writeJson(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-export { join };
 
 /** Joins the runs of several output folders (shards of one sweep) into `outDir` with one report. */
 export async function mergeSession(dirs: string[], outDir: string, log: (line: string) => void): Promise<SessionOutcome> {
