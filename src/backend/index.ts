@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.js';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
+import { registerWasmMemoryKernels } from './wasm-memory-kernels.js';
 import { MAX_WASM_THREADS, startThreadedWasm, WasmThreadsUnavailable } from './wasm-threads.js';
 // Static (so bundles carry it); it imports only types from tfjs-backend-webgpu, so loading it has no side effects.
 import { registerWebgpuTrainingKernels } from './webgpu/kernels.js';
@@ -225,6 +226,7 @@ async function startWasm(o: StartOptions): Promise<StartedBackend> {
   }
   if (!threaded) await setBackendOrThrow('wasm');
   registerWasmTrainingKernels();
+  registerWasmMemoryKernels();
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   // The wasm backend starts once per process: report the threads it really has.
   const threads = wasm.getThreadsCount();
