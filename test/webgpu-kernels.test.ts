@@ -1,5 +1,6 @@
 /**
- * The WGSL training kernels (src/backend/webgpu/) against the cpu reference backend, on a software
+ * The WGSL training kernels (src/backend/webgpu/: filter and input gradients of conv2d, sums over
+ * leading axes) against the cpu reference backend, on a software
  * WebGPU adapter (SwiftShader, installed by scripts/setup-swiftshader.sh into .vulkan-sw/).
  * Without an adapter: fails when CI=true (CI installs SwiftShader), is skipped otherwise.
  */
@@ -14,6 +15,7 @@ import {
   webgpuTrainingKernelsActive,
 } from '../src/backend/webgpu/kernels.js';
 import { planFilterGrad } from '../src/backend/webgpu/conv2d-backprop-filter.js';
+import { planColumnSum } from '../src/backend/webgpu/column-sum.js';
 import { Rng } from '../src/util/rng.js';
 
 const adapter = await testAdapter();
@@ -83,6 +85,28 @@ function backpropFilter(c: FilterCase, x: Float32Array, dy: Float32Array): Promi
   }));
 }
 
+function backpropInput(c: FilterCase, dy: Float32Array, filter: Float32Array): Promise<Float32Array> {
+  return readAndDispose(tf.tidy(() => tf.engine().runKernel('Conv2DBackpropInput', {
+    dy: tf.tensor4d(dy, outShape(c)), filter: tf.tensor4d(filter, c.filter),
+  }, {
+    strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: c.x,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor));
+}
+
+/** Sums over leading axes (the column-sum kernel), inner axes and all axes (stock), keepDims or not. */
+const SUM_CASES: { label: string; shape: number[]; axis: number[]; keepDims: boolean }[] = [
+  { label: 'bias gradient [2,9,7,5] over 0,1,2', shape: [2, 9, 7, 5], axis: [0, 1, 2], keepDims: false },
+  { label: 'bias gradient, 300 channels (two column tiles), keepDims', shape: [3, 5, 4, 300], axis: [0, 1, 2], keepDims: true },
+  { label: '[40000,3] over 0 (many chunks, phases)', shape: [40000, 3], axis: [0], keepDims: false },
+  { label: '[4,6,6,48] over 1,0 (48 columns: 5 phases, threads left over)', shape: [4, 6, 6, 48], axis: [1, 0], keepDims: false },
+  { label: 'inner axes (stock path)', shape: [3, 4, 5], axis: [1, 2], keepDims: false },
+  { label: 'all axes (stock path)', shape: [3, 4, 5], axis: [0, 1, 2], keepDims: false },
+];
+
+function sumCase(c: (typeof SUM_CASES)[number], x: Float32Array): Promise<Float32Array> {
+  return readAndDispose(tf.tidy(() => tf.sum(tf.tensor(x, c.shape), c.axis, c.keepDims)));
+}
+
 /** Gradients of Σ r·conv2dTranspose(x, f) (2×2 stride-2 up-convolution of the U-Net) w.r.t. x and f. */
 async function transposedConvGrads(x: Float32Array, f: Float32Array, r: Float32Array): Promise<Float32Array[]> {
   const grads = tf.tidy(() => {
@@ -118,6 +142,17 @@ test('planFilterGrad covers the problem in whole steps and splits long pixel axe
   assert.ok(top.tilesM * top.tilesN * top.chunks >= 1024, 'the 512² layer fills a large GPU');
 });
 
+test('planColumnSum: chunks cover every row once, phases fit a workgroup', () => {
+  for (const [outer, inner] of [[2_097_152, 16], [8192, 256], [7, 300], [1, 1], [40000, 3], [288, 48]] as const) {
+    const p = planColumnSum(outer, inner);
+    assert.ok(p.rowsPerChunk * p.chunks >= outer, `${outer}x${inner}: rows covered`);
+    assert.ok(p.rowsPerChunk * (p.chunks - 1) < outer, `${outer}x${inner}: no empty chunk`);
+    assert.ok(p.phases * p.cols <= 256 && p.cols * p.colTiles >= inner);
+    assert.ok(p.chunks <= 1024);
+  }
+  assert.ok(planColumnSum(2_097_152, 16).chunks >= 512, 'a 512², batch-8 bias gradient fills a large GPU');
+});
+
 if (!adapter) {
   reportMissingAdapter('the WGSL kernels');
 } else {
@@ -126,11 +161,15 @@ if (!adapter) {
   const tx = randomArray(rng, 2 * 4 * 4 * 6);
   const tfilt = randomArray(rng, 2 * 2 * 3 * 6);
   const tr = randomArray(rng, 2 * 8 * 8 * 3);
+  const filters = FILTER_CASES.map((c) => randomArray(rng, size(c.filter)));
+  const sums = SUM_CASES.map((c) => randomArray(rng, size(c.shape)));
 
   // References first, on cpu.
   await tf.setBackend('cpu');
   const refFilter = await Promise.all(FILTER_CASES.map((c, i) => backpropFilter(c, data[i]!.x, data[i]!.dy)));
   const refTransposed = await transposedConvGrads(tx, tfilt, tr);
+  const refInput = await Promise.all(FILTER_CASES.map((c, i) => backpropInput(c, data[i]!.dy, filters[i]!)));
+  const refSums = await Promise.all(SUM_CASES.map((c, i) => sumCase(c, sums[i]!)));
 
   await selectWebgpuBackend(tf);
   registerWebgpuTrainingKernels();
@@ -149,17 +188,39 @@ if (!adapter) {
     });
   });
 
+  FILTER_CASES.forEach((c, i) => {
+    test(`Conv2DBackpropInput matches cpu: ${c.label}`, async () => {
+      const got = await backpropInput(c, data[i]!.dy, filters[i]!);
+      assert.ok(got.some((v) => v !== 0), 'all zeros');
+      const err = relativeError(got, refInput[i]!);
+      assert.ok(err < 1e-5, `relative error ${err}`);
+    });
+  });
+
+  SUM_CASES.forEach((c, i) => {
+    test(`Sum matches cpu: ${c.label}`, async () => {
+      const got = await sumCase(c, sums[i]!);
+      const err = relativeError(got, refSums[i]!);
+      assert.ok(err < 1e-5, `relative error ${err}`);
+    });
+  });
+
   test('conv2dTranspose gradients (filter gradient with swapped roles) match cpu', async () => {
     const [dx, df] = await transposedConvGrads(tx, tfilt, tr);
     assert.ok(relativeError(dx!, refTransposed[0]!) < 1e-5, 'input gradient');
     assert.ok(relativeError(df!, refTransposed[1]!) < 1e-5, 'filter gradient');
   });
 
-  test('no tensors leak from the two-pass kernel', async () => {
+  test('no tensors or GPU buffers leak from the multi-pass kernels', async () => {
     const c = FILTER_CASES[0]!;
-    const before = tf.memory().numTensors;
+    const before = tf.memory();
     await backpropFilter(c, data[0]!.x, data[0]!.dy);
-    assert.is(tf.memory().numTensors, before);
+    await backpropInput(c, data[0]!.dy, filters[0]!);
+    await sumCase(SUM_CASES[0]!, sums[0]!);
+    const after = tf.memory();
+    assert.is(after.numTensors, before.numTensors);
+    assert.is(after.numBytes, before.numBytes);
+    assert.is(after.numDataBuffers, before.numDataBuffers);
   });
 
   test('restoreStockWebgpuKernels puts the stock kernel back, and it agrees', async () => {

@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+import { backpropInputPadding } from './conv-padding.js';
 
 type Backend = tf.KernelBackend & { disposeData(dataId: object, force?: boolean): boolean };
 type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -127,17 +128,13 @@ function conv2dBackpropInput(args: BackpropInputArgs): TensorInfo {
   );
   if (info.strideHeight !== 1 || info.strideWidth !== 1) return stock();
   const [, H, W] = inputShape;
-  const { filterHeight: KH, filterWidth: KW, outHeight: Ho, outWidth: Wo } = info;
-  const { top, left } = info.padInfo;
-  const padTop = KH - 1 - top;
-  const padLeft = KW - 1 - left;
-  const padBottom = H - Ho + top;
-  const padRight = W - Wo + left;
-  if (Math.min(padTop, padLeft, padBottom, padRight) < 0) return stock();
+  const explicit = backpropInputPadding(
+    H, W, info.outHeight, info.outWidth, info.filterHeight, info.filterWidth, info.padInfo.top, info.padInfo.left,
+  );
+  if (!explicit) return stock();
 
   const flipped = run('Reverse', backend, { x: filter }, { dims: [0, 1] });
   const swapped = run('Transpose', backend, { x: flipped }, { perm: [0, 1, 3, 2] }); // [KH,KW,Cout,Cin]
-  const explicit: ExplicitPad = [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]];
   const dx = run('Conv2D', backend, { x: dy, filter: swapped }, {
     strides: [1, 1], pad: explicit, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined,
   } as unknown as NamedAttrMap);

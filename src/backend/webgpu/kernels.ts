@@ -6,6 +6,11 @@
  *   conv2dTranspose (kernel `Conv2DBackpropInput`) into a `Conv2D` for its input and a
  *   `Conv2DBackpropFilter(x = upstream gradient, dy = transposed conv's input)` for its filter.
  *
+ * - `Conv2DBackpropInput`, stride 1: the forward conv of dy with the rotated filter
+ *   (conv2d-backprop-input.ts); other strides go to the stock kernel.
+ * - `Sum` over leading axes (bias gradients): two-pass column sums (column-sum.ts) instead of a
+ *   transpose and a reduction; other reductions go to the stock kernel.
+ *
  * Registration swaps the kernel in tfjs's global registry; `restoreStockWebgpuKernels()` puts the
  * stock ones back (the benchmark compares both in one process).
  */
@@ -18,11 +23,14 @@ import {
   geometryFromConvInfo,
   planFilterGrad,
 } from './conv2d-backprop-filter.js';
+import { ColumnSumPartialProgram, planColumnSum } from './column-sum.js';
+import { FlipFilterProgram } from './conv2d-backprop-input.js';
+import { backpropInputPadding } from '../conv-padding.js';
 
 const BACKEND = 'webgpu';
 
 /** Kernel names this module overrides, in registration order. */
-export const WEBGPU_TRAINING_KERNELS = ['Conv2DBackpropFilter'] as const;
+export const WEBGPU_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum'] as const;
 
 const stock = new Map<string, KernelConfig>();
 let active = false;
@@ -31,6 +39,8 @@ let active = false;
 export function registerWebgpuTrainingKernels(): void {
   if (active) return;
   replaceKernel('Conv2DBackpropFilter', conv2dBackpropFilter as unknown as KernelFunc);
+  replaceKernel('Conv2DBackpropInput', conv2dBackpropInput as unknown as KernelFunc);
+  replaceKernel('Sum', sum as unknown as KernelFunc);
   active = true;
 }
 
@@ -96,6 +106,76 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: BackpropFilterArgs): T
   const plan = planFilterGrad(geometry);
   const partial = backend.runWebGPUProgram(new FilterGradPartialProgram(geometry, plan), [x, dy], 'float32');
   const result = backend.runWebGPUProgram(new SumChunksProgram(filterShape, plan.chunks), [partial], 'float32');
+  backend.disposeData(partial.dataId);
+  return result;
+}
+
+/** Runs the stock kernel this module replaced. */
+function runStock(name: string, args: { inputs: unknown; backend: WebGPUBackend; attrs: unknown }): TensorInfo {
+  const config = stock.get(name);
+  if (!config) throw new Error(`webgpu has no stock ${name} kernel`);
+  return config.kernelFunc(args as unknown as Parameters<KernelFunc>[0]) as TensorInfo;
+}
+
+interface BackpropInputArgs {
+  inputs: { dy: TensorInfo; filter: TensorInfo };
+  backend: WebGPUBackend;
+  attrs: {
+    strides: number | [number, number];
+    pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    inputShape: [number, number, number, number];
+  };
+}
+
+/** dx [B, H, W, Cin] of a stride-1 NHWC conv: the stock forward Conv2D of dy with the flipped filter. */
+function conv2dBackpropInput(args: BackpropInputArgs): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { dy, filter } = inputs;
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
+  if (dataFormat !== 'NHWC' || dy.dtype !== 'float32') return runStock('Conv2DBackpropInput', args);
+  const filterShape = filter.shape as [number, number, number, number];
+  const info = tf.backend_util.computeConv2DInfo(inputShape, filterShape, strides, 1, pad, dimRoundingMode);
+  if (info.strideHeight !== 1 || info.strideWidth !== 1) return runStock('Conv2DBackpropInput', args);
+  const explicit = backpropInputPadding(
+    inputShape[1], inputShape[2], info.outHeight, info.outWidth, info.filterHeight, info.filterWidth,
+    info.padInfo.top, info.padInfo.left,
+  );
+  if (!explicit) return runStock('Conv2DBackpropInput', args);
+  const flipped = backend.runWebGPUProgram(new FlipFilterProgram(filterShape), [filter], 'float32');
+  const conv = tf.getKernel('Conv2D', BACKEND).kernelFunc;
+  const dx = conv({
+    inputs: { x: dy, filter: flipped },
+    backend,
+    attrs: { strides: [1, 1], pad: explicit, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined },
+  } as unknown as Parameters<KernelFunc>[0]) as TensorInfo;
+  backend.disposeData(flipped.dataId);
+  return dx;
+}
+
+interface SumArgs {
+  inputs: { x: TensorInfo };
+  backend: WebGPUBackend;
+  attrs: { axis: number | number[]; keepDims: boolean };
+}
+
+/** Sum over leading axes [0, k) of a float32 tensor (bias gradients) as column sums; the rest to stock. */
+function sum(args: SumArgs): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { x } = inputs;
+  const rank = x.shape.length;
+  const axes = [...new Set(tf.util.parseAxisParam(attrs.axis, x.shape))].sort((p, q) => p - q);
+  const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
+  if (x.dtype !== 'float32' || !leading) return runStock('Sum', args);
+  const kept = x.shape.slice(axes.length);
+  const outer = x.shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
+  const inner = kept.reduce((a, b) => a * b, 1);
+  if (outer === 0 || inner === 0) return runStock('Sum', args);
+  const outShape = attrs.keepDims ? [...axes.map(() => 1), ...kept] : kept;
+  const plan = planColumnSum(outer, inner);
+  const partial = backend.runWebGPUProgram(new ColumnSumPartialProgram(plan), [x], 'float32');
+  const result = backend.runWebGPUProgram(new SumChunksProgram(outShape, plan.chunks), [partial], 'float32');
   backend.disposeData(partial.dataId);
   return result;
 }
