@@ -53,5 +53,5 @@ for (const variant of values.variants.split(';')) {
 const json = JSON.stringify(reports, null, 2);
 if (process.env.OUT) writeFileSync(join(process.env.OUT, 'gpu-bench.json'), json + '\n');
 for (const r of reports) {
-  console.log(r.flags, JSON.stringify(r.results.map((x) => ({ k: x.kernels, s: x.size, ms: +x.msMedian.toFixed(1), enq: +x.msEnqueueMedian.toFixed(1), kernels: x.kernelCalls }))));
+  console.log(r.flags, JSON.stringify(r.results.map((x) => ({ k: x.kernels, s: x.size, ms: +x.msMedian.toFixed(1), enq: +x.msEnqueueMedian.toFixed(1), piped: +x.msPipelined.toFixed(1), kernels: x.kernelCalls }))));
 }

@@ -42,7 +42,7 @@ export interface MatrixOptions {
 
 export interface MatrixReport {
   adapter?: string;
-  results: (StepBenchResult & { torchMs?: number; ratioToTorch?: number })[];
+  results: (StepBenchResult & { torchMs?: number; ratioToTorch?: number; torchPipelinedMs?: number })[];
   torch: { size: number; batch: number; result: TorchResult | null; error?: string }[];
 }
 
@@ -69,6 +69,7 @@ async function useBackend(name: string, wasmThreads = 1): Promise<string | undef
 export async function runStepMatrix(o: MatrixOptions): Promise<MatrixReport> {
   const report: MatrixReport = { results: [], torch: [] };
   const torchMs = new Map<string, number>();
+  const torchPipelinedMs = new Map<string, number>();
   const key = (size: number, batch: number) => `${size}x${batch}`;
 
   if (o.torchDevice !== 'none') {
@@ -77,7 +78,10 @@ export async function runStepMatrix(o: MatrixOptions): Promise<MatrixReport> {
         o.log(`torch ${o.torchDevice} ${size}² batch ${batch} …`);
         const r = runTorchReference({ size, batch, steps: Math.max(o.steps, 10), warmup: o.warmup, device: o.torchDevice, threads: o.torchThreads, python: o.python });
         report.torch.push({ size, batch, ...r });
-        if (r.result) torchMs.set(key(size, batch), r.result.ms_median);
+        if (r.result) {
+          torchMs.set(key(size, batch), r.result.ms_median);
+          if (typeof r.result.ms_pipelined === 'number') torchPipelinedMs.set(key(size, batch), r.result.ms_pipelined);
+        }
         else o.log(`  torch reference unavailable: ${r.error}`);
       }
     }
@@ -86,7 +90,8 @@ export async function runStepMatrix(o: MatrixOptions): Promise<MatrixReport> {
   const wasmThreads = o.wasmThreads ?? [1];
   const withTorch = (r: StepBenchResult) => {
     const t = torchMs.get(key(r.size, r.batch));
-    return { ...r, torchMs: t, ratioToTorch: t !== undefined ? t / r.msMedian : undefined };
+    const tp = torchPipelinedMs.get(key(r.size, r.batch));
+    return { ...r, torchMs: t, ratioToTorch: t !== undefined ? t / r.msMedian : undefined, torchPipelinedMs: tp };
   };
   for (const backend of o.backends) {
     if (backend === 'wasm' && wasmThreads.length > 1) {
@@ -114,8 +119,8 @@ export async function runStepMatrix(o: MatrixOptions): Promise<MatrixReport> {
           const steps = backend === 'webgpu' && set === 'stock' ? (o.stockSteps ?? o.steps) : o.steps;
           o.log(`${backend}/${set} ${size}² batch ${batch}: ${o.warmup} warm-up + ${steps} steps …`);
           const r = await benchTrainingStep({ size, batch, steps, warmup: o.warmup, profile: o.profile }, set);
-          const t = torchMs.get(key(size, batch));
-          const row = { ...r, torchMs: t, ratioToTorch: t !== undefined ? t / r.msMedian : undefined };
+          const row = withTorch(r);
+          const t = row.torchMs;
           report.results.push(row);
           o.log(`  ${r.msMedian.toFixed(1)} ms/step${t !== undefined ? `, ${(t / r.msMedian).toFixed(3)}× PyTorch (${t.toFixed(1)} ms)` : ''}`);
           if (r.profile) o.log(`  profile of one step (${backend}/${set} ${size}² b${batch}):\n${formatProfile(r.profile)}`);

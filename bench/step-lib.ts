@@ -2,13 +2,16 @@
  * One training step of ctquant's model, timed: trainable quantization layer (stochastic mask) +
  * U-Net (base 16, depth 4, no normalisation) + Dice+BCE (per image) + Adam, fp32, on one synthetic
  * batch; the same model and settings as bench/torch_step.py, the PyTorch reference.
- * A step ends with reading the loss back, so queued GPU work is inside the time.
+ * A step ends with reading the loss back, so queued GPU work is inside the time. A second figure,
+ * `msPipelined`, times steps as the trainer runs them on a GPU: queued back to back with the losses
+ * read every `defaultLossReadEvery('webgpu')` steps, so the CPU queues a step while the GPU runs one.
  */
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { TrainableQuantization } from '../src/quant/layer.js';
 import { JointModel } from '../src/train/joint.js';
 import { Adam } from '../src/train/adam.js';
+import { defaultLossReadEvery } from '../src/train/trainer.js';
 import { diceBceLoss } from '../src/model/losses.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -40,6 +43,8 @@ export interface StepBenchResult {
   msMedian: number;
   msP10: number;
   msP90: number;
+  /** Mean ms per step over `steps` steps queued back to back, losses read every few steps (the trainer's GPU rhythm). */
+  msPipelined: number;
   /** Median time until the step's ops are enqueued (before the loss is read back): the CPU side of a step. */
   msEnqueueMedian: number;
   /** tfjs kernels one step runs (tf.profile records; the fused webgpu Adam's dispatches are not kernels). */
@@ -136,6 +141,7 @@ export async function benchTrainingStep(o: StepBenchOptions, kernels: string): P
       finalLoss = r.loss;
     }
     enqueueTimes.sort((a, b) => a - b);
+    const msPipelined = await pipelinedSteps(step, o.steps, defaultLossReadEvery('webgpu'));
     const rssMiB = process.memoryUsage().rss / 2 ** 20;
     let peakBytes = 0;
     let kernelCalls = 0;
@@ -158,6 +164,7 @@ export async function benchTrainingStep(o: StepBenchOptions, kernels: string): P
       msMedian: quantile(times, 0.5),
       msP10: quantile(times, 0.1),
       msP90: quantile(times, 0.9),
+      msPipelined,
       msEnqueueMedian: quantile(enqueueTimes, 0.5),
       kernelCalls,
       peakTensorMiB: peakBytes / 2 ** 20,
@@ -170,6 +177,21 @@ export async function benchTrainingStep(o: StepBenchOptions, kernels: string): P
     tf.dispose([counts, masks]);
     model.dispose();
   }
+}
+
+/** Mean ms per step of `steps` steps with one read-back of the queued losses every `readEvery` steps. */
+async function pipelinedSteps(step: () => tf.Scalar, steps: number, readEvery: number): Promise<number> {
+  const t0 = performance.now();
+  const pending: tf.Scalar[] = [];
+  for (let i = 0; i < steps; i++) {
+    pending.push(step());
+    if ((i + 1) % readEvery === 0 || i === steps - 1) {
+      const losses = tf.stack(pending);
+      await losses.data();
+      tf.dispose([losses, ...pending.splice(0)]);
+    }
+  }
+  return (performance.now() - t0) / steps;
 }
 
 /** Sums tf.profile's kernel records by name; longest total first. */
@@ -189,6 +211,8 @@ async function kernelTotals(kernels: Awaited<ReturnType<typeof tf.profile>>['ker
 
 export interface TorchResult {
   ms_median: number;
+  /** Mean ms per step of steps queued back to back, one synchronisation at the end. */
+  ms_pipelined?: number;
   device?: string;
   [key: string]: unknown;
 }
@@ -217,8 +241,11 @@ export function runTorchReference(
 }
 
 /** A plain-text table of results; `ratio` = PyTorch ms / this ms (throughput relative to PyTorch). */
-export function formatTable(rows: (StepBenchResult & { torchMs?: number })[]): string {
-  const header = ['backend', 'kernels', 'size', 'batch', 'ms/step (p10–p90)', 'enqueue ms', 'kernels', 'peak MiB', 'torch ms', 'vs torch'];
+export function formatTable(rows: (StepBenchResult & { torchMs?: number; torchPipelinedMs?: number })[]): string {
+  const header = [
+    'backend', 'kernels', 'size', 'batch', 'ms/step (p10–p90)', 'enqueue ms', 'kernels', 'peak MiB', 'torch ms', 'vs torch',
+    'pipelined ms', 'torch pipelined', 'vs torch (pipelined)',
+  ];
   const lines = rows.map((r) => [
     r.backend, r.kernels, `${r.size}²`, `${r.batch}`,
     `${r.msMedian.toFixed(1)} (${r.msP10.toFixed(1)}–${r.msP90.toFixed(1)})`,
@@ -227,6 +254,9 @@ export function formatTable(rows: (StepBenchResult & { torchMs?: number })[]): s
     r.peakTensorMiB.toFixed(0),
     r.torchMs !== undefined ? r.torchMs.toFixed(1) : '–',
     r.torchMs !== undefined ? `${(r.torchMs / r.msMedian).toFixed(3)}×` : '–',
+    r.msPipelined.toFixed(1),
+    r.torchPipelinedMs !== undefined ? r.torchPipelinedMs.toFixed(1) : '–',
+    r.torchPipelinedMs !== undefined ? `${(r.torchPipelinedMs / r.msPipelined).toFixed(3)}×` : '–',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (l: string[]) => l.map((c, i) => c.padEnd(widths[i]!)).join('  ');

@@ -140,6 +140,26 @@ test('a NaN loss stops with a clear error and keeps the last good checkpoint', a
   m.dispose();
 });
 
+test('losses read back in groups (lossReadEvery) give the same run, and a NaN is still pinned to its step', async () => {
+  const every = learnedModel();
+  const a = await trainModel(every, data, options());
+  const expected = weightsOf(every);
+  every.dispose();
+  const grouped = learnedModel();
+  const b = await trainModel(grouped, data, options({ lossReadEvery: 3 }));
+  assert.equal(weightsOf(grouped), expected);
+  assert.equal(b.history.map((h) => h.loss), a.history.map((h) => h.loss));
+  const poisoned: CtDataset = { ...data, slices: data.slices.map((s) => ({ ...s, image: s.image.map((v, i) => (i === 5 ? NaN : v)) })) };
+  try {
+    await trainModel(grouped, poisoned, options({ lossReadEvery: 3 }));
+    assert.unreachable('NaN was not noticed');
+  } catch (e) {
+    assert.instance(e, UserError);
+    assert.match((e as Error).message, /NaN at epoch 1, step 1\b/);
+  }
+  grouped.dispose();
+});
+
 test('collapse: all-empty predictions on data with lesions are flagged, a sound run is not', () => {
   const withLesion = data.slices.filter((s) => s.mask.some((v) => v)).length;
   assert.ok(withLesion > 0);

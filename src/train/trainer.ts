@@ -33,7 +33,12 @@ export interface TrainOptions {
   progress?: Progress;
   /** Polled after every step; true stops the run after a checkpoint (Ctrl-C). */
   shouldStop?: () => boolean;
-  /** Read the loss back every this many steps (a GPU read-back stalls the pipeline). */
+  /**
+   * Read the losses back every this many steps (default: 8 on webgpu, 1 elsewhere). A read-back
+   * waits for the GPU to finish, so the CPU cannot queue the next step meanwhile; the losses in
+   * between stay on the device and are read together, so the epoch loss and the NaN check still
+   * see every step.
+   */
   lossReadEvery?: number;
   /** For tests: throw as if interrupted after this global step. */
   stopAfterStep?: number;
@@ -82,7 +87,7 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
     floor: opts.decayFloor,
   };
   const layer = hasTrainableLayer(model.stage) ? model.stage.layer : null;
-  const readEvery = Math.max(1, opts.lossReadEvery ?? 1);
+  const readEvery = Math.max(1, opts.lossReadEvery ?? defaultLossReadEvery(tf.getBackend()));
 
   let epoch = 0;
   let stepInEpoch = 0;
@@ -91,6 +96,8 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
   let priorSeconds = 0;
   let epochLossSum = 0;
   let epochLossCount = 0;
+  /** Step losses not read back yet (see lossReadEvery). */
+  const pending: PendingLoss[] = [];
 
   if (opts.resume && opts.checkpointPath) {
     const ckpt = loadCheckpoint<CheckpointState>(opts.checkpointPath);
@@ -144,25 +151,19 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
         );
         adam.apply(trainable.map((v) => grads[v.name]!), lr);
         tf.dispose([counts, masks, ...Object.values(grads)]);
-        if ((globalStep + 1) % readEvery === 0 || stepInEpoch === perEpoch - 1) {
-          const loss = (await value.data())[0]!;
-          if (!Number.isFinite(loss)) {
-            value.dispose();
-            throw new UserError(
-              `training diverged: the loss is ${loss} at epoch ${epoch + 1}, step ${stepInEpoch + 1}` +
-                (opts.checkpointPath ? `; the last good checkpoint is kept at ${opts.checkpointPath}` : '') +
-                ' (lower the learning rate or enable normalisation)',
-              { exitCode: 3 },
-            );
+        pending.push({ loss: value, epoch, stepInEpoch });
+        const stopNow = opts.shouldStop?.() || opts.stopAfterStep === globalStep + 1;
+        if ((globalStep + 1) % readEvery === 0 || stepInEpoch === perEpoch - 1 || stopNow) {
+          const losses = await readLosses(pending.splice(0), opts.checkpointPath);
+          for (const loss of losses) {
+            epochLossSum += loss;
+            epochLossCount += 1;
           }
-          epochLossSum += loss;
-          epochLossCount += 1;
-          opts.progress?.update(globalStep + 1, `epoch ${epoch + 1}/${opts.epochs} loss ${loss.toFixed(4)}`);
+          opts.progress?.update(globalStep + 1, `epoch ${epoch + 1}/${opts.epochs} loss ${losses.at(-1)!.toFixed(4)}`);
         }
-        value.dispose();
         stepInEpoch += 1;
         globalStep += 1;
-        if (opts.shouldStop?.() || opts.stopAfterStep === globalStep) {
+        if (stopNow) {
           checkpoint();
           return { history, stopped: true, seconds: elapsed(), steps: globalStep };
         }
@@ -192,9 +193,56 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
       checkpoint();
     }
   } finally {
+    tf.dispose(pending.map((p) => p.loss));
     adam.dispose();
   }
   return { history, stopped: false, seconds: elapsed(), steps: globalStep };
+}
+
+/** Steps between loss read-backs when the caller does not say: only a GPU gains from waiting. */
+export function defaultLossReadEvery(backend: string): number {
+  return backend === 'webgpu' ? 8 : 1;
+}
+
+interface PendingLoss {
+  loss: tf.Tensor;
+  epoch: number;
+  stepInEpoch: number;
+}
+
+/**
+ * Reads the queued step losses with one read-back, in step order, and disposes them; the first
+ * non-finite one is a UserError (exit 3) naming its step.
+ */
+async function readLosses(pending: PendingLoss[], checkpointPath: string | undefined): Promise<number[]> {
+  let values: Float32Array;
+  try {
+    values = await readScalars(pending.map((p) => p.loss));
+  } finally {
+    tf.dispose(pending.map((p) => p.loss));
+  }
+  const losses = Array.from(values);
+  const bad = losses.findIndex((loss) => !Number.isFinite(loss));
+  if (bad >= 0) {
+    const { epoch, stepInEpoch } = pending[bad]!;
+    throw new UserError(
+      `training diverged: the loss is ${losses[bad]} at epoch ${epoch + 1}, step ${stepInEpoch + 1}` +
+        (checkpointPath ? `; the last good checkpoint is kept at ${checkpointPath}` : '') +
+        ' (lower the learning rate or enable normalisation)',
+      { exitCode: 3 },
+    );
+  }
+  return losses;
+}
+
+async function readScalars(scalars: tf.Tensor[]): Promise<Float32Array> {
+  if (scalars.length === 1) return (await scalars[0]!.data()) as Float32Array;
+  const stacked = tf.stack(scalars);
+  try {
+    return (await stacked.data()) as Float32Array;
+  } finally {
+    stacked.dispose();
+  }
 }
 
 function restore(
