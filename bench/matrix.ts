@@ -24,6 +24,8 @@ export interface MatrixOptions {
   steps: number;
   warmup: number;
   profile: boolean;
+  /** Time the pipelined figure too (default true). */
+  pipelined?: boolean;
   torchDevice: 'cpu' | 'cuda' | 'none';
   torchThreads?: number;
   /** Python interpreter for bench/torch_step.py (default: env CTQUANT_PYTHON or python3). */
@@ -118,7 +120,7 @@ export async function runStepMatrix(o: MatrixOptions): Promise<MatrixReport> {
         for (const batch of o.batches) {
           const steps = backend === 'webgpu' && set === 'stock' ? (o.stockSteps ?? o.steps) : o.steps;
           o.log(`${backend}/${set} ${size}² batch ${batch}: ${o.warmup} warm-up + ${steps} steps …`);
-          const r = await benchTrainingStep({ size, batch, steps, warmup: o.warmup, profile: o.profile }, set);
+          const r = await benchTrainingStep({ size, batch, steps, warmup: o.warmup, profile: o.profile, pipelined: o.pipelined }, set);
           const row = withTorch(r);
           const t = row.torchMs;
           report.results.push(row);

@@ -24,6 +24,8 @@ export interface StepBenchOptions {
   baseFilters?: number;
   /** Also run one step under tf.profile and keep the per-kernel totals. */
   profile?: boolean;
+  /** Also time `steps` steps queued back to back (msPipelined; default true). */
+  pipelined?: boolean;
   seed?: number;
 }
 
@@ -43,7 +45,7 @@ export interface StepBenchResult {
   msMedian: number;
   msP10: number;
   msP90: number;
-  /** Mean ms per step over `steps` steps queued back to back, losses read every few steps (the trainer's GPU rhythm). */
+  /** Mean ms per step over `steps` steps queued back to back, losses read every few steps (the trainer's GPU rhythm); NaN when not timed. */
   msPipelined: number;
   /** Median time until the step's ops are enqueued (before the loss is read back): the CPU side of a step. */
   msEnqueueMedian: number;
@@ -141,7 +143,7 @@ export async function benchTrainingStep(o: StepBenchOptions, kernels: string): P
       finalLoss = r.loss;
     }
     enqueueTimes.sort((a, b) => a - b);
-    const msPipelined = await pipelinedSteps(step, o.steps, defaultLossReadEvery('webgpu'));
+    const msPipelined = o.pipelined === false ? NaN : await pipelinedSteps(step, o.steps, defaultLossReadEvery('webgpu'));
     const rssMiB = process.memoryUsage().rss / 2 ** 20;
     let peakBytes = 0;
     let kernelCalls = 0;
@@ -254,9 +256,9 @@ export function formatTable(rows: (StepBenchResult & { torchMs?: number; torchPi
     r.peakTensorMiB.toFixed(0),
     r.torchMs !== undefined ? r.torchMs.toFixed(1) : '–',
     r.torchMs !== undefined ? `${(r.torchMs / r.msMedian).toFixed(3)}×` : '–',
-    r.msPipelined.toFixed(1),
+    Number.isNaN(r.msPipelined) ? '–' : r.msPipelined.toFixed(1),
     r.torchPipelinedMs !== undefined ? r.torchPipelinedMs.toFixed(1) : '–',
-    r.torchPipelinedMs !== undefined ? `${(r.torchPipelinedMs / r.msPipelined).toFixed(3)}×` : '–',
+    r.torchPipelinedMs !== undefined && !Number.isNaN(r.msPipelined) ? `${(r.torchPipelinedMs / r.msPipelined).toFixed(3)}×` : '–',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (l: string[]) => l.map((c, i) => c.padEnd(widths[i]!)).join('  ');

@@ -9,6 +9,7 @@
  *          --torch-device cpu|cuda|none  --torch-threads 2  --python /usr/bin/python3  --json FILE
  *          --flags NAME=value,… (tfjs env flags, e.g. CTQUANT_FUSED_ADAM=false for the tf-op Adam on webgpu)
  *          --threads 1,2 (wasm threads; several: each count runs in a child process of this script)
+ *          --no-pipelined (skip the steps-queued-back-to-back figure; it matters on a GPU only)
  * Prints a table, then one JSON object (all results) on the last line.
  */
 import { spawn } from 'node:child_process';
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     steps: { type: 'string' },
     warmup: { type: 'string' },
     profile: { type: 'boolean' },
+    'no-pipelined': { type: 'boolean' },
     'torch-device': { type: 'string' },
     'torch-threads': { type: 'string' },
     json: { type: 'string' },
@@ -60,6 +62,7 @@ const options: MatrixOptions = {
   steps: numbers(values.steps, [10], 'steps')[0]!,
   warmup: Number(values.warmup ?? 3),
   profile: values.profile ?? false,
+  pipelined: !values['no-pipelined'],
   torchDevice: torchDevice as MatrixOptions['torchDevice'],
   torchThreads: values['torch-threads'] ? Number(values['torch-threads']) : undefined,
   python: values.python,
@@ -78,6 +81,7 @@ function runChild(threads: number): Promise<StepBenchResult[]> {
     '--steps', `${options.steps}`, '--warmup', `${options.warmup}`, '--torch-device', 'none', '--json', json,
   ];
   if (options.profile) args.push('--profile');
+  if (!options.pipelined) args.push('--no-pipelined');
   if (values.flags) args.push('--flags', values.flags);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
+import { IM2COL_FLAG } from '../src/backend/wasm-kernels.js';
 import { Rng } from '../src/util/rng.js';
 
 interface Case {
@@ -60,20 +61,45 @@ function maxRelativeError(a: Float32Array, b: Float32Array): number {
   return err / scale;
 }
 
-test('wasm conv2d filter and input gradients equal cpu within 1e-4 relative', async () => {
+test('wasm conv2d filter and input gradients equal cpu within 1e-4 relative (im2col and conv filter gradients)', async () => {
   await startBackend('cpu');
   const reference = cases.map((c, i) => grads(c, i));
   await startBackend('wasm');
   assert.is(tf.getBackend(), 'wasm');
-  cases.forEach((c, i) => {
-    const got = grads(c, i);
-    const ref = reference[i]!;
-    assert.is(got.df.length, ref.df.length);
-    const ef = maxRelativeError(got.df, ref.df);
-    const ex = maxRelativeError(got.dx, ref.dx);
-    assert.ok(ef < 1e-4, `filter gradient ${JSON.stringify(c)}: relative error ${ef}`);
-    assert.ok(ex < 1e-4, `input gradient ${JSON.stringify(c)}: relative error ${ex}`);
-  });
+  assert.ok(tf.env().getBool(IM2COL_FLAG), 'one thread: im2col filter gradient by default');
+  for (const im2col of [true, false]) {
+    tf.env().set(IM2COL_FLAG, im2col);
+    cases.forEach((c, i) => {
+      const got = grads(c, i);
+      const ref = reference[i]!;
+      assert.is(got.df.length, ref.df.length);
+      const ef = maxRelativeError(got.df, ref.df);
+      const ex = maxRelativeError(got.dx, ref.dx);
+      assert.ok(ef < 1e-4, `filter gradient (im2col ${im2col}) ${JSON.stringify(c)}: relative error ${ef}`);
+      assert.ok(ex < 1e-4, `input gradient ${JSON.stringify(c)}: relative error ${ex}`);
+    });
+  }
+  tf.env().set(IM2COL_FLAG, true);
+});
+
+test('im2col filter gradient in several image blocks equals one block, and frees its temporaries', () => {
+  // One image's im2col is 9·256·128² = 37.7M floats, over the 2^25-float block: two blocks of one image.
+  const x = tf.randomNormal([2, 128, 128, 256], 0, 1, 'float32', 3) as tf.Tensor4D;
+  const dy = tf.randomNormal([2, 128, 128, 2], 0, 1, 'float32', 4) as tf.Tensor4D;
+  const run = (im2col: boolean) => {
+    tf.env().set(IM2COL_FLAG, im2col);
+    return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+      strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 256, 2],
+    } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  };
+  const before = tf.memory().numBytes;
+  const blocked = run(true);
+  const conv = run(false);
+  tf.env().set(IM2COL_FLAG, true);
+  assert.is(tf.memory().numBytes - before, blocked.size * 4 * 2, 'only the two results remain');
+  const err = maxRelativeError(blocked.dataSync() as Float32Array, conv.dataSync() as Float32Array);
+  assert.ok(err < 1e-5, `relative error ${err}`);
+  tf.dispose([x, dy, blocked, conv]);
 });
 
 test('wasm matMul with transposes (matmul gradients) equals cpu, batched and not', async () => {

@@ -17,6 +17,15 @@ type Backend = tf.KernelBackend & { disposeData(dataId: object, force?: boolean)
 type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
 type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
 
+/**
+ * tfjs env flag: the stride-1 filter gradient as im2col + GEMM (true) or as one XNNPACK conv (false;
+ * a one-channel input always takes im2col). Measured per layer in a 256², batch-4 step: im2col is
+ * ~10% faster on one thread (its row copies are JS, single-threaded) and ~30% slower on two, so
+ * startBackend sets it to (threads === 1).
+ */
+export const IM2COL_FLAG = 'CTQUANT_WASM_IM2COL';
+tf.env().registerFlag(IM2COL_FLAG, () => false);
+
 let registered = false;
 let stockBackpropInput: KernelFunc | undefined;
 let stockBatchMatMul: KernelFunc | undefined;
@@ -72,6 +81,10 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: BackpropFilterArgs): T
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode,
   );
+  const im2col = tf.env().getBool(IM2COL_FLAG) || info.inChannels === 1;
+  if (im2col && info.strideHeight === 1 && info.strideWidth === 1 && x.dtype === 'float32') {
+    return filterGradIm2col(x, dy, info, backend);
+  }
   const [, H, W] = x.shape as number[];
   const { strideHeight: sh, strideWidth: sw, filterHeight: KH, filterWidth: KW, outHeight: Ho, outWidth: Wo } = info;
   const { top, left } = info.padInfo;
@@ -100,6 +113,75 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: BackpropFilterArgs): T
   temps.push(dw);
   const out = run('Transpose', backend, { x: dw }, { perm: [1, 2, 0, 3] }); // [KH,KW,Cin,Cout]
   free(backend, ...temps);
+  return out;
+}
+
+/** Floats of one im2col block: bounds the extra memory (the block for a 256² batch-4 layer is 75 MB). */
+const IM2COL_BLOCK_FLOATS = 1 << 25;
+
+/**
+ * Stride 1: dW = A · dy, A = im2col of x as [KH·KW·Cin, N·Ho·Wo] (row (kh, kw, ci) holds x shifted
+ * by the tap), dy as [N·Ho·Wo, Cout]. The product is XNNPACK's plain GEMM; A is built by row copies
+ * from x transposed to [Cin, N, H, W], a few images at a time, and the blocks' products are added.
+ */
+function filterGradIm2col(x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo, backend: Backend): TensorInfo {
+  const heap = backend as unknown as { makeOutput(shape: number[], dtype: 'float32'): TensorInfo; typedArrayFromHeap(t: TensorInfo): Float32Array };
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo, outChannels: Co } = info;
+  const { filterHeight: KH, filterWidth: KW } = info;
+  const { top, left } = info.padInfo;
+  const rows = KH * KW * C;
+  const perImage = Ho * Wo;
+  const imagesPerBlock = Math.max(1, Math.min(N, Math.floor(IM2COL_BLOCK_FLOATS / (rows * perImage))));
+  const xT = run('Transpose', backend, { x }, { perm: [3, 0, 1, 2] }); // [C,N,H,W]
+  let total: TensorInfo | null = null;
+  for (let n0 = 0; n0 < N; n0 += imagesPerBlock) {
+    const images = Math.min(imagesPerBlock, N - n0);
+    const K = images * perImage;
+    const a = heap.makeOutput([1, rows, K], 'float32');
+    const dst = heap.typedArrayFromHeap(a);
+    const src = heap.typedArrayFromHeap(xT);
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        const dh = kh - top;
+        const dw = kw - left;
+        const ow0 = Math.max(0, -dw);
+        const ow1 = Math.min(Wo, W - dw);
+        for (let c = 0; c < C; c++) {
+          const rowBase = ((kh * KW + kw) * C + c) * K;
+          for (let n = 0; n < images; n++) {
+            for (let oh = 0; oh < Ho; oh++) {
+              const d = rowBase + (n * Ho + oh) * Wo;
+              const ih = oh + dh;
+              if (ih < 0 || ih >= H || ow1 <= ow0) {
+                dst.fill(0, d, d + Wo);
+                continue;
+              }
+              const s = ((c * N + n0 + n) * H + ih) * W + dw;
+              if (ow0 > 0) dst.fill(0, d, d + ow0);
+              dst.set(src.subarray(s + ow0, s + ow1), d + ow0);
+              if (ow1 < Wo) dst.fill(0, d + ow1, d + Wo);
+            }
+          }
+        }
+      }
+    }
+    // dy rows of these images: the whole tensor, or a contiguous slice (a copy).
+    const dyBlock = images === N ? dy : run('Slice', backend, { x: dy }, { begin: [n0, 0, 0, 0], size: [images, -1, -1, -1] });
+    const b = { dataId: dyBlock.dataId, shape: [1, K, Co], dtype: 'float32' } as TensorInfo;
+    const part = stockBatchMatMul!({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } } as unknown as Parameters<KernelFunc>[0]) as TensorInfo;
+    free(backend, a);
+    if (dyBlock !== dy) free(backend, dyBlock);
+    if (total) {
+      const sum = run('Add', backend, { a: total, b: part }, {});
+      free(backend, total, part);
+      total = sum;
+    } else {
+      total = part;
+    }
+  }
+  free(backend, xT);
+  const out = run('Reshape', backend, { x: total! }, { shape: [KH, KW, C, Co] });
+  free(backend, total!);
   return out;
 }
 
