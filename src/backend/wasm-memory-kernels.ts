@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { leadingReduction } from './kernel-geometry.js';
 
 export const WASM_JS_KERNELS_FLAG = 'CTQUANT_WASM_JS_KERNELS';
 tf.env().registerFlag(WASM_JS_KERNELS_FLAG, () => true);
@@ -176,14 +177,9 @@ function poolGradGeneral(x: Float32Array, g: Float32Array, dx: Float32Array, inf
 function sum(args: KernelArgs, stock: KernelFunc): TensorInfo {
   const { x } = args.inputs as { x: TensorInfo };
   const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
-  const rank = x.shape.length;
-  const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
-  const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
-  if (x.dtype !== 'float32' || !leading) return stock(args) as TensorInfo;
-  const kept = x.shape.slice(axes.length);
-  const outer = size(x.shape.slice(0, axes.length));
-  const inner = size(kept);
-  const outShape = keepDims ? [...axes.map(() => 1), ...kept] : kept;
+  const view = leadingReduction(x.shape, axis, keepDims);
+  if (x.dtype !== 'float32' || !view) return stock(args) as TensorInfo;
+  const { outer, inner, outShape } = view;
   const b = heap(args);
   const out = b.makeOutput(outShape, 'float32');
   columnSums(b.typedArrayFromHeap(x), outer, inner, b.typedArrayFromHeap(out));

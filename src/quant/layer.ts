@@ -10,44 +10,19 @@
  * Input and output: [B, rows, cols, 1] in native ADC counts.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { QuantizerRule } from '../profile/types.js';
 import { Rng } from '../util/rng.js';
+import { ReadoutQuantizationLayer, type LayerArgs, type LogitInit, type MaskMode, type ReadoutLayerConfig } from './readout-layer.js';
 import { quantizeCounts, quantizeCountsSTE } from './hard.js';
 import { pixelsForBudget } from './random.js';
 
-/**
- * How the selection mask is formed when the layer runs:
- * - `stochastic`: a relaxed-Bernoulli sample per image (training; the "stochastic" evaluation);
- * - `hardware`: the one layout a built detector has, exactly round(budget·n) pixels of highest probability;
- * - `expected`: m = p̃ (deterministic soft mask; for diagnostics).
- */
-export type MaskMode = 'stochastic' | 'hardware' | 'expected';
+export type { LogitInit, MaskMode } from './readout-layer.js';
 
-/** How the logits start: `small` = uniform in ±initScale (p ≈ ½ everywhere); `loupe` = p uniform in (0, 1) as LOUPE. */
-export type LogitInit = 'small' | 'loupe';
-
-export interface QuantizationLayerConfig {
-  rows: number;
-  cols: number;
-  nativeBits: number;
+export interface QuantizationLayerConfig extends ReadoutLayerConfig {
   /** Bits the reduced mode keeps. */
   keptBits: number;
-  rule: QuantizerRule;
   /** Fraction of pixels read with the reduced mode, in (0, 1). */
   budget: number;
-  /** p = sigmoid(slope·w); LOUPE's default 5. */
-  slope?: number;
-  /** Relaxed-Bernoulli temperature (lower = closer to binary); annealed with setTemperature. */
-  temperature?: number;
-  /** Seeds the logit init and the sampling noise. */
-  seed: number;
-  init?: LogitInit;
-  /** Half-width of the `small` logit init. */
-  initScale?: number;
-  mode?: MaskMode;
 }
-
-type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 
 const PROBABILITY_EPS = 1e-6;
 
@@ -119,88 +94,31 @@ export function initialLogits(n: number, seed: number, init: LogitInit, initScal
   return w;
 }
 
-/** Throws unless a layer input shape is [B, rows, cols, 1] (one readout value per detector pixel). */
-export function checkReadoutShape(inputShape: tf.Shape | tf.Shape[], rows: number, cols: number, layer: string): void {
-  const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
-  if (shape.length !== 4 || shape[1] !== rows || shape[2] !== cols || shape[3] !== 1) {
-    throw new Error(`${layer} expects [B, ${rows}, ${cols}, 1], got [${shape.join(', ')}]`);
-  }
-}
-
-/** A relaxed-sampling temperature, checked: > 0. */
-export function checkTemperature(t: number): number {
-  if (!(t > 0)) throw new RangeError(`temperature must be > 0, got ${t}`);
-  return t;
-}
-
-export class TrainableQuantization extends tf.layers.Layer {
+export class TrainableQuantization extends ReadoutQuantizationLayer {
   static className = 'TrainableQuantization';
 
-  readonly rows: number;
-  readonly cols: number;
-  readonly nativeBits: number;
   readonly keptBits: number;
-  readonly rule: QuantizerRule;
   readonly budget: number;
-  readonly slope: number;
-  readonly seed: number;
-  readonly init: LogitInit;
-  readonly initScale: number;
-  temperature: number;
-  mode: MaskMode;
-  private logits: tf.LayerVariable | null = null;
-  private noise: Rng;
 
   constructor(config: QuantizationLayerConfig & LayerArgs) {
     super(config);
-    this.rows = config.rows;
-    this.cols = config.cols;
-    this.nativeBits = config.nativeBits;
     this.keptBits = config.keptBits;
-    this.rule = config.rule;
     this.budget = config.budget;
-    this.slope = config.slope ?? 5;
-    this.temperature = config.temperature ?? 0.5;
-    this.seed = config.seed;
-    this.init = config.init ?? 'small';
-    this.initScale = config.initScale ?? 0.05;
-    this.mode = config.mode ?? 'stochastic';
     if (!(this.budget > 0 && this.budget < 1)) throw new RangeError(`budget must be in (0, 1), got ${this.budget}`);
     if (!(this.keptBits >= 1 && this.keptBits < this.nativeBits)) {
       throw new RangeError(`keptBits must be in [1, nativeBits), got ${this.keptBits} of ${this.nativeBits}`);
     }
-    checkTemperature(this.temperature);
-    this.noise = new Rng(this.seed).fork(1);
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    checkReadoutShape(inputShape, this.rows, this.cols, 'TrainableQuantization');
-    this.logits = this.addWeight('logits', [this.rows, this.cols], 'float32', tf.initializers.zeros(), undefined, true);
     const w = initialLogits(this.rows * this.cols, this.seed, this.init, this.initScale, this.slope);
-    tf.tidy(() => {
-      this.logits!.write(tf.tensor2d(w, [this.rows, this.cols]));
-    });
-    this.built = true;
-  }
-
-  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
-    return inputShape;
-  }
-
-  /** Sets the relaxed-Bernoulli temperature (annealing schedule). */
-  setTemperature(t: number): void {
-    this.temperature = checkTemperature(t);
-  }
-
-  /** Restarts the sampling noise (same seed → same masks again). */
-  resetNoise(seed = this.seed): void {
-    this.noise = new Rng(seed).fork(1);
+    this.buildLogits(inputShape, [this.rows, this.cols], w);
   }
 
   /** Rescaled probability map p̃ as a tensor [rows, cols] (mean = budget); differentiable in the logits. */
   probabilityTensor(): tf.Tensor2D {
-    if (!this.logits) throw new Error('TrainableQuantization is not built yet');
-    return tf.tidy(() => rescaleToBudget(tf.sigmoid(tf.mul(this.logits!.read(), this.slope)), this.budget)) as tf.Tensor2D;
+    const logits = this.builtLogits();
+    return tf.tidy(() => rescaleToBudget(tf.sigmoid(tf.mul(logits.read(), this.slope)), this.budget)) as tf.Tensor2D;
   }
 
   /** Rescaled probability p̃ per pixel, row-major rows×cols; its mean equals the budget. */
@@ -217,8 +135,7 @@ export class TrainableQuantization extends tf.layers.Layer {
    * 1 in float32), ties by lower index.
    */
   hardwareLayout(): Uint8Array {
-    if (!this.logits) throw new Error('TrainableQuantization is not built yet');
-    const w = this.logits.read().dataSync();
+    const w = this.builtLogits().read().dataSync();
     return topCountLayout(w, pixelsForBudget(this.budget, this.rows * this.cols));
   }
 
@@ -230,9 +147,7 @@ export class TrainableQuantization extends tf.layers.Layer {
       }
       const p = tf.reshape(this.probabilityTensor(), [1, this.rows, this.cols, 1]);
       if (mode === 'expected') return p as tf.Tensor4D;
-      const n = batch * this.rows * this.cols;
-      const u = new Float32Array(n);
-      for (let i = 0; i < n; i++) u[i] = this.noise.next();
+      const u = this.uniformNoise(batch * this.rows * this.cols);
       return relaxedBernoulli(p, tf.tensor4d(u, [batch, this.rows, this.cols, 1]), this.temperature) as tf.Tensor4D;
     });
   }
@@ -251,21 +166,7 @@ export class TrainableQuantization extends tf.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      rows: this.rows,
-      cols: this.cols,
-      nativeBits: this.nativeBits,
-      keptBits: this.keptBits,
-      rule: this.rule,
-      budget: this.budget,
-      slope: this.slope,
-      temperature: this.temperature,
-      seed: this.seed,
-      init: this.init,
-      initScale: this.initScale,
-      mode: this.mode,
-    };
+    return { ...super.getConfig(), ...this.readoutConfig(), keptBits: this.keptBits, budget: this.budget };
   }
 }
 tf.serialization.registerClass(TrainableQuantization);

@@ -15,29 +15,17 @@
  * LOUPE's formulas for p = q_lowest. Input and output: [B, rows, cols, 1] native ADC counts.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { QuantizerRule } from '../profile/types.js';
 import { Rng } from '../util/rng.js';
 import { quantizeCounts, quantizeCountsSTE } from './hard.js';
-import { accurateMean, checkReadoutShape, checkTemperature, type LogitInit, type MaskMode } from './layer.js';
+import { accurateMean } from './layer.js';
+import { ReadoutQuantizationLayer, type LayerArgs, type MaskMode, type ReadoutLayerConfig } from './readout-layer.js';
 
-export interface MultiLevelConfig {
-  rows: number;
-  cols: number;
-  nativeBits: number;
+export interface MultiLevelConfig extends ReadoutLayerConfig {
   /** Reduced modes, bits kept, descending, each < nativeBits (the profile's `modes`). */
   modes: number[];
-  rule: QuantizerRule;
   /** Expected ADC bits per pixel, in (min(modes), nativeBits). */
   budgetBits: number;
-  slope?: number;
-  temperature?: number;
-  seed: number;
-  init?: LogitInit;
-  initScale?: number;
-  mode?: MaskMode;
 }
-
-type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 
 /**
  * Rescales per-pixel level probabilities q [..., K] (levels ordered as `bits`, descending, bits[0] =
@@ -102,40 +90,18 @@ export function greedyLevels(q: ArrayLike<number>, bits: number[], budgetBits: n
   return level;
 }
 
-export class MultiLevelQuantization extends tf.layers.Layer {
+export class MultiLevelQuantization extends ReadoutQuantizationLayer {
   static className = 'MultiLevelQuantization';
 
-  readonly rows: number;
-  readonly cols: number;
-  readonly nativeBits: number;
   readonly modes: number[];
-  readonly rule: QuantizerRule;
   readonly budgetBits: number;
-  readonly slope: number;
-  readonly seed: number;
-  readonly init: LogitInit;
-  readonly initScale: number;
   /** Bits of each level: [nativeBits, ...modes]. */
   readonly levelBits: number[];
-  temperature: number;
-  mode: MaskMode;
-  private logits: tf.LayerVariable | null = null;
-  private noise: Rng;
 
   constructor(config: MultiLevelConfig & LayerArgs) {
     super(config);
-    this.rows = config.rows;
-    this.cols = config.cols;
-    this.nativeBits = config.nativeBits;
     this.modes = [...config.modes];
-    this.rule = config.rule;
     this.budgetBits = config.budgetBits;
-    this.slope = config.slope ?? 5;
-    this.temperature = config.temperature ?? 0.5;
-    this.seed = config.seed;
-    this.init = config.init ?? 'small';
-    this.initScale = config.initScale ?? 0.05;
-    this.mode = config.mode ?? 'stochastic';
     this.levelBits = [this.nativeBits, ...this.modes];
     if (this.modes.length === 0) throw new RangeError('MultiLevelQuantization needs at least one reduced mode');
     for (let k = 1; k < this.levelBits.length; k++) {
@@ -147,8 +113,6 @@ export class MultiLevelQuantization extends tf.layers.Layer {
     if (!(this.budgetBits > lowest && this.budgetBits < this.nativeBits)) {
       throw new RangeError(`budgetBits must be in (${lowest}, ${this.nativeBits}), got ${this.budgetBits}`);
     }
-    checkTemperature(this.temperature);
-    this.noise = new Rng(this.seed).fork(1);
   }
 
   get levelCount(): number {
@@ -156,9 +120,7 @@ export class MultiLevelQuantization extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    checkReadoutShape(inputShape, this.rows, this.cols, 'MultiLevelQuantization');
     const K = this.levelCount;
-    this.logits = this.addWeight('logits', [this.rows, this.cols, K], 'float32', tf.initializers.zeros(), undefined, true);
     const rng = new Rng(this.seed);
     const w = new Float32Array(this.rows * this.cols * K);
     for (let i = 0; i < w.length; i++) {
@@ -166,29 +128,14 @@ export class MultiLevelQuantization extends tf.layers.Layer {
       const half = this.init === 'small' ? this.initScale : 4 / this.slope;
       w[i] = rng.uniform(-half, half);
     }
-    tf.tidy(() => {
-      this.logits!.write(tf.tensor3d(w, [this.rows, this.cols, K]));
-    });
-    this.built = true;
-  }
-
-  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
-    return inputShape;
-  }
-
-  setTemperature(t: number): void {
-    this.temperature = checkTemperature(t);
-  }
-
-  resetNoise(seed = this.seed): void {
-    this.noise = new Rng(seed).fork(1);
+    this.buildLogits(inputShape, [this.rows, this.cols, K], w);
   }
 
   /** Rescaled level probabilities q̃: [rows, cols, K], expected bits per pixel = budgetBits. */
   probabilityTensor(): tf.Tensor3D {
-    if (!this.logits) throw new Error('MultiLevelQuantization is not built yet');
+    const logits = this.builtLogits();
     return tf.tidy(() =>
-      rescaleToBitBudget(tf.softmax(tf.mul(this.logits!.read(), this.slope)), this.levelBits, this.budgetBits),
+      rescaleToBitBudget(tf.softmax(tf.mul(logits.read(), this.slope)), this.levelBits, this.budgetBits),
     ) as tf.Tensor3D;
   }
 
@@ -233,9 +180,7 @@ export class MultiLevelQuantization extends tf.layers.Layer {
       }
       const q = tf.reshape(this.probabilityTensor(), [1, this.rows, this.cols, K]);
       if (mode === 'expected') return q as tf.Tensor4D;
-      const n = batch * this.rows * this.cols * K;
-      const u = new Float32Array(n);
-      for (let i = 0; i < n; i++) u[i] = this.noise.next();
+      const u = this.uniformNoise(batch * this.rows * this.cols * K);
       return gumbelSoftmax(q, tf.tensor4d(u, [batch, this.rows, this.cols, K]), this.temperature) as tf.Tensor4D;
     });
   }
@@ -253,21 +198,7 @@ export class MultiLevelQuantization extends tf.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      rows: this.rows,
-      cols: this.cols,
-      nativeBits: this.nativeBits,
-      modes: [...this.modes],
-      rule: this.rule,
-      budgetBits: this.budgetBits,
-      slope: this.slope,
-      temperature: this.temperature,
-      seed: this.seed,
-      init: this.init,
-      initScale: this.initScale,
-      mode: this.mode,
-    };
+    return { ...super.getConfig(), ...this.readoutConfig(), modes: [...this.modes], budgetBits: this.budgetBits };
   }
 }
 tf.serialization.registerClass(MultiLevelQuantization);

@@ -25,7 +25,7 @@ import {
 } from './conv2d-backprop-filter.js';
 import { ColumnSumPartialProgram, planColumnSum } from './column-sum.js';
 import { FlipFilterProgram } from './conv2d-backprop-input.js';
-import { backpropInputPadding } from '../conv-padding.js';
+import { backpropInputPadding, leadingReduction } from '../kernel-geometry.js';
 
 const BACKEND = 'webgpu';
 
@@ -69,16 +69,18 @@ function replaceKernel(name: string, kernelFunc: KernelFunc): void {
   tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });
 }
 
+/** The attributes both conv-gradient kernels get. */
+interface ConvGradAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
 interface BackpropFilterArgs {
   inputs: { x: TensorInfo; dy: TensorInfo };
   backend: WebGPUBackend;
-  attrs: {
-    strides: number | [number, number];
-    pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-    dataFormat: 'NHWC' | 'NCHW';
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    filterShape: [number, number, number, number];
-  };
+  attrs: ConvGradAttrs & { filterShape: [number, number, number, number] };
 }
 
 /**
@@ -120,13 +122,7 @@ function runStock(name: string, args: { inputs: unknown; backend: WebGPUBackend;
 interface BackpropInputArgs {
   inputs: { dy: TensorInfo; filter: TensorInfo };
   backend: WebGPUBackend;
-  attrs: {
-    strides: number | [number, number];
-    pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-    dataFormat: 'NHWC' | 'NCHW';
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    inputShape: [number, number, number, number];
-  };
+  attrs: ConvGradAttrs & { inputShape: [number, number, number, number] };
 }
 
 /** dx [B, H, W, Cin] of a stride-1 NHWC conv: the stock forward Conv2D of dy with the flipped filter. */
@@ -164,15 +160,9 @@ interface SumArgs {
 function sum(args: SumArgs): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { x } = inputs;
-  const rank = x.shape.length;
-  const axes = [...new Set(tf.util.parseAxisParam(attrs.axis, x.shape))].sort((p, q) => p - q);
-  const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
-  if (x.dtype !== 'float32' || !leading) return runStock('Sum', args);
-  const kept = x.shape.slice(axes.length);
-  const outer = x.shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
-  const inner = kept.reduce((a, b) => a * b, 1);
-  if (outer === 0 || inner === 0) return runStock('Sum', args);
-  const outShape = attrs.keepDims ? [...axes.map(() => 1), ...kept] : kept;
+  const view = leadingReduction(x.shape, attrs.axis, attrs.keepDims);
+  if (x.dtype !== 'float32' || !view || view.outer === 0 || view.inner === 0) return runStock('Sum', args);
+  const { outer, inner, outShape } = view;
   const plan = planColumnSum(outer, inner);
   const partial = backend.runWebGPUProgram(new ColumnSumPartialProgram(plan), [x], 'float32');
   const result = backend.runWebGPUProgram(new SumChunksProgram(outShape, plan.chunks), [partial], 'float32');

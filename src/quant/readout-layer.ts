@@ -1,0 +1,138 @@
+/**
+ * What the trainable quantization layers share: a per-pixel logit tensor over the detector's
+ * rows × cols readout, the sampling temperature and noise, the mask mode, the shape check and the
+ * serialised settings. TrainableQuantization (one reduced mode) and MultiLevelQuantization (several)
+ * add only their probability maps, sampling and quantizers.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { QuantizerRule } from '../profile/types.js';
+import { Rng } from '../util/rng.js';
+
+/**
+ * How the selection mask is formed when the layer runs:
+ * - `stochastic`: a relaxed-Bernoulli sample per image (training; the "stochastic" evaluation);
+ * - `hardware`: the one layout a built detector has, exactly round(budget·n) pixels of highest probability;
+ * - `expected`: m = p̃ (deterministic soft mask; for diagnostics).
+ */
+export type MaskMode = 'stochastic' | 'hardware' | 'expected';
+
+/** How the logits start: `small` = uniform in ±initScale (p ≈ ½ everywhere); `loupe` = p uniform in (0, 1) as LOUPE. */
+export type LogitInit = 'small' | 'loupe';
+
+/** Settings common to both layers. */
+export interface ReadoutLayerConfig {
+  rows: number;
+  cols: number;
+  nativeBits: number;
+  rule: QuantizerRule;
+  /** p = sigmoid(slope·w) (softmax for several levels); LOUPE's default 5. */
+  slope?: number;
+  /** Relaxed-sampling temperature (lower = closer to binary); annealed with setTemperature. */
+  temperature?: number;
+  /** Seeds the logit init and the sampling noise. */
+  seed: number;
+  init?: LogitInit;
+  /** Half-width of the `small` logit init. */
+  initScale?: number;
+  mode?: MaskMode;
+}
+
+export type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
+
+/** Throws unless a layer input shape is [B, rows, cols, 1] (one readout value per detector pixel). */
+export function checkReadoutShape(inputShape: tf.Shape | tf.Shape[], rows: number, cols: number, layer: string): void {
+  const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+  if (shape.length !== 4 || shape[1] !== rows || shape[2] !== cols || shape[3] !== 1) {
+    throw new Error(`${layer} expects [B, ${rows}, ${cols}, 1], got [${shape.join(', ')}]`);
+  }
+}
+
+/** A relaxed-sampling temperature, checked: > 0. */
+export function checkTemperature(t: number): number {
+  if (!(t > 0)) throw new RangeError(`temperature must be > 0, got ${t}`);
+  return t;
+}
+
+/** The shared shell; subclasses build `logits` with buildLogits and read noise with uniformNoise. */
+export abstract class ReadoutQuantizationLayer extends tf.layers.Layer {
+  readonly rows: number;
+  readonly cols: number;
+  readonly nativeBits: number;
+  readonly rule: QuantizerRule;
+  readonly slope: number;
+  readonly seed: number;
+  readonly init: LogitInit;
+  readonly initScale: number;
+  temperature: number;
+  mode: MaskMode;
+  protected logits: tf.LayerVariable | null = null;
+  private noise: Rng;
+
+  constructor(config: ReadoutLayerConfig & LayerArgs) {
+    super(config);
+    this.rows = config.rows;
+    this.cols = config.cols;
+    this.nativeBits = config.nativeBits;
+    this.rule = config.rule;
+    this.slope = config.slope ?? 5;
+    this.temperature = checkTemperature(config.temperature ?? 0.5);
+    this.seed = config.seed;
+    this.init = config.init ?? 'small';
+    this.initScale = config.initScale ?? 0.05;
+    this.mode = config.mode ?? 'stochastic';
+    this.noise = new Rng(this.seed).fork(1);
+  }
+
+  /** Checks the input shape and creates the trainable logits with the given initial values. */
+  protected buildLogits(inputShape: tf.Shape | tf.Shape[], shape: number[], values: Float32Array): void {
+    checkReadoutShape(inputShape, this.rows, this.cols, this.getClassName());
+    this.logits = this.addWeight('logits', shape, 'float32', tf.initializers.zeros(), undefined, true);
+    tf.tidy(() => {
+      this.logits!.write(tf.tensor(values, shape));
+    });
+    this.built = true;
+  }
+
+  /** The logits, or an error naming the layer when it has not seen an input yet. */
+  protected builtLogits(): tf.LayerVariable {
+    if (!this.logits) throw new Error(`${this.getClassName()} is not built yet`);
+    return this.logits;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
+    return inputShape;
+  }
+
+  /** Sets the relaxed-sampling temperature (annealing schedule). */
+  setTemperature(t: number): void {
+    this.temperature = checkTemperature(t);
+  }
+
+  /** Restarts the sampling noise (same seed → same masks again). */
+  resetNoise(seed = this.seed): void {
+    this.noise = new Rng(seed).fork(1);
+  }
+
+  /** The next n uniform draws of the sampling noise. */
+  protected uniformNoise(n: number): Float32Array {
+    const u = new Float32Array(n);
+    for (let i = 0; i < n; i++) u[i] = this.noise.next();
+    return u;
+  }
+
+  /** The serialised settings both layers have. */
+  protected readoutConfig(): tf.serialization.ConfigDict {
+    return {
+      rows: this.rows,
+      cols: this.cols,
+      nativeBits: this.nativeBits,
+      rule: this.rule,
+      slope: this.slope,
+      temperature: this.temperature,
+      seed: this.seed,
+      init: this.init,
+      initScale: this.initScale,
+      mode: this.mode,
+    };
+  }
+}
