@@ -82,8 +82,8 @@ test('wasm conv2d filter and input gradients equal cpu within 1e-4 relative (im2
   tf.env().set(IM2COL_FLAG, true);
 });
 
-test('im2col filter gradient in several image blocks equals one block, and frees its temporaries', () => {
-  // One image's im2col is 9·256·128² = 37.7M floats, over the 2^25-float block: two blocks of one image.
+test('im2col filter gradient in several row blocks equals the conv formulation, and frees its temporaries', () => {
+  // 9·256 taps × 128 columns per output row: 2^25-float blocks of 113 rows, one crossing the image boundary.
   const x = tf.randomNormal([2, 128, 128, 256], 0, 1, 'float32', 3) as tf.Tensor4D;
   const dy = tf.randomNormal([2, 128, 128, 2], 0, 1, 'float32', 4) as tf.Tensor4D;
   const run = (im2col: boolean) => {

@@ -116,28 +116,30 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: BackpropFilterArgs): T
   return out;
 }
 
-/** Floats of one im2col block: bounds the extra memory (the block for a 256² batch-4 layer is 75 MB). */
+/** Floats of one im2col block (≤ 128 MB): its extra memory stays bounded at any image size. */
 const IM2COL_BLOCK_FLOATS = 1 << 25;
 
 /**
  * Stride 1: dW = A · dy, A = im2col of x as [KH·KW·Cin, N·Ho·Wo] (row (kh, kw, ci) holds x shifted
  * by the tap), dy as [N·Ho·Wo, Cout]. The product is XNNPACK's plain GEMM; A is built by row copies
- * from x transposed to [Cin, N, H, W], a few images at a time, and the blocks' products are added.
+ * from x transposed to [Cin, N, H, W], a block of output rows at a time, and the blocks' products
+ * are added.
  */
 function filterGradIm2col(x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo, backend: Backend): TensorInfo {
   const heap = backend as unknown as { makeOutput(shape: number[], dtype: 'float32'): TensorInfo; typedArrayFromHeap(t: TensorInfo): Float32Array };
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo, outChannels: Co } = info;
   const { filterHeight: KH, filterWidth: KW } = info;
   const { top, left } = info.padInfo;
-  const rows = KH * KW * C;
-  const perImage = Ho * Wo;
-  const imagesPerBlock = Math.max(1, Math.min(N, Math.floor(IM2COL_BLOCK_FLOATS / (rows * perImage))));
+  const taps = KH * KW * C;
+  const allRows = N * Ho;
+  const rowsPerBlock = Math.max(1, Math.min(allRows, Math.floor(IM2COL_BLOCK_FLOATS / (taps * Wo))));
   const xT = run('Transpose', backend, { x }, { perm: [3, 0, 1, 2] }); // [C,N,H,W]
+  const dyRows = { dataId: dy.dataId, shape: [allRows * Wo, Co], dtype: 'float32' } as TensorInfo;
   let total: TensorInfo | null = null;
-  for (let n0 = 0; n0 < N; n0 += imagesPerBlock) {
-    const images = Math.min(imagesPerBlock, N - n0);
-    const K = images * perImage;
-    const a = heap.makeOutput([1, rows, K], 'float32');
+  for (let g0 = 0; g0 < allRows; g0 += rowsPerBlock) {
+    const rows = Math.min(rowsPerBlock, allRows - g0);
+    const K = rows * Wo;
+    const a = heap.makeOutput([1, taps, K], 'float32');
     const dst = heap.typedArrayFromHeap(a);
     const src = heap.typedArrayFromHeap(xT);
     for (let kh = 0; kh < KH; kh++) {
@@ -148,29 +150,35 @@ function filterGradIm2col(x: TensorInfo, dy: TensorInfo, info: tf.backend_util.C
         const ow1 = Math.min(Wo, W - dw);
         for (let c = 0; c < C; c++) {
           const rowBase = ((kh * KW + kw) * C + c) * K;
-          for (let n = 0; n < images; n++) {
-            for (let oh = 0; oh < Ho; oh++) {
-              const d = rowBase + (n * Ho + oh) * Wo;
-              const ih = oh + dh;
-              if (ih < 0 || ih >= H || ow1 <= ow0) {
-                dst.fill(0, d, d + Wo);
-                continue;
-              }
-              const s = ((c * N + n0 + n) * H + ih) * W + dw;
-              if (ow0 > 0) dst.fill(0, d, d + ow0);
-              dst.set(src.subarray(s + ow0, s + ow1), d + ow0);
-              if (ow1 < Wo) dst.fill(0, d + ow1, d + Wo);
+          for (let r = 0; r < rows; r++) {
+            const g = g0 + r;
+            const n = Math.floor(g / Ho);
+            const ih = g - n * Ho + dh;
+            const d = rowBase + r * Wo;
+            if (ih < 0 || ih >= H || ow1 <= ow0) {
+              dst.fill(0, d, d + Wo);
+              continue;
             }
+            const s = ((c * N + n) * H + ih) * W + dw;
+            if (ow0 > 0) dst.fill(0, d, d + ow0);
+            dst.set(src.subarray(s + ow0, s + ow1), d + ow0);
+            if (ow1 < Wo) dst.fill(0, d + ow1, d + Wo);
           }
         }
       }
     }
-    // dy rows of these images: the whole tensor, or a contiguous slice (a copy).
-    const dyBlock = images === N ? dy : run('Slice', backend, { x: dy }, { begin: [n0, 0, 0, 0], size: [images, -1, -1, -1] });
+    // dy rows of this block: the whole tensor, or a copy of its contiguous range (wasm's Slice
+    // would first copy all of dy out of the heap).
+    let dyBlock = dyRows;
+    if (rows !== allRows) {
+      dyBlock = heap.makeOutput([K, Co], 'float32');
+      const from = heap.typedArrayFromHeap(dyRows);
+      heap.typedArrayFromHeap(dyBlock).set(from.subarray(g0 * Wo * Co, (g0 * Wo + K) * Co));
+    }
     const b = { dataId: dyBlock.dataId, shape: [1, K, Co], dtype: 'float32' } as TensorInfo;
     const part = stockBatchMatMul!({ inputs: { a, b }, backend, attrs: { transposeA: false, transposeB: false } } as unknown as Parameters<KernelFunc>[0]) as TensorInfo;
     free(backend, a);
-    if (dyBlock !== dy) free(backend, dyBlock);
+    if (dyBlock !== dyRows) free(backend, dyBlock);
     if (total) {
       const sum = run('Add', backend, { a: total, b: part }, {});
       free(backend, total, part);
