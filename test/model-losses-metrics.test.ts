@@ -30,6 +30,33 @@ test('binary cross-entropy matches the formula and stays finite at 0 and 1', () 
   assert.throws(() => softDice(yTrue, tf.zeros([1, 1, 3, 1]), { perImage: true }), /\[B, H, W, 1\]/);
 });
 
+test('diceBceLoss: value and hand-written gradient equal autodiff of (1 − softDice) + BCE, incl. clipped and empty cases', () => {
+  // Batch of 3: random masks and predictions, an empty mask, and predictions exactly 0 and 1 (clip active).
+  let seed = 7;
+  const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const shape: [number, number, number, number] = [3, 5, 6, 1];
+  const yTrue = tf.tensor4d(Array.from({ length: 90 }, (_, i) => (i >= 30 && i < 60 ? 0 : rand() < 0.4 ? 1 : 0)), shape);
+  const yPred = tf.tensor4d(Array.from({ length: 90 }, (_, i) => (i % 17 === 0 ? 0 : i % 19 === 0 ? 1 : rand())), shape);
+  for (const perImage of [true, false]) {
+    for (const eps of [1, 1e-3]) {
+      const reference = (p: tf.Tensor) => tf.add(tf.sub(1, softDice(yTrue, p, { perImage, eps })), binaryCrossEntropy(yTrue, p)) as tf.Scalar;
+      const ours = (p: tf.Tensor) => diceBceLoss(yTrue, p, { perImage, eps });
+      close(ours(yPred).dataSync()[0]!, reference(yPred).dataSync()[0]!, 1e-6);
+      const want = tf.grad(reference)(yPred).dataSync();
+      const got = tf.grad(ours)(yPred).dataSync();
+      const scale = Math.max(...Array.from(want, Math.abs));
+      for (let i = 0; i < want.length; i++) {
+        if (Math.abs(got[i]! - want[i]!) > 1e-5 * scale) assert.unreachable(`perImage ${perImage} eps ${eps}: dL/dp[${i}] ${got[i]} vs autodiff ${want[i]}`);
+      }
+    }
+  }
+  // The case is exercised: at p = 0 and p = 1 the clip is active and BCE passes no gradient.
+  const bceGrad = tf.grad((p: tf.Tensor) => binaryCrossEntropy(yTrue, p))(yPred).dataSync();
+  assert.is(bceGrad[17], 0);
+  assert.is(bceGrad[19], 0);
+  assert.ok(bceGrad[1] !== 0);
+});
+
 test('discrete Dice: 2TP/(2TP+FP+FN), empty-empty = 1, one side empty = 0, pooled over a set', () => {
   assert.is(diceScore([1, 1, 0, 0], [1, 0, 1, 0]), 0.5);
   assert.is(diceScore([0, 0, 0], [0, 0, 0]), 1);
