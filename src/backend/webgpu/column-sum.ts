@@ -10,6 +10,7 @@
  * Pass 2 is the filter gradient's chunk sum (SumChunksProgram). Fixed order, no atomics: deterministic.
  */
 import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js';
+import { mainHeader } from './program-util.js';
 
 const THREADS = 256;
 /** Elements one workgroup sums: enough work per thread to amortise its start and the second pass. */
@@ -68,7 +69,7 @@ export class ColumnSumPartialProgram implements WebGPUProgram {
 
       var<workgroup> part: array<f32, ${THREADS}>;
 
-      fn main(index : i32) {
+      ${mainHeader('index')} {
         // uniforms.size is read only so the auto layout keeps the uniform binding tfjs always binds.
         if (uniforms.size < 0) { return; }
         let lid = i32(localIndex);

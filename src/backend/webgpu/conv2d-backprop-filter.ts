@@ -13,6 +13,7 @@
  */
 import type { backend_util } from '@tensorflow/tfjs';
 import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js';
+import { flatDispatch, mainHeader } from './program-util.js';
 
 /** Threads per workgroup side: workgroups are 16×16 = 256 threads. */
 const SIDE = 16;
@@ -165,7 +166,7 @@ export class FilterGradPartialProgram implements WebGPUProgram {
         return dy[k * NC + co];
       }
 
-      ${main('index')} {
+      ${mainHeader('index')} {
         // uniforms.size is read only so the auto layout keeps the uniform binding tfjs always binds.
         if (uniforms.size < 0) { return; }
         let tile = i32(workgroupId.x);
@@ -229,15 +230,13 @@ export class SumChunksProgram implements WebGPUProgram {
     this.outputShape = filterShape;
     this.dispatchLayout = { x: filterShape.map((_, i) => i) };
     const elements = filterShape.reduce((a, b) => a * b, 1);
-    const groups = Math.ceil(elements / 64);
-    // Two-dimensional dispatch so very large filters stay under the 65535-per-dimension limit.
-    this.dispatch = groups > 65535 ? [65535, Math.ceil(groups / 65535), 1] : [groups, 1, 1];
+    this.dispatch = flatDispatch(elements, 64);
     this.shaderKey = `ctquantSumChunks_${chunks}_${elements}`;
   }
 
   getUserCode(): string {
     return `
-      ${main('index')} {
+      ${mainHeader('index')} {
         let elements = uniforms.size;
         if (index < elements) {
           var sum = 0.0;
@@ -247,9 +246,4 @@ export class SumChunksProgram implements WebGPUProgram {
       }
     `;
   }
-}
-
-/** tfjs's `getMainHeaderString`, repeated here: the dist module is not part of the package's public API. */
-function main(index: string): string {
-  return `fn main(${index} : i32)`;
 }

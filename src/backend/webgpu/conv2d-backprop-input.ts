@@ -9,6 +9,7 @@
  * One small dispatch (FlipFilterProgram) prepares the filter.
  */
 import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js';
+import { flatDispatch, mainHeader } from './program-util.js';
 
 /** out[kh, kw, co, ci] = W[KH−1−kh, KW−1−kw, ci, co]: the filter of the equivalent forward conv. */
 export class FlipFilterProgram implements WebGPUProgram {
@@ -24,15 +25,14 @@ export class FlipFilterProgram implements WebGPUProgram {
     const [kh, kw, cin, cout] = filterShape;
     this.outputShape = [kh, kw, cout, cin];
     this.dispatchLayout = { x: [0, 1, 2, 3] };
-    const groups = Math.ceil((kh * kw * cin * cout) / 64);
-    this.dispatch = groups > 65535 ? [65535, Math.ceil(groups / 65535), 1] : [groups, 1, 1];
+    this.dispatch = flatDispatch(kh * kw * cin * cout, 64);
     this.shaderKey = `ctquantFlipFilter_${filterShape.join('_')}`;
   }
 
   getUserCode(): string {
     const [KH, KW, CIN, COUT] = this.filterShape;
     return `
-      fn main(index : i32) {
+      ${mainHeader('index')} {
         if (index < uniforms.size) {
           let ci = index % ${CIN};
           let t = index / ${CIN};
