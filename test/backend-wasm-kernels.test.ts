@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
 import { IM2COL_FLAG } from '../src/backend/wasm-kernels.js';
 import { Rng } from '../src/util/rng.js';
+import { maxRelativeError } from './helpers/arrays.js';
 
 interface Case {
   n: number; h: number; w: number; cin: number; cout: number; k: number; stride: 1 | 2; pad: 'same' | 'valid';
@@ -53,14 +54,6 @@ function grads(c: Case, i: number): { dx: Float32Array; df: Float32Array } {
   });
 }
 
-function maxRelativeError(a: Float32Array, b: Float32Array): number {
-  let scale = 1e-6;
-  for (const v of b) scale = Math.max(scale, Math.abs(v));
-  let err = 0;
-  for (let i = 0; i < a.length; i++) err = Math.max(err, Math.abs(a[i]! - b[i]!));
-  return err / scale;
-}
-
 test('wasm conv2d filter and input gradients equal cpu within 1e-4 relative (im2col and conv filter gradients)', async () => {
   await startBackend('cpu');
   const reference = cases.map((c, i) => grads(c, i));
@@ -73,8 +66,8 @@ test('wasm conv2d filter and input gradients equal cpu within 1e-4 relative (im2
       const got = grads(c, i);
       const ref = reference[i]!;
       assert.is(got.df.length, ref.df.length);
-      const ef = maxRelativeError(got.df, ref.df);
-      const ex = maxRelativeError(got.dx, ref.dx);
+      const ef = maxRelativeError(got.df, ref.df, 1e-6);
+      const ex = maxRelativeError(got.dx, ref.dx, 1e-6);
       assert.ok(ef < 1e-4, `filter gradient (im2col ${im2col}) ${JSON.stringify(c)}: relative error ${ef}`);
       assert.ok(ex < 1e-4, `input gradient ${JSON.stringify(c)}: relative error ${ex}`);
     });
@@ -97,7 +90,7 @@ test('im2col filter gradient in several row blocks equals the conv formulation, 
   const conv = run(false);
   tf.env().set(IM2COL_FLAG, true);
   assert.is(tf.memory().numBytes - before, blocked.size * 4 * 2, 'only the two results remain');
-  const err = maxRelativeError(blocked.dataSync() as Float32Array, conv.dataSync() as Float32Array);
+  const err = maxRelativeError(blocked.dataSync() as Float32Array, conv.dataSync() as Float32Array, 1e-6);
   assert.ok(err < 1e-5, `relative error ${err}`);
   tf.dispose([x, dy, blocked, conv]);
 });
@@ -113,7 +106,7 @@ test('wasm matMul with transposes (matmul gradients) equals cpu, batched and not
   await startBackend('cpu');
   const reference = compute();
   await startBackend('wasm');
-  compute().forEach((got, i) => assert.ok(maxRelativeError(got, reference[i]!) < 1e-5, `matMul case ${i}`));
+  compute().forEach((got, i) => assert.ok(maxRelativeError(got, reference[i]!, 1e-6) < 1e-5, `matMul case ${i}`));
 });
 
 test('wasm kernels free their intermediates', async () => {
