@@ -49,13 +49,11 @@ export function rescaleToBitBudget(q: tf.Tensor, bits: number[], budgetBits: num
 }
 
 /**
- * Gumbel-softmax sample: softmax((log q + g) / T), g = −log(−log u).
- * q: [..., K] probabilities (broadcastable to u), u: uniform noise in (0, 1) → shape of u, rows sum to 1.
+ * Gumbel-softmax sample: softmax((log q + g) / T).
+ * q: [..., K] probabilities (broadcastable to g), g: Gumbel noise −log(−log u) → shape of g, rows sum to 1.
  */
-export function gumbelSoftmax(q: tf.Tensor, u: tf.Tensor, temperature: number): tf.Tensor {
+export function gumbelSoftmax(q: tf.Tensor, g: tf.Tensor, temperature: number): tf.Tensor {
   return tf.tidy(() => {
-    const uc = tf.clipByValue(u, 1e-6, 1 - 1e-6);
-    const g = tf.neg(tf.log(tf.neg(tf.log(uc))));
     const logits = tf.div(tf.add(tf.log(tf.clipByValue(q, 1e-12, 1)), g), temperature);
     return tf.softmax(logits);
   });
@@ -180,8 +178,8 @@ export class MultiLevelQuantization extends ReadoutQuantizationLayer {
       }
       const q = tf.reshape(this.probabilityTensor(), [1, this.rows, this.cols, K]);
       if (mode === 'expected') return q as tf.Tensor4D;
-      const u = this.uniformNoise(batch * this.rows * this.cols * K);
-      return gumbelSoftmax(q, tf.tensor4d(u, [batch, this.rows, this.cols, K]), this.temperature) as tf.Tensor4D;
+      const g = this.sampleNoise([batch, this.rows, this.cols, K], 'gumbel');
+      return gumbelSoftmax(q, g, this.temperature) as tf.Tensor4D;
     });
   }
 

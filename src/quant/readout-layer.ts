@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { QuantizerRule } from '../profile/types.js';
-import { Rng } from '../util/rng.js';
+import { noiseKeyFromSeed, noiseTensor, type NoiseKey, type NoiseTransform } from './noise.js';
 
 /**
  * How the selection mask is formed when the layer runs:
@@ -53,7 +53,7 @@ export function checkTemperature(t: number): number {
   return t;
 }
 
-/** The shared shell; subclasses build `logits` with buildLogits and read noise with uniformNoise. */
+/** The shared shell; subclasses build `logits` with buildLogits and draw noise with sampleNoise. */
 export abstract class ReadoutQuantizationLayer extends tf.layers.Layer {
   readonly rows: number;
   readonly cols: number;
@@ -66,7 +66,9 @@ export abstract class ReadoutQuantizationLayer extends tf.layers.Layer {
   temperature: number;
   mode: MaskMode;
   protected logits: tf.LayerVariable | null = null;
-  private noise: Rng;
+  private noiseKey: NoiseKey;
+  /** Draws of the current stream used so far (the next draw's index). */
+  private noiseUsed = 0;
 
   constructor(config: ReadoutLayerConfig & LayerArgs) {
     super(config);
@@ -80,7 +82,7 @@ export abstract class ReadoutQuantizationLayer extends tf.layers.Layer {
     this.init = config.init ?? 'small';
     this.initScale = config.initScale ?? 0.05;
     this.mode = config.mode ?? 'stochastic';
-    this.noise = new Rng(this.seed).fork(1);
+    this.noiseKey = noiseKeyFromSeed(this.seed);
   }
 
   /** Checks the input shape and creates the trainable logits with the given initial values. */
@@ -110,14 +112,15 @@ export abstract class ReadoutQuantizationLayer extends tf.layers.Layer {
 
   /** Restarts the sampling noise (same seed → same masks again). */
   resetNoise(seed = this.seed): void {
-    this.noise = new Rng(seed).fork(1);
+    this.noiseKey = noiseKeyFromSeed(seed);
+    this.noiseUsed = 0;
   }
 
-  /** The next n uniform draws of the sampling noise. */
-  protected uniformNoise(n: number): Float32Array {
-    const u = new Float32Array(n);
-    for (let i = 0; i < n; i++) u[i] = this.noise.next();
-    return u;
+  /** The next draws of the sampling noise as a tensor of `shape` (see noise.ts). */
+  protected sampleNoise(shape: number[], transform: NoiseTransform): tf.Tensor {
+    const noise = noiseTensor(this.noiseKey, this.noiseUsed, shape, transform);
+    this.noiseUsed += noise.size;
+    return noise;
   }
 
   /** The serialised settings both layers have. */
