@@ -2,7 +2,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { rescaleToBudget, topCountLayout, TrainableQuantization } from '../src/quant/layer.js';
+import { relaxedBernoulli, rescaleToBudget, sampledMask, topCountLayout, TrainableQuantization } from '../src/quant/layer.js';
+import { noiseKeyFromSeed, noiseTensor } from '../src/quant/noise.js';
+import { maxRelativeError } from './helpers/arrays.js';
 import { greedyLevels, MultiLevelQuantization, rescaleToBitBudget } from '../src/quant/multilevel.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -31,6 +33,29 @@ test('rescaled probabilities have mean = budget within 1e-6 (random logits and b
   const layer = new TrainableQuantization({ rows: 32, cols: 48, nativeBits: 12, keptBits: 4, rule: 'floor', budget: 0.3, seed: 1, init: 'loupe' });
   layer.build([null, 32, 48, 1]);
   assert.ok(Math.abs(mean64(layer.probabilityMap()) - 0.3) < 1e-6);
+});
+
+test('sampledMask: value and logit gradient equal autodiff of rescale + relaxed Bernoulli (both branches, saturated pixels)', () => {
+  const [rows, cols, batch] = [9, 7, 3];
+  const noise = noiseTensor(noiseKeyFromSeed(5), 0, [batch, rows, cols, 1], 'logistic') as tf.Tensor4D;
+  const upstream = tf.tensor4d(Float32Array.from({ length: batch * rows * cols }, () => rng.uniform(-1, 1)), [batch, rows, cols, 1]);
+  // Every 7th logit puts p = sigmoid(5w) just under the 1e-6 clip (w ≈ −3); shift sets mean(p)
+  // above or below the budget. A high temperature keeps the mask of clipped pixels away from 0, so
+  // their (zero) gradient shows.
+  for (const [shift, budget, temperature] of [[0.4, 0.3, 0.4], [-0.4, 0.7, 0.4], [0.1, 0.5, 0.4], [-3, 0.05, 0.4], [0.4, 0.3, 20]] as const) {
+    const w = tf.tensor2d(Float32Array.from({ length: rows * cols }, (_, i) => (i % 7 === 0 ? -2.9 - 0.03 * (i % 5) : shift + rng.normal())), [rows, cols]);
+    const settings = { slope: 5, budget, temperature };
+    const reference = (logits: tf.Tensor) => {
+      const p = tf.reshape(rescaleToBudget(tf.sigmoid(tf.mul(logits, settings.slope)), budget), [1, rows, cols, 1]);
+      return relaxedBernoulli(p, noise, settings.temperature);
+    };
+    const ours = (logits: tf.Tensor) => sampledMask(logits as tf.Tensor2D, noise, settings);
+    const objective = (f: (logits: tf.Tensor) => tf.Tensor) => (logits: tf.Tensor) => tf.sum(tf.mul(f(logits), upstream));
+    const want = tf.grad(objective(reference))(w).dataSync();
+    const got = tf.grad(objective(ours))(w).dataSync();
+    assert.ok(maxRelativeError(ours(w).dataSync(), reference(w).dataSync(), 1) < 1e-5, `value, shift ${shift}`);
+    assert.ok(maxRelativeError(got, want, 1e-3) < 1e-4, `gradient, shift ${shift}: ${maxRelativeError(got, want, 1e-3)}`);
+  }
 });
 
 test('hardware layout has exactly round(b·n) ones, ties broken by index', () => {

@@ -53,17 +53,74 @@ export function accurateMean(x: tf.Tensor): tf.Scalar {
 }
 
 /**
- * Relaxed Bernoulli (binary concrete) sample: sigmoid((logit p + logit u) / T).
- * p: probabilities, broadcastable to u; u: uniform noise in (0, 1); result in (0, 1), shape of u.
+ * Relaxed Bernoulli (binary concrete) sample: sigmoid((logit p + L) / T), L = log u − log(1 − u)
+ * logistic noise. p: probabilities, broadcastable to L; result in (0, 1), shape of L.
  */
-export function relaxedBernoulli(p: tf.Tensor, u: tf.Tensor, temperature: number): tf.Tensor {
+export function relaxedBernoulli(p: tf.Tensor, logisticNoise: tf.Tensor, temperature: number): tf.Tensor {
   return tf.tidy(() => {
     const pc = tf.clipByValue(p, PROBABILITY_EPS, 1 - PROBABILITY_EPS);
-    const uc = tf.clipByValue(u, PROBABILITY_EPS, 1 - PROBABILITY_EPS);
-    const logitP = tf.sub(tf.log(pc), tf.log1p(tf.neg(pc)));
-    const logitU = tf.sub(tf.log(uc), tf.log1p(tf.neg(uc)));
-    return tf.sigmoid(tf.div(tf.add(logitP, logitU), temperature));
+    const logitP = tf.sub(tf.log(pc), tf.log(tf.sub(1, pc)));
+    return tf.sigmoid(tf.div(tf.add(logitP, logisticNoise), temperature));
   });
+}
+
+/** Settings of the sampled mask: LOUPE's sigmoid slope, the budget and the sampling temperature. */
+export interface MaskSampling {
+  slope: number;
+  budget: number;
+  temperature: number;
+}
+
+/**
+ * The layer's training mask in one step, m = relaxedBernoulli(rescaleToBudget(sigmoid(slope·w)), L),
+ * with its gradient in w written out. The rescale is affine in p: p̃ = α·p + β with α, β functions
+ * of mean(p) (down: α = b/μ, β = 0; up: α = (1−b)/(1−μ), β = 1 − α), so
+ *   ∂/∂p_j = α·g̃_j + α'(μ)/n · Σ_i g̃_i·(p_i − [up]),   g̃ = upstream gradient at p̃.
+ * Autodiff of the same composition records ~80 tfjs operations and saves a copy of every
+ * intermediate; on WebGPU each costs CPU time to issue (the training step is bound by it).
+ * logits [rows, cols], logisticNoise [B, rows, cols, 1] → m [B, rows, cols, 1].
+ */
+export function sampledMask(logits: tf.Tensor2D, logisticNoise: tf.Tensor4D, settings: MaskSampling): tf.Tensor4D {
+  const { slope, budget, temperature } = settings;
+  const [rows, cols] = logits.shape;
+  const n = rows * cols;
+  const sample = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const w = args[0] as tf.Tensor2D;
+    const save = args[1] as tf.GradSaveFunc;
+    const p = tf.sigmoid(tf.mul(w, slope));
+    const mean = accurateMean(p);
+    const safeMean = tf.clipByValue(mean, 1e-7, 1 - 1e-7);
+    const isDown = tf.greater(mean, budget);
+    const up = tf.cast(tf.logicalNot(isDown), 'float32');
+    const oneMinusMean = tf.sub(1, safeMean);
+    const alphaDown = tf.div(budget, safeMean);
+    const alphaUp = tf.div(1 - budget, oneMinusMean);
+    const alpha = tf.where(isDown, alphaDown, alphaUp);
+    // dα/dμ / n: down −b/μ², up (1−b)/(1−μ)².
+    const alphaSlope = tf.div(tf.where(isDown, tf.neg(tf.div(alphaDown, safeMean)), tf.div(alphaUp, oneMinusMean)), n);
+    const pTilde = tf.add(tf.mul(p, alpha), tf.mul(up, tf.sub(1, alphaUp)));
+    const pc = tf.clipByValue(pTilde, PROBABILITY_EPS, 1 - PROBABILITY_EPS);
+    const logitP = tf.reshape(tf.sub(tf.log(pc), tf.log(tf.sub(1, pc))), [1, rows, cols, 1]);
+    const m = tf.sigmoid(tf.mul(tf.add(logitP, logisticNoise), 1 / temperature));
+    save([p, pTilde, m, alpha, alphaSlope, up]);
+    return {
+      value: m,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sp, sPTilde, sm, sAlpha, sAlphaSlope, sUp] = saved as tf.Tensor[];
+        const dz = tf.mul(tf.mul(dy, tf.mul(sm!, tf.sub(1, sm!))), 1 / temperature);
+        const dLogitP = tf.reshape(tf.sum(dz, 0), [rows, cols]);
+        const spc = tf.clipByValue(sPTilde!, PROBABILITY_EPS, 1 - PROBABILITY_EPS);
+        const dPc = tf.div(dLogitP, tf.mul(spc, tf.sub(1, spc)));
+        const dPTilde = tf.where(tf.equal(spc, sPTilde!), dPc, tf.zerosLike(dPc));
+        const dMean = tf.mul(tf.sum(tf.mul(dPTilde, tf.sub(sp!, sUp!))), sAlphaSlope!);
+        const dp = tf.add(tf.mul(dPTilde, sAlpha!), dMean);
+        const dw = tf.mul(dp, tf.mul(tf.mul(sp!, tf.sub(1, sp!)), slope));
+        return dw;
+      },
+    };
+  });
+  // The noise is a constant of the sample (closed over): no gradient is formed for it.
+  return sample(logits) as tf.Tensor4D;
 }
 
 /**
@@ -145,10 +202,9 @@ export class TrainableQuantization extends ReadoutQuantizationLayer {
       if (mode === 'hardware') {
         return tf.tensor4d(Float32Array.from(this.hardwareLayout()), [1, this.rows, this.cols, 1]);
       }
-      const p = tf.reshape(this.probabilityTensor(), [1, this.rows, this.cols, 1]);
-      if (mode === 'expected') return p as tf.Tensor4D;
-      const u = this.uniformNoise(batch * this.rows * this.cols);
-      return relaxedBernoulli(p, tf.tensor4d(u, [batch, this.rows, this.cols, 1]), this.temperature) as tf.Tensor4D;
+      if (mode === 'expected') return tf.reshape(this.probabilityTensor(), [1, this.rows, this.cols, 1]) as tf.Tensor4D;
+      const noise = this.sampleNoise([batch, this.rows, this.cols, 1], 'logistic') as tf.Tensor4D;
+      return sampledMask(this.builtLogits().read() as tf.Tensor2D, noise, this);
     });
   }
 
