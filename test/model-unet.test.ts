@@ -10,6 +10,8 @@ import { diceBceLoss } from '../src/model/losses.js';
 import { binarize, diceOverSet } from '../src/model/metrics.js';
 import { groupStandardize, buildUNet, UpConv2x2, type Normalization } from '../src/model/unet.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
+import { conv3x3BiasRelu, ConvReLU } from '../src/model/conv-relu.js';
+import { maxRelativeError } from './helpers/arrays.js';
 import { Rng } from '../src/util/rng.js';
 
 await startBackend('wasm');
@@ -63,6 +65,28 @@ test('UpConv2x2 equals tf.conv2dTranspose 2×2 stride 2 with the same kernel', (
   assert.ok(d < 1e-5, `max difference ${d}`);
 });
 
+test('conv3x3BiasRelu: value and gradients equal autodiff of relu(conv2d + bias); ConvReLU equals Keras conv2d', () => {
+  const x = tf.randomNormal([2, 6, 5, 3], 0, 1, 'float32', 11) as tf.Tensor4D;
+  const kernel = tf.randomNormal([3, 3, 3, 4], 0, 0.5, 'float32', 12) as tf.Tensor4D;
+  const bias = tf.tensor1d([0.3, -0.2, 0, 0.1]);
+  const upstream = tf.randomNormal([2, 6, 5, 4], 0, 1, 'float32', 13);
+  const plain = (a: tf.Tensor4D, k: tf.Tensor4D, b: tf.Tensor1D) => tf.relu(tf.add(tf.conv2d(a, k, 1, 'same'), b));
+  const objective = (f: typeof plain) => (a: tf.Tensor, k: tf.Tensor, b: tf.Tensor) =>
+    tf.sum(tf.mul(f(a as tf.Tensor4D, k as tf.Tensor4D, b as tf.Tensor1D), upstream));
+  const y = conv3x3BiasRelu(x, kernel, bias).dataSync();
+  assert.ok(y.some((v) => v === 0) && y.some((v) => v > 0), 'both sides of the ReLU are exercised');
+  assert.ok(maxRelativeError(y, plain(x, kernel, bias).dataSync(), 1) < 1e-5, 'value');
+  const got = tf.grads(objective(conv3x3BiasRelu))([x, kernel, bias]);
+  const want = tf.grads(objective(plain))([x, kernel, bias]);
+  ['input', 'kernel', 'bias'].forEach((name, i) => {
+    assert.equal(got[i]!.shape, want[i]!.shape, name);
+    assert.ok(maxRelativeError(got[i]!.dataSync(), want[i]!.dataSync(), 1) < 1e-5, `${name} gradient`);
+  });
+  const keras = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 9 }) });
+  const ours = new ConvReLU({ filters: 4, seed: 9 });
+  assert.equal(Array.from((ours.apply(x) as tf.Tensor).dataSync()), Array.from((keras.apply(x) as tf.Tensor).dataSync()));
+});
+
 test('every normalisation trains on wasm: finite, non-zero gradients for all weights', () => {
   for (const normalization of ['none', 'batch', 'group', 'instance'] as Normalization[]) {
     const model = buildUNet({ height: 16, width: 16, depth: 2, baseFilters: 8, normalization, seed: 1 });
@@ -103,16 +127,18 @@ test('groupStandardize: value and hand-written gradient equal autodiff of the pl
   }
 });
 
-test('the U-Net saves and loads bit-exactly (group norm, custom layers)', async () => {
-  const model = buildUNet({ height: 16, width: 16, depth: 2, baseFilters: 4, normalization: 'group', seed: 2 });
-  let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (a) => {
-    saved = a;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
-  const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved!));
-  const x = tf.randomUniform([2, 16, 16, 1], 0, 1, 'float32', 4);
-  assert.equal(Array.from((loaded.predict(x) as tf.Tensor).dataSync()), Array.from((model.predict(x) as tf.Tensor).dataSync()));
+test('the U-Net saves and loads bit-exactly (group norm / none: custom layers)', async () => {
+  for (const normalization of ['group', 'none'] as Normalization[]) {
+    const model = buildUNet({ height: 16, width: 16, depth: 2, baseFilters: 4, normalization, seed: 2 });
+    let saved: tf.io.ModelArtifacts | undefined;
+    await model.save(tf.io.withSaveHandler(async (a) => {
+      saved = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }));
+    const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved!));
+    const x = tf.randomUniform([2, 16, 16, 1], 0, 1, 'float32', 4);
+    assert.equal(Array.from((loaded.predict(x) as tf.Tensor).dataSync()), Array.from((model.predict(x) as tf.Tensor).dataSync()), normalization);
+  }
 });
 
 test('a small U-Net with the quantization layer overfits synthetic disks on wasm (Dice > 0.9)', () => {

@@ -1,7 +1,7 @@
 /**
  * The lesion-segmentation U-Net (Ronneberger et al. 2015) as a tf.LayersModel, so it saves and
  * loads with tfjs's own format: `depth` poolings, width baseFilters·2^level, per level
- * conv3x3 (same) – [norm] – ReLU ×2, max-pool 2; up path: transposed conv 2×2 stride 2, skip
+ * conv3x3 (same) – [norm] – ReLU ×2 (without norm: ConvReLU, one fused kernel), max-pool 2; up path: transposed conv 2×2 stride 2, skip
  * concatenation [up, skip], conv block; head: 1×1 conv + sigmoid. Glorot-uniform kernels and zero
  * biases (Keras defaults), each initializer seeded from `seed`, so the model is deterministic.
  *
@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
+import { ConvReLU } from './conv-relu.js';
 
 /**
  * - `none`: no normalisation (trains fine at these depths with Adam; the default);
@@ -203,6 +204,9 @@ export function buildUNet(config: UNetConfig): tf.LayersModel {
     }
   };
   const conv = (x: tf.SymbolicTensor, filters: number, name: string): tf.SymbolicTensor => {
+    if (normalization === 'none') {
+      return new ConvReLU({ filters, seed: nextSeed(), name }).apply(x) as tf.SymbolicTensor;
+    }
     const y = tf.layers.conv2d({
       filters, kernelSize: 3, padding: 'same', name,
       kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
