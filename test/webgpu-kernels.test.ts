@@ -18,6 +18,8 @@ import { planFilterGrad } from '../src/backend/webgpu/conv2d-backprop-filter.js'
 import { planColumnSum } from '../src/backend/webgpu/column-sum.js';
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
+import { reluGradient } from '../src/model/conv-relu.js';
+import { RELU_GRADIENT_KERNEL } from '../src/backend/kernel-names.js';
 
 const adapter = await testAdapter();
 
@@ -159,6 +161,10 @@ if (!adapter) {
   const refTransposed = await transposedConvGrads(tx, tfilt, tr);
   const refInput = await Promise.all(FILTER_CASES.map((c, i) => backpropInput(c, data[i]!.dy, filters[i]!)));
   const refSums = await Promise.all(SUM_CASES.map((c, i) => sumCase(c, sums[i]!)));
+  // y with exact zeros, negatives and one NaN (element 0); the reference is tf's step and multiply.
+  const reluY = Array.from(randomArray(rng, 210), (v, i) => (i === 0 ? NaN : i % 9 === 0 ? 0 : v));
+  const reluDy = randomArray(rng, 210);
+  const refRelu = await readAndDispose(tf.mul(tf.tensor1d(reluDy), tf.step(tf.tensor1d(reluY))));
 
   await selectWebgpuBackend(tf);
   registerWebgpuTrainingKernels();
@@ -198,6 +204,19 @@ if (!adapter) {
     const [dx, df] = await transposedConvGrads(tx, tfilt, tr);
     assert.ok(maxRelativeError(dx!, refTransposed[0]!, 1) < 1e-5, 'input gradient');
     assert.ok(maxRelativeError(df!, refTransposed[1]!, 1) < 1e-5, 'filter gradient');
+  });
+
+  test('ReLU gradient kernel: dy·[y > 0] as cpu, NaN passes through, stock kernels restore without it', async () => {
+    assert.ok(tf.getKernel(RELU_GRADIENT_KERNEL, 'webgpu'), 'registered with the training kernels');
+    const y = tf.tensor4d(Float32Array.from(reluY), [2, 5, 7, 3]);
+    const dy = tf.tensor4d(Float32Array.from(reluDy), [2, 5, 7, 3]);
+    const got = await readAndDispose(reluGradient(dy, y));
+    assert.equal(Array.from(got.slice(1)), Array.from(refRelu.slice(1)));
+    assert.ok(Number.isNaN(got[0]!), 'NaN in y gives NaN');
+    tf.dispose([y, dy]);
+    restoreStockWebgpuKernels();
+    assert.not.ok(tf.getKernel(RELU_GRADIENT_KERNEL, 'webgpu'));
+    registerWebgpuTrainingKernels();
   });
 
   test('no tensors or GPU buffers leak from the multi-pass kernels', async () => {

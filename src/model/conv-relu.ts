@@ -6,6 +6,7 @@
  * The U-Net without normalisation has 18 such convs per step.
  */
 import * as tf from '@tensorflow/tfjs';
+import { RELU_GRADIENT_KERNEL } from '../backend/kernel-names.js';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 
@@ -22,7 +23,7 @@ export function conv3x3BiasRelu(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Te
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sx, sFilter, sy] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-        const dyActive = tf.mul(dy, tf.step(sy)) as tf.Tensor4D;
+        const dyActive = reluGradient(dy, sy) as tf.Tensor4D;
         const dx = tf.conv2dTranspose(dyActive, sFilter, sx.shape, 1, 'same');
         const dFilter = tf.engine().runKernel('Conv2DBackpropFilter', { x: sx, dy: dyActive },
           { strides: CONV_ATTRS.strides, pad: CONV_ATTRS.pad, dataFormat: CONV_ATTRS.dataFormat, filterShape: sFilter.shape }) as tf.Tensor;
@@ -32,6 +33,14 @@ export function conv3x3BiasRelu(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Te
     };
   });
   return op(x, kernel, bias) as tf.Tensor4D;
+}
+
+/** dy·[y > 0] for y = relu(·): one kernel where the backend has ctquant's (webgpu), else Step and Multiply. */
+export function reluGradient(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  if (dy.dtype === 'float32' && tf.getKernel(RELU_GRADIENT_KERNEL, tf.getBackend())) {
+    return tf.engine().runKernel(RELU_GRADIENT_KERNEL, { dy, y }) as tf.Tensor;
+  }
+  return tf.mul(dy, tf.step(y));
 }
 
 /**

@@ -10,6 +10,8 @@
  *   (conv2d-backprop-input.ts); other strides go to the stock kernel.
  * - `Sum` over leading axes (bias gradients): two-pass column sums (column-sum.ts) instead of a
  *   transpose and a reduction; other reductions go to the stock kernel.
+ * - ctquant's own `CtquantReluGradient` (relu-gradient.ts; no stock counterpart): the fused
+ *   conv+ReLU layer's dy·[y > 0] in one pass.
  *
  * Registration swaps the kernel in tfjs's global registry; `restoreStockWebgpuKernels()` puts the
  * stock ones back (the benchmark compares both in one process).
@@ -26,11 +28,13 @@ import {
 import { ColumnSumPartialProgram, planColumnSum } from './column-sum.js';
 import { FlipFilterProgram } from './conv2d-backprop-input.js';
 import { backpropInputPadding, leadingReduction } from '../kernel-geometry.js';
+import { RELU_GRADIENT_KERNEL } from '../kernel-names.js';
+import { ReluGradientProgram } from './relu-gradient.js';
 
 const BACKEND = 'webgpu';
 
 /** Kernel names this module overrides, in registration order. */
-export const WEBGPU_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum'] as const;
+export const WEBGPU_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', RELU_GRADIENT_KERNEL] as const;
 
 const stock = new Map<string, KernelConfig>();
 let active = false;
@@ -41,10 +45,11 @@ export function registerWebgpuTrainingKernels(): void {
   replaceKernel('Conv2DBackpropFilter', conv2dBackpropFilter as unknown as KernelFunc);
   replaceKernel('Conv2DBackpropInput', conv2dBackpropInput as unknown as KernelFunc);
   replaceKernel('Sum', sum as unknown as KernelFunc);
+  replaceKernel(RELU_GRADIENT_KERNEL, reluGradient as unknown as KernelFunc);
   active = true;
 }
 
-/** Puts tfjs-backend-webgpu's own kernels back (no-op unless registered). */
+/** Puts tfjs-backend-webgpu's own kernels back and removes ctquant's own (no-op unless registered). */
 export function restoreStockWebgpuKernels(): void {
   if (!active) return;
   for (const name of WEBGPU_TRAINING_KERNELS) {
@@ -168,4 +173,15 @@ function sum(args: SumArgs): TensorInfo {
   const result = backend.runWebGPUProgram(new SumChunksProgram(outShape, plan.chunks), [partial], 'float32');
   backend.disposeData(partial.dataId);
   return result;
+}
+
+interface ReluGradientArgs {
+  inputs: { dy: TensorInfo; y: TensorInfo };
+  backend: WebGPUBackend;
+}
+
+/** dy·[y > 0], float32, any shape (see relu-gradient.ts). */
+function reluGradient({ inputs, backend }: ReluGradientArgs): TensorInfo {
+  const { dy, y } = inputs;
+  return backend.runWebGPUProgram(new ReluGradientProgram(y.shape), [dy, y], 'float32');
 }
