@@ -7,8 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { RELU_GRADIENT_KERNEL } from '../backend/kernel-names.js';
-
-type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
+import { KernelBiasLayer } from './kernel-bias-layer.js';
 
 const CONV_ATTRS = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] } as const;
 
@@ -48,25 +47,12 @@ export function reluGradient(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
  * kernel and zero bias, weights named `kernel` and `bias` as Keras names them.
  * Shapes: [B, H, W, Cin] → [B, H, W, filters].
  */
-export class ConvReLU extends tf.layers.Layer {
+export class ConvReLU extends KernelBiasLayer {
   static className = 'ConvReLU';
-  readonly filters: number;
-  readonly seed: number;
-  private kernel: tf.LayerVariable | null = null;
-  private bias: tf.LayerVariable | null = null;
-
-  constructor(config: { filters: number; seed: number } & LayerArgs) {
-    super(config);
-    this.filters = config.filters;
-    this.seed = config.seed;
-  }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = inputShape as tf.Shape;
-    const cin = shape[shape.length - 1]!;
-    this.kernel = this.addWeight('kernel', [3, 3, cin, this.filters], 'float32', tf.initializers.glorotUniform({ seed: this.seed }));
-    this.bias = this.addWeight('bias', [this.filters], 'float32', tf.initializers.zeros());
-    this.built = true;
+    const cin = KernelBiasLayer.inputChannels(inputShape);
+    this.addKernelAndBias([3, 3, cin, this.filters], tf.initializers.glorotUniform({ seed: this.seed }));
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
@@ -76,11 +62,8 @@ export class ConvReLU extends tf.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
-    return conv3x3BiasRelu(x, this.kernel!.read() as tf.Tensor4D, this.bias!.read() as tf.Tensor1D);
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), filters: this.filters, seed: this.seed };
+    const { kernel, bias } = this.kernelAndBias();
+    return conv3x3BiasRelu(x, kernel as tf.Tensor4D, bias);
   }
 }
 tf.serialization.registerClass(ConvReLU);

@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { ConvReLU } from './conv-relu.js';
+import { KernelBiasLayer, type LayerArgs } from './kernel-bias-layer.js';
 
 /**
  * - `none`: no normalisation (trains fine at these depths with Adam; the default);
@@ -37,8 +38,6 @@ export interface UNetConfig {
   outputPrior?: number;
 }
 
-type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
-
 /**
  * Transposed convolution 2×2, stride 2, as one matmul and a reshape: each input pixel writes its
  * own 2×2 output block, so y[b, 2h+i, 2w+j, :] = x[b, h, w, :] · K[:, (i, j, :)] + bias. Gradients
@@ -46,28 +45,14 @@ type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
  * Conv2DBackpropInput, the usual forward of a transposed conv, is a naive loop).
  * Shapes: [B, H, W, Cin] → [B, 2H, 2W, filters]; kernel [Cin, 4·filters], bias [filters].
  */
-export class UpConv2x2 extends tf.layers.Layer {
+export class UpConv2x2 extends KernelBiasLayer {
   static className = 'UpConv2x2';
-  readonly filters: number;
-  readonly seed: number;
-  private kernel: tf.LayerVariable | null = null;
-  private bias: tf.LayerVariable | null = null;
-
-  constructor(config: { filters: number; seed: number } & LayerArgs) {
-    super(config);
-    this.filters = config.filters;
-    this.seed = config.seed;
-  }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = inputShape as tf.Shape;
-    const cin = shape[shape.length - 1]!;
+    const cin = KernelBiasLayer.inputChannels(inputShape);
     // Glorot over a 2×2 kernel as for Conv2DTranspose: fan_in = 4·filters, fan_out = 4·Cin.
     const limit = Math.sqrt(6 / (4 * this.filters + 4 * cin));
-    this.kernel = this.addWeight('kernel', [cin, 4 * this.filters], 'float32',
-      tf.initializers.randomUniform({ minval: -limit, maxval: limit, seed: this.seed }));
-    this.bias = this.addWeight('bias', [this.filters], 'float32', tf.initializers.zeros());
-    this.built = true;
+    this.addKernelAndBias([cin, 4 * this.filters], tf.initializers.randomUniform({ minval: -limit, maxval: limit, seed: this.seed }));
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
@@ -80,15 +65,12 @@ export class UpConv2x2 extends tf.layers.Layer {
       const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
       const [b, h, w, cin] = x.shape;
       const f = this.filters;
-      const y = tf.matMul(tf.reshape(x, [b * h * w, cin]), this.kernel!.read()); // [(b,h,w), (i,j,f)]
+      const { kernel, bias } = this.kernelAndBias();
+      const y = tf.matMul(tf.reshape(x, [b * h * w, cin]), kernel as tf.Tensor2D); // [(b,h,w), (i,j,f)]
       // [(b,h), w, i, (j,f)] → [(b,h), i, w, (j,f)] = row-major [b, 2h, 2w, f].
       const blocks = tf.transpose(tf.reshape(y, [b * h, w, 2, 2 * f]), [0, 2, 1, 3]);
-      return tf.add(tf.reshape(blocks, [b, 2 * h, 2 * w, f]), this.bias!.read());
+      return tf.add(tf.reshape(blocks, [b, 2 * h, 2 * w, f]), bias);
     });
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), filters: this.filters, seed: this.seed };
   }
 }
 tf.serialization.registerClass(UpConv2x2);
