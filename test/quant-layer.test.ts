@@ -18,7 +18,7 @@ function randomCounts(b: number, h: number, w: number, bits: number, seed: numbe
   return tf.tensor4d(Float32Array.from({ length: b * h * w }, () => r.int(2 ** bits)), [b, h, w, 1]);
 }
 
-test('rescaled probabilities have mean = budget within 1e-6 (random logits and budgets, both branches)', () => {
+test('rescaled probabilities have mean = budget within 1e-6 (random logits and budgets, both branches)', async () => {
   for (let trial = 0; trial < 20; trial++) {
     const n = 64 * 64;
     const slope = 5;
@@ -32,7 +32,7 @@ test('rescaled probabilities have mean = budget within 1e-6 (random logits and b
   }
   const layer = new TrainableQuantization({ rows: 32, cols: 48, nativeBits: 12, keptBits: 4, rule: 'floor', budget: 0.3, seed: 1, init: 'loupe' });
   layer.build([null, 32, 48, 1]);
-  assert.ok(Math.abs(mean64(layer.probabilityMap()) - 0.3) < 1e-6);
+  assert.ok(Math.abs(mean64(await layer.probabilityMap()) - 0.3) < 1e-6);
 });
 
 test('sampledMask: value and logit gradient equal autodiff of rescale + relaxed Bernoulli (both branches, saturated pixels)', () => {
@@ -58,14 +58,14 @@ test('sampledMask: value and logit gradient equal autodiff of rescale + relaxed 
   }
 });
 
-test('hardware layout has exactly round(b·n) ones, ties broken by index', () => {
+test('hardware layout has exactly round(b·n) ones, ties broken by index', async () => {
   for (const budget of [0.1, 0.25, 0.5, 0.77]) {
     const layer = new TrainableQuantization({ rows: 13, cols: 11, nativeBits: 8, keptBits: 2, rule: 'floor', budget, seed: 3 });
     layer.build([null, 13, 11, 1]);
-    const layout = layer.hardwareLayout();
+    const layout = await layer.hardwareLayout();
     assert.is(layout.reduce((s, v) => s + v, 0), Math.round(budget * 143));
     // The chosen pixels are those of highest probability.
-    const p = layer.probabilityMap();
+    const p = await layer.probabilityMap();
     let minChosen = Infinity;
     let maxOther = -Infinity;
     layout.forEach((m, i) => (m ? (minChosen = Math.min(minChosen, p[i]!)) : (maxOther = Math.max(maxOther, p[i]!))));
@@ -88,7 +88,7 @@ test('gradients reach the logits through the relaxed-Bernoulli mask', () => {
   assert.ok(values.filter((v) => v !== 0).length > 32, 'most logits receive a gradient');
 });
 
-test('modes: hardware quantizes exactly the layout pixels; expected and stochastic are deterministic per seed', () => {
+test('modes: hardware quantizes exactly the layout pixels; expected and stochastic are deterministic per seed', async () => {
   const make = () => {
     const l = new TrainableQuantization({ rows: 6, cols: 5, nativeBits: 8, keptBits: 3, rule: 'midrise', budget: 0.4, seed: 4 });
     l.build([null, 6, 5, 1]);
@@ -98,7 +98,7 @@ test('modes: hardware quantizes exactly the layout pixels; expected and stochast
   const x = randomCounts(3, 6, 5, 8, 7);
   const xs = x.dataSync();
   const out = (layer.apply(x, { mode: 'hardware' }) as tf.Tensor).dataSync();
-  const layout = layer.hardwareLayout();
+  const layout = await layer.hardwareLayout();
   for (let i = 0; i < xs.length; i++) {
     const v = xs[i]!;
     const want = layout[i % 30] ? Math.floor(v / 32) * 32 + 16 : v;
@@ -139,8 +139,8 @@ test('the layer saves and loads bit-exactly inside a model', async () => {
   const copy = loaded.layers[0] as TrainableQuantization;
   assert.instance(copy, TrainableQuantization);
   assert.equal(Array.from(copy.getWeights()[0]!.dataSync()), Array.from(layer.getWeights()[0]!.dataSync()));
-  assert.equal(copy.probabilityMap(), layer.probabilityMap());
-  assert.equal(copy.hardwareLayout(), layer.hardwareLayout());
+  assert.equal(await copy.probabilityMap(), await layer.probabilityMap());
+  assert.equal(await copy.hardwareLayout(), await layer.hardwareLayout());
   assert.is(copy.temperature, 0.2);
   assert.is(copy.slope, 7);
   const x = randomCounts(2, 12, 10, 12, 3);
@@ -148,21 +148,21 @@ test('the layer saves and loads bit-exactly inside a model', async () => {
   assert.equal(Array.from((copy.apply(x) as tf.Tensor).dataSync()), Array.from((layer.apply(x) as tf.Tensor).dataSync()));
 });
 
-test('multi-level: expected bits equal the budget, hardware bits stay within it, gradients reach the logits', () => {
+test('multi-level: expected bits equal the budget, hardware bits stay within it, gradients reach the logits', async () => {
   for (let trial = 0; trial < 10; trial++) {
     const modes = [8, 6, 4].slice(0, 1 + rng.int(3));
     const budgetBits = rng.uniform(modes[modes.length - 1]! + 0.1, 11.9);
     const layer = new MultiLevelQuantization({ rows: 16, cols: 12, nativeBits: 12, modes, rule: 'floor', budgetBits, seed: trial, init: trial % 2 ? 'loupe' : 'small' });
     layer.build([null, 16, 12, 1]);
-    const expected = layer.expectedBitsMap();
+    const expected = await layer.expectedBitsMap();
     assert.ok(Math.abs(mean64(expected) - budgetBits) < 1e-5, `budget ${budgetBits}: ${mean64(expected)}`);
-    const q = layer.levelProbabilities();
+    const q = await layer.levelProbabilities();
     for (let i = 0; i < 16 * 12; i++) {
       let s = 0;
       for (let k = 0; k <= modes.length; k++) s += q[i * (modes.length + 1) + k]!;
       assert.ok(Math.abs(s - 1) < 1e-5);
     }
-    const bits = layer.bitsMap();
+    const bits = await layer.bitsMap();
     assert.ok(mean64(bits) <= budgetBits + 1e-9);
     assert.ok(bits.every((b) => [12, ...modes].includes(b)));
   }
@@ -199,8 +199,8 @@ test('multi-level layer saves and loads bit-exactly', async () => {
   const model = tf.sequential({ layers: [layer] });
   const copy = (await roundTrip(model)).layers[0] as MultiLevelQuantization;
   assert.instance(copy, MultiLevelQuantization);
-  assert.equal(copy.levelProbabilities(), layer.levelProbabilities());
-  assert.equal(copy.bitsMap(), layer.bitsMap());
+  assert.equal(await copy.levelProbabilities(), await layer.levelProbabilities());
+  assert.equal(await copy.bitsMap(), await layer.bitsMap());
   assert.equal(copy.modes, [10, 6]);
 });
 

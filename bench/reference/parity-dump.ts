@@ -56,6 +56,6 @@ writeFileSync(outPath, JSON.stringify({
   size, batch, normalization, depth: 2, baseFilters, outputPrior: outputPrior ?? null, nativeBits: 8, keptBits: 2, rule: 'floor', budget: 0.4, slope: layer.slope,
   counts: Array.from(counts), masks: Array.from(masks),
   weights, output: Array.from(output.dataSync()), loss: value.dataSync()[0],
-  probabilityMap: Array.from(layer.probabilityMap()), hardwareLayout: Array.from(layer.hardwareLayout()),
+  probabilityMap: Array.from(await layer.probabilityMap()), hardwareLayout: Array.from(await layer.hardwareLayout()),
   gradients,
 }));

@@ -38,6 +38,6 @@ const outcome = await trainModel(model, split.train, {
   decayStart: config.decayStart, decayFloor: config.decayFloor, warmupEpochs: config.warmupEpochs, dice: config.dice,
   temperature: config.temperature, seed, validation: split.validation,
 });
-const dice = evaluate(model, split.test, { mode: 'hardware', batchSize: config.batchSize });
+const dice = await evaluate(model, split.test, { mode: 'hardware', batchSize: config.batchSize });
 writeFileSync(outPath, JSON.stringify({ setup, seed, epochs, backend: tf.getBackend(), weights, history: outcome.history, dice }));
 model.dispose();

@@ -32,7 +32,7 @@ export function readExperimentRecord(dir: string): ExperimentRecord {
  * Re-evaluates every trained run of `dir` on `test` from its checkpoint. Setup (a) runs are
  * re-derived from their baseline's checkpoint. Returns new RunResults (history kept).
  */
-export function reevaluateRuns(dir: string, record: ExperimentRecord, test: CtDataset, batchSize: number): RunResult[] {
+export async function reevaluateRuns(dir: string, record: ExperimentRecord, test: CtDataset, batchSize: number): Promise<RunResult[]> {
   const runs = mergeRuns([dir]);
   const out: RunResult[] = [];
   for (const run of runs) {
@@ -46,11 +46,11 @@ export function reevaluateRuns(dir: string, record: ExperimentRecord, test: CtDa
         run.setup === 'all-pixels-baseline'
           ? new JointModel({ ...trained.options, stage: { kind: 'all', keptBits: run.keptBits! } }, trained.unet)
           : trained;
-      const dice = evaluate(model, test, { mode: 'hardware', batchSize });
+      const dice = await evaluate(model, test, { mode: 'hardware', batchSize });
       const reason = collapseReason(dice, test);
       const next: RunResult = { ...run, dice, collapsed: run.collapsed || reason !== null };
       if (reason && !run.collapsed) next.collapseReason = `on the new data: ${reason}`;
-      if (run.diceStochastic) next.diceStochastic = evaluate(model, test, { mode: 'stochastic', batchSize });
+      if (run.diceStochastic) next.diceStochastic = await evaluate(model, test, { mode: 'stochastic', batchSize });
       out.push(next);
     } finally {
       trained.dispose();

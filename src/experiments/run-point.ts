@@ -164,8 +164,8 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
     });
     if (outcome.stopped) return { results: [], stopped: true };
     const evalOpts = { batchSize: config.batchSize };
-    const dice = evaluate(model, data.test, { ...evalOpts, mode: 'hardware' });
-    const validationDice = evaluate(model, data.validation.slices.length ? data.validation : data.test, { ...evalOpts, mode: 'hardware' });
+    const dice = await evaluate(model, data.test, { ...evalOpts, mode: 'hardware' });
+    const validationDice = await evaluate(model, data.validation.slices.length ? data.validation : data.test, { ...evalOpts, mode: 'hardware' });
     const reason = collapseReason(validationDice, data.validation.slices.length ? data.validation : data.test);
     const base: Omit<RunResult, 'id' | 'setup' | 'dice' | 'bitsPerPixel'> = {
       seed: point.seed,
@@ -190,12 +190,12 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
     };
     const stage = model.stage;
     if (stage.kind === 'learned') {
-      main.diceStochastic = evaluate(model, data.test, { ...evalOpts, mode: 'stochastic' });
-      main.probabilityMap = Array.from(stage.layer.probabilityMap());
-      main.hardwareLayout = Array.from(stage.layer.hardwareLayout());
+      main.diceStochastic = await evaluate(model, data.test, { ...evalOpts, mode: 'stochastic' });
+      main.probabilityMap = Array.from(await stage.layer.probabilityMap());
+      main.hardwareLayout = Array.from(await stage.layer.hardwareLayout());
     } else if (stage.kind === 'multilevel') {
-      main.diceStochastic = evaluate(model, data.test, { ...evalOpts, mode: 'stochastic' });
-      main.bitsMap = Array.from(stage.layer.bitsMap());
+      main.diceStochastic = await evaluate(model, data.test, { ...evalOpts, mode: 'stochastic' });
+      main.bitsMap = Array.from(await stage.layer.bitsMap());
     } else if (stage.kind === 'fixed') {
       main.hardwareLayout = Array.from(stage.layout);
     } else if (stage.kind === 'fixedBits') {
@@ -204,7 +204,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
     const results = [main];
     for (const keptBits of point.evaluateAllPixelsAt ?? []) {
       const fed = new JointModel({ ...model.options, stage: { kind: 'all', keptBits } }, model.unet);
-      const d = evaluate(fed, data.test, { ...evalOpts, mode: 'hardware' });
+      const d = await evaluate(fed, data.test, { ...evalOpts, mode: 'hardware' });
       results.push({
         ...base,
         id: runId('all-pixels-baseline', point.seed, { keptBits }),

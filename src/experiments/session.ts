@@ -172,7 +172,7 @@ async function examplePredictions(
       .sort((a, b) => b.lesion - a.lesion)
       .slice(0, 4)
       .map((x) => x.i);
-    const preds = predictMasks(model, test, { mode: 'hardware', batchSize: opts.config.batchSize, indices });
+    const preds = await predictMasks(model, test, { mode: 'hardware', batchSize: opts.config.batchSize, indices });
     return indices.map((idx, k) => ({
       image: test.slices[idx]!.image,
       mask: test.slices[idx]!.mask,
@@ -229,7 +229,7 @@ export async function evalSession(
     source = `${prepared.source} (the run's own test split)`;
   }
   opts.log(`evaluating the runs of ${runDir} on ${test.slices.length} slices of ${source}`);
-  const runs = reevaluateRuns(runDir, record, test, record.config.batchSize);
+  const runs = await reevaluateRuns(runDir, record, test, record.config.batchSize);
   mkdirSync(opts.outDir, { recursive: true });
   writeJson(join(opts.outDir, 'experiment.json'), { ...record, kind: 'eval', evaluatedFrom: runDir, data: opts.data ?? record.data });
   const files = await writeReport(opts.outDir, {

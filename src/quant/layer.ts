@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
-import { ReadoutQuantizationLayer, type LayerArgs, type LogitInit, type MaskMode, type ReadoutLayerConfig } from './readout-layer.js';
+import { ReadoutQuantizationLayer, readAndDispose, type LayerArgs, type LogitInit, type MaskMode, type ReadoutLayerConfig } from './readout-layer.js';
 import { quantizeCounts, quantizeCountsSTE } from './hard.js';
 import { pixelsForBudget } from './random.js';
 
@@ -179,11 +179,8 @@ export class TrainableQuantization extends ReadoutQuantizationLayer {
   }
 
   /** Rescaled probability p̃ per pixel, row-major rows×cols; its mean equals the budget. */
-  probabilityMap(): Float32Array {
-    const p = this.probabilityTensor();
-    const out = p.dataSync() as Float32Array;
-    p.dispose();
-    return Float32Array.from(out);
+  async probabilityMap(): Promise<Float32Array> {
+    return readAndDispose(this.probabilityTensor());
   }
 
   /**
@@ -191,16 +188,23 @@ export class TrainableQuantization extends ReadoutQuantizationLayer {
    * Ranked by logit (p̃ is monotone in it; the logit also separates probabilities that round to
    * 1 in float32), ties by lower index.
    */
-  hardwareLayout(): Uint8Array {
-    const w = this.builtLogits().read().dataSync();
-    return topCountLayout(w, pixelsForBudget(this.budget, this.rows * this.cols));
+  async hardwareLayout(): Promise<Uint8Array> {
+    return this.hardwareAssignment();
+  }
+
+  protected override hardwareInput(): tf.Tensor {
+    return tf.clone(this.builtLogits().read());
+  }
+
+  protected override assignmentFrom(logits: Float32Array): Uint8Array {
+    return topCountLayout(logits, pixelsForBudget(this.budget, this.rows * this.cols));
   }
 
   /** The mask m for a batch of `batch` images: [batch or 1, rows, cols, 1], values in [0, 1]. */
   mask(batch: number, mode: MaskMode = this.mode): tf.Tensor4D {
     return tf.tidy(() => {
       if (mode === 'hardware') {
-        return tf.tensor4d(Float32Array.from(this.hardwareLayout()), [1, this.rows, this.cols, 1]);
+        return tf.tensor4d(Float32Array.from(this.currentHardwareAssignment()), [1, this.rows, this.cols, 1]);
       }
       if (mode === 'expected') return tf.reshape(this.probabilityTensor(), [1, this.rows, this.cols, 1]) as tf.Tensor4D;
       const noise = this.sampleNoise([batch, this.rows, this.cols, 1], 'logistic') as tf.Tensor4D;

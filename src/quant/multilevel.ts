@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { quantizeCounts, quantizeCountsSTE } from './hard.js';
 import { accurateMean } from './layer.js';
-import { ReadoutQuantizationLayer, type LayerArgs, type MaskMode, type ReadoutLayerConfig } from './readout-layer.js';
+import { ReadoutQuantizationLayer, readAndDispose, type LayerArgs, type MaskMode, type ReadoutLayerConfig } from './readout-layer.js';
 
 export interface MultiLevelConfig extends ReadoutLayerConfig {
   /** Reduced modes, bits kept, descending, each < nativeBits (the profile's `modes`). */
@@ -138,16 +138,13 @@ export class MultiLevelQuantization extends ReadoutQuantizationLayer {
   }
 
   /** q̃ row-major [rows·cols, K] (level index fastest). */
-  levelProbabilities(): Float32Array {
-    const q = this.probabilityTensor();
-    const out = Float32Array.from(q.dataSync() as Float32Array);
-    q.dispose();
-    return out;
+  async levelProbabilities(): Promise<Float32Array> {
+    return readAndDispose(this.probabilityTensor());
   }
 
   /** Expected bits per pixel under q̃, row-major rows×cols; its mean equals budgetBits. */
-  expectedBitsMap(): Float32Array {
-    const q = this.levelProbabilities();
+  async expectedBitsMap(): Promise<Float32Array> {
+    const q = await this.levelProbabilities();
     const K = this.levelCount;
     const out = new Float32Array(this.rows * this.cols);
     for (let i = 0; i < out.length; i++) {
@@ -159,13 +156,21 @@ export class MultiLevelQuantization extends ReadoutQuantizationLayer {
   }
 
   /** The hardware layout's level index per pixel (see greedyLevels), row-major. */
-  hardwareLevels(): Uint8Array {
-    return greedyLevels(this.levelProbabilities(), this.levelBits, this.budgetBits);
+  async hardwareLevels(): Promise<Uint8Array> {
+    return this.hardwareAssignment();
   }
 
   /** ADC bits of each pixel in the hardware layout, row-major; mean ≤ budgetBits. */
-  bitsMap(): Uint8Array {
-    return Uint8Array.from(this.hardwareLevels(), (k) => this.levelBits[k]!);
+  async bitsMap(): Promise<Uint8Array> {
+    return Uint8Array.from(await this.hardwareLevels(), (k) => this.levelBits[k]!);
+  }
+
+  protected override hardwareInput(): tf.Tensor {
+    return this.probabilityTensor();
+  }
+
+  protected override assignmentFrom(q: Float32Array): Uint8Array {
+    return greedyLevels(q, this.levelBits, this.budgetBits);
   }
 
   /** Level weights y for a batch: [batch or 1, rows, cols, K], each pixel's weights sum to 1. */
@@ -173,7 +178,7 @@ export class MultiLevelQuantization extends ReadoutQuantizationLayer {
     const K = this.levelCount;
     return tf.tidy(() => {
       if (mode === 'hardware') {
-        const levels = this.hardwareLevels();
+        const levels = this.currentHardwareAssignment();
         return tf.oneHot(tf.tensor1d(Int32Array.from(levels), 'int32'), K).cast('float32').reshape([1, this.rows, this.cols, K]);
       }
       const q = tf.reshape(this.probabilityTensor(), [1, this.rows, this.cols, K]);

@@ -47,6 +47,15 @@ export function checkReadoutShape(inputShape: tf.Shape | tf.Shape[], rows: numbe
   }
 }
 
+/** A tensor's values on the host (asynchronous: webgpu in Node cannot read synchronously); frees the tensor. */
+export async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
+  try {
+    return Float32Array.from((await t.data()) as Float32Array);
+  } finally {
+    t.dispose();
+  }
+}
+
 /** A relaxed-sampling temperature, checked: > 0. */
 export function checkTemperature(t: number): number {
   if (!(t > 0)) throw new RangeError(`temperature must be > 0, got ${t}`);
@@ -69,6 +78,7 @@ export abstract class ReadoutQuantizationLayer extends tf.layers.Layer {
   private noiseKey: NoiseKey;
   /** Draws of the current stream used so far (the next draw's index). */
   private noiseUsed = 0;
+  private pinnedHardware: Uint8Array | null = null;
 
   constructor(config: ReadoutLayerConfig & LayerArgs) {
     super(config);
@@ -94,6 +104,41 @@ export abstract class ReadoutQuantizationLayer extends tf.layers.Layer {
     });
     this.built = true;
   }
+
+  /**
+   * Reads the hardware assignment (layout, or level per pixel) back to the host once and uses it
+   * for the 'hardware' mode until unpinHardware. Backends without synchronous reads (webgpu in
+   * Node) need this before a hardware-mode forward pass; the logits must not change while pinned.
+   */
+  async pinHardware(): Promise<void> {
+    this.pinnedHardware = await this.hardwareAssignment();
+  }
+
+  unpinHardware(): void {
+    this.pinnedHardware = null;
+  }
+
+  /** The hardware assignment, row-major rows×cols, read back asynchronously (works on every backend). */
+  protected async hardwareAssignment(): Promise<Uint8Array> {
+    return this.assignmentFrom(await readAndDispose(this.hardwareInput()));
+  }
+
+  /** The assignment mask('hardware') uses: the pinned one, else read synchronously (cpu, wasm, tensorflow). */
+  protected currentHardwareAssignment(): Uint8Array {
+    if (this.pinnedHardware) return this.pinnedHardware;
+    const input = this.hardwareInput();
+    try {
+      return this.assignmentFrom(input.dataSync() as Float32Array);
+    } finally {
+      input.dispose();
+    }
+  }
+
+  /** A new tensor holding what the hardware assignment is computed from (disposed by the caller). */
+  protected abstract hardwareInput(): tf.Tensor;
+
+  /** The hardware assignment from the host values of hardwareInput(). */
+  protected abstract assignmentFrom(values: Float32Array): Uint8Array;
 
   /** The logits, or an error naming the layer when it has not seen an input yet. */
   protected builtLogits(): tf.LayerVariable {

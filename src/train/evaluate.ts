@@ -4,27 +4,42 @@ import type { DiceSummary } from '../experiments/types.js';
 import { diceOverSet } from '../model/metrics.js';
 import type { MaskMode } from '../quant/layer.js';
 import { makeBatch } from './batches.js';
-import type { JointModel } from './joint.js';
+import { hasTrainableLayer, type JointModel } from './joint.js';
 
-/** Binary predictions (threshold 0.5) of `model` for every slice of `ds`, row-major H×W each. */
-export function predictMasks(model: JointModel, ds: CtDataset, opts: { mode: MaskMode; batchSize: number; indices?: number[] }): Uint8Array[] {
+/**
+ * Binary predictions (threshold 0.5) of `model` for every slice of `ds`, row-major H×W each.
+ * Reads back asynchronously (webgpu in Node has no synchronous read); in 'hardware' mode the
+ * layer's layout is read back once, before the first batch.
+ */
+export async function predictMasks(
+  model: JointModel,
+  ds: CtDataset,
+  opts: { mode: MaskMode; batchSize: number; indices?: number[] },
+): Promise<Uint8Array[]> {
   const indices = opts.indices ?? ds.slices.map((_, i) => i);
   const out: Uint8Array[] = [];
   const hw = ds.height * ds.width;
-  for (let start = 0; start < indices.length; start += opts.batchSize) {
-    const idx = indices.slice(start, start + opts.batchSize);
-    const { counts, masks } = makeBatch(ds, idx);
-    const pred = tf.tidy(() => tf.step(tf.sub(model.forward(counts, { training: false, mode: opts.mode }), 0.5)));
-    const values = pred.dataSync();
-    tf.dispose([counts, masks, pred]);
-    for (let b = 0; b < idx.length; b++) out.push(Uint8Array.from(values.subarray(b * hw, (b + 1) * hw)));
+  const layer = hasTrainableLayer(model.stage) && opts.mode === 'hardware' ? model.stage.layer : null;
+  await layer?.pinHardware();
+  try {
+    for (let start = 0; start < indices.length; start += opts.batchSize) {
+      const idx = indices.slice(start, start + opts.batchSize);
+      const { counts, masks } = makeBatch(ds, idx);
+      const pred = tf.tidy(() => tf.step(tf.sub(model.forward(counts, { training: false, mode: opts.mode }), 0.5)));
+      tf.dispose([counts, masks]);
+      const values = await pred.data();
+      pred.dispose();
+      for (let b = 0; b < idx.length; b++) out.push(Uint8Array.from(values.subarray(b * hw, (b + 1) * hw)));
+    }
+  } finally {
+    layer?.unpinHardware();
   }
   return out;
 }
 
 /** Discrete Dice of `model` on `ds` (per image and pooled). */
-export function evaluate(model: JointModel, ds: CtDataset, opts: { mode: MaskMode; batchSize: number }): DiceSummary {
-  const preds = predictMasks(model, ds, opts);
+export async function evaluate(model: JointModel, ds: CtDataset, opts: { mode: MaskMode; batchSize: number }): Promise<DiceSummary> {
+  const preds = await predictMasks(model, ds, opts);
   return diceOverSet(ds.slices.map((s) => s.mask), preds);
 }
 

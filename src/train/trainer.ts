@@ -111,11 +111,12 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
 
   const t0 = Date.now();
   const elapsed = () => priorSeconds + (Date.now() - t0) / 1000;
-  const checkpoint = () => {
+  // Read back asynchronously: webgpu in Node has no synchronous read.
+  const checkpoint = async () => {
     if (!opts.checkpointPath) return;
     const arrays: NamedArray[] = [
-      ...state.map((s) => ({ name: s.name, shape: s.variable.shape, values: s.variable.dataSync() as Float32Array })),
-      ...adam.state().moments.map((m, i) => ({ name: `adam:${i}`, shape: m.shape, values: m.dataSync() as Float32Array })),
+      ...(await Promise.all(state.map(async (s) => ({ name: s.name, shape: s.variable.shape, values: (await s.variable.data()) as Float32Array })))),
+      ...(await Promise.all(adam.state().moments.map(async (m, i) => ({ name: `adam:${i}`, shape: m.shape, values: (await m.data()) as Float32Array })))),
     ];
     saveCheckpoint<CheckpointState>(opts.checkpointPath, {
       state: {
@@ -164,7 +165,7 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
         stepInEpoch += 1;
         globalStep += 1;
         if (stopNow) {
-          checkpoint();
+          await checkpoint();
           return { history, stopped: true, seconds: elapsed(), steps: globalStep };
         }
         await tf.nextFrame?.();
@@ -177,7 +178,7 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
       };
       if (layer) record.temperature = layer.temperature;
       if (opts.validation && opts.validation.slices.length) {
-        record.valDice = evaluate(model, opts.validation, { mode: 'hardware', batchSize: opts.batchSize }).mean;
+        record.valDice = (await evaluate(model, opts.validation, { mode: 'hardware', batchSize: opts.batchSize })).mean;
       }
       history = [...history, record];
       opts.progress?.log(
@@ -190,7 +191,7 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
       epochLossSum = 0;
       epochLossCount = 0;
       epochStart = Date.now();
-      checkpoint();
+      await checkpoint();
     }
   } finally {
     tf.dispose(pending.map((p) => p.loss));
