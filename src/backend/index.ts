@@ -12,7 +12,7 @@ import { registerWasmMemoryKernels } from './wasm-memory-kernels.js';
 import { MAX_WASM_THREADS, startThreadedWasm, WasmThreadsUnavailable } from './wasm-threads.js';
 // Static (so bundles carry it); it imports only types from tfjs-backend-webgpu, so loading it has no side effects.
 import { registerWebgpuTrainingKernels } from './webgpu/kernels.js';
-import { exposeAsNavigatorGpu, openDawnAdapter } from './webgpu/node-gpu.js';
+import { exposeAsNavigatorGpu, loadWebgpuBackend, openDawnAdapter } from './webgpu/node-gpu.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -190,9 +190,7 @@ async function startWebgpu(o: StartOptions): Promise<StartedBackend> {
     throw new BackendUnavailable(`only a software adapter (${describeAdapter(info)}), slower than wasm; not used`);
   }
   exposeAsNavigatorGpu(gpu);
-  await import('@tensorflow/tfjs-backend-webgpu');
-  // Fewer, larger queue submits: measured 10% off a 512² step on an H100 (BENCHMARKS.md).
-  tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 60);
+  await loadWebgpuBackend(tf);
   await setBackendOrThrow('webgpu');
   registerWebgpuTrainingKernels();
   return { name: 'webgpu', detail: describeAdapter(info) };
