@@ -8,9 +8,10 @@ import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
 import { diceBceLoss } from '../src/model/losses.js';
 import { binarize, diceOverSet } from '../src/model/metrics.js';
-import { groupStandardize, buildUNet, UpConv2x2, type Normalization } from '../src/model/unet.js';
+import { buildUNet, UpConv2x2, type Normalization } from '../src/model/unet.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
 import { conv3x3BiasRelu, ConvReLU } from '../src/model/conv-relu.js';
+import { groupNormRelu, groupStandardize } from '../src/model/group-norm.js';
 import { maxRelativeError } from './helpers/arrays.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -125,6 +126,30 @@ test('groupStandardize: value and hand-written gradient equal autodiff of the pl
     assert.ok(Math.abs(va[i]! - vb[i]!) < 1e-5, `value ${i}`);
     assert.ok(Math.abs(ga[i]! - gb[i]!) < 1e-4 * (1 + Math.abs(gb[i]!)), `gradient ${i}: ${ga[i]} vs ${gb[i]}`);
   }
+});
+
+test('groupNormRelu: value and gradients (x, gamma, beta) equal autodiff of relu(groupnorm·gamma + beta)', () => {
+  const x = tf.randomNormal([2, 4, 3, 8], 1, 2, 'float32', 21) as tf.Tensor4D;
+  const gamma = tf.randomNormal([8], 1, 0.5, 'float32', 22) as tf.Tensor1D;
+  const beta = tf.randomNormal([8], 0, 0.5, 'float32', 23) as tf.Tensor1D;
+  const upstream = tf.randomNormal([2, 4, 3, 8], 0, 1, 'float32', 24);
+  const plain = (a: tf.Tensor4D, g: tf.Tensor1D, b: tf.Tensor1D) => {
+    const grouped = tf.reshape(a, [2, 12, 4, 2]);
+    const { mean, variance } = tf.moments(grouped, [1, 3], true);
+    const xHat = tf.reshape(tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, 1e-5))), [2, 4, 3, 8]);
+    return tf.relu(tf.add(tf.mul(xHat, g), b)) as tf.Tensor4D;
+  };
+  const ours = (a: tf.Tensor4D, g: tf.Tensor1D, b: tf.Tensor1D) => groupNormRelu(a, g, b, 4, 1e-5);
+  const objective = (f: typeof plain) => (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+    tf.sum(tf.mul(f(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D), upstream));
+  const z = ours(x, gamma, beta).dataSync();
+  assert.ok(z.some((v) => v === 0) && z.some((v) => v > 0), 'both sides of the ReLU are exercised');
+  assert.ok(maxRelativeError(z, plain(x, gamma, beta).dataSync(), 1) < 1e-5, 'value');
+  const got = tf.grads(objective(ours))([x, gamma, beta]);
+  const want = tf.grads(objective(plain))([x, gamma, beta]);
+  ['input', 'gamma', 'beta'].forEach((name, i) => {
+    assert.ok(maxRelativeError(got[i]!.dataSync(), want[i]!.dataSync(), 1) < 1e-4, `${name} gradient`);
+  });
 });
 
 test('the U-Net saves and loads bit-exactly (group norm / none: custom layers)', async () => {

@@ -1,7 +1,8 @@
 /**
  * The lesion-segmentation U-Net (Ronneberger et al. 2015) as a tf.LayersModel, so it saves and
  * loads with tfjs's own format: `depth` poolings, width baseFilters·2^level, per level
- * conv3x3 (same) – [norm] – ReLU ×2 (without norm: ConvReLU, one fused kernel), max-pool 2; up path: transposed conv 2×2 stride 2, skip
+ * conv3x3 (same) – [norm] – ReLU ×2 (without norm: ConvReLU, one fused kernel; group/instance norm +
+ * ReLU: GroupNormReLU, one operation), max-pool 2; up path: transposed conv 2×2 stride 2, skip
  * concatenation [up, skip], conv block; head: 1×1 conv + sigmoid. Glorot-uniform kernels and zero
  * biases (Keras defaults), each initializer seeded from `seed`, so the model is deterministic.
  *
@@ -11,14 +12,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { ConvReLU } from './conv-relu.js';
+import { GroupNormReLU } from './group-norm.js';
 import { KernelBiasLayer, type LayerArgs } from './kernel-bias-layer.js';
 
 /**
  * - `none`: no normalisation (trains fine at these depths with Adam; the default);
  * - `batch`: tf.layers.batchNormalization; uses batch statistics only when applied with
  *   `{training: true}` (pass it in the training loop) and moving averages otherwise;
- * - `group`: GroupNormalization with min(8, channels) groups (batch-independent, same in training and evaluation);
- * - `instance`: GroupNormalization with one group per channel.
+ * - `group`: group normalisation with min(8, channels) groups (batch-independent, same in training and evaluation);
+ * - `instance`: group normalisation with one group per channel.
  */
 export type Normalization = 'none' | 'batch' | 'group' | 'instance';
 
@@ -75,82 +77,6 @@ export class UpConv2x2 extends KernelBiasLayer {
 }
 tf.serialization.registerClass(UpConv2x2);
 
-/**
- * Group normalisation (Wu & He 2018) over channels-last input: statistics per image and per group
- * of channels, so it behaves the same in training and evaluation and with batch size 1.
- * Shapes: [B, H, W, C] → [B, H, W, C]; gamma, beta [C]. groups must divide C.
- */
-/**
- * (x − μ) / σ per image and channel group, with its gradient written out:
- * dx = (g − mean(g) − x̂·mean(g·x̂)) / σ, means over each group. Autodiff of tf.moments emits
- * several times as many small kernels, which on wasm cost more than the arithmetic.
- * x: [B, H, W, C] → same shape, standardised.
- */
-export function groupStandardize(x: tf.Tensor4D, groups: number, epsilon: number): tf.Tensor4D {
-  const [b, h, w, c] = x.shape;
-  const shape: [number, number, number, number] = [b, h * w, groups, c / groups];
-  const standardize = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const input = args[0] as tf.Tensor;
-    const save = args[1] as tf.GradSaveFunc;
-    const grouped = tf.reshape(input, shape);
-    const { mean, variance } = tf.moments(grouped, [1, 3], true);
-    const invStd = tf.rsqrt(tf.add(variance, epsilon));
-    const xHat = tf.mul(tf.sub(grouped, mean), invStd);
-    save([xHat, invStd]);
-    return {
-      value: tf.reshape(xHat, [b, h, w, c]),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [savedXHat, savedInvStd] = saved as [tf.Tensor, tf.Tensor];
-        const g = tf.reshape(dy, shape);
-        const meanG = tf.mean(g, [1, 3], true);
-        const meanGX = tf.mean(tf.mul(g, savedXHat), [1, 3], true);
-        return tf.reshape(tf.mul(tf.sub(tf.sub(g, meanG), tf.mul(savedXHat, meanGX)), savedInvStd), [b, h, w, c]);
-      },
-    };
-  });
-  return standardize(x) as tf.Tensor4D;
-}
-
-export class GroupNormalization extends tf.layers.Layer {
-  static className = 'GroupNormalization';
-  readonly groups: number;
-  readonly epsilon: number;
-  private gamma: tf.LayerVariable | null = null;
-  private beta: tf.LayerVariable | null = null;
-
-  constructor(config: { groups: number; epsilon?: number } & LayerArgs) {
-    super(config);
-    this.groups = config.groups;
-    this.epsilon = config.epsilon ?? 1e-5;
-  }
-
-  override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = inputShape as tf.Shape;
-    const c = shape[shape.length - 1]!;
-    if (c % this.groups !== 0) throw new Error(`GroupNormalization: ${this.groups} groups do not divide ${c} channels`);
-    this.gamma = this.addWeight('gamma', [c], 'float32', tf.initializers.ones());
-    this.beta = this.addWeight('beta', [c], 'float32', tf.initializers.zeros());
-    this.built = true;
-  }
-
-  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
-    return inputShape;
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => {
-      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
-      const normed = groupStandardize(x, this.groups, this.epsilon);
-      return tf.add(tf.mul(normed, this.gamma!.read()), this.beta!.read());
-    });
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), groups: this.groups, epsilon: this.epsilon };
-  }
-}
-tf.serialization.registerClass(GroupNormalization);
-
 function checkConfig(c: UNetConfig): void {
   const scale = 2 ** c.depth;
   if (!Number.isInteger(c.depth) || c.depth < 1) throw new RangeError(`depth must be an integer ≥ 1, got ${c.depth}`);
@@ -173,16 +99,18 @@ export function buildUNet(config: UNetConfig): tf.LayersModel {
   const prior = config.outputPrior ?? 0.5;
   const rng = new Rng(config.seed);
   const nextSeed = () => rng.int(2 ** 31 - 1);
-  const norm = (x: tf.SymbolicTensor, channels: number, name: string): tf.SymbolicTensor => {
+  // Normalisation and the ReLU after it. Group and instance norm run as one GroupNormReLU
+  // operation (its layer keeps GroupNormalization's name and weights, so checkpoints carry over).
+  const normRelu = (x: tf.SymbolicTensor, channels: number, name: string): tf.SymbolicTensor => {
     switch (normalization) {
-      case 'none':
-        return x;
-      case 'batch':
-        return tf.layers.batchNormalization({ name: `${name}_bn` }).apply(x) as tf.SymbolicTensor;
       case 'group':
-        return new GroupNormalization({ groups: Math.min(8, channels), name: `${name}_gn` }).apply(x) as tf.SymbolicTensor;
+        return new GroupNormReLU({ groups: Math.min(8, channels), name: `${name}_gn` }).apply(x) as tf.SymbolicTensor;
       case 'instance':
-        return new GroupNormalization({ groups: channels, name: `${name}_in` }).apply(x) as tf.SymbolicTensor;
+        return new GroupNormReLU({ groups: channels, name: `${name}_in` }).apply(x) as tf.SymbolicTensor;
+      default: {
+        const normed = normalization === 'batch' ? tf.layers.batchNormalization({ name: `${name}_bn` }).apply(x) as tf.SymbolicTensor : x;
+        return tf.layers.reLU({ name: `${name}_relu` }).apply(normed) as tf.SymbolicTensor;
+      }
     }
   };
   const conv = (x: tf.SymbolicTensor, filters: number, name: string): tf.SymbolicTensor => {
@@ -193,7 +121,7 @@ export function buildUNet(config: UNetConfig): tf.LayersModel {
       filters, kernelSize: 3, padding: 'same', name,
       kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
     }).apply(x) as tf.SymbolicTensor;
-    return tf.layers.reLU({ name: `${name}_relu` }).apply(norm(y, filters, name)) as tf.SymbolicTensor;
+    return normRelu(y, filters, name);
   };
   const block = (x: tf.SymbolicTensor, filters: number, name: string) =>
     conv(conv(x, filters, `${name}_conv1`), filters, `${name}_conv2`);
