@@ -13,7 +13,7 @@
  */
 import type { backend_util } from '@tensorflow/tfjs';
 import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js';
-import { flatDispatch, mainHeader } from './program-util.js';
+import { FlatOutputProgram, mainHeader } from './program-util.js';
 
 /** Threads per workgroup side: workgroups are 16×16 = 256 threads. */
 const SIDE = 16;
@@ -214,24 +214,16 @@ export class FilterGradPartialProgram implements WebGPUProgram {
 }
 
 /** Pass 2: sums [chunks, E] partial sums over chunks into [E] (E = KH·KW·Cin·Cout, shaped as the filter). */
-export class SumChunksProgram implements WebGPUProgram {
+export class SumChunksProgram extends FlatOutputProgram {
   variableNames = ['partial'];
-  outputShape: number[];
   shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  size = true;
 
   constructor(
     filterShape: number[],
     private readonly chunks: number,
   ) {
-    this.outputShape = filterShape;
-    this.dispatchLayout = { x: filterShape.map((_, i) => i) };
-    const elements = filterShape.reduce((a, b) => a * b, 1);
-    this.dispatch = flatDispatch(elements, 64);
-    this.shaderKey = `ctquantSumChunks_${chunks}_${elements}`;
+    super(filterShape, 64);
+    this.shaderKey = `ctquantSumChunks_${chunks}_${filterShape.reduce((a, b) => a * b, 1)}`;
   }
 
   getUserCode(): string {

@@ -3,9 +3,8 @@
  * draw start + i of the stream (k0, k1), transformed. Same integer hash as the JS reference, so the
  * uniforms are bit-identical; the logarithms are WGSL's.
  */
-import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js';
 import type { NoiseTransform } from '../../quant/noise.js';
-import { flatDispatch, mainHeader } from './program-util.js';
+import { FlatOutputProgram, mainHeader } from './program-util.js';
 
 const THREADS = 256;
 
@@ -15,20 +14,13 @@ const TRANSFORM_WGSL: Record<NoiseTransform, string> = {
   gumbel: '-log(-log(u))',
 };
 
-export class NoiseProgram implements WebGPUProgram {
+export class NoiseProgram extends FlatOutputProgram {
   variableNames: string[] = [];
-  outputShape: number[];
   shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
   uniforms = 'k0 : u32, k1 : u32, startLo : u32, startHi : u32,';
-  size = true;
 
   constructor(shape: number[], private readonly transform: NoiseTransform) {
-    this.outputShape = shape;
-    this.dispatchLayout = { x: shape.map((_, i) => i) };
-    this.dispatch = flatDispatch(shape.reduce((a, b) => a * b, 1), THREADS);
+    super(shape, THREADS);
     this.shaderKey = `ctquantNoise_${transform}`;
   }
 

@@ -1,4 +1,5 @@
 /** Pieces the ctquant WGSL programs for tfjs-backend-webgpu share. */
+import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js';
 
 /**
  * A 1-D dispatch of ceil(elements / threads) workgroups, folded into two dimensions past the
@@ -12,4 +13,27 @@ export function flatDispatch(elements: number, threads: number): [number, number
 /** tfjs's `getMainHeaderString`, repeated here: the dist module is not part of the package's public API. */
 export function mainHeader(index: string): string {
   return `fn main(${index} : i32)`;
+}
+
+/**
+ * A program with one thread per output element, indexed flat (`index` < uniforms.size): the fields
+ * tfjs asks for, derived from the output shape. Subclasses name their inputs, key and shader.
+ */
+export abstract class FlatOutputProgram implements WebGPUProgram {
+  abstract variableNames: string[];
+  abstract shaderKey: string;
+  outputShape: number[];
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+  size = true;
+
+  constructor(outputShape: number[], threads: number) {
+    this.outputShape = outputShape;
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
+    this.dispatch = flatDispatch(outputShape.reduce((a, b) => a * b, 1), threads);
+    this.workgroupSize = [threads, 1, 1];
+  }
+
+  abstract getUserCode(): string;
 }

@@ -3,24 +3,16 @@
  * two: `Step`, then `Multiply`, with a full-size temporary between them). NaN in y gives NaN, as
  * tf.step does, so a diverged forward pass is not hidden.
  */
-import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js';
-import { flatDispatch, mainHeader } from './program-util.js';
+import { FlatOutputProgram, mainHeader } from './program-util.js';
 
 const THREADS = 256;
 
-export class ReluGradientProgram implements WebGPUProgram {
+export class ReluGradientProgram extends FlatOutputProgram {
   variableNames = ['dy', 'y'];
-  outputShape: number[];
   shaderKey = 'ctquantReluGradient';
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  size = true;
 
   constructor(shape: number[]) {
-    this.outputShape = shape;
-    this.dispatchLayout = { x: shape.map((_, i) => i) };
-    this.dispatch = flatDispatch(shape.reduce((a, b) => a * b, 1), THREADS);
+    super(shape, THREADS);
   }
 
   getUserCode(): string {
