@@ -12,7 +12,7 @@ import { buildUNet, UpConv2x2, type Normalization } from '../src/model/unet.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
 import { conv3x3BiasRelu, ConvReLU } from '../src/model/conv-relu.js';
 import { groupNormRelu, groupStandardize } from '../src/model/group-norm.js';
-import { maxRelativeError } from './helpers/arrays.js';
+import { assertMatchesAutodiff } from './helpers/gradients.js';
 import { Rng } from '../src/util/rng.js';
 
 await startBackend('wasm');
@@ -71,18 +71,14 @@ test('conv3x3BiasRelu: value and gradients equal autodiff of relu(conv2d + bias)
   const kernel = tf.randomNormal([3, 3, 3, 4], 0, 0.5, 'float32', 12) as tf.Tensor4D;
   const bias = tf.tensor1d([0.3, -0.2, 0, 0.1]);
   const upstream = tf.randomNormal([2, 6, 5, 4], 0, 1, 'float32', 13);
-  const plain = (a: tf.Tensor4D, k: tf.Tensor4D, b: tf.Tensor1D) => tf.relu(tf.add(tf.conv2d(a, k, 1, 'same'), b));
-  const objective = (f: typeof plain) => (a: tf.Tensor, k: tf.Tensor, b: tf.Tensor) =>
-    tf.sum(tf.mul(f(a as tf.Tensor4D, k as tf.Tensor4D, b as tf.Tensor1D), upstream));
-  const y = conv3x3BiasRelu(x, kernel, bias).dataSync();
+  const y = assertMatchesAutodiff(
+    (a, k, b) => conv3x3BiasRelu(a as tf.Tensor4D, k as tf.Tensor4D, b as tf.Tensor1D),
+    (a, k, b) => tf.relu(tf.add(tf.conv2d(a as tf.Tensor4D, k as tf.Tensor4D, 1, 'same'), b!)),
+    [{ name: 'input', value: x }, { name: 'kernel', value: kernel }, { name: 'bias', value: bias }],
+    upstream,
+    { value: 1e-5, gradient: 1e-5 },
+  );
   assert.ok(y.some((v) => v === 0) && y.some((v) => v > 0), 'both sides of the ReLU are exercised');
-  assert.ok(maxRelativeError(y, plain(x, kernel, bias).dataSync(), 1) < 1e-5, 'value');
-  const got = tf.grads(objective(conv3x3BiasRelu))([x, kernel, bias]);
-  const want = tf.grads(objective(plain))([x, kernel, bias]);
-  ['input', 'kernel', 'bias'].forEach((name, i) => {
-    assert.equal(got[i]!.shape, want[i]!.shape, name);
-    assert.ok(maxRelativeError(got[i]!.dataSync(), want[i]!.dataSync(), 1) < 1e-5, `${name} gradient`);
-  });
   const keras = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 9 }) });
   const ours = new ConvReLU({ filters: 4, seed: 9 });
   assert.equal(Array.from((ours.apply(x) as tf.Tensor).dataSync()), Array.from((keras.apply(x) as tf.Tensor).dataSync()));
@@ -133,23 +129,20 @@ test('groupNormRelu: value and gradients (x, gamma, beta) equal autodiff of relu
   const gamma = tf.randomNormal([8], 1, 0.5, 'float32', 22) as tf.Tensor1D;
   const beta = tf.randomNormal([8], 0, 0.5, 'float32', 23) as tf.Tensor1D;
   const upstream = tf.randomNormal([2, 4, 3, 8], 0, 1, 'float32', 24);
-  const plain = (a: tf.Tensor4D, g: tf.Tensor1D, b: tf.Tensor1D) => {
+  const plain = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
     const grouped = tf.reshape(a, [2, 12, 4, 2]);
     const { mean, variance } = tf.moments(grouped, [1, 3], true);
     const xHat = tf.reshape(tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, 1e-5))), [2, 4, 3, 8]);
-    return tf.relu(tf.add(tf.mul(xHat, g), b)) as tf.Tensor4D;
+    return tf.relu(tf.add(tf.mul(xHat, g), b));
   };
-  const ours = (a: tf.Tensor4D, g: tf.Tensor1D, b: tf.Tensor1D) => groupNormRelu(a, g, b, 4, 1e-5);
-  const objective = (f: typeof plain) => (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
-    tf.sum(tf.mul(f(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D), upstream));
-  const z = ours(x, gamma, beta).dataSync();
+  const z = assertMatchesAutodiff(
+    (a, g, b) => groupNormRelu(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, 4, 1e-5),
+    (a, g, b) => plain(a!, g!, b!),
+    [{ name: 'input', value: x }, { name: 'gamma', value: gamma }, { name: 'beta', value: beta }],
+    upstream,
+    { value: 1e-5, gradient: 1e-4 },
+  );
   assert.ok(z.some((v) => v === 0) && z.some((v) => v > 0), 'both sides of the ReLU are exercised');
-  assert.ok(maxRelativeError(z, plain(x, gamma, beta).dataSync(), 1) < 1e-5, 'value');
-  const got = tf.grads(objective(ours))([x, gamma, beta]);
-  const want = tf.grads(objective(plain))([x, gamma, beta]);
-  ['input', 'gamma', 'beta'].forEach((name, i) => {
-    assert.ok(maxRelativeError(got[i]!.dataSync(), want[i]!.dataSync(), 1) < 1e-4, `${name} gradient`);
-  });
 });
 
 test('the U-Net saves and loads bit-exactly (group norm / none: custom layers)', async () => {
