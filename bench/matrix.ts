@@ -3,6 +3,7 @@
  * reference of each shape timed in the same run, and prints a table (and profiles).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Normalization } from '../src/model/unet.js';
 import { startBackend, type BackendName } from '../src/backend/index.js';
 import { installNodeWebgpu, selectWebgpuBackend } from '../src/backend/webgpu/node-gpu.js';
 import { registerWebgpuTrainingKernels, restoreStockWebgpuKernels } from '../src/backend/webgpu/kernels.js';
@@ -21,6 +22,8 @@ export interface MatrixOptions {
   kernelSets: string[];
   sizes: number[];
   batches: number[];
+  /** U-Net normalisations to time (default ['none']); PyTorch's reference is the 'none' model only. */
+  normalizations?: Normalization[];
   steps: number;
   warmup: number;
   profile: boolean;
@@ -90,7 +93,8 @@ export async function runStepMatrix(o: MatrixOptions): Promise<MatrixReport> {
   }
 
   const wasmThreads = o.wasmThreads ?? [1];
-  const withTorch = (r: StepBenchResult) => {
+  const withTorch = (r: StepBenchResult): MatrixReport['results'][number] => {
+    if (r.normalization !== 'none') return { ...r };
     const t = torchMs.get(key(r.size, r.batch));
     const tp = torchPipelinedMs.get(key(r.size, r.batch));
     return { ...r, torchMs: t, ratioToTorch: t !== undefined ? t / r.msMedian : undefined, torchPipelinedMs: tp };
@@ -116,16 +120,16 @@ export async function runStepMatrix(o: MatrixOptions): Promise<MatrixReport> {
         else if (set === 'stock') restoreStockWebgpuKernels();
         else throw new Error(`unknown kernel set ${set} (ctquant or stock)`);
       }
-      for (const size of o.sizes) {
+      for (const normalization of o.normalizations ?? ['none']) for (const size of o.sizes) {
         for (const batch of o.batches) {
           const steps = backend === 'webgpu' && set === 'stock' ? (o.stockSteps ?? o.steps) : o.steps;
-          o.log(`${backend}/${set} ${size}² batch ${batch}: ${o.warmup} warm-up + ${steps} steps …`);
-          const r = await benchTrainingStep({ size, batch, steps, warmup: o.warmup, profile: o.profile, pipelined: o.pipelined }, set);
+          o.log(`${backend}/${set} ${normalization === 'none' ? '' : `${normalization} norm `}${size}² batch ${batch}: ${o.warmup} warm-up + ${steps} steps …`);
+          const r = await benchTrainingStep({ size, batch, steps, warmup: o.warmup, profile: o.profile, pipelined: o.pipelined, normalization }, set);
           const row = withTorch(r);
           const t = row.torchMs;
           report.results.push(row);
           o.log(`  ${r.msMedian.toFixed(1)} ms/step${t !== undefined ? `, ${(t / r.msMedian).toFixed(3)}× PyTorch (${t.toFixed(1)} ms)` : ''}`);
-          if (r.profile) o.log(`  profile of one step (${backend}/${set} ${size}² b${batch}):\n${formatProfile(r.profile)}`);
+          if (r.profile) o.log(`  profile of one step (${backend}/${set} ${normalization} ${size}² b${batch}):\n${formatProfile(r.profile)}`);
         }
       }
     }

@@ -14,6 +14,7 @@ import { Adam } from '../src/train/adam.js';
 import { defaultLossReadEvery } from '../src/train/trainer.js';
 import { diceBceLoss } from '../src/model/losses.js';
 import { Rng } from '../src/util/rng.js';
+import type { Normalization as UNetNormalization } from '../src/model/unet.js';
 
 export interface StepBenchOptions {
   size: number;
@@ -22,6 +23,8 @@ export interface StepBenchOptions {
   warmup: number;
   depth?: number;
   baseFilters?: number;
+  /** U-Net normalisation (default 'none', the PyTorch reference's model; 'group' is the training recipe's). */
+  normalization?: UNetNormalization;
   /** Also run one step under tf.profile and keep the per-kernel totals. */
   profile?: boolean;
   /** Also time `steps` steps queued back to back (msPipelined; default true). */
@@ -39,6 +42,7 @@ export interface StepBenchResult {
   backend: string;
   /** Which kernel set ran (`stock`, or `ctquant` for src/backend/webgpu kernels). */
   kernels: string;
+  normalization: UNetNormalization;
   size: number;
   batch: number;
   steps: number;
@@ -94,8 +98,15 @@ function quantile(sorted: number[], q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
 }
 
-/** Times `steps` training steps after `warmup` untimed ones, on tfjs's current backend. */
-export async function benchTrainingStep(o: StepBenchOptions, kernels: string): Promise<StepBenchResult> {
+/** One training step of the bench model on one synthetic batch, ready to run repeatedly. */
+export interface PreparedStep {
+  /** Runs one step (noise, forward, gradients, Adam); returns the loss, still on the device. */
+  step: () => tf.Scalar;
+  dispose: () => void;
+}
+
+/** Builds the bench model (layer + U-Net + Dice+BCE + Adam) and its batch on tfjs's current backend. */
+export function prepareTrainingStep(o: StepBenchOptions): PreparedStep {
   const seed = o.seed ?? 1;
   const layer = new TrainableQuantization({
     rows: o.size, cols: o.size, nativeBits: NATIVE_BITS, keptBits: 1, rule: 'floor', budget: 0.5, seed,
@@ -103,7 +114,7 @@ export async function benchTrainingStep(o: StepBenchOptions, kernels: string): P
   const model = new JointModel({
     height: o.size, width: o.size, nativeBits: NATIVE_BITS, rule: 'floor',
     stage: { kind: 'learned', layer },
-    unet: { depth: o.depth ?? 4, baseFilters: o.baseFilters ?? 16, normalization: 'none' },
+    unet: { depth: o.depth ?? 4, baseFilters: o.baseFilters ?? 16, normalization: o.normalization ?? 'none' },
     seed,
   });
   const trainable = model.trainableVariables();
@@ -121,6 +132,17 @@ export async function benchTrainingStep(o: StepBenchOptions, kernels: string): P
     tf.dispose(Object.values(grads));
     return value;
   };
+  const dispose = () => {
+    adam.dispose();
+    tf.dispose([counts, masks]);
+    model.dispose();
+  };
+  return { step, dispose };
+}
+
+/** Times `steps` training steps after `warmup` untimed ones, on tfjs's current backend. */
+export async function benchTrainingStep(o: StepBenchOptions, kernels: string): Promise<StepBenchResult> {
+  const { step, dispose } = prepareTrainingStep(o);
   const timedStep = async (): Promise<{ ms: number; enqueueMs: number; loss: number }> => {
     const t0 = performance.now();
     const value = step();
@@ -160,6 +182,7 @@ export async function benchTrainingStep(o: StepBenchOptions, kernels: string): P
     return {
       backend: tf.getBackend(),
       kernels,
+      normalization: o.normalization ?? 'none',
       size: o.size,
       batch: o.batch,
       steps: o.steps,
@@ -175,14 +198,12 @@ export async function benchTrainingStep(o: StepBenchOptions, kernels: string): P
       profile,
     };
   } finally {
-    adam.dispose();
-    tf.dispose([counts, masks]);
-    model.dispose();
+    dispose();
   }
 }
 
 /** Mean ms per step of `steps` steps with one read-back of the queued losses every `readEvery` steps. */
-async function pipelinedSteps(step: () => tf.Scalar, steps: number, readEvery: number): Promise<number> {
+export async function pipelinedSteps(step: () => tf.Scalar, steps: number, readEvery: number): Promise<number> {
   const t0 = performance.now();
   const pending: tf.Scalar[] = [];
   for (let i = 0; i < steps; i++) {
@@ -245,11 +266,11 @@ export function runTorchReference(
 /** A plain-text table of results; `ratio` = PyTorch ms / this ms (throughput relative to PyTorch). */
 export function formatTable(rows: (StepBenchResult & { torchMs?: number; torchPipelinedMs?: number })[]): string {
   const header = [
-    'backend', 'kernels', 'size', 'batch', 'ms/step (p10–p90)', 'enqueue ms', 'kernels', 'peak MiB', 'torch ms', 'vs torch',
+    'backend', 'kernels', 'norm', 'size', 'batch', 'ms/step (p10–p90)', 'enqueue ms', 'kernels', 'peak MiB', 'torch ms', 'vs torch',
     'pipelined ms', 'torch pipelined', 'vs torch (pipelined)',
   ];
   const lines = rows.map((r) => [
-    r.backend, r.kernels, `${r.size}²`, `${r.batch}`,
+    r.backend, r.kernels, r.normalization, `${r.size}²`, `${r.batch}`,
     `${r.msMedian.toFixed(1)} (${r.msP10.toFixed(1)}–${r.msP90.toFixed(1)})`,
     r.msEnqueueMedian.toFixed(1),
     `${r.kernelCalls}`,
