@@ -5,7 +5,7 @@
  * - groupStandardize / GroupNormalization: x̂ = (x − μ)/σ (and the affine γ·x̂ + β) with the
  *   gradient written out (autodiff of tf.moments emits several times as many small kernels).
  * - groupNormRelu / GroupNormReLU: normalisation, affine and the ReLU after it as one operation:
- *   what the U-Net uses. Autodiff of the three layers records ~45 tfjs operations per convolution
+ *   what the U-Net uses. On webgpu each direction is one ctquant kernel (backend/webgpu/group-norm.ts). Autodiff of the three layers records ~45 tfjs operations per convolution
  *   (with a saved copy of most intermediates); on WebGPU each costs CPU time to issue.
  *
  * Backward of the fused form: dy = dz·[z > 0]; dγ = Σ dy·x̂, dβ = Σ dy (over B, H, W);
@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { reluGradient } from './conv-relu.js';
 import type { LayerArgs } from './kernel-bias-layer.js';
+import { GROUP_NORM_RELU_GRAD_KERNEL, GROUP_NORM_RELU_KERNEL } from '../backend/kernel-names.js';
 
 /**
  * The gradient of x̂ = (x − μ)/σ (per image and group) in the grouped view [B, H·W, G, C/G]:
@@ -26,7 +27,34 @@ export function groupStandardizeGradient(g: tf.Tensor, xHat: tf.Tensor, invStd: 
   return tf.mul(tf.sub(tf.sub(g, meanG), tf.mul(xHat, meanGX)), invStd);
 }
 
+/** relu(γ·x̂ + β) with x̂ group-normalised: one kernel each way where the backend has ctquant's (webgpu), else tf ops. */
 export function groupNormRelu(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, epsilon: number): tf.Tensor4D {
+  if (x.dtype === 'float32' && tf.getKernel(GROUP_NORM_RELU_KERNEL, tf.getBackend()) && tf.getKernel(GROUP_NORM_RELU_GRAD_KERNEL, tf.getBackend())) {
+    return groupNormReluKernel(x, gamma, beta, groups, epsilon);
+  }
+  return groupNormReluOps(x, gamma, beta, groups, epsilon);
+}
+
+function groupNormReluKernel(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, epsilon: number): tf.Tensor4D {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [input, g, bt] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
+    const save = args[3] as tf.GradSaveFunc;
+    const [z, stats] = tf.engine().runKernel(GROUP_NORM_RELU_KERNEL, { x: input, gamma: g, beta: bt }, { groups, epsilon }) as tf.Tensor[];
+    // x, not x̂ or z: the backward recomputes both from x and the (B·G·2) stats, so no full-size copy is kept.
+    save([input, g, bt, stats!]);
+    return {
+      value: z as tf.Tensor4D,
+      gradFunc: (dz: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sGamma, sBeta, sStats] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor];
+        return tf.engine().runKernel(GROUP_NORM_RELU_GRAD_KERNEL, { dz, x: sx, gamma: sGamma, beta: sBeta, stats: sStats }, { groups }) as tf.Tensor[];
+      },
+    };
+  });
+  return op(x, gamma, beta) as tf.Tensor4D;
+}
+
+/** The tf-ops form (every backend): the gradient written out, normalisation, affine and ReLU as one customGrad. */
+export function groupNormReluOps(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, epsilon: number): tf.Tensor4D {
   const [b, h, w, c] = x.shape;
   const grouped: [number, number, number, number] = [b, h * w, groups, c / groups];
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {

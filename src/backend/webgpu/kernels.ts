@@ -12,6 +12,8 @@
  *   transpose and a reduction; other reductions go to the stock kernel.
  * - ctquant's own `CtquantReluGradient` (relu-gradient.ts; no stock counterpart): the fused
  *   conv+ReLU layer's dy·[y > 0] in one pass.
+ * - ctquant's own `CtquantGroupNormRelu` and its gradient (group-norm.ts): the U-Net's group norm,
+ *   affine and ReLU, each direction one kernel of a few passes.
  *
  * Registration swaps the kernel in tfjs's global registry; `restoreStockWebgpuKernels()` puts the
  * stock ones back (the benchmark compares both in one process).
@@ -28,13 +30,25 @@ import {
 import { ColumnSumPartialProgram, planColumnSum } from './column-sum.js';
 import { FlipFilterProgram } from './conv2d-backprop-input.js';
 import { backpropInputPadding, leadingReduction } from '../kernel-geometry.js';
-import { RELU_GRADIENT_KERNEL } from '../kernel-names.js';
+import { GROUP_NORM_RELU_GRAD_KERNEL, GROUP_NORM_RELU_KERNEL, RELU_GRADIENT_KERNEL } from '../kernel-names.js';
 import { ReluGradientProgram } from './relu-gradient.js';
+import {
+  ChannelTotalsProgram,
+  GroupNormInputGradProgram,
+  GroupNormParamGradProgram,
+  GroupNormPartialProgram,
+  GroupNormReluApplyProgram,
+  GroupStatsProgram,
+  planGroupNorm,
+  type GroupNormPlan,
+} from './group-norm.js';
 
 const BACKEND = 'webgpu';
 
 /** Kernel names this module overrides, in registration order. */
-export const WEBGPU_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', RELU_GRADIENT_KERNEL] as const;
+export const WEBGPU_TRAINING_KERNELS = [
+  'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', RELU_GRADIENT_KERNEL, GROUP_NORM_RELU_KERNEL, GROUP_NORM_RELU_GRAD_KERNEL,
+] as const;
 
 const stock = new Map<string, KernelConfig>();
 let active = false;
@@ -46,6 +60,8 @@ export function registerWebgpuTrainingKernels(): void {
   replaceKernel('Conv2DBackpropInput', conv2dBackpropInput as unknown as KernelFunc);
   replaceKernel('Sum', sum as unknown as KernelFunc);
   replaceKernel(RELU_GRADIENT_KERNEL, reluGradient as unknown as KernelFunc);
+  replaceKernel(GROUP_NORM_RELU_KERNEL, groupNormRelu as unknown as KernelFunc);
+  replaceKernel(GROUP_NORM_RELU_GRAD_KERNEL, groupNormReluGrad as unknown as KernelFunc);
   active = true;
 }
 
@@ -184,4 +200,47 @@ interface ReluGradientArgs {
 function reluGradient({ inputs, backend }: ReluGradientArgs): TensorInfo {
   const { dy, y } = inputs;
   return backend.runWebGPUProgram(new ReluGradientProgram(y.shape), [dy, y], 'float32');
+}
+
+/** The plan of a group-norm kernel for x [B, H, W, C]. */
+function groupNormPlan(x: TensorInfo, groups: number): GroupNormPlan {
+  const [batch, h, w, channels] = x.shape as [number, number, number, number];
+  return planGroupNorm({ batch, rows: h * w, channels, groups });
+}
+
+interface GroupNormReluArgs {
+  inputs: { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+  backend: WebGPUBackend;
+  attrs: { groups: number; epsilon: number };
+}
+
+/** [z, stats]: relu(γ·x̂ + β) and (mean, 1/σ) per image and group (see group-norm.ts). */
+function groupNormRelu({ inputs, backend, attrs }: GroupNormReluArgs): TensorInfo[] {
+  const { x, gamma, beta } = inputs;
+  const plan = groupNormPlan(x, attrs.groups);
+  const partial = backend.runWebGPUProgram(new GroupNormPartialProgram(plan, 'forward'), [x], 'float32');
+  const stats = backend.runWebGPUProgram(new GroupStatsProgram(plan, attrs.epsilon), [x, partial], 'float32');
+  backend.disposeData(partial.dataId);
+  const z = backend.runWebGPUProgram(new GroupNormReluApplyProgram(plan, x.shape), [x, gamma, beta, stats], 'float32');
+  return [z, stats];
+}
+
+interface GroupNormReluGradArgs {
+  inputs: { dz: TensorInfo; x: TensorInfo; gamma: TensorInfo; beta: TensorInfo; stats: TensorInfo };
+  backend: WebGPUBackend;
+  attrs: { groups: number };
+}
+
+/** [dx, dγ, dβ] of groupNormRelu (see group-norm.ts). */
+function groupNormReluGrad({ inputs, backend, attrs }: GroupNormReluGradArgs): TensorInfo[] {
+  const { dz, x, gamma, beta, stats } = inputs;
+  const plan = groupNormPlan(x, attrs.groups);
+  const partial = backend.runWebGPUProgram(new GroupNormPartialProgram(plan, 'backward'), [dz, x, gamma, beta, stats], 'float32');
+  const totals = backend.runWebGPUProgram(new ChannelTotalsProgram(plan), [partial], 'float32');
+  backend.disposeData(partial.dataId);
+  const dx = backend.runWebGPUProgram(new GroupNormInputGradProgram(plan, x.shape), [dz, x, gamma, beta, stats, totals], 'float32');
+  const dBeta = backend.runWebGPUProgram(new GroupNormParamGradProgram(plan, 0), [totals], 'float32');
+  const dGamma = backend.runWebGPUProgram(new GroupNormParamGradProgram(plan, 1), [totals], 'float32');
+  backend.disposeData(totals.dataId);
+  return [dx, dGamma, dBeta];
 }
