@@ -18,7 +18,7 @@ import {
 
 export interface MatrixOptions {
   backends: string[];
-  /** For webgpu: `ctquant` (src/backend/webgpu kernels) and/or `stock`; other backends run once. */
+  /** For webgpu: `ctquant` (src/backend/webgpu kernels), `ctquant-gn-ops` (the same, group norm from tf ops) and/or `stock`; other backends run once. */
   kernelSets: string[];
   sizes: number[];
   batches: number[];
@@ -116,9 +116,10 @@ export async function runStepMatrix(o: MatrixOptions): Promise<MatrixReport> {
     const sets = backend === 'webgpu' ? o.kernelSets : [backend === 'wasm' ? wasmLabel : 'default'];
     for (const set of sets) {
       if (backend === 'webgpu') {
+        restoreStockWebgpuKernels();
         if (set === 'ctquant') registerWebgpuTrainingKernels();
-        else if (set === 'stock') restoreStockWebgpuKernels();
-        else throw new Error(`unknown kernel set ${set} (ctquant or stock)`);
+        else if (set === 'ctquant-gn-ops') registerWebgpuTrainingKernels({ groupNorm: false });
+        else if (set !== 'stock') throw new Error(`unknown kernel set ${set} (ctquant, ctquant-gn-ops or stock)`);
       }
       for (const normalization of o.normalizations ?? ['none']) for (const size of o.sizes) {
         for (const batch of o.batches) {

@@ -81,7 +81,9 @@ export function readRuns(outDir: string): RunResult[] {
 export async function runWorkers(args: string[], workers: number, log: (line: string) => void): Promise<{ stopped: boolean }> {
   const here = fileURLToPath(import.meta.url);
   const ext = here.endsWith('.ts') ? '.ts' : '.js';
-  const entry = fileURLToPath(new URL(`../cli/entry${ext}`, import.meta.url));
+  const sibling = fileURLToPath(new URL(`../cli/entry${ext}`, import.meta.url));
+  // In a one-file bundle (the GPU machine's, bench/gpu-pack.sh) there is no sibling: the bundle is the entry.
+  const entry = existsSync(sibling) ? sibling : process.argv[1]!;
   const codes = await Promise.all(
     Array.from({ length: workers }, (_, i) =>
       new Promise<number>((resolve) => {

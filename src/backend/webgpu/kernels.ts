@@ -53,15 +53,20 @@ export const WEBGPU_TRAINING_KERNELS = [
 const stock = new Map<string, KernelConfig>();
 let active = false;
 
-/** Registers the faster training kernels for backend 'webgpu' (idempotent). Call after tf.setBackend('webgpu'). */
-export function registerWebgpuTrainingKernels(): void {
+/**
+ * Registers the faster training kernels for backend 'webgpu' (idempotent). Call after
+ * tf.setBackend('webgpu'). `groupNorm: false` leaves group norm to tf ops (the benchmark's A/B).
+ */
+export function registerWebgpuTrainingKernels({ groupNorm = true }: { groupNorm?: boolean } = {}): void {
   if (active) return;
   replaceKernel('Conv2DBackpropFilter', conv2dBackpropFilter as unknown as KernelFunc);
   replaceKernel('Conv2DBackpropInput', conv2dBackpropInput as unknown as KernelFunc);
   replaceKernel('Sum', sum as unknown as KernelFunc);
   replaceKernel(RELU_GRADIENT_KERNEL, reluGradient as unknown as KernelFunc);
-  replaceKernel(GROUP_NORM_RELU_KERNEL, groupNormRelu as unknown as KernelFunc);
-  replaceKernel(GROUP_NORM_RELU_GRAD_KERNEL, groupNormReluGrad as unknown as KernelFunc);
+  if (groupNorm) {
+    replaceKernel(GROUP_NORM_RELU_KERNEL, groupNormRelu as unknown as KernelFunc);
+    replaceKernel(GROUP_NORM_RELU_GRAD_KERNEL, groupNormReluGrad as unknown as KernelFunc);
+  }
   active = true;
 }
 
@@ -70,7 +75,7 @@ export function restoreStockWebgpuKernels(): void {
   if (!active) return;
   for (const name of WEBGPU_TRAINING_KERNELS) {
     const config = stock.get(name);
-    tf.unregisterKernel(name, BACKEND);
+    if (tf.getKernel(name, BACKEND)) tf.unregisterKernel(name, BACKEND);
     if (config) tf.registerKernel(config);
   }
   active = false;
