@@ -30,6 +30,7 @@ const CASES: Case[] = [
   { label: '8 channels, 2 groups, 6144 rows (several chunks)', shape: [2, 64, 96, 8], groups: 2, offset: 0 },
   { label: '264 channels (two column tiles), 8 groups of 33', shape: [2, 4, 4, 264], groups: 8, offset: 0 },
   { label: 'mean 300 × σ', shape: [2, 6, 6, 4], groups: 2, offset: 300 },
+  { label: '2 channels, 131072 rows (8 chunks per image: chunk sum in phases)', shape: [2, 256, 512, 2], groups: 1, offset: 0 },
 ];
 const EPSILON = 1e-5;
 

@@ -16,6 +16,7 @@ import {
 } from '../src/backend/webgpu/kernels.js';
 import { planFilterGrad } from '../src/backend/webgpu/conv2d-backprop-filter.js';
 import { planColumnSum } from '../src/backend/webgpu/column-sum.js';
+import { chunkSumPhases } from '../src/backend/webgpu/chunk-sum.js';
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
 import { reluGradient } from '../src/model/conv-relu.js';
@@ -39,6 +40,7 @@ const FILTER_CASES: FilterCase[] = [
   { label: '3x3 valid s2, Cin 20 (M 180: three row tiles)', x: [1, 7, 6, 20], filter: [3, 3, 20, 3], stride: 2, pad: 'valid' },
   { label: '1x1 head, Cin 8 Cout 1', x: [2, 4, 4, 8], filter: [1, 1, 8, 1], stride: 1, pad: 'same' },
   { label: '3x3 same s1, K 2048 (several chunks)', x: [2, 32, 32, 2], filter: [3, 3, 2, 3], stride: 1, pad: 'same' },
+  { label: '3x3 same s1, K 8192 (32 chunks: 8 chunk-sum phases)', x: [2, 64, 64, 1], filter: [3, 3, 1, 2], stride: 1, pad: 'same' },
 ];
 
 function randomArray(rng: Rng, size: number): Float32Array {
@@ -90,6 +92,7 @@ const SUM_CASES: { label: string; shape: number[]; axis: number[]; keepDims: boo
   { label: 'bias gradient, 300 channels (two column tiles), keepDims', shape: [3, 5, 4, 300], axis: [0, 1, 2], keepDims: true },
   { label: '[40000,3] over 0 (many chunks, phases)', shape: [40000, 3], axis: [0], keepDims: false },
   { label: '[4,6,6,48] over 1,0 (48 columns: 5 phases, threads left over)', shape: [4, 6, 6, 48], axis: [1, 0], keepDims: false },
+  { label: '[600000,5] over 0 (92 chunks: 16 chunk-sum phases, 5 of 16 columns used)', shape: [600000, 5], axis: [0], keepDims: false },
   { label: 'inner axes (stock path)', shape: [3, 4, 5], axis: [1, 2], keepDims: false },
   { label: 'all axes (stock path)', shape: [3, 4, 5], axis: [0, 1, 2], keepDims: false },
 ];
@@ -142,6 +145,10 @@ test('planColumnSum: chunks cover every row once, phases fit a workgroup', () =>
     assert.ok(p.chunks <= 1024);
   }
   assert.ok(planColumnSum(2_097_152, 16).chunks >= 512, 'a 512², batch-8 bias gradient fills a large GPU');
+});
+
+test('chunkSumPhases: a power of two up to 16, at least 4 chunks per phase', () => {
+  assert.equal([1, 3, 7, 8, 15, 16, 31, 32, 63, 64, 700].map(chunkSumPhases), [1, 1, 1, 2, 2, 4, 4, 8, 8, 16, 16]);
 });
 
 if (!adapter) {

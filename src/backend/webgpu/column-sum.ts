@@ -7,7 +7,7 @@
  * Pass 1: each 256-thread workgroup takes one chunk of rows and up to 256 columns; when there are
  * fewer columns, the threads split the rows into phases, so each loop iteration reads one
  * contiguous run of 256 floats. The phases meet in workgroup memory; out: [chunks, inner].
- * Pass 2 is the filter gradient's chunk sum (SumChunksProgram). Fixed order, no atomics: deterministic.
+ * Pass 2 is the chunk sum (chunk-sum.ts). Fixed order, no atomics: deterministic.
  */
 import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js';
 import { mainHeader } from './program-util.js';

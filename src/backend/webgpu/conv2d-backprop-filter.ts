@@ -8,12 +8,12 @@
  * M·N outputs one thread that walks all K pixels serially; with M·N in the hundreds to thousands
  * that leaves most of a GPU idle (1.3 s of a 1.5 s step on an H100). Here the K axis is cut into
  * chunks: each workgroup multiplies one TM×TN output tile over one chunk through workgroup memory
- * and writes a partial sum; a second pass adds the chunks. No atomics, so results are
+ * and writes a partial sum; a second pass (chunk-sum.ts) adds the chunks. No atomics, so results are
  * deterministic.
  */
 import type { backend_util } from '@tensorflow/tfjs';
 import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js';
-import { FlatOutputProgram, mainHeader } from './program-util.js';
+import { mainHeader } from './program-util.js';
 
 /** Threads per workgroup side: workgroups are 16×16 = 256 threads. */
 const SIDE = 16;
@@ -207,33 +207,6 @@ export class FilterGradPartialProgram implements WebGPUProgram {
             let co = tn * TN + tx + ${SIDE} * j;
             if (m < M && co < NC) { result[base + m * NC + co] = acc[i * ${RN} + j]; }
           }
-        }
-      }
-    `;
-  }
-}
-
-/** Pass 2: sums [chunks, E] partial sums over chunks into [E] (E = KH·KW·Cin·Cout, shaped as the filter). */
-export class SumChunksProgram extends FlatOutputProgram {
-  variableNames = ['partial'];
-  shaderKey: string;
-
-  constructor(
-    filterShape: number[],
-    private readonly chunks: number,
-  ) {
-    super(filterShape, 64);
-    this.shaderKey = `ctquantSumChunks_${chunks}_${filterShape.reduce((a, b) => a * b, 1)}`;
-  }
-
-  getUserCode(): string {
-    return `
-      ${mainHeader('index')} {
-        let elements = uniforms.size;
-        if (index < elements) {
-          var sum = 0.0;
-          for (var c = 0; c < ${this.chunks}; c++) { sum += partial[c * elements + index]; }
-          setOutputAtIndex(index, sum);
         }
       }
     `;

@@ -6,13 +6,14 @@
  *
  * x is viewed as [B, N, C] (N = H·W), groups of C/G channels. Every reduction here is over the N
  * rows of one image, per channel, in the column-sum layout (column-sum.ts): a pass of partial sums
- * per chunk of rows, then a small pass that adds the chunks. Fixed order, no atomics: deterministic.
+ * per chunk of rows, then the chunk sum (chunk-sum.ts) → totals [B, C, 2]; a group's statistics are
+ * then C/G totals, added where they are needed. Fixed order, no atomics: deterministic.
  *
  * Forward: partial sums of (x − K) and (x − K)² per (b, chunk, c), K = x[b, 0, first channel of the
- *   group] (a shift, so the variance E[(x−K)²] − E[x−K]² does not cancel when |mean| ≫ σ); then
+ *   group] (a shift, so the variance E[(x−K)²] − E[x−K]² does not cancel when |mean| ≫ σ); totals;
  *   mean and 1/σ per (b, g) → stats [B, G, 2]; then z = relu(γ·(x − μ)/σ + β), NaN kept.
  * Backward (dz, x, γ, β, stats): dy = dz·[γ·x̂ + β > 0]; partial sums of dy and dy·x̂ per
- *   (b, chunk, c); totals per (b, c); dx = (dy·γ − mean_g(dy·γ) − x̂·mean_g(dy·γ·x̂))/σ; dβ = Σ dy,
+ *   (b, chunk, c); totals; dx = (dy·γ − mean_g(dy·γ) − x̂·mean_g(dy·γ·x̂))/σ; dβ = Σ dy,
  *   dγ = Σ dy·x̂ over B (the totals are already summed over N).
  */
 import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js';
@@ -21,7 +22,7 @@ import { FlatOutputProgram, mainHeader } from './program-util.js';
 const THREADS = 256;
 /** Elements one workgroup sums (per image), as column-sum.ts. */
 const ELEMENTS_PER_CHUNK = 32768;
-/** Chunks are the later passes' serial loop: keep it short. */
+/** Enough workgroups per image for a large GPU at batch 1; the chunk sum adds them in parallel. */
 const MAX_CHUNKS = 64;
 
 export interface GroupNormShape {
@@ -63,8 +64,7 @@ function constants(p: GroupNormPlan): string {
     const CH = ${p.channels};
     const CPG = ${p.channels / p.groups};
     const GROUPS = ${p.groups};
-    const CHUNKS = ${p.chunks};
-    const COUNT = ${p.rows * (p.channels / p.groups)}.0;
+        const COUNT = ${p.rows * (p.channels / p.groups)}.0;
   `;
 }
 
@@ -108,6 +108,7 @@ export class GroupNormPartialProgram implements WebGPUProgram {
       const COLS = ${p.cols};
       const PHASES = ${p.phases};
       const CHUNK_ROWS = ${p.rowsPerChunk};
+      const CHUNKS = ${p.chunks};
 
       var<workgroup> part1: array<f32, ${THREADS}>;
       var<workgroup> part2: array<f32, ${THREADS}>;
@@ -148,9 +149,9 @@ export class GroupNormPartialProgram implements WebGPUProgram {
   }
 }
 
-/** Forward pass 2: mean and 1/σ per (b, g) from the partial shifted sums; inputs x, partial; output [B, G, 2]. */
+/** Forward pass 3: mean and 1/σ per (b, g) from the per-channel shifted totals; inputs x, totals [B, C, 2]; output [B, G, 2]. */
 export class GroupStatsProgram extends FlatOutputProgram {
-  variableNames = ['x', 'partial'];
+  variableNames = ['x', 'totals'];
   shaderKey: string;
 
   constructor(private readonly plan: GroupNormPlan, private readonly epsilon: number) {
@@ -168,12 +169,10 @@ export class GroupStatsProgram extends FlatOutputProgram {
           let c0 = (bg - b * GROUPS) * CPG;
           var s1 = 0.0;
           var s2 = 0.0;
-          for (var k = 0; k < CHUNKS; k++) {
-            for (var c = c0; c < c0 + CPG; c++) {
-              let o = ((b * CHUNKS + k) * CH + c) * 2;
-              s1 += partial[o];
-              s2 += partial[o + 1];
-            }
+          for (var c = c0; c < c0 + CPG; c++) {
+            let t = (b * CH + c) * 2;
+            s1 += totals[t];
+            s2 += totals[t + 1];
           }
           let m = s1 / COUNT;
           if (index % 2 == 0) {
@@ -187,7 +186,7 @@ export class GroupStatsProgram extends FlatOutputProgram {
   }
 }
 
-/** Forward pass 3: z = relu(γ·(x − μ)/σ + β) per element, NaN kept; inputs x, gamma, beta, stats. */
+/** Forward pass 4: z = relu(γ·(x − μ)/σ + β) per element, NaN kept; inputs x, gamma, beta, stats. */
 export class GroupNormReluApplyProgram extends FlatOutputProgram {
   variableNames = ['x', 'gamma', 'beta', 'stats'];
   shaderKey: string;
@@ -211,32 +210,6 @@ export class GroupNormReluApplyProgram extends FlatOutputProgram {
           let xh = (x[index] - stats[s]) * stats[s + 1];
           let v = gamma[c] * xh + beta[c];
           result[index] = select(max(v, 0.0), v, isNanF32(v));
-        }
-      }
-    `;
-  }
-}
-
-/** Backward pass 2: per (b, c), the chunks' sums added: totals [B, C, 2] (Σ dy, Σ dy·x̂). */
-export class ChannelTotalsProgram extends FlatOutputProgram {
-  variableNames = ['partial'];
-  shaderKey: string;
-
-  constructor(private readonly plan: GroupNormPlan) {
-    super([plan.batch, plan.channels, 2], 64);
-    this.shaderKey = `ctquantGroupNormTotals_${planKey(plan)}`;
-  }
-
-  getUserCode(): string {
-    return `
-      ${constants(this.plan)}
-      ${mainHeader('index')} {
-        if (index < uniforms.size) {
-          let b = index / (CH * 2);
-          let rest = index - b * CH * 2;
-          var s = 0.0;
-          for (var k = 0; k < CHUNKS; k++) { s += partial[(b * CHUNKS + k) * CH * 2 + rest]; }
-          result[index] = s;
         }
       }
     `;

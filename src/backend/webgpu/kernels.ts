@@ -23,17 +23,16 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import {
   FilterGradPartialProgram,
-  SumChunksProgram,
   geometryFromConvInfo,
   planFilterGrad,
 } from './conv2d-backprop-filter.js';
 import { ColumnSumPartialProgram, planColumnSum } from './column-sum.js';
+import { ChunkSumProgram } from './chunk-sum.js';
 import { FlipFilterProgram } from './conv2d-backprop-input.js';
 import { backpropInputPadding, leadingReduction } from '../kernel-geometry.js';
 import { GROUP_NORM_RELU_GRAD_KERNEL, GROUP_NORM_RELU_KERNEL, RELU_GRADIENT_KERNEL } from '../kernel-names.js';
 import { ReluGradientProgram } from './relu-gradient.js';
 import {
-  ChannelTotalsProgram,
   GroupNormInputGradProgram,
   GroupNormParamGradProgram,
   GroupNormPartialProgram,
@@ -133,7 +132,7 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: BackpropFilterArgs): T
   const geometry = geometryFromConvInfo(convInfo);
   const plan = planFilterGrad(geometry);
   const partial = backend.runWebGPUProgram(new FilterGradPartialProgram(geometry, plan), [x, dy], 'float32');
-  const result = backend.runWebGPUProgram(new SumChunksProgram(filterShape, plan.chunks), [partial], 'float32');
+  const result = backend.runWebGPUProgram(new ChunkSumProgram(filterShape, plan.chunks), [partial], 'float32');
   backend.disposeData(partial.dataId);
   return result;
 }
@@ -191,7 +190,7 @@ function sum(args: SumArgs): TensorInfo {
   const { outer, inner, outShape } = view;
   const plan = planColumnSum(outer, inner);
   const partial = backend.runWebGPUProgram(new ColumnSumPartialProgram(plan), [x], 'float32');
-  const result = backend.runWebGPUProgram(new SumChunksProgram(outShape, plan.chunks), [partial], 'float32');
+  const result = backend.runWebGPUProgram(new ChunkSumProgram(outShape, plan.chunks), [partial], 'float32');
   backend.disposeData(partial.dataId);
   return result;
 }
@@ -213,6 +212,14 @@ function groupNormPlan(x: TensorInfo, groups: number): GroupNormPlan {
   return planGroupNorm({ batch, rows: h * w, channels, groups });
 }
 
+/** Runs a partial-sums pass and adds its chunks: totals [B, C, 2]. */
+function groupNormTotals(backend: WebGPUBackend, partialProgram: GroupNormPartialProgram, inputs: TensorInfo[], plan: GroupNormPlan): TensorInfo {
+  const partial = backend.runWebGPUProgram(partialProgram, inputs, 'float32');
+  const totals = backend.runWebGPUProgram(new ChunkSumProgram([plan.batch, plan.channels, 2], plan.chunks, plan.batch), [partial], 'float32');
+  backend.disposeData(partial.dataId);
+  return totals;
+}
+
 interface GroupNormReluArgs {
   inputs: { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
   backend: WebGPUBackend;
@@ -223,9 +230,9 @@ interface GroupNormReluArgs {
 function groupNormRelu({ inputs, backend, attrs }: GroupNormReluArgs): TensorInfo[] {
   const { x, gamma, beta } = inputs;
   const plan = groupNormPlan(x, attrs.groups);
-  const partial = backend.runWebGPUProgram(new GroupNormPartialProgram(plan, 'forward'), [x], 'float32');
-  const stats = backend.runWebGPUProgram(new GroupStatsProgram(plan, attrs.epsilon), [x, partial], 'float32');
-  backend.disposeData(partial.dataId);
+  const totals = groupNormTotals(backend, new GroupNormPartialProgram(plan, 'forward'), [x], plan);
+  const stats = backend.runWebGPUProgram(new GroupStatsProgram(plan, attrs.epsilon), [x, totals], 'float32');
+  backend.disposeData(totals.dataId);
   const z = backend.runWebGPUProgram(new GroupNormReluApplyProgram(plan, x.shape), [x, gamma, beta, stats], 'float32');
   return [z, stats];
 }
@@ -240,9 +247,7 @@ interface GroupNormReluGradArgs {
 function groupNormReluGrad({ inputs, backend, attrs }: GroupNormReluGradArgs): TensorInfo[] {
   const { dz, x, gamma, beta, stats } = inputs;
   const plan = groupNormPlan(x, attrs.groups);
-  const partial = backend.runWebGPUProgram(new GroupNormPartialProgram(plan, 'backward'), [dz, x, gamma, beta, stats], 'float32');
-  const totals = backend.runWebGPUProgram(new ChannelTotalsProgram(plan), [partial], 'float32');
-  backend.disposeData(partial.dataId);
+  const totals = groupNormTotals(backend, new GroupNormPartialProgram(plan, 'backward'), [dz, x, gamma, beta, stats], plan);
   const dx = backend.runWebGPUProgram(new GroupNormInputGradProgram(plan, x.shape), [dz, x, gamma, beta, stats, totals], 'float32');
   const dBeta = backend.runWebGPUProgram(new GroupNormParamGradProgram(plan, 0), [totals], 'float32');
   const dGamma = backend.runWebGPUProgram(new GroupNormParamGradProgram(plan, 1), [totals], 'float32');
