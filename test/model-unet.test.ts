@@ -9,6 +9,7 @@ import { startBackend } from '../src/backend/index.js';
 import { diceBceLoss } from '../src/model/losses.js';
 import { binarize, diceOverSet } from '../src/model/metrics.js';
 import { buildUNet, UpConv2x2, type Normalization } from '../src/model/unet.js';
+import { upConv2x2 } from '../src/model/up-conv.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
 import { conv3x3BiasRelu, ConvReLU } from '../src/model/conv-relu.js';
 import { groupNormRelu, groupStandardize } from '../src/model/group-norm.js';
@@ -64,6 +65,23 @@ test('UpConv2x2 equals tf.conv2dTranspose 2×2 stride 2 with the same kernel', (
   assert.equal(y.shape, [2, 6, 8, 3]);
   const d = tf.max(tf.abs(tf.sub(y, ref))).dataSync()[0]!;
   assert.ok(d < 1e-5, `max difference ${d}`);
+});
+
+test('upConv2x2: value and gradients equal autodiff of conv2dTranspose 2×2 stride 2 + bias', () => {
+  const x = tf.randomNormal([2, 3, 4, 5], 0, 1, 'float32', 21) as tf.Tensor4D;
+  const kernel = tf.randomNormal([5, 12], 0, 0.5, 'float32', 22) as tf.Tensor2D; // [Cin, (i, j, f)], f = 3
+  const bias = tf.tensor1d([0.3, -0.2, 0.1]);
+  const upstream = tf.randomNormal([2, 6, 8, 3], 0, 1, 'float32', 23);
+  assertMatchesAutodiff(
+    (a, k, b) => upConv2x2(a as tf.Tensor4D, k as tf.Tensor2D, b as tf.Tensor1D),
+    (a, k, b) => {
+      const filter = tf.transpose(tf.reshape(k!, [5, 2, 2, 3]), [1, 2, 3, 0]) as tf.Tensor4D;
+      return tf.add(tf.conv2dTranspose(a as tf.Tensor4D, filter, [2, 6, 8, 3], 2, 'valid'), b!);
+    },
+    [{ name: 'input', value: x }, { name: 'kernel', value: kernel }, { name: 'bias', value: bias }],
+    upstream,
+    { value: 1e-5, gradient: 1e-5 },
+  );
 });
 
 test('conv3x3BiasRelu: value and gradients equal autodiff of relu(conv2d + bias); ConvReLU equals Keras conv2d', () => {

@@ -20,6 +20,7 @@ import { chunkSumPhases } from '../src/backend/webgpu/chunk-sum.js';
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
 import { reluGradient } from '../src/model/conv-relu.js';
+import { upConv2x2 } from '../src/model/up-conv.js';
 import { RELU_GRADIENT_KERNEL } from '../src/backend/kernel-names.js';
 
 const adapter = await testAdapter();
@@ -114,6 +115,16 @@ async function transposedConvGrads(x: Float32Array, f: Float32Array, r: Float32A
   return Promise.all(grads.map(readAndDispose));
 }
 
+/** Gradients of Σ r·upConv2x2(x, k, b) w.r.t. x, k, b; [2, 32, 32, 16] → [2, 64, 64, 8]: dK's inner dimension is 2048 pixels. */
+async function upConvGrads(x: Float32Array, k: Float32Array, r: Float32Array): Promise<Float32Array[]> {
+  const grads = tf.tidy(() => {
+    const g = tf.grads((a: tf.Tensor, kk: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(upConv2x2(a as tf.Tensor4D, kk as tf.Tensor2D, b as tf.Tensor1D), tf.tensor4d(r, [2, 64, 64, 8]))));
+    return g([tf.tensor4d(x, [2, 32, 32, 16]), tf.tensor2d(k, [16, 32]), tf.zeros([8])]);
+  });
+  return Promise.all(grads.map(readAndDispose));
+}
+
 test('planFilterGrad covers the problem in whole steps and splits long pixel axes', () => {
   const unetTop = {
     batch: 8, inHeight: 512, inWidth: 512, inChannels: 16, outHeight: 512, outWidth: 512, outChannels: 16,
@@ -166,6 +177,10 @@ if (!adapter) {
   await tf.setBackend('cpu');
   const refFilter = await Promise.all(FILTER_CASES.map((c, i) => backpropFilter(c, data[i]!.x, data[i]!.dy)));
   const refTransposed = await transposedConvGrads(tx, tfilt, tr);
+  const ux = randomArray(rng, 2 * 32 * 32 * 16);
+  const uk = randomArray(rng, 16 * 32);
+  const ur = randomArray(rng, 2 * 64 * 64 * 8);
+  const refUpConv = await upConvGrads(ux, uk, ur);
   const refInput = await Promise.all(FILTER_CASES.map((c, i) => backpropInput(c, data[i]!.dy, filters[i]!)));
   const refSums = await Promise.all(SUM_CASES.map((c, i) => sumCase(c, sums[i]!)));
   // y with exact zeros, negatives and one NaN (element 0); the reference is tf's step and multiply.
@@ -224,6 +239,16 @@ if (!adapter) {
     restoreStockWebgpuKernels();
     assert.not.ok(tf.getKernel(RELU_GRADIENT_KERNEL, 'webgpu'));
     registerWebgpuTrainingKernels();
+  });
+
+  test('upConv2x2 gradients match cpu and repeat bit for bit (kernel gradient in fixed order, no atomics)', async () => {
+    const first = await upConvGrads(ux, uk, ur);
+    const second = await upConvGrads(ux, uk, ur);
+    ['input', 'kernel', 'bias'].forEach((name, i) => {
+      const err = maxRelativeError(first[i]!, refUpConv[i]!, 1);
+      assert.ok(err < 1e-5, `${name} gradient: relative error ${err}`);
+      assert.equal(Array.from(second[i]!), Array.from(first[i]!), `${name} gradient differs between two runs`);
+    });
   });
 
   test('no tensors or GPU buffers leak from the multi-pass kernels', async () => {

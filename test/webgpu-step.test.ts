@@ -102,10 +102,12 @@ if (!adapter) {
   await selectWebgpuBackend(tf);
   registerWebgpuTrainingKernels();
 
+  const webgpuRuns: Partial<Record<Normalization, StepRun>> = {};
   for (const normalization of ['none', 'group'] as const) {
     test(`${STEPS} training steps on webgpu equal cpu (normalisation ${normalization})`, async () => {
       const want = reference[normalization];
       const got = await train(normalization);
+      webgpuRuns[normalization] = got;
       assert.ok(maxRelativeError(got.losses, want.losses, 1) < 1e-4, `losses ${got.losses} vs ${want.losses}`);
       assert.is(got.weights.length, want.weights.length);
       got.weights.forEach((w, i) => {
@@ -117,6 +119,13 @@ if (!adapter) {
       });
     });
   }
+
+  test('the same steps again on webgpu give the same numbers, bit for bit (same seed, same backend)', async () => {
+    const first = webgpuRuns.group!;
+    const again = await train('group');
+    assert.equal(again.losses, first.losses);
+    again.weights.forEach((w, i) => assert.equal(Array.from(w), Array.from(first.weights[i]!), again.names[i]));
+  });
 
   test('the trainer runs on webgpu: validation in hardware mode, checkpoint, evaluation (as on cpu)', async () => {
     const run = await trainerRun(dir);

@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { ConvReLU } from './conv-relu.js';
 import { GroupNormReLU } from './group-norm.js';
+import { upConv2x2 } from './up-conv.js';
 import { KernelBiasLayer, type LayerArgs } from './kernel-bias-layer.js';
 
 /**
@@ -42,9 +43,9 @@ export interface UNetConfig {
 
 /**
  * Transposed convolution 2×2, stride 2, as one matmul and a reshape: each input pixel writes its
- * own 2×2 output block, so y[b, 2h+i, 2w+j, :] = x[b, h, w, :] · K[:, (i, j, :)] + bias. Gradients
- * come from matMul/reshape/transpose, which every backend has and runs fast (wasm's
- * Conv2DBackpropInput, the usual forward of a transposed conv, is a naive loop).
+ * own 2×2 output block, so y[b, 2h+i, 2w+j, :] = x[b, h, w, :] · K[:, (i, j, :)] + bias, one
+ * operation with a written gradient (up-conv.ts): matMul/reshape/transpose, which every backend has
+ * and runs fast (wasm's Conv2DBackpropInput, the usual forward of a transposed conv, is a naive loop).
  * Shapes: [B, H, W, Cin] → [B, 2H, 2W, filters]; kernel [Cin, 4·filters], bias [filters].
  */
 export class UpConv2x2 extends KernelBiasLayer {
@@ -63,16 +64,9 @@ export class UpConv2x2 extends KernelBiasLayer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => {
-      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
-      const [b, h, w, cin] = x.shape;
-      const f = this.filters;
-      const { kernel, bias } = this.kernelAndBias();
-      const y = tf.matMul(tf.reshape(x, [b * h * w, cin]), kernel as tf.Tensor2D); // [(b,h,w), (i,j,f)]
-      // [(b,h), w, i, (j,f)] → [(b,h), i, w, (j,f)] = row-major [b, 2h, 2w, f].
-      const blocks = tf.transpose(tf.reshape(y, [b * h, w, 2, 2 * f]), [0, 2, 1, 3]);
-      return tf.add(tf.reshape(blocks, [b, 2 * h, 2 * w, f]), bias);
-    });
+    const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
+    const { kernel, bias } = this.kernelAndBias();
+    return upConv2x2(x, kernel as tf.Tensor2D, bias);
   }
 }
 tf.serialization.registerClass(UpConv2x2);
