@@ -7,8 +7,7 @@
  * threads of a workgroup split the chunks into phases (strided, so each load instruction reads
  * consecutive outputs) and meet in workgroup memory. Fixed order, no atomics: deterministic.
  */
-import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js';
-import { mainHeader } from './program-util.js';
+import { WorkgroupGridProgram, mainHeader } from './program-util.js';
 
 const THREADS = 256;
 /** At most this many phases; at least ~4 chunks per phase so the partial sums are worth the barrier. */
@@ -21,14 +20,9 @@ export function chunkSumPhases(chunks: number): number {
   return phases;
 }
 
-export class ChunkSumProgram implements WebGPUProgram {
+export class ChunkSumProgram extends WorkgroupGridProgram {
   variableNames = ['partial'];
-  outputShape: number[];
   shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  size = true;
   private readonly phases: number;
   private readonly cols: number;
   private readonly elements: number;
@@ -37,14 +31,14 @@ export class ChunkSumProgram implements WebGPUProgram {
    * `outputShape` holds groups × E elements; `groups` is the leading count (1 for one reduction).
    * Input: [groups, chunks, E] flat.
    */
-  constructor(outputShape: number[], private readonly chunks: number, private readonly groups = 1) {
-    this.outputShape = outputShape;
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.elements = outputShape.reduce((a, b) => a * b, 1) / groups;
-    this.phases = chunkSumPhases(chunks);
-    this.cols = THREADS / this.phases;
-    this.dispatch = [Math.ceil(this.elements / this.cols), groups, 1];
-    this.shaderKey = `ctquantChunkSum_${chunks}_${this.elements}_${groups}`;
+  constructor(outputShape: number[], private readonly chunks: number, groups = 1) {
+    const elements = outputShape.reduce((a, b) => a * b, 1) / groups;
+    const phases = chunkSumPhases(chunks);
+    super(outputShape, [Math.ceil((elements * phases) / THREADS), groups, 1], THREADS);
+    this.elements = elements;
+    this.phases = phases;
+    this.cols = THREADS / phases;
+    this.shaderKey = `ctquantChunkSum_${chunks}_${elements}_${groups}`;
   }
 
   getUserCode(): string {

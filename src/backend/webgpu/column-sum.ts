@@ -9,8 +9,7 @@
  * contiguous run of 256 floats. The phases meet in workgroup memory; out: [chunks, inner].
  * Pass 2 is the chunk sum (chunk-sum.ts). Fixed order, no atomics: deterministic.
  */
-import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js';
-import { mainHeader } from './program-util.js';
+import { WorkgroupGridProgram, mainHeader } from './program-util.js';
 
 const THREADS = 256;
 /** Elements one workgroup sums: enough work per thread to amortise its start and the second pass. */
@@ -30,31 +29,25 @@ export interface ColumnSumPlan {
   chunks: number;
 }
 
-export function planColumnSum(outer: number, inner: number): ColumnSumPlan {
+/** `maxChunks`: group norm, whose images each get their own chunks, caps them lower. */
+export function planColumnSum(outer: number, inner: number, maxChunks = MAX_CHUNKS): ColumnSumPlan {
   const cols = Math.min(inner, THREADS);
   const colTiles = Math.ceil(inner / cols);
   const phases = Math.max(1, Math.floor(THREADS / cols));
   const wanted = Math.ceil((outer * inner) / ELEMENTS_PER_CHUNK);
-  let chunks = Math.max(1, Math.min(MAX_CHUNKS, wanted, Math.ceil(outer / phases)));
+  let chunks = Math.max(1, Math.min(maxChunks, wanted, Math.ceil(outer / phases)));
   const rowsPerChunk = Math.ceil(outer / chunks);
   chunks = Math.ceil(outer / rowsPerChunk);
   return { outer, inner, cols, colTiles, phases, rowsPerChunk, chunks };
 }
 
 /** Pass 1: partial column sums, output [chunks, inner]. */
-export class ColumnSumPartialProgram implements WebGPUProgram {
+export class ColumnSumPartialProgram extends WorkgroupGridProgram {
   variableNames = ['x'];
-  outputShape: number[];
   shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  size = true;
 
   constructor(private readonly plan: ColumnSumPlan) {
-    this.outputShape = [plan.chunks, plan.inner];
-    this.dispatchLayout = { x: [0, 1] };
-    this.dispatch = [plan.colTiles, plan.chunks, 1];
+    super([plan.chunks, plan.inner], [plan.colTiles, plan.chunks, 1], THREADS);
     this.shaderKey = `ctquantColumnSumPartial_${Object.values(plan).join('_')}`;
   }
 

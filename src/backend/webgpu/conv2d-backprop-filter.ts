@@ -12,8 +12,7 @@
  * deterministic.
  */
 import type { backend_util } from '@tensorflow/tfjs';
-import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js';
-import { mainHeader } from './program-util.js';
+import { WorkgroupGridProgram, mainHeader } from './program-util.js';
 
 /** Threads per workgroup side: workgroups are 16×16 = 256 threads. */
 const SIDE = 16;
@@ -93,23 +92,16 @@ export function planFilterGrad(g: FilterGradGeometry): FilterGradPlan {
 }
 
 /** Pass 1: partial sums, output [chunks, KH·KW·Cin·Cout] (per chunk laid out as [KH, KW, Cin, Cout]). */
-export class FilterGradPartialProgram implements WebGPUProgram {
+export class FilterGradPartialProgram extends WorkgroupGridProgram {
   variableNames = ['x', 'dy'];
-  outputShape: number[];
   shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [SIDE * SIDE, 1, 1];
-  size = true;
 
   constructor(
     private readonly g: FilterGradGeometry,
     private readonly plan: FilterGradPlan,
   ) {
     const M = g.filterHeight * g.filterWidth * g.inChannels;
-    this.outputShape = [plan.chunks, M * g.outChannels];
-    this.dispatchLayout = { x: [0, 1] };
-    this.dispatch = [plan.tilesM * plan.tilesN, plan.chunks, 1];
+    super([plan.chunks, M * g.outChannels], [plan.tilesM * plan.tilesN, plan.chunks, 1], SIDE * SIDE);
     this.shaderKey = `ctquantFilterGradPartial_${Object.values(g).join('_')}_${Object.values(plan).join('_')}`;
   }
 

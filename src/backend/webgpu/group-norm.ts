@@ -16,13 +16,11 @@
  *   (b, chunk, c); totals; dx = (dy·γ − mean_g(dy·γ) − x̂·mean_g(dy·γ·x̂))/σ; dβ = Σ dy,
  *   dγ = Σ dy·x̂ over B (the totals are already summed over N).
  */
-import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js';
-import { FlatOutputProgram, mainHeader } from './program-util.js';
+import { planColumnSum, type ColumnSumPlan } from './column-sum.js';
+import { FlatOutputProgram, WorkgroupGridProgram, mainHeader } from './program-util.js';
 
 const THREADS = 256;
-/** Elements one workgroup sums (per image), as column-sum.ts. */
-const ELEMENTS_PER_CHUNK = 32768;
-/** Enough workgroups per image for a large GPU at batch 1; the chunk sum adds them in parallel. */
+/** Chunks per image: enough workgroups for a large GPU at batch 1; the chunk sum adds them in parallel. */
 const MAX_CHUNKS = 64;
 
 export interface GroupNormShape {
@@ -33,25 +31,11 @@ export interface GroupNormShape {
   groups: number;
 }
 
-export interface GroupNormPlan extends GroupNormShape {
-  /** Columns (channels) per workgroup, min(C, 256), and column tiles. */
-  cols: number;
-  colTiles: number;
-  /** Threads that share a column and split its rows. */
-  phases: number;
-  rowsPerChunk: number;
-  chunks: number;
-}
+/** The shape and, per image, the column-sum tiling of its [rows, channels] view (column-sum.ts). */
+export interface GroupNormPlan extends GroupNormShape, Omit<ColumnSumPlan, 'outer' | 'inner'> {}
 
 export function planGroupNorm(shape: GroupNormShape): GroupNormPlan {
-  const { rows, channels } = shape;
-  const cols = Math.min(channels, THREADS);
-  const colTiles = Math.ceil(channels / cols);
-  const phases = Math.max(1, Math.floor(THREADS / cols));
-  const wanted = Math.ceil((rows * channels) / ELEMENTS_PER_CHUNK);
-  let chunks = Math.max(1, Math.min(MAX_CHUNKS, wanted, Math.ceil(rows / phases)));
-  const rowsPerChunk = Math.ceil(rows / chunks);
-  chunks = Math.ceil(rows / rowsPerChunk);
+  const { cols, colTiles, phases, rowsPerChunk, chunks } = planColumnSum(shape.rows, shape.channels, MAX_CHUNKS);
   return { ...shape, cols, colTiles, phases, rowsPerChunk, chunks };
 }
 
@@ -75,20 +59,13 @@ const IS_NAN = `fn isNanF32(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffff
  * Pass 1 of both directions: per (b, chunk, c) two partial sums, output [B, chunks, C, 2].
  * `forward`: of (x − K) and (x − K)²; backward: of dy and dy·x̂ (inputs dz, x, gamma, beta, stats).
  */
-export class GroupNormPartialProgram implements WebGPUProgram {
+export class GroupNormPartialProgram extends WorkgroupGridProgram {
   variableNames: string[];
-  outputShape: number[];
   shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  size = true;
 
   constructor(private readonly plan: GroupNormPlan, private readonly direction: 'forward' | 'backward') {
+    super([plan.batch, plan.chunks, plan.channels, 2], [plan.colTiles, plan.chunks, plan.batch], THREADS);
     this.variableNames = direction === 'forward' ? ['x'] : ['dz', 'x', 'gamma', 'beta', 'stats'];
-    this.outputShape = [plan.batch, plan.chunks, plan.channels, 2];
-    this.dispatchLayout = { x: [0, 1, 2, 3] };
-    this.dispatch = [plan.colTiles, plan.chunks, plan.batch];
     this.shaderKey = `ctquantGroupNormPartial_${direction}_${planKey(plan)}`;
   }
 

@@ -16,10 +16,10 @@ export function mainHeader(index: string): string {
 }
 
 /**
- * A program with one thread per output element, indexed flat (`index` < uniforms.size): the fields
- * tfjs asks for, derived from the output shape. Subclasses name their inputs, key and shader.
+ * A program that sizes its own grid: `dispatch` workgroups of `threads` threads, which find their
+ * work from workgroupId and localIndex. Subclasses name their inputs, key and shader.
  */
-export abstract class FlatOutputProgram implements WebGPUProgram {
+export abstract class WorkgroupGridProgram implements WebGPUProgram {
   abstract variableNames: string[];
   abstract shaderKey: string;
   outputShape: number[];
@@ -28,12 +28,22 @@ export abstract class FlatOutputProgram implements WebGPUProgram {
   workgroupSize: [number, number, number];
   size = true;
 
-  constructor(outputShape: number[], threads: number) {
+  constructor(outputShape: number[], dispatch: [number, number, number], threads: number) {
     this.outputShape = outputShape;
     this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = flatDispatch(outputShape.reduce((a, b) => a * b, 1), threads);
+    this.dispatch = dispatch;
     this.workgroupSize = [threads, 1, 1];
   }
 
   abstract getUserCode(): string;
+}
+
+/**
+ * A program with one thread per output element, indexed flat (`index` < uniforms.size): the grid
+ * derived from the output shape.
+ */
+export abstract class FlatOutputProgram extends WorkgroupGridProgram {
+  constructor(outputShape: number[], threads: number) {
+    super(outputShape, flatDispatch(outputShape.reduce((a, b) => a * b, 1), threads), threads);
+  }
 }
