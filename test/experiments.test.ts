@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { projectRoot, runCli } from './helpers/cli.js';
+import { workersHint } from '../src/experiments/session.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-exp-'));
 const profile = join(dir, 'profile.json');
@@ -97,6 +98,14 @@ test('Ctrl-C stops after the current step, leaves a checkpoint, and --resume fin
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stderr, /resumed from/);
   assert.ok(existsSync(join(out, 'report.html')));
+});
+
+test('a single process on webgpu with several runs gets the --workers tip; other cases do not', () => {
+  assert.match(workersHint('webgpu', 14) ?? '', /--workers 4/);
+  assert.match(workersHint('webgpu', 3) ?? '', /--workers 3/);
+  assert.is(workersHint('webgpu', 1), null);
+  assert.is(workersHint('wasm', 14), null);
+  assert.is(workersHint('tensorflow', 14), null);
 });
 
 test('bad flags: one line, exit 2', () => {

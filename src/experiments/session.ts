@@ -69,6 +69,17 @@ export function planFor(kind: ExperimentKind, profile: DetectorProfile, config: 
   }
 }
 
+/**
+ * A tip for one process training several models on a GPU: it spends most of a step issuing
+ * operations, so the GPU idles; on an H100, four processes trained 2.2× the steps per second of
+ * one (BENCHMARKS.md). Not the default: each worker holds its own model and activations in GPU memory.
+ */
+export function workersHint(backend: string, points: number): string | null {
+  if (backend !== 'webgpu' || points < 2) return null;
+  return `tip: on a GPU, worker processes train faster than one (--workers ${Math.min(4, points)}; ` +
+    'each holds its own model in GPU memory)';
+}
+
 /** Runs an experiment end to end: backend, data, the plan (here or in workers), then the report. */
 export async function runSession(opts: SessionOptions): Promise<SessionOutcome> {
   const t0 = Date.now();
@@ -107,6 +118,8 @@ export async function runSession(opts: SessionOptions): Promise<SessionOutcome> 
     const started = await startBackend(opts.backend, opts.log, { wasmThreads: opts.threads });
     backendName = started.name;
     opts.log(`backend: ${started.name} (${started.detail})`);
+    const hint = opts.isWorker || opts.shard ? null : workersHint(started.name, points.length);
+    if (hint) opts.log(hint);
     data = await prepareData(opts.data, opts.profile, opts.config);
     opts.log(
       `data: ${data.source}: ${data.split.train.slices.length} train / ${data.split.validation.slices.length} validation / ` +
