@@ -5,8 +5,9 @@
  * - groupStandardize / GroupNormalization: x̂ = (x − μ)/σ (and the affine γ·x̂ + β) with the
  *   gradient written out (autodiff of tf.moments emits several times as many small kernels).
  * - groupNormRelu / GroupNormReLU: normalisation, affine and the ReLU after it as one operation:
- *   what the U-Net uses. On webgpu each direction is one ctquant kernel (backend/webgpu/group-norm.ts). Autodiff of the three layers records ~45 tfjs operations per convolution
- *   (with a saved copy of most intermediates); on WebGPU each costs CPU time to issue.
+ *   what the U-Net uses. Autodiff of the three layers records ~45 tfjs operations per convolution
+ *   (with a saved copy of most intermediates); on WebGPU each costs CPU time to issue, so there
+ *   each direction is one ctquant kernel (backend/webgpu/group-norm.ts).
  *
  * Backward of the fused form: dy = dz·[z > 0]; dγ = Σ dy·x̂, dβ = Σ dy (over B, H, W);
  * dx = (g − mean(g) − x̂·mean(g·x̂)) / σ with g = dy·γ, means over each group.
