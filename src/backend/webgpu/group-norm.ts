@@ -5,9 +5,9 @@
  * 40 GPU-ms in 76 stock `Mean` reductions (one workgroup per output) and ~45 ms issuing them.
  *
  * x is viewed as [B, N, C] (N = H·W), groups of C/G channels. Every reduction here is over the N
- * rows of one image, per channel, in the column-sum layout (column-sum.ts): a pass of partial sums
- * per chunk of rows, then the chunk sum (chunk-sum.ts) → totals [B, C, 2]; a group's statistics are
- * then C/G totals, added where they are needed. Fixed order, no atomics: deterministic.
+ * rows of one image, per channel, in the column-sum layout (column-sum.ts): partial sums per chunk
+ * of rows (pass 1), then the chunk sum (pass 2, chunk-sum.ts) → totals [B, C, 2]; a group's
+ * statistics are then C/G totals, added where they are needed. Fixed order, no atomics.
  *
  * Forward: partial sums of (x − K) and (x − K)² per (b, chunk, c), K = x[b, 0, first channel of the
  *   group] (a shift, so the variance E[(x−K)²] − E[x−K]² does not cancel when |mean| ≫ σ); totals;
