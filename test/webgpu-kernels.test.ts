@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectWebgpuBackend } from '../src/backend/webgpu/node-gpu.js';
 import { reportMissingAdapter, testAdapter } from './helpers/webgpu.js';
 import {
+  ROW_FILTER_GRAD_FLAG,
   registerWebgpuTrainingKernels,
   restoreStockWebgpuKernels,
   webgpuTrainingKernelsActive,
@@ -17,6 +18,7 @@ import {
 import { planFilterGrad } from '../src/backend/webgpu/conv2d-backprop-filter.js';
 import { planColumnSum } from '../src/backend/webgpu/column-sum.js';
 import { chunkSumPhases } from '../src/backend/webgpu/chunk-sum.js';
+import { planRowFilterGrad } from '../src/backend/webgpu/conv3x3-filter-grad.js';
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
 import { reluGradient } from '../src/model/conv-relu.js';
@@ -42,6 +44,14 @@ const FILTER_CASES: FilterCase[] = [
   { label: '1x1 head, Cin 8 Cout 1', x: [2, 4, 4, 8], filter: [1, 1, 8, 1], stride: 1, pad: 'same' },
   { label: '3x3 same s1, K 2048 (several chunks)', x: [2, 32, 32, 2], filter: [3, 3, 2, 3], stride: 1, pad: 'same' },
   { label: '3x3 same s1, K 8192 (32 chunks: 8 chunk-sum phases)', x: [2, 64, 64, 1], filter: [3, 3, 1, 2], stride: 1, pad: 'same' },
+];
+
+/** 3×3 'same' stride-1 cases for the row-tiled filter gradient (flag CTQUANT_WEBGPU_ROW_FILTER_GRAD). */
+const ROW_CASES: FilterCase[] = [
+  { label: 'Cin 16 Cout 16 (one full tile, one phase), 40 wide (two segments)', x: [2, 5, 40, 16], filter: [3, 3, 16, 16], stride: 1, pad: 'same' },
+  { label: 'Cin 8 Cout 4 (8 phases), 33 wide (a partial segment)', x: [3, 7, 33, 8], filter: [3, 3, 8, 4], stride: 1, pad: 'same' },
+  { label: 'Cin 20 Cout 17 (partial second tiles)', x: [1, 6, 33, 20], filter: [3, 3, 20, 17], stride: 1, pad: 'same' },
+  { label: 'Cin 8 Cout 3, 64×64 (many chunks)', x: [2, 64, 64, 8], filter: [3, 3, 8, 3], stride: 1, pad: 'same' },
 ];
 
 function randomArray(rng: Rng, size: number): Float32Array {
@@ -158,6 +168,22 @@ test('planColumnSum: chunks cover every row once, phases fit a workgroup', () =>
   assert.ok(planColumnSum(2_097_152, 16).chunks >= 512, 'a 512², batch-8 bias gradient fills a large GPU');
 });
 
+test('planRowFilterGrad: tiles cover the channels, phases fill at most a workgroup, chunks cover every row once', () => {
+  for (const shape of [
+    { batch: 8, height: 256, width: 256, inChannels: 16, outChannels: 16 },
+    { batch: 8, height: 256, width: 256, inChannels: 1, outChannels: 16 },
+    { batch: 2, height: 6, width: 33, inChannels: 20, outChannels: 17 },
+    { batch: 1, height: 1, width: 1, inChannels: 256, outChannels: 256 },
+  ]) {
+    const p = planRowFilterGrad(shape);
+    assert.ok(p.tileC * p.tilesC >= shape.inChannels && p.tileN * p.tilesN >= shape.outChannels);
+    assert.ok(p.tileC * p.tileN * p.phases <= 256 && 32 / p.phases >= 2);
+    const rows = shape.batch * shape.height;
+    assert.ok(p.rowsPerChunk * p.chunks >= rows && p.rowsPerChunk * (p.chunks - 1) < rows);
+  }
+  assert.is(planRowFilterGrad({ batch: 8, height: 256, width: 256, inChannels: 1, outChannels: 16 }).phases, 16);
+});
+
 test('chunkSumPhases: a power of two up to 16, at least 4 chunks per phase', () => {
   assert.equal([1, 3, 7, 8, 15, 16, 31, 32, 63, 64, 700].map(chunkSumPhases), [1, 1, 1, 2, 2, 4, 4, 8, 8, 16, 16]);
 });
@@ -172,6 +198,7 @@ if (!adapter) {
   const tr = randomArray(rng, 2 * 8 * 8 * 3);
   const filters = FILTER_CASES.map((c) => randomArray(rng, size(c.filter)));
   const sums = SUM_CASES.map((c) => randomArray(rng, size(c.shape)));
+  const rowData = ROW_CASES.map((c) => ({ x: randomArray(rng, size(c.x)), dy: randomArray(rng, size(outShape(c))) }));
 
   // References first, on cpu.
   await tf.setBackend('cpu');
@@ -183,6 +210,7 @@ if (!adapter) {
   const refUpConv = await upConvGrads(ux, uk, ur);
   const refInput = await Promise.all(FILTER_CASES.map((c, i) => backpropInput(c, data[i]!.dy, filters[i]!)));
   const refSums = await Promise.all(SUM_CASES.map((c, i) => sumCase(c, sums[i]!)));
+  const refRow = await Promise.all(ROW_CASES.map((c, i) => backpropFilter(c, rowData[i]!.x, rowData[i]!.dy)));
   // y with exact zeros, negatives and one NaN (element 0); the reference is tf's step and multiply.
   const reluY = Array.from(randomArray(rng, 210), (v, i) => (i === 0 ? NaN : i % 9 === 0 ? 0 : v));
   const reluDy = randomArray(rng, 210);
@@ -211,6 +239,19 @@ if (!adapter) {
       assert.ok(got.some((v) => v !== 0), 'all zeros');
       const err = maxRelativeError(got, refInput[i]!, 1);
       assert.ok(err < 1e-5, `relative error ${err}`);
+    });
+  });
+
+  ROW_CASES.forEach((c, i) => {
+    test(`row-tiled 3×3 filter gradient (flag on) matches cpu: ${c.label}`, async () => {
+      tf.env().set(ROW_FILTER_GRAD_FLAG, true);
+      try {
+        const got = await backpropFilter(c, rowData[i]!.x, rowData[i]!.dy);
+        const err = maxRelativeError(got, refRow[i]!, 1);
+        assert.ok(err < 1e-5, `relative error ${err}`);
+      } finally {
+        tf.env().set(ROW_FILTER_GRAD_FLAG, false);
+      }
     });
   });
 

@@ -28,6 +28,7 @@ import {
 } from './conv2d-backprop-filter.js';
 import { ColumnSumPartialProgram, planColumnSum } from './column-sum.js';
 import { ChunkSumProgram } from './chunk-sum.js';
+import { RowFilterGradPartialProgram, planRowFilterGrad } from './conv3x3-filter-grad.js';
 import { FlipFilterProgram } from './conv2d-backprop-input.js';
 import { backpropInputPadding, leadingReduction } from '../kernel-geometry.js';
 import { GROUP_NORM_RELU_GRAD_KERNEL, GROUP_NORM_RELU_KERNEL, RELU_GRADIENT_KERNEL } from '../kernel-names.js';
@@ -43,6 +44,10 @@ import {
 } from './group-norm.js';
 
 const BACKEND = 'webgpu';
+
+/** The row-tiled filter gradient for 3×3 stride-1 'same' convolutions (conv3x3-filter-grad.ts): off until a GPU run times it. */
+export const ROW_FILTER_GRAD_FLAG = 'CTQUANT_WEBGPU_ROW_FILTER_GRAD';
+tf.env().registerFlag(ROW_FILTER_GRAD_FLAG, () => false);
 
 /** Kernel names this module overrides, in registration order. */
 export const WEBGPU_TRAINING_KERNELS = [
@@ -130,11 +135,32 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: BackpropFilterArgs): T
     'channelsLast',
   );
   const geometry = geometryFromConvInfo(convInfo);
+  if (tf.env().getBool(ROW_FILTER_GRAD_FLAG) && rowFilterGradApplies(geometry)) {
+    const rowPlan = planRowFilterGrad({
+      batch: geometry.batch, height: geometry.inHeight, width: geometry.inWidth,
+      inChannels: geometry.inChannels, outChannels: geometry.outChannels,
+    });
+    const partial = backend.runWebGPUProgram(new RowFilterGradPartialProgram(rowPlan), [x, dy], 'float32');
+    const result = backend.runWebGPUProgram(new ChunkSumProgram(filterShape, rowPlan.chunks), [partial], 'float32');
+    backend.disposeData(partial.dataId);
+    return result;
+  }
   const plan = planFilterGrad(geometry);
   const partial = backend.runWebGPUProgram(new FilterGradPartialProgram(geometry, plan), [x, dy], 'float32');
   const result = backend.runWebGPUProgram(new ChunkSumProgram(filterShape, plan.chunks), [partial], 'float32');
   backend.disposeData(partial.dataId);
   return result;
+}
+
+/**
+ * Where the row-tiled program is meant to help: 3×3, stride 1, padded by one (output the size of
+ * the input), rows at least a segment wide and channels enough to fill its tiles. On SwiftShader it
+ * was faster only there (16 → 16 channels at 64² wide rows; slower for 1 input channel or 16-pixel rows).
+ */
+function rowFilterGradApplies(g: ReturnType<typeof geometryFromConvInfo>): boolean {
+  return g.filterHeight === 3 && g.filterWidth === 3 && g.strideHeight === 1 && g.strideWidth === 1 &&
+    g.padTop === 1 && g.padLeft === 1 && g.outHeight === g.inHeight && g.outWidth === g.inWidth &&
+    g.inWidth >= 32 && g.inChannels >= 8;
 }
 
 /** Runs the stock kernel this module replaced. */
