@@ -27,6 +27,8 @@ const { values } = parseArgs({
     'concurrent-batch': { type: 'string', default: '8' },
     'concurrent-steps': { type: 'string', default: '48' },
     child: { type: 'boolean', default: false },
+    // Pipelined steps also with these loss read-back intervals (the trainer's default is always timed).
+    'read-every': { type: 'string', default: '' },
     steps: { type: 'string', default: '10' },
     'stock-steps': { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
@@ -61,6 +63,7 @@ for (const variant of values.variants.split(';')) {
     sizes: nums(values.sizes),
     batches: nums(values.batches),
     normalizations: values.norms.split(',') as Normalization[],
+    readEveryAlternatives: nums(values['read-every']),
     steps: Number(values.steps),
     stockSteps: Number(values['stock-steps']),
     warmup: Number(values.warmup),

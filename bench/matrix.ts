@@ -29,6 +29,8 @@ export interface MatrixOptions {
   profile: boolean;
   /** Time the pipelined figure too (default true). */
   pipelined?: boolean;
+  /** Also time the pipelined steps reading the loss back every n steps, for each n here. */
+  readEveryAlternatives?: number[];
   torchDevice: 'cpu' | 'cuda' | 'none';
   torchThreads?: number;
   /** Python interpreter for bench/torch_step.py (default: env CTQUANT_PYTHON or python3). */
@@ -125,11 +127,15 @@ export async function runStepMatrix(o: MatrixOptions): Promise<MatrixReport> {
         for (const batch of o.batches) {
           const steps = backend === 'webgpu' && set === 'stock' ? (o.stockSteps ?? o.steps) : o.steps;
           o.log(`${backend}/${set} ${normalization === 'none' ? '' : `${normalization} norm `}${size}² batch ${batch}: ${o.warmup} warm-up + ${steps} steps …`);
-          const r = await benchTrainingStep({ size, batch, steps, warmup: o.warmup, profile: o.profile, pipelined: o.pipelined, normalization }, set);
+          const r = await benchTrainingStep({
+            size, batch, steps, warmup: o.warmup, profile: o.profile, pipelined: o.pipelined, normalization,
+            readEveryAlternatives: o.readEveryAlternatives,
+          }, set);
           const row = withTorch(r);
           const t = row.torchMs;
           report.results.push(row);
           o.log(`  ${r.msMedian.toFixed(1)} ms/step${t !== undefined ? `, ${(t / r.msMedian).toFixed(3)}× PyTorch (${t.toFixed(1)} ms)` : ''}`);
+          for (const [every, ms] of Object.entries(r.pipelinedByReadEvery ?? {})) o.log(`  pipelined, loss read every ${every}: ${ms.toFixed(1)} ms/step`);
           if (r.profile) o.log(`  profile of one step (${backend}/${set} ${normalization} ${size}² b${batch}):\n${formatProfile(r.profile)}`);
         }
       }

@@ -29,6 +29,8 @@ export interface StepBenchOptions {
   profile?: boolean;
   /** Also time `steps` steps queued back to back (msPipelined; default true). */
   pipelined?: boolean;
+  /** Also time the pipelined steps with these read-back intervals (pipelinedByReadEvery). */
+  readEveryAlternatives?: number[];
   seed?: number;
 }
 
@@ -51,6 +53,8 @@ export interface StepBenchResult {
   msP90: number;
   /** Mean ms per step over `steps` steps queued back to back, losses read every few steps (the trainer's GPU rhythm); NaN when not timed. */
   msPipelined: number;
+  /** Pipelined ms per step with other read-back intervals than the trainer's (readEveryAlternatives). */
+  pipelinedByReadEvery?: Record<number, number>;
   /** Median time until the step's ops are enqueued (before the loss is read back): the CPU side of a step. */
   msEnqueueMedian: number;
   /** tfjs kernels one step runs (tf.profile records; the fused webgpu Adam's dispatches are not kernels). */
@@ -166,6 +170,10 @@ export async function benchTrainingStep(o: StepBenchOptions, kernels: string): P
     }
     enqueueTimes.sort((a, b) => a - b);
     const msPipelined = o.pipelined === false ? NaN : await pipelinedSteps(step, o.steps, defaultLossReadEvery('webgpu'));
+    let pipelinedByReadEvery: Record<number, number> | undefined;
+    for (const every of o.pipelined === false ? [] : o.readEveryAlternatives ?? []) {
+      (pipelinedByReadEvery ??= {})[every] = await pipelinedSteps(step, o.steps, every);
+    }
     const rssMiB = process.memoryUsage().rss / 2 ** 20;
     let peakBytes = 0;
     let kernelCalls = 0;
@@ -190,6 +198,7 @@ export async function benchTrainingStep(o: StepBenchOptions, kernels: string): P
       msP10: quantile(times, 0.1),
       msP90: quantile(times, 0.9),
       msPipelined,
+      pipelinedByReadEvery,
       msEnqueueMedian: quantile(enqueueTimes, 0.5),
       kernelCalls,
       peakTensorMiB: peakBytes / 2 ** 20,
