@@ -9,7 +9,7 @@
  * contiguous run of 256 floats. The phases meet in workgroup memory; out: [chunks, inner].
  * Pass 2 is the chunk sum (chunk-sum.ts). Fixed order, no atomics: deterministic.
  */
-import { WorkgroupGridProgram, mainHeader } from './program-util.js';
+import { WorkgroupGridProgram, evenChunks, mainHeader } from './program-util.js';
 
 const THREADS = 256;
 /** Elements one workgroup sums: enough work per thread to amortise its start and the second pass. */
@@ -35,9 +35,7 @@ export function planColumnSum(outer: number, inner: number, maxChunks = MAX_CHUN
   const colTiles = Math.ceil(inner / cols);
   const phases = Math.max(1, Math.floor(THREADS / cols));
   const wanted = Math.ceil((outer * inner) / ELEMENTS_PER_CHUNK);
-  let chunks = Math.max(1, Math.min(maxChunks, wanted, Math.ceil(outer / phases)));
-  const rowsPerChunk = Math.ceil(outer / chunks);
-  chunks = Math.ceil(outer / rowsPerChunk);
+  const { size: rowsPerChunk, chunks } = evenChunks(outer, Math.max(1, Math.min(maxChunks, wanted, Math.ceil(outer / phases))));
   return { outer, inner, cols, colTiles, phases, rowsPerChunk, chunks };
 }
 

@@ -12,7 +12,7 @@
  * deterministic.
  */
 import type { backend_util } from '@tensorflow/tfjs';
-import { WorkgroupGridProgram, mainHeader } from './program-util.js';
+import { WorkgroupGridProgram, evenChunks, mainHeader } from './program-util.js';
 
 /** Threads per workgroup side: workgroups are 16×16 = 256 threads. */
 const SIDE = 16;
@@ -84,10 +84,8 @@ export function planFilterGrad(g: FilterGradGeometry): FilterGradPlan {
   const tilesN = Math.ceil(N / tileN);
   const maxChunks = Math.max(1, Math.ceil(K / MIN_CHUNK));
   const wantChunks = Math.max(1, Math.ceil(TARGET_WORKGROUPS / (tilesM * tilesN)));
-  let chunks = Math.min(maxChunks, wantChunks, 65535);
   // Chunks are whole TK steps, so every workgroup runs the same, compile-time trip count.
-  const chunk = Math.ceil(Math.ceil(K / chunks) / TK) * TK;
-  chunks = Math.ceil(K / chunk);
+  const { size: chunk, chunks } = evenChunks(K, Math.min(maxChunks, wantChunks, 65535), TK);
   return { tileM, tileN, tilesM, tilesN, chunk, chunks };
 }
 

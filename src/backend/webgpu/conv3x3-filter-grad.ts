@@ -15,7 +15,7 @@
  * multiply-adds. Partial sums per chunk, then the chunk sum (chunk-sum.ts): deterministic.
  * Behind the env flag CTQUANT_WEBGPU_ROW_FILTER_GRAD (default off) until a GPU run times it.
  */
-import { WorkgroupGridProgram, mainHeader } from './program-util.js';
+import { WorkgroupGridProgram, evenChunks, mainHeader } from './program-util.js';
 
 const THREADS = 256;
 /** Pixels of a row staged at once. */
@@ -55,9 +55,7 @@ export function planRowFilterGrad(s: RowFilterGradShape): RowFilterGradPlan {
   let phases = 1;
   while (phases * 2 * tileC * tileN <= THREADS && (SEGMENT / (phases * 2)) >= 2) phases *= 2;
   const rows = s.batch * s.height;
-  let chunks = Math.max(1, Math.min(rows, Math.ceil(TARGET_WORKGROUPS / (tilesC * tilesN))));
-  const rowsPerChunk = Math.ceil(rows / chunks);
-  chunks = Math.ceil(rows / rowsPerChunk);
+  const { size: rowsPerChunk, chunks } = evenChunks(rows, Math.max(1, Math.min(rows, Math.ceil(TARGET_WORKGROUPS / (tilesC * tilesN)))));
   return { ...s, tileC, tileN, tilesC, tilesN, phases, rowsPerChunk, chunks };
 }
 

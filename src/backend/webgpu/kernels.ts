@@ -21,8 +21,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js';
 import {
   FilterGradPartialProgram,
+  type FilterGradGeometry,
   geometryFromConvInfo,
   planFilterGrad,
 } from './conv2d-backprop-filter.js';
@@ -140,16 +142,10 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: BackpropFilterArgs): T
       batch: geometry.batch, height: geometry.inHeight, width: geometry.inWidth,
       inChannels: geometry.inChannels, outChannels: geometry.outChannels,
     });
-    const partial = backend.runWebGPUProgram(new RowFilterGradPartialProgram(rowPlan), [x, dy], 'float32');
-    const result = backend.runWebGPUProgram(new ChunkSumProgram(filterShape, rowPlan.chunks), [partial], 'float32');
-    backend.disposeData(partial.dataId);
-    return result;
+    return splitReduce(backend, new RowFilterGradPartialProgram(rowPlan), [x, dy], filterShape, rowPlan.chunks);
   }
   const plan = planFilterGrad(geometry);
-  const partial = backend.runWebGPUProgram(new FilterGradPartialProgram(geometry, plan), [x, dy], 'float32');
-  const result = backend.runWebGPUProgram(new ChunkSumProgram(filterShape, plan.chunks), [partial], 'float32');
-  backend.disposeData(partial.dataId);
-  return result;
+  return splitReduce(backend, new FilterGradPartialProgram(geometry, plan), [x, dy], filterShape, plan.chunks);
 }
 
 /**
@@ -157,10 +153,23 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: BackpropFilterArgs): T
  * the input), rows at least a segment wide and channels enough to fill its tiles. On SwiftShader it
  * was faster only there (16 → 16 channels at 64² wide rows; slower for 1 input channel or 16-pixel rows).
  */
-function rowFilterGradApplies(g: ReturnType<typeof geometryFromConvInfo>): boolean {
+function rowFilterGradApplies(g: FilterGradGeometry): boolean {
   return g.filterHeight === 3 && g.filterWidth === 3 && g.strideHeight === 1 && g.strideWidth === 1 &&
     g.padTop === 1 && g.padLeft === 1 && g.outHeight === g.inHeight && g.outWidth === g.inWidth &&
     g.inWidth >= 32 && g.inChannels >= 8;
+}
+
+/**
+ * A split reduction: the partial-sums program (output [groups, chunks, E]), then the chunk sum
+ * into `outShape` (groups × E); the partial sums are freed.
+ */
+function splitReduce(
+  backend: WebGPUBackend, partialProgram: WebGPUProgram, inputs: TensorInfo[], outShape: number[], chunks: number, groups = 1,
+): TensorInfo {
+  const partial = backend.runWebGPUProgram(partialProgram, inputs, 'float32');
+  const result = backend.runWebGPUProgram(new ChunkSumProgram(outShape, chunks, groups), [partial], 'float32');
+  backend.disposeData(partial.dataId);
+  return result;
 }
 
 /** Runs the stock kernel this module replaced. */
@@ -215,10 +224,7 @@ function sum(args: SumArgs): TensorInfo {
   if (x.dtype !== 'float32' || !view || view.outer === 0 || view.inner === 0) return runStock('Sum', args);
   const { outer, inner, outShape } = view;
   const plan = planColumnSum(outer, inner);
-  const partial = backend.runWebGPUProgram(new ColumnSumPartialProgram(plan), [x], 'float32');
-  const result = backend.runWebGPUProgram(new ChunkSumProgram(outShape, plan.chunks), [partial], 'float32');
-  backend.disposeData(partial.dataId);
-  return result;
+  return splitReduce(backend, new ColumnSumPartialProgram(plan), [x], outShape, plan.chunks);
 }
 
 interface ReluGradientArgs {
@@ -238,14 +244,6 @@ function groupNormPlan(x: TensorInfo, groups: number): GroupNormPlan {
   return planGroupNorm({ batch, rows: h * w, channels, groups });
 }
 
-/** Runs a partial-sums pass and adds its chunks: totals [B, C, 2]. */
-function groupNormTotals(backend: WebGPUBackend, partialProgram: GroupNormPartialProgram, inputs: TensorInfo[], plan: GroupNormPlan): TensorInfo {
-  const partial = backend.runWebGPUProgram(partialProgram, inputs, 'float32');
-  const totals = backend.runWebGPUProgram(new ChunkSumProgram([plan.batch, plan.channels, 2], plan.chunks, plan.batch), [partial], 'float32');
-  backend.disposeData(partial.dataId);
-  return totals;
-}
-
 interface GroupNormReluArgs {
   inputs: { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
   backend: WebGPUBackend;
@@ -256,7 +254,7 @@ interface GroupNormReluArgs {
 function groupNormRelu({ inputs, backend, attrs }: GroupNormReluArgs): TensorInfo[] {
   const { x, gamma, beta } = inputs;
   const plan = groupNormPlan(x, attrs.groups);
-  const totals = groupNormTotals(backend, new GroupNormPartialProgram(plan, 'forward'), [x], plan);
+  const totals = splitReduce(backend, new GroupNormPartialProgram(plan, 'forward'), [x], [plan.batch, plan.channels, 2], plan.chunks, plan.batch);
   const stats = backend.runWebGPUProgram(new GroupStatsProgram(plan, attrs.epsilon), [x, totals], 'float32');
   backend.disposeData(totals.dataId);
   const z = backend.runWebGPUProgram(new GroupNormReluApplyProgram(plan, x.shape), [x, gamma, beta, stats], 'float32');
@@ -273,7 +271,7 @@ interface GroupNormReluGradArgs {
 function groupNormReluGrad({ inputs, backend, attrs }: GroupNormReluGradArgs): TensorInfo[] {
   const { dz, x, gamma, beta, stats } = inputs;
   const plan = groupNormPlan(x, attrs.groups);
-  const totals = groupNormTotals(backend, new GroupNormPartialProgram(plan, 'backward'), [dz, x, gamma, beta, stats], plan);
+  const totals = splitReduce(backend, new GroupNormPartialProgram(plan, 'backward'), [dz, x, gamma, beta, stats], [plan.batch, plan.channels, 2], plan.chunks, plan.batch);
   const dx = backend.runWebGPUProgram(new GroupNormInputGradProgram(plan, x.shape), [dz, x, gamma, beta, stats, totals], 'float32');
   const dBeta = backend.runWebGPUProgram(new GroupNormParamGradProgram(plan, 0), [totals], 'float32');
   const dGamma = backend.runWebGPUProgram(new GroupNormParamGradProgram(plan, 1), [totals], 'float32');

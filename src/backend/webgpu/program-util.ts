@@ -10,6 +10,15 @@ export function flatDispatch(elements: number, threads: number): [number, number
   return groups > 65535 ? [65535, Math.ceil(groups / 65535), 1] : [groups, 1, 1];
 }
 
+/**
+ * n items (rows, pixels) cut into about `wanted` chunks of equal size, a multiple of `multiple`,
+ * none of them empty: the chunk size and the number of chunks that size gives.
+ */
+export function evenChunks(n: number, wanted: number, multiple = 1): { size: number; chunks: number } {
+  const size = Math.ceil(Math.ceil(n / wanted) / multiple) * multiple;
+  return { size, chunks: Math.ceil(n / size) };
+}
+
 /** tfjs's `getMainHeaderString`, repeated here: the dist module is not part of the package's public API. */
 export function mainHeader(index: string): string {
   return `fn main(${index} : i32)`;
