@@ -2,7 +2,8 @@
  * The threaded wasm build (src/backend/wasm-threads.ts): it starts in Node with 2 threads, leaves no
  * global patched, gives the single-threaded build's conv2d and training losses within 1e-5, repeats
  * its own losses exactly, and the fallback to the single-threaded build works when the worker patch
- * is disabled. The wasm backend starts once per process, so this file runs itself twice as a child
+ * is disabled; ctquant's SIMD convolutions split over both threads give exactly the one-thread
+ * results. The wasm backend starts once per process, so this file runs itself twice as a child
  * (one per build) and compares what the children print.
  */
 import { spawn } from 'node:child_process';
@@ -13,6 +14,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startBackend } from '../src/backend/index.js';
 import { setWorkerPatchEnabled } from '../src/backend/wasm-threads.js';
+import { simdConvThreadsInUse, type WasmHeapBackend } from '../src/backend/wasm-simd/conv.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
 import { JointModel } from '../src/train/joint.js';
 import { Adam } from '../src/train/adam.js';
@@ -24,6 +26,9 @@ interface ChildReport {
   logs: string[];
   globalsRestored: boolean;
   conv: number[];
+  /** U-Net-shaped SIMD conv (forward with bias + ReLU, input and filter gradients), flattened. */
+  simdConv: number[];
+  simdThreads: number;
   losses: number[];
   lossesAgain: number[];
 }
@@ -87,7 +92,19 @@ async function child(mode: string): Promise<ChildReport> {
     const f = randomTensor([3, 3, 8, 16], 2);
     return Array.from(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same').dataSync());
   });
-  return { detail: started.detail, logs, globalsRestored, conv, losses: trainLosses(3), lossesAgain: trainLosses(3) };
+  const simdConv = tf.tidy(() => {
+    const x = randomTensor([2, 20, 20, 16], 3);
+    const f = randomTensor([3, 3, 16, 24], 4);
+    const b = randomTensor([24], 5);
+    const y = tf.engine().runKernel('FusedConv2D', { x, filter: f, bias: b },
+      { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'relu' }) as tf.Tensor;
+    const [dx, df] = tf.grads((a: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'))))([x, f]);
+    return [y, dx!, df!].flatMap((t) => Array.from(t.dataSync()));
+  });
+  const simdThreads = simdConvThreadsInUse(tf.backend() as unknown as WasmHeapBackend);
+  return {
+    detail: started.detail, logs, globalsRestored, conv, simdConv, simdThreads, losses: trainLosses(3), lossesAgain: trainLosses(3),
+  };
 }
 
 if (MODE) {
@@ -130,6 +147,13 @@ if (MODE) {
     assert.is(fallback.logs.length, 1);
     assert.match(fallback.logs[0]!, /wasm: 2 threads unavailable \(.*must be an absolute path.*\); using the single-threaded build/);
     assert.ok(fallback.globalsRestored);
+  });
+
+  test('SIMD convolutions on two threads give exactly the one-thread results', () => {
+    assert.is(threaded.simdThreads, 2);
+    assert.is(fallback.simdThreads, 1);
+    assert.ok(threaded.simdConv.length > 0 && threaded.simdConv.every(Number.isFinite));
+    assert.equal(threaded.simdConv, fallback.simdConv);
   });
 
   test('conv2d and training losses match the single-threaded build within 1e-5', () => {

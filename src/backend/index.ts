@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.js';
 import { IM2COL_FLAG, registerWasmTrainingKernels } from './wasm-kernels.js';
+import { setSimdConvThreads } from './wasm-simd/conv.js';
 import { registerWasmMemoryKernels } from './wasm-memory-kernels.js';
 import { MAX_WASM_THREADS, startThreadedWasm, WasmThreadsUnavailable } from './wasm-threads.js';
 // Static (so bundles carry it); it imports only types from tfjs-backend-webgpu, so loading it has no side effects.
@@ -229,6 +230,7 @@ async function startWasm(o: StartOptions): Promise<StartedBackend> {
   // The wasm backend starts once per process: report the threads it really has.
   const threads = wasm.getThreadsCount();
   tf.env().set(IM2COL_FLAG, threads === 1);
+  setSimdConvThreads(threads);
   if (alreadyStarted && threads !== o.wasmThreads) {
     o.log(`wasm: already running with ${threads} thread(s) in this process; ${o.wasmThreads} asked for`);
   }

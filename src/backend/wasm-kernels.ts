@@ -7,11 +7,14 @@
  *   naive loop; it equals a conv of dy with the 180°-rotated, in/out-swapped filter.
  * - `BatchMatMul` with transposeA / transposeB (every matmul gradient): stock wasm falls off its
  *   fast path there (about 25× slower measured at 512×4096·4096×64); transpose explicitly first.
+ * - Where the channel counts allow, stride-1 convolutions (forward, input and filter gradients) run
+ *   ctquant's own wasm SIMD programs (wasm-simd/), faster than XNNPACK here on one thread.
  * Intermediate tensors are made and freed through the backend, so nothing leaks outside tf.tidy.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { backpropInputPadding } from './kernel-geometry.js';
+import { simdConv, simdFilterGradient, type WasmHeapBackend } from './wasm-simd/conv.js';
 
 type Backend = tf.KernelBackend & { disposeData(dataId: object, force?: boolean): boolean };
 type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -25,6 +28,16 @@ type ExplicitPad = [[number, number], [number, number], [number, number], [numbe
  */
 export const IM2COL_FLAG = 'CTQUANT_WASM_IM2COL';
 tf.env().registerFlag(IM2COL_FLAG, () => false);
+
+/**
+ * tfjs env flags: stride-1 filter gradients (SIMD_FILTER_GRAD) and forward convolutions, which
+ * include the input gradients (SIMD_CONV), through ctquant's SIMD programs (true, the default) or
+ * XNNPACK (false), so one process can benchmark both.
+ */
+export const SIMD_FILTER_GRAD_FLAG = 'CTQUANT_WASM_SIMD_FILTER_GRAD';
+export const SIMD_CONV_FLAG = 'CTQUANT_WASM_SIMD_CONV';
+tf.env().registerFlag(SIMD_FILTER_GRAD_FLAG, () => true);
+tf.env().registerFlag(SIMD_CONV_FLAG, () => true);
 
 let registered = false;
 let stockBackpropInput: KernelFunc | undefined;
@@ -42,6 +55,15 @@ export function registerWasmTrainingKernels(): void {
     tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
   }
   tf.registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2dBackpropInput as unknown as KernelFunc });
+  for (const name of ['Conv2D', 'FusedConv2D']) {
+    if (!hasKernel(name)) continue;
+    const stock = tf.getKernel(name, 'wasm').kernelFunc;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({
+      kernelName: name, backendName: 'wasm',
+      kernelFunc: ((args: ConvArgs) => simdForwardConv(args) ?? stock(args as unknown as Parameters<KernelFunc>[0])) as unknown as KernelFunc,
+    });
+  }
   if (hasKernel('BatchMatMul')) {
     stockBatchMatMul = tf.getKernel('BatchMatMul', 'wasm').kernelFunc;
     tf.unregisterKernel('BatchMatMul', 'wasm');
@@ -63,6 +85,28 @@ function free(backend: Backend, ...ts: TensorInfo[]): void {
   for (const t of ts) backend.disposeData(t.dataId);
 }
 
+interface ConvArgs {
+  inputs: { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  backend: Backend;
+  attrs: {
+    strides: [number, number] | number; pad: Pad; dataFormat: 'NHWC' | 'NCHW'; dilations: [number, number] | number;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil'; activation?: string;
+  };
+}
+
+/** Conv2D / FusedConv2D (bias, linear or ReLU) through the SIMD program, or null for the stock kernel. */
+function simdForwardConv({ inputs, backend, attrs }: ConvArgs): TensorInfo | null {
+  if (!tf.env().getBool(SIMD_CONV_FLAG) || inputs.preluActivationWeights) return null;
+  const activation = attrs.activation ?? 'linear';
+  if (activation !== 'linear' && activation !== 'relu') return null;
+  if (attrs.dataFormat !== 'NHWC') return null;
+  const info = tf.backend_util.computeConv2DInfo(
+    inputs.x.shape as [number, number, number, number], inputs.filter.shape as [number, number, number, number],
+    attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode,
+  );
+  return simdConv(backend as unknown as WasmHeapBackend, inputs.x, inputs.filter, inputs.bias, activation === 'relu', info);
+}
+
 interface BackpropFilterArgs {
   inputs: { x: TensorInfo; dy: TensorInfo };
   backend: Backend;
@@ -81,6 +125,8 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: BackpropFilterArgs): T
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode,
   );
+  const simd = tf.env().getBool(SIMD_FILTER_GRAD_FLAG) ? simdFilterGradient(backend as unknown as WasmHeapBackend, x, dy, info) : null;
+  if (simd) return simd;
   const im2col = tf.env().getBool(IM2COL_FLAG) || info.inChannels === 1;
   if (im2col && info.strideHeight === 1 && info.strideWidth === 1 && x.dtype === 'float32') {
     return filterGradIm2col(x, dy, info, backend);

@@ -1,0 +1,61 @@
+/**
+ * The U-Net's stride-1 convolutions one at a time on wasm: forward and filter gradient, ctquant's
+ * SIMD programs (src/backend/wasm-simd/) against the XNNPACK-based kernels, alternating in one
+ * process (tfjs flags CTQUANT_WASM_SIMD_CONV / CTQUANT_WASM_SIMD_FILTER_GRAD), with GFLOP/s.
+ *   node --import tsx bench/conv-layers.ts --threads 1 --batch 4 --reps 5
+ */
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { startBackend } from '../src/backend/index.js';
+import { SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG } from '../src/backend/wasm-kernels.js';
+
+const { values } = parseArgs({
+  options: { threads: { type: 'string', default: '1' }, batch: { type: 'string', default: '4' }, reps: { type: 'string', default: '5' } },
+});
+const threads = Number(values.threads);
+const batch = Number(values.batch);
+const reps = Number(values.reps);
+const started = await startBackend('wasm', () => {}, { wasmThreads: threads });
+console.log(`wasm: ${started.detail}; batch ${batch}; median of ${reps}, the two kernels alternating`);
+
+/** [size, input channels, output channels]: the U-Net's (base 16, depth 4, 256²) convolutions by level. */
+const SHAPES: Array<[number, number, number]> = [
+  [256, 16, 16], [256, 32, 16], [128, 16, 32], [128, 32, 32], [128, 64, 32], [64, 64, 64], [32, 128, 128], [16, 256, 256],
+];
+
+function medianMs(run: () => tf.Tensor, flag: string, on: boolean, times: number[]): void {
+  tf.env().set(flag, on);
+  const t0 = performance.now();
+  const out = run();
+  out.dataSync();
+  times.push(performance.now() - t0);
+  out.dispose();
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+console.log('size  channels    forward simd / xnnpack ms (GFLOP/s)      filter grad simd / xnnpack ms (GFLOP/s)');
+for (const [size, ci, co] of SHAPES) {
+  const x = tf.randomNormal([batch, size, size, ci], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const dy = tf.randomNormal([batch, size, size, co], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const w = tf.randomNormal([3, 3, ci, co], 0, 1, 'float32', 3) as tf.Tensor4D;
+  const gflop = (2 * batch * size * size * 9 * ci * co) / 1e9;
+  const forward = () => tf.conv2d(x, w, 1, 'same');
+  const filterGrad = () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy },
+    { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, ci, co] } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  const cells: string[] = [];
+  for (const [run, flag] of [[forward, SIMD_CONV_FLAG], [filterGrad, SIMD_FILTER_GRAD_FLAG]] as const) {
+    const simd: number[] = [];
+    const stock: number[] = [];
+    medianMs(run, flag, true, []); // warm-up of both
+    medianMs(run, flag, false, []);
+    for (let r = 0; r < reps; r++) {
+      medianMs(run, flag, true, simd);
+      medianMs(run, flag, false, stock);
+    }
+    tf.env().set(flag, true);
+    const [a, b] = [median(simd), median(stock)];
+    cells.push(`${a.toFixed(1)} / ${b.toFixed(1)} (${(gflop / a * 1e3).toFixed(1)} / ${(gflop / b * 1e3).toFixed(1)})`);
+  }
+  console.log(`${`${size}²`.padEnd(6)}${`${ci}→${co}`.padEnd(12)}${cells[0]!.padEnd(41)}${cells[1]}`);
+  tf.dispose([x, dy, w]);
+}
