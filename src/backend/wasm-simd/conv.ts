@@ -104,15 +104,21 @@ function padInput(backend: WasmHeapBackend, x: TensorInfo, info: tf.backend_util
   const padded = backend.makeOutput([N, Hp, Wp, C], 'float32');
   const dst = backend.typedArrayFromHeap(padded);
   const src = backend.typedArrayFromHeap(x);
-  dst.fill(0);
+  // Input columns [w0, w1) land at padded columns [w0 + left, w1 + left); only the rest is zeroed.
   const w0 = Math.max(0, -left);
   const w1 = Math.min(W, Wp - left);
+  const rowFloats = Wp * C;
   for (let n = 0; n < N; n++) {
     for (let hp = 0; hp < Hp; hp++) {
       const h = hp - top;
-      if (h < 0 || h >= H || w1 <= w0) continue;
-      const s = ((n * H + h) * W + w0) * C;
-      dst.set(src.subarray(s, s + (w1 - w0) * C), ((n * Hp + hp) * Wp + w0 + left) * C);
+      const row = (n * Hp + hp) * rowFloats;
+      if (h < 0 || h >= H || w1 <= w0) {
+        dst.fill(0, row, row + rowFloats);
+        continue;
+      }
+      dst.fill(0, row, row + (w0 + left) * C);
+      dst.set(src.subarray(((n * H + h) * W + w0) * C, ((n * H + h) * W + w1) * C), row + (w0 + left) * C);
+      dst.fill(0, row + (w1 + left) * C, row + rowFloats);
     }
   }
   return padded;
