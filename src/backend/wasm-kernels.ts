@@ -14,7 +14,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { backpropInputPadding } from './kernel-geometry.js';
-import { simdConv, simdFilterGradient, type WasmHeapBackend } from './wasm-simd/conv.js';
+import type { WasmHeapBackend } from './wasm-heap.js';
+import { simdConv, simdFilterGradient } from './wasm-simd/conv.js';
 
 type Backend = tf.KernelBackend & { disposeData(dataId: object, force?: boolean): boolean };
 type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -172,7 +173,7 @@ const IM2COL_BLOCK_FLOATS = 1 << 25;
  * are added.
  */
 function filterGradIm2col(x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo, backend: Backend): TensorInfo {
-  const heap = backend as unknown as { makeOutput(shape: number[], dtype: 'float32'): TensorInfo; typedArrayFromHeap(t: TensorInfo): Float32Array };
+  const heap = backend as unknown as WasmHeapBackend;
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo, outChannels: Co } = info;
   const { filterHeight: KH, filterWidth: KW } = info;
   const { top, left } = info.padInfo;

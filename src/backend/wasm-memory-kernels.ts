@@ -16,17 +16,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { leadingReduction } from './kernel-geometry.js';
+import type { WasmHeapBackend } from './wasm-heap.js';
 
 export const WASM_JS_KERNELS_FLAG = 'CTQUANT_WASM_JS_KERNELS';
 tf.env().registerFlag(WASM_JS_KERNELS_FLAG, () => true);
-
-/** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */
-interface WasmHeapBackend {
-  incRef(dataId: object): void;
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  /** A view of a float32 tensor's memory (these kernels only take float32). */
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
-}
 
 type KernelArgs = Parameters<KernelFunc>[0];
 type OwnKernel = (args: KernelArgs, stock: KernelFunc) => TensorInfo | TensorInfo[];

@@ -10,17 +10,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { TensorInfo } from '@tensorflow/tfjs';
+import type { WasmHeapBackend } from '../wasm-heap.js';
 import { assembleModule } from './module-writer.js';
 import { convProgram, filterGradientProgram, FILTER_GRAD_INPUT_BLOCK, OUTPUT_CHANNEL_BLOCK } from './conv-programs.js';
 import { ProgramThreads, splitRange } from './workers.js';
-
-/** The parts of tfjs-backend-wasm's BackendWasm used here. */
-export interface WasmHeapBackend {
-  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
-  disposeData(dataId: object, force?: boolean): boolean;
-}
 
 type Program = (...args: number[]) => void;
 const PROGRAM_NAMES = ['filterGradient', 'conv'] as const;
