@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { projectRoot, runCli } from './helpers/cli.js';
 import { workersHint } from '../src/experiments/session.js';
+import { loadConfig } from '../src/experiments/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-exp-'));
 const profile = join(dir, 'profile.json');
@@ -123,6 +124,17 @@ test('bad flags: one line, exit 2', () => {
   const d = runCli(['train', '--profile', profile, '--config', badConfig]);
   assert.is(d.code, 2);
   assert.match(d.stderr, /bad-config\.json: \/(epochs|colour)/);
+});
+
+test('the shipped recipes in configs/ are valid configs', () => {
+  const files = readdirSync(join(projectRoot, 'configs')).filter((f) => f.endsWith('.json'));
+  assert.ok(files.length >= 3, `configs/: ${files.join(', ')}`);
+  for (const f of files) {
+    const config = loadConfig(join(projectRoot, 'configs', f));
+    assert.ok(config.epochs >= 1 && config.baselineEpochs >= 1, f);
+  }
+  const full = loadConfig(join(projectRoot, 'configs', 'covid-ct-20-256-full.json'));
+  assert.equal([full.size, full.baselineEpochs, full.epochs], [256, 6, 8]);
 });
 
 test.run();
