@@ -78,6 +78,50 @@ test('Adam matches tf.train.adam on a quadratic', () => {
   for (let i = 0; i < 3; i++) assert.ok(Math.abs(x[i]! - y[i]!) < 1e-5, `${x[i]} vs ${y[i]}`);
 });
 
+test('Adam: a null gradient leaves its variable and moments untouched, the others update', () => {
+  const frozen = tf.variable(tf.tensor1d([1, 2]));
+  const free = tf.variable(tf.tensor1d([1, 2]));
+  const adam = new Adam([frozen, free]);
+  adam.apply([tf.tensor1d([1, 1]), tf.tensor1d([1, 1])], 0.1);
+  const before = Array.from(frozen.dataSync());
+  const moments = adam.state().moments.map((m) => Array.from(m.dataSync()));
+  adam.apply([null, tf.tensor1d([1, 1])], 0.1);
+  assert.equal(Array.from(frozen.dataSync()), before);
+  const after = adam.state().moments.map((m) => Array.from(m.dataSync()));
+  assert.equal([after[0], after[2]], [moments[0], moments[2]]);
+  assert.not.equal(after[1], moments[1]);
+  assert.ok(free.dataSync()[0]! < before[0]!);
+  adam.dispose();
+});
+
+test('fixLayoutAt: the last epochs train the U-Net alone on the fixed hardware layout; resume lands in that phase', async () => {
+  const logitsOf = (m: JointModel) => Array.from((m.stage as { layer: TrainableQuantization }).layer.trainableWeights[0]!.read().dataSync());
+  const unetOf = (m: JointModel) => m.unet.trainableWeights.map((w) => Array.from(w.read().dataSync()));
+  const ckpt = join(dir, 'fixed.ckpt');
+  const opts = options({ epochs: 3, fixLayoutAt: 0.5, checkpointPath: ckpt });
+  const perEpoch = stepsPerEpoch(data.slices.length, 4);
+  // Stop after the last step of epoch 2 (round(0.5·3) = 2 epochs learn the layout; its record is
+  // written on resume), then resume for the third.
+  const first = learnedModel();
+  const a = await trainModel(first, data, { ...opts, stopAfterStep: 2 * perEpoch });
+  assert.is(a.stopped, true);
+  assert.equal(a.history.map((h) => h.layoutFixed ?? false), [false]);
+  const logitsAtFix = logitsOf(first);
+  const unetAtFix = unetOf(first);
+  first.dispose();
+  const second = learnedModel();
+  const b = await trainModel(second, data, { ...opts, resume: true });
+  assert.equal(b.history.map((h) => h.layoutFixed ?? false), [false, false, true]);
+  assert.equal(logitsOf(second), logitsAtFix);
+  assert.not.equal(unetOf(second), unetAtFix);
+  second.dispose();
+  // Without the fixed phase the layout keeps learning in the third epoch.
+  const free = learnedModel();
+  await trainModel(free, data, options({ epochs: 3 }));
+  assert.not.equal(logitsOf(free), logitsAtFix);
+  free.dispose();
+});
+
 test('checkpoint: encode/decode round trip; truncation is a UserError', () => {
   const arrays = [{ name: 'w', shape: [2, 3], values: Float32Array.from([1, 2, 3, 4, 5, 6.5]) }];
   const buf = encodeCheckpoint({ state: { epoch: 3 }, arrays });

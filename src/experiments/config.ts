@@ -14,6 +14,8 @@ export interface ExperimentConfig {
   decayStart: number;
   decayFloor: number;
   warmupEpochs: number;
+  /** Fraction of the epochs after which a learned layout is fixed and the U-Net trains on it alone (1 = never). */
+  fixLayoutAt: number;
   unet: { depth: number; baseFilters: number; normalization: 'none' | 'batch' | 'group' | 'instance'; outputPrior: number };
   dice: 'perImage' | 'batch';
   slope: number;
@@ -36,6 +38,7 @@ export const DEFAULT_CONFIG: ExperimentConfig = {
   decayStart: 0.75,
   decayFloor: 0.1,
   warmupEpochs: 1,
+  fixLayoutAt: 0.75,
   unet: { depth: 3, baseFilters: 8, normalization: 'group', outputPrior: 0.02 },
   dice: 'perImage',
   slope: 5,

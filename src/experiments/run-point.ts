@@ -151,6 +151,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       learningRate: config.learningRate,
       layerLearningRate: config.layerLearningRate,
       decayStart: config.decayStart,
+      fixLayoutAt: config.fixLayoutAt,
       decayFloor: config.decayFloor,
       warmupEpochs: config.warmupEpochs,
       dice: config.dice,

@@ -36,6 +36,8 @@ export interface EpochRecord {
   valDice?: number;
   learningRate: number;
   temperature?: number;
+  /** True when the layer's layout was fixed during this epoch (only the U-Net trained). */
+  layoutFixed?: boolean;
   seconds: number;
 }
 

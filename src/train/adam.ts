@@ -38,8 +38,12 @@ export class Adam {
     this.v = variables.map(zerosVariable);
   }
 
-  /** One update; `grads[i]` is the gradient of variables[i] (same shape). Consumes nothing. */
-  apply(grads: tf.Tensor[], learningRate: number): void {
+  /**
+   * One update; `grads[i]` is the gradient of variables[i] (same shape), or null to leave that
+   * variable and its moments as they are (a frozen variable: a zero gradient would still move it
+   * by its momentum). Consumes nothing.
+   */
+  apply(grads: (tf.Tensor | null)[], learningRate: number): void {
     this.step += 1;
     const c1 = 1 - Math.pow(this.beta1, this.step);
     const c2 = 1 - Math.pow(this.beta2, this.step);
@@ -50,7 +54,8 @@ export class Adam {
     }
     tf.tidy(() => {
       this.variables.forEach((x, i) => {
-        const g = grads[i]!;
+        const g = grads[i];
+        if (!g) return;
         const m = this.m[i]!.mul(this.beta1).add(g.mul(1 - this.beta1));
         const v = this.v[i]!.mul(this.beta2).add(g.square().mul(1 - this.beta2));
         this.m[i]!.assign(m);
@@ -61,12 +66,12 @@ export class Adam {
   }
 
   /** The same update as one WGSL dispatch per variable, writing m, v and x in place. */
-  private applyWebgpu(grads: tf.Tensor[], stepSize: number, epsilonHat: number): void {
+  private applyWebgpu(grads: (tf.Tensor | null)[], stepSize: number, epsilonHat: number): void {
     const backend = tf.backend() as unknown as WebGPUBackend;
     this.fused ??= new WebgpuAdamUpdater(backend);
     const updater = this.fused;
-    const slots = this.variables.map((x, i) => {
-      const g = grads[i]!;
+    const updated = this.variables.flatMap((x, i) => (grads[i] ? [{ x, i, g: grads[i]! }] : []));
+    const slots = updated.map(({ x, i, g }) => {
       if (g.dtype !== 'float32' || g.size !== x.size) throw new Error(`Adam: gradient ${i} does not match its variable`);
       // In place is only safe for data nothing else sees: give a shared buffer a private copy first.
       for (const t of [x, this.m[i]!, this.v[i]!]) {

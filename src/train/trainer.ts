@@ -23,6 +23,12 @@ export interface TrainOptions {
   warmupEpochs: number;
   dice: 'perImage' | 'batch';
   temperature: { start: number; end: number };
+  /**
+   * Fraction of the epochs after which a trainable layer's layout is fixed: from then on the
+   * U-Net alone trains, on the hardware layout (the one a detector is built with, the one it is
+   * evaluated on) instead of sampled masks. 1 (the default) never fixes it.
+   */
+  fixLayoutAt?: number;
   seed: number;
   /** Where to keep the checkpoint (one file); none means no checkpointing. */
   checkpointPath?: string;
@@ -87,6 +93,10 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
     floor: opts.decayFloor,
   };
   const layer = hasTrainableLayer(model.stage) ? model.stage.layer : null;
+  const fixedFromEpoch = layer ? fixedLayoutEpoch(opts.fixLayoutAt ?? 1, opts.epochs) : opts.epochs;
+  const unetOnly = trainable.filter((v) => !layerVariables.has(v.id));
+  /** Whether the layer's hardware layout is read back for this epoch (evaluation unpins it). */
+  let layoutPinned = false;
   const readEvery = Math.max(1, opts.lossReadEvery ?? defaultLossReadEvery(tf.getBackend()));
 
   let epoch = 0;
@@ -137,6 +147,12 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
   let epochStart = Date.now();
   try {
     while (epoch < opts.epochs) {
+      const layoutFixed = epoch >= fixedFromEpoch;
+      if (layoutFixed && !layoutPinned) {
+        // The logits no longer change: read the layout once per epoch, not once per step.
+        await layer!.pinHardware();
+        layoutPinned = true;
+      }
       while (stepInEpoch < perEpoch) {
         const lr = learningRateAt(schedule, globalStep);
         const temperature = temperatureAt(opts.temperature.start, opts.temperature.end, globalStep, totalSteps);
@@ -146,11 +162,12 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
         }
         const idx = batchIndices(train.slices.length, opts.batchSize, opts.seed, epoch, stepInEpoch);
         const { counts, masks } = makeBatch(train, idx);
+        const mode = layoutFixed ? 'hardware' : 'stochastic';
         const { value, grads } = tf.variableGrads(
-          () => diceBceLoss(masks, model.forward(counts, { training: true, mode: 'stochastic' }), { perImage: opts.dice === 'perImage' }) as tf.Scalar,
-          trainable,
+          () => diceBceLoss(masks, model.forward(counts, { training: true, mode }), { perImage: opts.dice === 'perImage' }) as tf.Scalar,
+          layoutFixed ? unetOnly : trainable,
         );
-        adam.apply(trainable.map((v) => grads[v.name]!), lr);
+        adam.apply(trainable.map((v) => grads[v.name] ?? null), lr);
         tf.dispose([counts, masks, ...Object.values(grads)]);
         pending.push({ loss: value, epoch, stepInEpoch });
         const stopNow = opts.shouldStop?.() || opts.stopAfterStep === globalStep + 1;
@@ -177,14 +194,17 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
         seconds: (Date.now() - epochStart) / 1000,
       };
       if (layer) record.temperature = layer.temperature;
+      if (layoutFixed) record.layoutFixed = true;
       if (opts.validation && opts.validation.slices.length) {
         record.valDice = (await evaluate(model, opts.validation, { mode: 'hardware', batchSize: opts.batchSize })).mean;
+        layoutPinned = false;
       }
       history = [...history, record];
       opts.progress?.log(
         `epoch ${record.epoch}/${opts.epochs} loss ${record.loss.toFixed(4)}` +
           (record.valDice !== undefined ? ` val Dice ${record.valDice.toFixed(3)}` : '') +
-          ` lr ${record.learningRate.toExponential(2)}`,
+          ` lr ${record.learningRate.toExponential(2)}` +
+          (layoutFixed ? ' (layout fixed)' : ''),
       );
       epoch += 1;
       stepInEpoch = 0;
@@ -196,8 +216,15 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
   } finally {
     tf.dispose(pending.map((p) => p.loss));
     adam.dispose();
+    if (layoutPinned) layer?.unpinHardware();
   }
   return { history, stopped: false, seconds: elapsed(), steps: globalStep };
+}
+
+/** The first epoch (0-based) trained on the fixed layout: round(fraction · epochs), never before the first. */
+export function fixedLayoutEpoch(fraction: number, epochs: number): number {
+  if (!(fraction >= 0)) throw new RangeError(`fixLayoutAt must be >= 0, got ${fraction}`);
+  return fraction >= 1 ? epochs : Math.max(1, Math.min(epochs, Math.round(fraction * epochs)));
 }
 
 /** Steps between loss read-backs when the caller does not say: only a GPU gains from waiting. */
