@@ -80,11 +80,15 @@ export function planStudy(
   return points;
 }
 
-/** The trainable layer and the random control at each budget, plus the baseline for reference. */
+/**
+ * The trainable layer and the random control at each budget, plus the baseline for reference. The
+ * baseline also evaluates setup (a) at every kept-bits level (evaluation only, no training), so
+ * uniform designs stand on the same front as the layouts with every seed.
+ */
 export function planSweep(profile: DetectorProfile, budgets: number[], seeds: number[]): PlanPoint[] {
   const points: PlanPoint[] = [];
   for (const seed of seeds) {
-    points.push(baselinePoint(profile, seed, false));
+    points.push(baselinePoint(profile, seed, true));
     for (const b of budgets) points.push(...budgetPoints(profile, b, seed));
   }
   return points;

@@ -166,8 +166,9 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
     if (outcome.stopped) return { results: [], stopped: true };
     const evalOpts = { batchSize: config.batchSize };
     const dice = await evaluate(model, data.test, { ...evalOpts, mode: 'hardware' });
-    const validationDice = await evaluate(model, data.validation.slices.length ? data.validation : data.test, { ...evalOpts, mode: 'hardware' });
-    const reason = collapseReason(validationDice, data.validation.slices.length ? data.validation : data.test);
+    const validationSet = data.validation.slices.length ? data.validation : data.test;
+    const validationDice = await evaluate(model, validationSet, { ...evalOpts, mode: 'hardware' });
+    const reason = collapseReason(validationDice, validationSet);
     const base: Omit<RunResult, 'id' | 'setup' | 'dice' | 'bitsPerPixel'> = {
       seed: point.seed,
       nativeBits: profile.nativeBits,
@@ -185,6 +186,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       id: point.id,
       setup: point.setup,
       dice,
+      validationDice,
       bitsPerPixel: bitsPerPixel(profile, point),
       ...(point.keptBits !== undefined ? { keptBits: point.keptBits } : {}),
       ...(point.budget !== undefined ? { budget: point.budget } : {}),
@@ -206,12 +208,14 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
     for (const keptBits of point.evaluateAllPixelsAt ?? []) {
       const fed = new JointModel({ ...model.options, stage: { kind: 'all', keptBits } }, model.unet);
       const d = await evaluate(fed, data.test, { ...evalOpts, mode: 'hardware' });
+      const dv = await evaluate(fed, validationSet, { ...evalOpts, mode: 'hardware' });
       results.push({
         ...base,
         id: runId('all-pixels-baseline', point.seed, { keptBits }),
         setup: 'all-pixels-baseline',
         keptBits,
         dice: d,
+        validationDice: dv,
         bitsPerPixel: keptBits,
         history: [],
       });

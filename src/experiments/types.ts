@@ -55,6 +55,11 @@ export interface RunResult {
   nativeBits: number;
   /** Evaluation with the hardware layout (or the only input there is, for non-learned setups). */
   dice: DiceSummary;
+  /**
+   * The same evaluation on the validation images (the test images where there is no validation
+   * split): designs are chosen on this, never on `dice`.
+   */
+  validationDice?: DiceSummary;
   /** Learned setups: evaluation with stochastic (relaxed-Bernoulli) masks. */
   diceStochastic?: DiceSummary;
   /** True when validation predictions were empty (or Dice stayed ~0 though lesions exist): never averaged in silently. */
