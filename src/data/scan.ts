@@ -57,6 +57,17 @@ export function loadNiftiPair(imagePath: string, maskPath: string, opts: ScanOpt
   return { height: img.dims[1], width: img.dims[0], nativeBits, slices, source: imagePath, volumeRule: 'NIfTI file stem' };
 }
 
+/**
+ * The [height, width] of a folder's slices: `got`'s, which must equal the earlier parts' (`shape`,
+ * null for the first part); else a UserError naming `file` ("slices are W×H, other <others> are …").
+ */
+function sameSliceShape(shape: [number, number] | null, got: CtDataset, others: string, file: string): [number, number] {
+  if (shape && (got.height !== shape[0] || got.width !== shape[1])) {
+    throw new UserError(`slices are ${got.width}×${got.height}, other ${others} are ${shape[1]}×${shape[0]}`, { file });
+  }
+  return [got.height, got.width];
+}
+
 /** Loads `<dir>/<imageDir>/*.nii[.gz]` with masks of the same stem in `<dir>/<maskDir>/`. */
 export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset {
   const { nativeBits } = detector(opts);
@@ -78,10 +89,7 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
       const m = maskByStem.get(niftiStem(f));
       if (m === undefined) throw new UserError('image without mask', { file: join(imageDir, f) });
       const got = loadNiftiPair(join(imageDir, f), join(maskDir, m), opts);
-      if (shape && (got.height !== shape[0] || got.width !== shape[1])) {
-        throw new UserError(`slices are ${got.width}×${got.height}, other volumes' are ${shape[1]}×${shape[0]}`, { file: join(imageDir, f) });
-      }
-      shape = [got.height, got.width];
+      shape = sameSliceShape(shape, got, "volumes'", join(imageDir, f));
       slices.push(...got.slices);
     } catch (e) {
       skips.skipOrThrow(e);
@@ -229,10 +237,7 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
     try {
       if (!maskPath) throw new UserError('DICOM series without mask', { file: join(imageDir, s) });
       const got = await loadDicomSeries(join(imageDir, s), maskPath, opts);
-      if (shape && (got.height !== shape[0] || got.width !== shape[1])) {
-        throw new UserError(`slices are ${got.width}×${got.height}, other series' are ${shape[1]}×${shape[0]}`, { file: join(imageDir, s) });
-      }
-      shape = [got.height, got.width];
+      shape = sameSliceShape(shape, got, "series'", join(imageDir, s));
       slices.push(...got.slices);
       skips.skipped.push(...(got.skipped ?? []));
     } catch (e) {
