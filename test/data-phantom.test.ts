@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { generatePhantoms, generatePhantomSlice, renderPhantomHu, drawVolumeAnatomy } from '../src/data/phantom.js';
+import { generatePhantoms, generatePhantomSlice } from '../src/data/phantom.js';
+import { drawVolumeAnatomy } from '../src/data/phantom-anatomy.js';
+import { renderPhantomHu } from '../src/data/phantom-render.js';
 import { countToHu, huToCount, huImageToCounts, displayWindowCounts } from '../src/data/hu.js';
 import { Rng } from '../src/util/rng.js';
 

@@ -176,5 +176,20 @@ function writeNii(d: string): string {
   return p;
 }
 
+test('NIfTI folder: a volume of another slice size stops the load, or is skipped under skipBad; a missing file is named', () => {
+  const d = join(root, 'niishape');
+  mkdirSync(join(d, 'ct'), { recursive: true });
+  mkdirSync(join(d, 'covid'), { recursive: true });
+  writeFileSync(join(d, 'ct', 'a.nii'), encodeNifti1([X, Y, Z], Int16Array.from(volume(huAt))));
+  writeFileSync(join(d, 'covid', 'a.nii'), encodeNifti1([X, Y, Z], Uint8Array.from(volume(maskAt))));
+  writeFileSync(join(d, 'ct', 'b.nii'), encodeNifti1([X + 1, Y, Z], new Int16Array((X + 1) * Y * Z)));
+  writeFileSync(join(d, 'covid', 'b.nii'), encodeNifti1([X + 1, Y, Z], new Uint8Array((X + 1) * Y * Z)));
+  expectUserError(() => loadNiftiFolder(d), /b\.nii$/, /^slices are 7×4, other volumes' are 6×4$/);
+  const ds = loadNiftiFolder(d, { skipBad: true });
+  assert.equal(ds.skipped, [{ file: join(d, 'ct', 'b.nii'), reason: "slices are 7×4, other volumes' are 6×4" }]);
+  assert.is(ds.slices.length, Z);
+  expectUserError(() => loadNiftiPair(join(d, 'ct', 'none.nii'), join(d, 'covid', 'a.nii')), /none\.nii$/, /^cannot read file \(ENOENT\)$/);
+});
+
 test.after(() => rmSync(root, { recursive: true, force: true }));
 test.run();

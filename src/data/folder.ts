@@ -8,7 +8,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import type { CtDataset, CtSlice, SkippedInput } from './types.js';
+import type { CtDataset, CtSlice } from './types.js';
+import { skipCollector } from './skip.js';
 import { encodeGreyPng, readGreyImage } from './png.js';
 import { toBinaryMask } from './mask.js';
 import { assignVolumes, type VolumesFile } from './volumes.js';
@@ -55,16 +56,12 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
   const imageFiles = listFiles(imageDir);
   const maskFiles = listFiles(maskDir);
   if (imageFiles.length === 0) throw new UserError('no image files', { file: imageDir });
-  const skipped: SkippedInput[] = [];
-  const bad = (e: unknown) => {
-    if (!(e instanceof UserError) || !opts.skipBad) throw e;
-    skipped.push({ file: e.file ?? '?', reason: e.message });
-  };
+  const skips = skipCollector(opts.skipBad);
 
   const maskByStem = new Map(maskFiles.map((f) => [stemOf(f), f]));
   const imageStems = new Set(imageFiles.map(stemOf));
   for (const f of maskFiles) {
-    if (!imageStems.has(stemOf(f))) bad(new UserError('mask without image', { file: join(maskDir, f) }));
+    if (!imageStems.has(stemOf(f))) skips.skipOrThrow(new UserError('mask without image', { file: join(maskDir, f) }));
   }
   const stems = imageFiles.map(stemOf);
   const volumes = assignVolumes(dir, stems, { volumeStarts: opts.volumeStarts, volumesFile: opts.volumesFile });
@@ -90,7 +87,7 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
       }
       return { slice: { image, mask, volumeId: volumes.ids[k]!, name: stems[k]! }, height: img.height, width: img.width, bits: img.bits, maxValue, file: imagePath };
     } catch (e) {
-      bad(e);
+      skips.skipOrThrow(e);
       return null;
     }
   };
@@ -117,13 +114,13 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
       }
       if (r.bits !== first!.bits) throw new UserError(`image is ${r.bits}-bit, others are ${first!.bits}-bit`, { file: r.file });
     } catch (e) {
-      bad(e);
+      skips.skipOrThrow(e);
       continue;
     }
     slices.push(r.slice);
     maxValue = Math.max(maxValue, r.maxValue);
   }
-  if (slices.length === 0) throw new UserError(`no usable image/mask pairs (${skipped.length} skipped)`, { file: dir });
+  if (slices.length === 0) throw new UserError(`no usable image/mask pairs (${skips.skipped.length} skipped)`, { file: dir });
   const nativeBits = volumes.nativeBits ?? opts.nativeBits ?? first!.bits;
   if (maxValue > 2 ** nativeBits - 1) {
     throw new UserError(`image values reach ${maxValue}, more than ${nativeBits}-bit native depth allows`, { file: dir });
@@ -135,7 +132,7 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
     slices,
     source: dir,
     volumeRule: volumes.rule,
-    ...(skipped.length > 0 || opts.skipBad ? { skipped } : {}),
+    ...skips.datasetField(),
   };
 }
 

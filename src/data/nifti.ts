@@ -4,9 +4,9 @@
  * X×Y×Z is cut into Z axial slices of Y rows × X columns; rows are flipped (row 0 = the
  * largest y index) so that a RAS-oriented scan shows anterior up, as DICOM rows do.
  */
-import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { UserError } from '../errors.js';
+import { readInputFile } from './input-file.js';
 
 export interface NiftiVolume {
   /** Voxels along x, y, z. */
@@ -93,13 +93,7 @@ function readerFor(datatype: number, v: DataView, le: boolean): (at: number) => 
 
 /** Reads a `.nii` or `.nii.gz` file. */
 export function readNifti(path: string): NiftiVolume {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new UserError(`cannot read file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { file: path });
-  }
-  return parseNifti(bytes, path);
+  return parseNifti(readInputFile(path), path);
 }
 
 /**

@@ -2,9 +2,9 @@
  * Greyscale PNG reading and writing through sharp, at 8 or 16 bits per sample.
  * Reading fails on truncated or corrupt files (sharp `failOn: 'truncated'`).
  */
-import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { UserError } from '../errors.js';
+import { readInputFile } from './input-file.js';
 
 export interface GreyImage {
   width: number;
@@ -19,12 +19,7 @@ export interface GreyImage {
 
 /** Reads a PNG (or any image sharp decodes) as greyscale; a UserError naming the file if it cannot. */
 export async function readGreyImage(path: string): Promise<GreyImage> {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    throw new UserError(`cannot read file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { file: path });
-  }
+  const buf = readInputFile(path);
   if (buf.length === 0) throw new UserError('empty file, not an image', { file: path });
   try {
     const img = sharp(buf, { failOn: 'truncated' });

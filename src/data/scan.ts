@@ -7,7 +7,8 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import dicomParser from 'dicom-parser';
 import { UserError } from '../errors.js';
-import type { CtDataset, CtSlice, SkippedInput } from './types.js';
+import type { CtDataset, CtSlice } from './types.js';
+import { skipCollector } from './skip.js';
 import { DEFAULT_HU_WINDOW, checkDetector, huImageToCounts, type HuWindow } from './hu.js';
 import { axialSlice, readNifti } from './nifti.js';
 import { toBinaryMask } from './mask.js';
@@ -56,6 +57,17 @@ export function loadNiftiPair(imagePath: string, maskPath: string, opts: ScanOpt
   return { height: img.dims[1], width: img.dims[0], nativeBits, slices, source: imagePath, volumeRule: 'NIfTI file stem' };
 }
 
+/**
+ * The [height, width] of a folder's slices: `got`'s, which must equal the earlier parts' (`shape`,
+ * null for the first part); else a UserError naming `file` ("slices are W×H, other <others> are …").
+ */
+function sameSliceShape(shape: [number, number] | null, got: CtDataset, others: string, file: string): [number, number] {
+  if (shape && (got.height !== shape[0] || got.width !== shape[1])) {
+    throw new UserError(`slices are ${got.width}×${got.height}, other ${others} are ${shape[1]}×${shape[0]}`, { file });
+  }
+  return [got.height, got.width];
+}
+
 /** Loads `<dir>/<imageDir>/*.nii[.gz]` with masks of the same stem in `<dir>/<maskDir>/`. */
 export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset {
   const { nativeBits } = detector(opts);
@@ -65,14 +77,10 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
   const images = listFiles(imageDir);
   const masks = listFiles(maskDir);
   if (images.length === 0) throw new UserError('no image volumes', { file: imageDir });
-  const skipped: SkippedInput[] = [];
-  const bad = (e: unknown) => {
-    if (!(e instanceof UserError) || !opts.skipBad) throw e;
-    skipped.push({ file: e.file ?? '?', reason: e.message });
-  };
+  const skips = skipCollector(opts.skipBad);
   const maskByStem = new Map(masks.filter(isNiftiFile).map((f) => [niftiStem(f), f]));
   const imageStems = new Set(images.filter(isNiftiFile).map(niftiStem));
-  for (const f of masks) if (!isNiftiFile(f) || !imageStems.has(niftiStem(f))) bad(new UserError(isNiftiFile(f) ? 'mask without image' : 'not a NIfTI file', { file: join(maskDir, f) }));
+  for (const f of masks) if (!isNiftiFile(f) || !imageStems.has(niftiStem(f))) skips.skipOrThrow(new UserError(isNiftiFile(f) ? 'mask without image' : 'not a NIfTI file', { file: join(maskDir, f) }));
   const slices: CtSlice[] = [];
   let shape: [number, number] | null = null;
   for (const f of images) {
@@ -81,17 +89,14 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
       const m = maskByStem.get(niftiStem(f));
       if (m === undefined) throw new UserError('image without mask', { file: join(imageDir, f) });
       const got = loadNiftiPair(join(imageDir, f), join(maskDir, m), opts);
-      if (shape && (got.height !== shape[0] || got.width !== shape[1])) {
-        throw new UserError(`slices are ${got.width}×${got.height}, other volumes' are ${shape[1]}×${shape[0]}`, { file: join(imageDir, f) });
-      }
-      shape = [got.height, got.width];
+      shape = sameSliceShape(shape, got, "volumes'", join(imageDir, f));
       slices.push(...got.slices);
     } catch (e) {
-      bad(e);
+      skips.skipOrThrow(e);
     }
   }
-  if (slices.length === 0 || !shape) throw new UserError(`no usable slices (${skipped.length} files skipped)`, { file: dir });
-  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'NIfTI file stem', ...(opts.skipBad ? { skipped } : {}) };
+  if (slices.length === 0 || !shape) throw new UserError(`no usable slices (${skips.skipped.length} files skipped)`, { file: dir });
+  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'NIfTI file stem', ...skips.datasetField() };
 }
 
 const UNCOMPRESSED = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
@@ -161,11 +166,7 @@ export async function loadDicomSeries(seriesDir: string, maskPath: string, opts:
   if (!existsSync(seriesDir) || !statSync(seriesDir).isDirectory()) throw new UserError('DICOM series folder not found', { file: seriesDir });
   const files = listFiles(seriesDir);
   if (files.length === 0) throw new UserError('no DICOM files', { file: seriesDir });
-  const skipped: SkippedInput[] = [];
-  const bad = (e: unknown) => {
-    if (!(e instanceof UserError) || !opts.skipBad) throw e;
-    skipped.push({ file: e.file ?? '?', reason: e.message });
-  };
+  const skips = skipCollector(opts.skipBad);
   const images: DicomImage[] = [];
   for (const f of files) {
     try {
@@ -175,10 +176,10 @@ export async function loadDicomSeries(seriesDir: string, maskPath: string, opts:
       }
       images.push(im);
     } catch (e) {
-      bad(e);
+      skips.skipOrThrow(e);
     }
   }
-  if (images.length === 0) throw new UserError(`no usable DICOM images (${skipped.length} skipped)`, { file: seriesDir });
+  if (images.length === 0) throw new UserError(`no usable DICOM images (${skips.skipped.length} skipped)`, { file: seriesDir });
   const key = images.every((im) => Number.isFinite(im.z)) ? 'z' : images.every((im) => Number.isFinite(im.instance)) ? 'instance' : null;
   images.sort((a, b) => (key ? a[key] - b[key] : 0) || a.file.localeCompare(b.file));
   const { rows, cols } = images[0]!;
@@ -195,7 +196,7 @@ export async function loadDicomSeries(seriesDir: string, maskPath: string, opts:
         if (g.width !== cols || g.height !== rows) throw new UserError(`mask is ${g.width}×${g.height} but its image is ${cols}×${rows}`, { file: join(maskPath, m) });
         masks.push(toBinaryMask(g.data, join(maskPath, m)));
       } catch (e) {
-        bad(e);
+        skips.skipOrThrow(e);
         masks.push(null);
       }
     }
@@ -214,7 +215,7 @@ export async function loadDicomSeries(seriesDir: string, maskPath: string, opts:
     slices.push({ image: huImageToCounts(im.hu, nativeBits, window), mask, volumeId, name: basename(im.file).replace(/\.[^.]*$/, '') });
   });
   if (slices.length === 0) throw new UserError('no usable slices', { file: seriesDir });
-  return { height: rows, width: cols, nativeBits, slices, source: seriesDir, volumeRule: 'DICOM PatientID', ...(opts.skipBad ? { skipped } : {}) };
+  return { height: rows, width: cols, nativeBits, slices, source: seriesDir, volumeRule: 'DICOM PatientID', ...skips.datasetField() };
 }
 
 /**
@@ -228,7 +229,7 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
   const series = existsSync(imageDir) ? readdirSync(imageDir).filter((f) => !f.startsWith('.') && statSync(join(imageDir, f)).isDirectory()).sort() : [];
   if (series.length === 0) throw new UserError('no DICOM series folders', { file: imageDir });
   const slices: CtSlice[] = [];
-  const skipped: SkippedInput[] = [];
+  const skips = skipCollector(opts.skipBad);
   let shape: [number, number] | null = null;
   for (const s of series) {
     const candidates = [join(maskDir, s), join(maskDir, `${s}.nii.gz`), join(maskDir, `${s}.nii`)];
@@ -236,17 +237,13 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
     try {
       if (!maskPath) throw new UserError('DICOM series without mask', { file: join(imageDir, s) });
       const got = await loadDicomSeries(join(imageDir, s), maskPath, opts);
-      if (shape && (got.height !== shape[0] || got.width !== shape[1])) {
-        throw new UserError(`slices are ${got.width}×${got.height}, other series' are ${shape[1]}×${shape[0]}`, { file: join(imageDir, s) });
-      }
-      shape = [got.height, got.width];
+      shape = sameSliceShape(shape, got, "series'", join(imageDir, s));
       slices.push(...got.slices);
-      skipped.push(...(got.skipped ?? []));
+      skips.skipped.push(...(got.skipped ?? []));
     } catch (e) {
-      if (!(e instanceof UserError) || !opts.skipBad) throw e;
-      skipped.push({ file: e.file ?? '?', reason: e.message });
+      skips.skipOrThrow(e);
     }
   }
-  if (!shape || slices.length === 0) throw new UserError(`no usable slices (${skipped.length} skipped)`, { file: dir });
-  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'DICOM PatientID', ...(opts.skipBad ? { skipped } : {}) };
+  if (!shape || slices.length === 0) throw new UserError(`no usable slices (${skips.skipped.length} skipped)`, { file: dir });
+  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'DICOM PatientID', ...skips.datasetField() };
 }

@@ -4,7 +4,7 @@
  * string from the tables and the already-rendered figures.
  */
 import type { DetectorProfile } from '../profile/types.js';
-import type { Tables, Verdict } from './tables.js';
+import type { Tables, Verdict } from './table-rows.js';
 import { formatCell, type Cell } from './csv.js';
 import { escapeXml } from './svgPlot.js';
 

@@ -1,11 +1,12 @@
 /** The report layer's public API: pure tables and statistics, figures, the layout file, and writeReport. */
 export { writeReport, MAP_THRESHOLDS, type ReportMeta, type WriteReportInput } from './write.js';
+export { buildTables, type TableOptions } from './tables.js';
 export {
-  buildTables, pickLayoutRun, detectorLayout, adcBitsOf, budgetKindOf,
-  RUN_COLUMNS, TRADEOFF_COLUMNS, STUDY_COLUMNS, STORAGE_COLUMNS, LAYOUT_COLUMNS,
-  type Tables, type TableOptions, type RunRow, type TradeoffRow, type StudyRow, type StorageTableRow, type LayoutRow,
+  budgetKindOf, RUN_COLUMNS, TRADEOFF_COLUMNS, STUDY_COLUMNS, STORAGE_COLUMNS, LAYOUT_COLUMNS,
+  type Tables, type RunRow, type TradeoffRow, type StudyRow, type StorageTableRow, type LayoutRow,
   type Verdict, type Arm, type DiceStats, type DiffStats, type CollapsedMark,
-} from './tables.js';
+} from './table-rows.js';
+export { pickLayoutRun, detectorLayout, adcBitsOf } from './table-layout.js';
 export {
   mean, sampleStd, tInterval, bootstrapMeanInterval, pairedDifferences, studentTQuantile, studentTCdf, quantileSorted,
   columnMeans, type Interval, type BootstrapOptions,

@@ -5,7 +5,7 @@
  */
 import type { RunResult, Setup } from '../experiments/types.js';
 import type { DetectorProfile } from '../profile/types.js';
-import type { DiceStats, Tables, TradeoffRow } from './tables.js';
+import type { DiceStats, Tables, TradeoffRow } from './table-rows.js';
 import { GREY, PALETTE, type PlotPoint, type PlotSpec, type Series } from './svgPlot.js';
 
 const ARM_STYLE: Record<string, { name: string; color: string; dashed?: boolean; marker?: Series['marker'] }> = {

@@ -16,10 +16,9 @@ import { buildManifest, detectVersions, fileEntry, manifestProblems, type Manife
 import { runFileName } from './merge.js';
 import { diceVsBitsSpec, diceVsBudgetSpec, trainingCurveSpecs } from './plots.js';
 import { plotGridSvg, plotSvg, svgToPng } from './svgPlot.js';
-import {
-  adcBitsOf, buildTables, LAYOUT_COLUMNS, RUN_COLUMNS, STORAGE_COLUMNS, STUDY_COLUMNS, TRADEOFF_COLUMNS, detectorLayout,
-  type TableOptions,
-} from './tables.js';
+import { buildTables, type TableOptions } from './tables.js';
+import { adcBitsOf, detectorLayout } from './table-layout.js';
+import { LAYOUT_COLUMNS, RUN_COLUMNS, STORAGE_COLUMNS, STUDY_COLUMNS, TRADEOFF_COLUMNS } from './table-rows.js';
 import type { Cell } from './csv.js';
 
 export interface ReportMeta {
