@@ -8,14 +8,14 @@
  * - `BatchMatMul` with transposeA / transposeB (every matmul gradient): stock wasm falls off its
  *   fast path there (about 25× slower measured at 512×4096·4096×64); transpose explicitly first.
  * - Where the channel counts allow, stride-1 convolutions (forward, input and filter gradients) run
- *   ctquant's own wasm SIMD programs (wasm-simd/), faster than XNNPACK here on one thread.
+ *   ctquant's own wasm SIMD programs (simd-conv.ts), faster than XNNPACK here on one thread.
  * Intermediate tensors are made and freed through the backend, so nothing leaks outside tf.tidy.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { backpropInputPadding } from './kernel-geometry.js';
-import type { WasmHeapBackend } from './wasm-heap.js';
-import { simdConv, simdFilterGradient } from './wasm-simd/conv.js';
+import { backpropInputPadding } from '../kernel-geometry.js';
+import type { WasmHeapBackend } from './heap.js';
+import { simdConv, simdFilterGradient } from './simd-conv.js';
 
 type Backend = tf.KernelBackend & { disposeData(dataId: object, force?: boolean): boolean };
 type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];

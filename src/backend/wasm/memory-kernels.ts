@@ -15,8 +15,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { leadingReduction } from './kernel-geometry.js';
-import type { WasmHeapBackend } from './wasm-heap.js';
+import { leadingReduction } from '../kernel-geometry.js';
+import type { WasmHeapBackend } from './heap.js';
 
 export const WASM_JS_KERNELS_FLAG = 'CTQUANT_WASM_JS_KERNELS';
 tf.env().registerFlag(WASM_JS_KERNELS_FLAG, () => true);
