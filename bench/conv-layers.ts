@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
-import { SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG } from '../src/backend/wasm/kernels.js';
+import { SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG } from '../src/backend/flags.js';
 
 const { values } = parseArgs({
   options: { threads: { type: 'string', default: '1' }, batch: { type: 'string', default: '4' }, reps: { type: 'string', default: '5' } },

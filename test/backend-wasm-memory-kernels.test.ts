@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
-import { WASM_JS_KERNELS_FLAG } from '../src/backend/wasm/memory-kernels.js';
+import { WASM_JS_KERNELS_FLAG } from '../src/backend/flags.js';
 import { Rng } from '../src/util/rng.js';
 
 function values(seed: number, n: number, lo = -1, hi = 1): Float32Array {

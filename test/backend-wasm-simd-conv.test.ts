@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
-import { SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG } from '../src/backend/wasm/kernels.js';
+import { SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG } from '../src/backend/flags.js';
 import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
 import { simdConv, simdFilterGradient } from '../src/backend/wasm/simd-conv.js';
 import { assembleModule, FunctionWriter, leb128 } from '../src/backend/wasm/module-writer.js';

@@ -10,7 +10,8 @@ import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { selectWebgpuBackend } from '../src/backend/webgpu/node-gpu.js';
 import { reportMissingAdapter, testAdapter } from './helpers/webgpu.js';
 import { WebgpuAdamUpdater } from '../src/backend/webgpu/adam.js';
-import { Adam, FUSED_ADAM_FLAG } from '../src/train/adam.js';
+import { Adam } from '../src/train/adam.js';
+import { FUSED_ADAM_FLAG } from '../src/backend/flags.js';
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
 

@@ -1,14 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { WebgpuAdamUpdater } from '../backend/webgpu/adam.js';
+import { FUSED_ADAM_FLAG } from '../backend/flags.js';
 
-/**
- * tfjs env flag: on the webgpu backend, update with one fused WGSL dispatch per variable
- * (src/backend/webgpu/adam.ts) instead of ~11 tf ops (default true; false = the tf-op path, as on
- * every other backend). A flag so benchmarks can compare both in one process.
- */
-export const FUSED_ADAM_FLAG = 'CTQUANT_FUSED_ADAM';
-tf.env().registerFlag(FUSED_ADAM_FLAG, () => true);
 
 /**
  * Adam with its whole state explicit (moments and step count), so a checkpoint holds exactly
