@@ -1,13 +1,13 @@
 /**
  * The U-Net's stride-1 convolutions one at a time on wasm: forward and filter gradient, ctquant's
- * SIMD programs (src/backend/wasm-simd/) against the XNNPACK-based kernels, alternating in one
+ * SIMD programs (src/backend/wasm/simd-*.ts) against the XNNPACK-based kernels, alternating in one
  * process (tfjs flags CTQUANT_WASM_SIMD_CONV / CTQUANT_WASM_SIMD_FILTER_GRAD), with GFLOP/s.
  *   node --import tsx bench/conv-layers.ts --threads 1 --batch 4 --reps 5
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
-import { SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG } from '../src/backend/wasm-kernels.js';
+import { SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG } from '../src/backend/flags.js';
 
 const { values } = parseArgs({
   options: { threads: { type: 'string', default: '1' }, batch: { type: 'string', default: '4' }, reps: { type: 'string', default: '5' } },

@@ -57,7 +57,7 @@ export interface StepBenchResult {
   pipelinedByReadEvery?: Record<number, number>;
   /** Median time until the step's ops are enqueued (before the loss is read back): the CPU side of a step. */
   msEnqueueMedian: number;
-  /** tfjs kernels one step runs (tf.profile records; the fused webgpu Adam's dispatches are not kernels). */
+  /** tfjs kernels one step runs (tf.profile records; the fused webgpu Adam counts as one). */
   kernelCalls: number;
   /** Largest live tensor bytes during one profiled step (tf.profile peakBytes), MiB. */
   peakTensorMiB: number;

@@ -1,5 +1,5 @@
 /**
- * The threaded wasm build (src/backend/wasm-threads.ts): it starts in Node with 2 threads, leaves no
+ * The threaded wasm build (src/backend/wasm/threads.ts): it starts in Node with 2 threads, leaves no
  * global patched, gives the single-threaded build's conv2d and training losses within 1e-5, repeats
  * its own losses exactly, and the fallback to the single-threaded build works when the worker patch
  * is disabled; ctquant's SIMD convolutions split over both threads give exactly the one-thread
@@ -13,9 +13,9 @@ import * as tf from '@tensorflow/tfjs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startBackend } from '../src/backend/index.js';
-import { setWorkerPatchEnabled } from '../src/backend/wasm-threads.js';
-import type { WasmHeapBackend } from '../src/backend/wasm-heap.js';
-import { simdConvThreadsInUse } from '../src/backend/wasm-simd/conv.js';
+import { setWorkerPatchEnabled } from '../src/backend/wasm/threads.js';
+import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
+import { simdConvThreadsInUse } from '../src/backend/wasm/simd-conv.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
 import { JointModel } from '../src/train/joint.js';
 import { Adam } from '../src/train/adam.js';

@@ -1,12 +1,12 @@
 /**
- * The wasm training kernels (src/backend/wasm-kernels.ts) against the cpu reference backend:
+ * The wasm training kernels (src/backend/wasm/kernels.ts) against the cpu reference backend:
  * filter and input gradients of conv2d on random shapes, strides 1 and 2, same and valid padding.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
-import { IM2COL_FLAG } from '../src/backend/wasm-kernels.js';
+import { IM2COL_FLAG } from '../src/backend/flags.js';
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
 

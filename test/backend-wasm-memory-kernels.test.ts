@@ -1,5 +1,5 @@
 /**
- * The JS-over-heap wasm kernels (src/backend/wasm-memory-kernels.ts) against the cpu reference
+ * The JS-over-heap wasm kernels (src/backend/wasm/memory-kernels.ts) against the cpu reference
  * backend: max-pool gradient (incl. windows that are all negative, where stock wasm errs), sums over
  * leading axes (bias gradients), concat and split along every axis, with short and long rows;
  * Identity and same-type Cast share memory without leaking it or letting one tensor's disposal
@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
-import { WASM_JS_KERNELS_FLAG } from '../src/backend/wasm-memory-kernels.js';
+import { WASM_JS_KERNELS_FLAG } from '../src/backend/flags.js';
 import { Rng } from '../src/util/rng.js';
 
 function values(seed: number, n: number, lo = -1, hi = 1): Float32Array {

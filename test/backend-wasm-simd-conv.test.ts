@@ -1,5 +1,5 @@
 /**
- * ctquant's wasm SIMD convolution programs (src/backend/wasm-simd/) against the cpu backend:
+ * ctquant's wasm SIMD convolution programs (src/backend/wasm/simd-*.ts) against the cpu backend:
  * forward (plain, bias, ReLU), input and filter gradients on shapes whose widths leave partial
  * pixel blocks, 'same' and 'valid' padding, several kernel sizes; plus the module writer's encodings.
  */
@@ -7,10 +7,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
-import { SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG } from '../src/backend/wasm-kernels.js';
-import type { WasmHeapBackend } from '../src/backend/wasm-heap.js';
-import { simdConv, simdFilterGradient } from '../src/backend/wasm-simd/conv.js';
-import { assembleModule, FunctionWriter, leb128 } from '../src/backend/wasm-simd/module-writer.js';
+import { SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG } from '../src/backend/flags.js';
+import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
+import { simdConv, simdFilterGradient } from '../src/backend/wasm/simd-conv.js';
+import { assembleModule, FunctionWriter, leb128 } from '../src/backend/wasm/module-writer.js';
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
 

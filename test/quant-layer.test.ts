@@ -2,10 +2,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { relaxedBernoulli, rescaleToBudget, sampledMask, topCountLayout, TrainableQuantization } from '../src/quant/layer.js';
+import { relaxedBernoulli, rescaleToBudget, sampledMask, TrainableQuantization } from '../src/quant/layer.js';
+import { greedyLevels, topCountLayout } from '../src/quant/budget.js';
 import { noiseKeyFromSeed, noiseTensor } from '../src/quant/noise.js';
 import { maxRelativeError } from './helpers/arrays.js';
-import { greedyLevels, MultiLevelQuantization, rescaleToBitBudget } from '../src/quant/multilevel.js';
+import { MultiLevelQuantization, rescaleToBitBudget } from '../src/quant/multilevel.js';
 import { Rng } from '../src/util/rng.js';
 
 await tf.setBackend('cpu');

@@ -9,8 +9,8 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { selectWebgpuBackend } from '../src/backend/webgpu/node-gpu.js';
 import { reportMissingAdapter, testAdapter } from './helpers/webgpu.js';
+import { ROW_FILTER_GRAD_FLAG } from '../src/backend/flags.js';
 import {
-  ROW_FILTER_GRAD_FLAG,
   registerWebgpuTrainingKernels,
   restoreStockWebgpuKernels,
   webgpuTrainingKernelsActive,

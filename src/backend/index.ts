@@ -7,10 +7,11 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.js';
-import { IM2COL_FLAG, registerWasmTrainingKernels } from './wasm-kernels.js';
-import { setSimdConvThreads } from './wasm-simd/conv.js';
-import { registerWasmMemoryKernels } from './wasm-memory-kernels.js';
-import { MAX_WASM_THREADS, startThreadedWasm, WasmThreadsUnavailable } from './wasm-threads.js';
+import { IM2COL_FLAG } from './flags.js';
+import { registerWasmTrainingKernels } from './wasm/kernels.js';
+import { setSimdConvThreads } from './wasm/simd-conv.js';
+import { registerWasmMemoryKernels } from './wasm/memory-kernels.js';
+import { MAX_WASM_THREADS, startThreadedWasm, WasmThreadsUnavailable } from './wasm/threads.js';
 // Static (so bundles carry it); it imports only types from tfjs-backend-webgpu, so loading it has no side effects.
 import { registerWebgpuTrainingKernels } from './webgpu/kernels.js';
 import { exposeAsNavigatorGpu, loadWebgpuBackend, openDawnAdapter } from './webgpu/node-gpu.js';
@@ -65,7 +66,7 @@ class BackendUnavailable extends Error {}
 export interface BackendOptions {
   /**
    * Threads for the wasm backend (1 = the single-threaded SIMD build, the default). More than 1
-   * starts the threaded SIMD build through src/backend/wasm-threads.ts; if that fails the
+   * starts the threaded SIMD build through src/backend/wasm/threads.ts; if that fails the
    * single-threaded build starts and the reason is logged. Other backends ignore it.
    */
   wasmThreads?: number;

@@ -8,10 +8,12 @@
  * dK on webgpu: tfjs-backend-webgpu multiplies Xᵀ·dY (inner dimension = every pixel of the batch,
  * output Cin × 4F) with its split-K program, which adds the slices with float atomics: contended,
  * and the order of the additions — so the result — changes from run to run. The same sum is the
- * filter gradient of a 1×1 convolution, which ctquant's webgpu kernel adds in a fixed order.
- * Elsewhere dK is the matrix product, as autodiff would compute it.
+ * filter gradient of a 1×1 convolution, which ctquant's webgpu kernel adds in a fixed order
+ * (PIXEL_OUTER_SUM_KERNEL, where a backend has it). Elsewhere dK is the matrix product, as
+ * autodiff would compute it.
  */
 import * as tf from '@tensorflow/tfjs';
+import { PIXEL_OUTER_SUM_KERNEL } from '../backend/kernel-names.js';
 
 /** x [B, h, w, Cin], kernel [Cin, 4F] (columns (i, j, f)), bias [F] → [B, 2h, 2w, F]. */
 export function upConv2x2(x: tf.Tensor4D, kernel: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor4D {
@@ -41,10 +43,8 @@ export function upConv2x2(x: tf.Tensor4D, kernel: tf.Tensor2D, bias: tf.Tensor1D
 /** Xᵀ·dY [Cin, 4F] over every pixel; x [B, h, w, Cin], dY [(B·h·w), 4F]. See the module comment for webgpu. */
 function kernelGradient(x: tf.Tensor4D, dBlocks: tf.Tensor2D, cin: number, cols: number): tf.Tensor2D {
   const [b, h, w] = x.shape;
-  if (tf.getBackend() === 'webgpu') {
-    const dW = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: tf.reshape(dBlocks, [b, h, w, cols]) },
-      { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [1, 1, cin, cols] } as unknown as tf.NamedAttrMap) as tf.Tensor;
-    return tf.reshape(dW, [cin, cols]);
+  if (tf.getKernel(PIXEL_OUTER_SUM_KERNEL, tf.getBackend())) {
+    return tf.engine().runKernel(PIXEL_OUTER_SUM_KERNEL, { x, dy: tf.reshape(dBlocks, [b, h, w, cols]) }) as tf.Tensor2D;
   }
   return tf.matMul(tf.reshape(x, [b * h * w, cin]), dBlocks, true, false);
 }

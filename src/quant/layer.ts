@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { ReadoutQuantizationLayer, readAndDispose, type LayerArgs, type LogitInit, type MaskMode, type ReadoutLayerConfig } from './readout-layer.js';
 import { quantizeCounts, quantizeCountsSTE } from './hard.js';
-import { pixelsForBudget } from './random.js';
+import { accurateMean, pixelsForBudget, topCountLayout } from './budget.js';
 
 export type { LogitInit, MaskMode } from './readout-layer.js';
 
@@ -39,16 +39,6 @@ export function rescaleToBudget(p: tf.Tensor, budget: number): tf.Tensor {
     const up = tf.sub(1, tf.mul(tf.sub(1, p), tf.div(1 - budget, tf.sub(1, safeMean))));
     const useDown = tf.step(tf.sub(mean, budget));
     return tf.add(tf.mul(useDown, down), tf.mul(tf.sub(1, useDown), up));
-  });
-}
-
-/** Mean of all elements, summed in two levels so float32 round-off stays ~1e-7 for 10^5 elements. */
-export function accurateMean(x: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => {
-    const n = x.size;
-    const inner = Math.max(1, Math.round(Math.sqrt(n)));
-    if (n % inner !== 0) return tf.mean(x) as tf.Scalar;
-    return tf.mean(tf.mean(tf.reshape(x, [n / inner, inner]), 1)) as tf.Scalar;
   });
 }
 
@@ -121,18 +111,6 @@ export function sampledMask(logits: tf.Tensor2D, logisticNoise: tf.Tensor4D, set
   });
   // The noise is a constant of the sample (closed over): no gradient is formed for it.
   return sample(logits) as tf.Tensor4D;
-}
-
-/**
- * The `count` highest scores as a 0/1 layout (same length as scores); ties go to the lower index,
- * so the layout is a deterministic function of the scores.
- */
-export function topCountLayout(scores: ArrayLike<number>, count: number): Uint8Array {
-  const order = Array.from({ length: scores.length }, (_, i) => i);
-  order.sort((a, b) => scores[b]! - scores[a]! || a - b);
-  const layout = new Uint8Array(scores.length);
-  for (let i = 0; i < count; i++) layout[order[i]!] = 1;
-  return layout;
 }
 
 /** Fills a uniform logit init from a seed (row-major rows×cols). */

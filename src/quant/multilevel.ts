@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { quantizeCounts, quantizeCountsSTE } from './hard.js';
-import { accurateMean } from './layer.js';
+import { accurateMean, greedyLevels } from './budget.js';
 import { ReadoutQuantizationLayer, readAndDispose, type LayerArgs, type MaskMode, type ReadoutLayerConfig } from './readout-layer.js';
 
 export interface MultiLevelConfig extends ReadoutLayerConfig {
@@ -57,35 +57,6 @@ export function gumbelSoftmax(q: tf.Tensor, g: tf.Tensor, temperature: number): 
     const logits = tf.div(tf.add(tf.log(tf.clipByValue(q, 1e-12, 1)), g), temperature);
     return tf.softmax(logits);
   });
-}
-
-/**
- * Hardware assignment, greedy by probability: every pixel starts at the lowest level; (pixel, level)
- * pairs are visited by q̃ descending (ties: lower pixel index, then more bits); a pixel not yet
- * decided takes the visited level if its extra bits still fit in budgetBits·n. Each pixel's
- * lowest-level pair costs nothing, so every pixel ends with a level and Σ bits ≤ budgetBits·n.
- * q: row-major [n, K]; returns the level index per pixel.
- */
-export function greedyLevels(q: ArrayLike<number>, bits: number[], budgetBits: number): Uint8Array {
-  const K = bits.length;
-  const n = q.length / K;
-  const lowest = bits[K - 1]!;
-  const order = Array.from({ length: q.length }, (_, j) => j);
-  order.sort((a, b) => q[b]! - q[a]! || a - b);
-  const level = new Uint8Array(n).fill(255);
-  const allowance = budgetBits * n - lowest * n + 1e-9;
-  let extraUsed = 0;
-  for (const j of order) {
-    const i = Math.floor(j / K);
-    if (level[i] !== 255) continue;
-    const k = j % K;
-    const extra = bits[k]! - lowest;
-    if (extraUsed + extra <= allowance) {
-      level[i] = k;
-      extraUsed += extra;
-    }
-  }
-  return level;
 }
 
 export class MultiLevelQuantization extends ReadoutQuantizationLayer {

@@ -11,23 +11,16 @@
  * hash (hash-prospector), a bijection on 32 bits with low bias.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { Rng } from '../util/rng.js';
-import { NoiseProgram } from '../backend/webgpu/noise.js';
+import { NOISE_KERNEL, type NoiseTransform } from '../backend/kernel-names.js';
+
+export type { NoiseTransform } from '../backend/kernel-names.js';
 
 /** The key of one noise stream: two 32-bit words. */
 export interface NoiseKey {
   k0: number;
   k1: number;
 }
-
-/**
- * What the uniform draw u becomes:
- * - `uniform`: u itself;
- * - `logistic`: log u − log(1 − u), the noise of a relaxed Bernoulli sample (binary concrete);
- * - `gumbel`: −log(−log u), the noise of a Gumbel-softmax sample.
- */
-export type NoiseTransform = 'uniform' | 'logistic' | 'gumbel';
 
 const TWO_POW_32 = 4294967296;
 
@@ -66,16 +59,16 @@ export function uniformDraws(key: NoiseKey, start: number, n: number): Float32Ar
 
 /**
  * Draws start … start + size − 1 of the stream, transformed, as a float32 tensor of `shape`
- * (row-major). On WebGPU they are made on the GPU; elsewhere the uniforms come from JS and the
- * transform from tf ops. The uniforms are the same everywhere; transformed values agree to the
- * backends' logarithm rounding.
+ * (row-major). Where the backend has the noise kernel (webgpu) they are made there; elsewhere the
+ * uniforms come from JS and the transform from tf ops. The uniforms are the same everywhere;
+ * transformed values agree to the backends' logarithm rounding.
  */
 export function noiseTensor(key: NoiseKey, start: number, shape: number[], transform: NoiseTransform): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
   if (!(Number.isInteger(start) && start >= 0 && start + size <= Number.MAX_SAFE_INTEGER)) {
     throw new RangeError(`noise draws must start at an integer in [0, 2^53 − size), got ${start}`);
   }
-  if (tf.getBackend() === 'webgpu') return webgpuNoise(key, start, shape, transform);
+  if (tf.getKernel(NOISE_KERNEL, tf.getBackend())) return noiseKernel(key, start, shape, transform);
   return tf.tidy(() => {
     const u = tf.tensor(uniformDraws(key, start, size), shape, 'float32');
     switch (transform) {
@@ -89,15 +82,7 @@ export function noiseTensor(key: NoiseKey, start: number, shape: number[], trans
   });
 }
 
-function webgpuNoise(key: NoiseKey, start: number, shape: number[], transform: NoiseTransform): tf.Tensor {
-  const backend = tf.backend() as unknown as WebGPUBackend;
-  const program = new NoiseProgram(shape, transform);
-  const uniforms = [
-    { type: 'uint32', data: [key.k0] },
-    { type: 'uint32', data: [key.k1] },
-    { type: 'uint32', data: [start % TWO_POW_32] },
-    { type: 'uint32', data: [Math.floor(start / TWO_POW_32)] },
-  ];
-  const info = backend.runWebGPUProgram(program, [], 'float32', uniforms);
-  return tf.engine().makeTensorFromTensorInfo(info);
+function noiseKernel(key: NoiseKey, start: number, shape: number[], transform: NoiseTransform): tf.Tensor {
+  const attrs = { shape, transform, k0: key.k0, k1: key.k1, startLo: start % TWO_POW_32, startHi: Math.floor(start / TWO_POW_32) };
+  return tf.engine().runKernel(NOISE_KERNEL, {}, attrs) as tf.Tensor;
 }

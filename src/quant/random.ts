@@ -3,13 +3,7 @@
  * with exactly as many of them as a learned layout at the same budget.
  */
 import { Rng } from '../util/rng.js';
-import { greedyLevels } from './multilevel.js';
-
-/** Number of quantized pixels a budget (fraction in [0, 1]) buys on an n-pixel detector: round(b·n). */
-export function pixelsForBudget(budget: number, n: number): number {
-  if (!(budget >= 0 && budget <= 1)) throw new RangeError(`budget must be a fraction in [0, 1], got ${budget}`);
-  return Math.round(budget * n);
-}
+import { greedyLevels, pixelsForBudget } from './budget.js';
 
 /**
  * A rows×cols layout, row-major, 1 = pixel read with the reduced mode; exactly round(budget·rows·cols)

@@ -1,14 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { WebgpuAdamUpdater } from '../backend/webgpu/adam.js';
+import { FUSED_ADAM_FLAG } from '../backend/flags.js';
+import { ADAM_UPDATE_KERNEL } from '../backend/kernel-names.js';
 
-/**
- * tfjs env flag: on the webgpu backend, update with one fused WGSL dispatch per variable
- * (src/backend/webgpu/adam.ts) instead of ~11 tf ops (default true; false = the tf-op path, as on
- * every other backend). A flag so benchmarks can compare both in one process.
- */
-export const FUSED_ADAM_FLAG = 'CTQUANT_FUSED_ADAM';
-tf.env().registerFlag(FUSED_ADAM_FLAG, () => true);
 
 /**
  * Adam with its whole state explicit (moments and step count), so a checkpoint holds exactly
@@ -19,7 +12,6 @@ export class Adam {
   step = 0;
   private readonly m: tf.Variable[];
   private readonly v: tf.Variable[];
-  private fused: WebgpuAdamUpdater | null = null;
 
   /**
    * `rateScales[i]` multiplies the learning rate of variables[i] (default 1): the quantization
@@ -32,7 +24,7 @@ export class Adam {
     readonly epsilon = 1e-7,
     readonly rateScales: number[] = variables.map(() => 1),
   ) {
-    // The zero tensor is disposed so each moment is the only user of its data (the webgpu path
+    // The zero tensor is disposed so each moment is the only user of its data (the fused kernel
     // updates moments in place).
     this.m = variables.map(zerosVariable);
     this.v = variables.map(zerosVariable);
@@ -48,8 +40,8 @@ export class Adam {
     const c1 = 1 - Math.pow(this.beta1, this.step);
     const c2 = 1 - Math.pow(this.beta2, this.step);
     const stepSize = (learningRate * Math.sqrt(c2)) / c1;
-    if (tf.getBackend() === 'webgpu' && tf.env().getBool(FUSED_ADAM_FLAG)) {
-      this.applyWebgpu(grads, stepSize, this.epsilon * Math.sqrt(c2));
+    if (tf.env().getBool(FUSED_ADAM_FLAG) && tf.getKernel(ADAM_UPDATE_KERNEL, tf.getBackend())) {
+      this.applyFused(grads, stepSize, this.epsilon * Math.sqrt(c2));
       return;
     }
     tf.tidy(() => {
@@ -65,24 +57,28 @@ export class Adam {
     });
   }
 
-  /** The same update as one WGSL dispatch per variable, writing m, v and x in place. */
-  private applyWebgpu(grads: (tf.Tensor | null)[], stepSize: number, epsilonHat: number): void {
-    const backend = tf.backend() as unknown as WebGPUBackend;
-    this.fused ??= new WebgpuAdamUpdater(backend);
-    const updater = this.fused;
-    const updated = this.variables.flatMap((x, i) => (grads[i] ? [{ x, i, g: grads[i]! }] : []));
-    const slots = updated.map(({ x, i, g }) => {
+  /** The same update through the backend's fused kernel (ADAM_UPDATE_KERNEL), writing m, v and x in place. */
+  private applyFused(grads: (tf.Tensor | null)[], stepSize: number, epsilonHat: number): void {
+    const backend = tf.backend();
+    const inputs: Record<string, tf.Tensor> = {};
+    const rateScales: number[] = [];
+    this.variables.forEach((x, i) => {
+      const g = grads[i];
+      if (!g) return;
       if (g.dtype !== 'float32' || g.size !== x.size) throw new Error(`Adam: gradient ${i} does not match its variable`);
-      // In place is only safe for data nothing else sees: give a shared buffer a private copy first.
+      // In place is only safe for data nothing else sees: give shared data a private copy first.
       for (const t of [x, this.m[i]!, this.v[i]!]) {
-        if (updater.ownsBuffer(t)) continue;
+        if (t.dtype === 'float32' && backend.refCount(t.dataId) === 1) continue;
         const copy = tf.tidy(() => t.add(0));
         t.assign(copy);
         copy.dispose();
       }
-      return { g, m: this.m[i]!, v: this.v[i]!, x, rateScale: this.rateScales[i] ?? 1 };
+      const slot = rateScales.length;
+      Object.assign(inputs, { [`g${slot}`]: g, [`m${slot}`]: this.m[i]!, [`v${slot}`]: this.v[i]!, [`x${slot}`]: x });
+      rateScales.push(this.rateScales[i] ?? 1);
     });
-    updater.apply(slots, { beta1: this.beta1, beta2: this.beta2, stepSize, epsilonHat });
+    if (rateScales.length === 0) return;
+    tf.engine().runKernel(ADAM_UPDATE_KERNEL, inputs, { beta1: this.beta1, beta2: this.beta2, stepSize, epsilonHat, rateScales });
   }
 
   /** Moments, in variable order: [m0..mk, v0..vk]. */
@@ -99,8 +95,6 @@ export class Adam {
 
   dispose(): void {
     for (const t of [...this.m, ...this.v]) t.dispose();
-    this.fused?.dispose();
-    this.fused = null;
   }
 }
 

@@ -7,7 +7,7 @@
  * threads of a workgroup split the chunks into phases (strided, so each load instruction reads
  * consecutive outputs) and meet in workgroup memory. Fixed order, no atomics: deterministic.
  */
-import { WorkgroupGridProgram, mainHeader } from './program-util.js';
+import { WorkgroupGridProgram, mainHeader, phaseReduction, phaseReductionMemory } from './program-util.js';
 
 const THREADS = 256;
 /** At most this many phases; at least ~4 chunks per phase so the partial sums are worth the barrier. */
@@ -48,7 +48,7 @@ export class ChunkSumProgram extends WorkgroupGridProgram {
       const PHASES = ${this.phases};
       const COLS = ${this.cols};
 
-      var<workgroup> part: array<f32, ${THREADS}>;
+      ${phaseReductionMemory(['part'], THREADS)}
 
       ${mainHeader('index')} {
         // uniforms.size is read only so the auto layout keeps the uniform binding tfjs always binds.
@@ -62,13 +62,10 @@ export class ChunkSumProgram extends WorkgroupGridProgram {
         if (e < E) {
           for (var k = phase; k < CHUNKS; k += PHASES) { s += partial[(g * CHUNKS + k) * E + e]; }
         }
-        part[lid] = s;
-        workgroupBarrier();
-        if (phase == 0 && e < E) {
-          var total = 0.0;
-          for (var q = 0; q < PHASES; q++) { total += part[q * COLS + c]; }
-          result[g * E + e] = total;
-        }
+        ${phaseReduction({
+          sums: [{ part: 'part', value: 's', total: 'total' }], slot: 'q * COLS + c',
+          writer: 'phase == 0 && e < E', write: 'result[g * E + e] = total;',
+        })}
       }
     `;
   }

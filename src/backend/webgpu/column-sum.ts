@@ -9,7 +9,7 @@
  * contiguous run of 256 floats. The phases meet in workgroup memory; out: [chunks, inner].
  * Pass 2 is the chunk sum (chunk-sum.ts). Fixed order, no atomics: deterministic.
  */
-import { WorkgroupGridProgram, evenChunks, mainHeader } from './program-util.js';
+import { WorkgroupGridProgram, evenChunks, mainHeader, phaseReduction, phaseReductionMemory } from './program-util.js';
 
 const THREADS = 256;
 /** Elements one workgroup sums: enough work per thread to amortise its start and the second pass. */
@@ -58,7 +58,7 @@ export class ColumnSumPartialProgram extends WorkgroupGridProgram {
       const PHASES = ${p.phases};
       const ROWS = ${p.rowsPerChunk};
 
-      var<workgroup> part: array<f32, ${THREADS}>;
+      ${phaseReductionMemory(['part'], THREADS)}
 
       ${mainHeader('index')} {
         // uniforms.size is read only so the auto layout keeps the uniform binding tfjs always binds.
@@ -74,13 +74,10 @@ export class ColumnSumPartialProgram extends WorkgroupGridProgram {
           let r1 = min(r0 + ROWS, OUTER);
           for (var r = r0 + phase; r < r1; r += PHASES) { acc += x[r * INNER + col]; }
         }
-        part[lid] = acc;
-        workgroupBarrier();
-        if (phase == 0 && col < INNER) {
-          var s = 0.0;
-          for (var q = 0; q < PHASES; q++) { s += part[q * COLS + c]; }
-          result[chunk * INNER + col] = s;
-        }
+        ${phaseReduction({
+          sums: [{ part: 'part', value: 'acc', total: 's' }], slot: 'q * COLS + c',
+          writer: 'phase == 0 && col < INNER', write: 'result[chunk * INNER + col] = s;',
+        })}
       }
     `;
   }

@@ -16,7 +16,7 @@
  * Behind the env flag CTQUANT_WEBGPU_ROW_FILTER_GRAD (default off): on an H100 at 256² it took 8.5 ms
  * of filter gradients per step against the split-K program's 7.4 ms (BENCHMARKS.md).
  */
-import { WorkgroupGridProgram, evenChunks, mainHeader } from './program-util.js';
+import { WorkgroupGridProgram, evenChunks, mainHeader, phaseReduction, phaseReductionMemory } from './program-util.js';
 
 const THREADS = 256;
 /** Pixels of a row staged at once. */
@@ -93,7 +93,7 @@ export class RowFilterGradPartialProgram extends WorkgroupGridProgram {
       var<workgroup> xs: array<f32, ${3 * (SEGMENT + 2) * p.tileC}>;
       var<workgroup> dys: array<f32, ${SEGMENT * p.tileN}>;
       // The phases' sums of one tap at a time (16 KB of workgroup memory is all WebGPU guarantees).
-      var<workgroup> part: array<f32, ${THREADS}>;
+      ${phaseReductionMemory(['part'], THREADS)}
       var<workgroup> chunkShared: i32;
 
       ${mainHeader('index')} {
@@ -169,13 +169,10 @@ export class RowFilterGradPartialProgram extends WorkgroupGridProgram {
         let co = tn * TN + coLocal;
         let out = chunk * 9 * CIN * COUT + ci * COUT + co;
         for (var t = 0; t < 9; t++) {
-          part[lid] = select(0.0, acc[t], busy);
-          workgroupBarrier();
-          if (phase == 0 && ci < CIN && co < COUT) {
-            var s = 0.0;
-            for (var q = 0; q < PHASES; q++) { s += part[q * PAIRS + pair]; }
-            result[out + t * CIN * COUT] = s;
-          }
+          ${phaseReduction({
+            sums: [{ part: 'part', value: 'select(0.0, acc[t], busy)', total: 's' }], slot: 'q * PAIRS + pair',
+            writer: 'phase == 0 && ci < CIN && co < COUT', write: 'result[out + t * CIN * COUT] = s;',
+          })}
           workgroupBarrier();
         }
       }

@@ -17,7 +17,7 @@
  *   dγ = Σ dy·x̂ over B (the totals are already summed over N).
  */
 import { planColumnSum, type ColumnSumPlan } from './column-sum.js';
-import { FlatOutputProgram, WorkgroupGridProgram, mainHeader } from './program-util.js';
+import { FlatOutputProgram, WorkgroupGridProgram, mainHeader, phaseReduction, phaseReductionMemory } from './program-util.js';
 
 const THREADS = 256;
 /** Chunks per image: enough workgroups for a large GPU at batch 1; the chunk sum adds them in parallel. */
@@ -87,8 +87,7 @@ export class GroupNormPartialProgram extends WorkgroupGridProgram {
       const CHUNK_ROWS = ${p.rowsPerChunk};
       const CHUNKS = ${p.chunks};
 
-      var<workgroup> part1: array<f32, ${THREADS}>;
-      var<workgroup> part2: array<f32, ${THREADS}>;
+      ${phaseReductionMemory(['part1', 'part2'], THREADS)}
 
       ${mainHeader('index')} {
         // uniforms.size is read only so the auto layout keeps the uniform binding tfjs always binds.
@@ -110,17 +109,14 @@ export class GroupNormPartialProgram extends WorkgroupGridProgram {
             ${accumulate}
           }
         }
-        part1[lid] = acc1;
-        part2[lid] = acc2;
-        workgroupBarrier();
-        if (phase == 0 && col < CH) {
-          var s1 = 0.0;
-          var s2 = 0.0;
-          for (var q = 0; q < PHASES; q++) { s1 += part1[q * COLS + c]; s2 += part2[q * COLS + c]; }
-          let o = ((b * CHUNKS + chunk) * CH + col) * 2;
+        ${phaseReduction({
+          sums: [{ part: 'part1', value: 'acc1', total: 's1' }, { part: 'part2', value: 'acc2', total: 's2' }],
+          slot: 'q * COLS + c',
+          writer: 'phase == 0 && col < CH',
+          write: `let o = ((b * CHUNKS + chunk) * CH + col) * 2;
           result[o] = s1;
-          result[o + 1] = s2;
-        }
+          result[o + 1] = s2;`,
+        })}
       }
     `;
   }

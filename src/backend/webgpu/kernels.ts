@@ -32,6 +32,8 @@ import { ColumnSumPartialProgram, planColumnSum } from './column-sum.js';
 import { ChunkSumProgram } from './chunk-sum.js';
 import { RowFilterGradPartialProgram, planRowFilterGrad } from './conv3x3-filter-grad.js';
 import { FlipFilterProgram } from './conv2d-backprop-input.js';
+import { ROW_FILTER_GRAD_FLAG } from '../flags.js';
+import { overrideKernel, restoreKernel } from '../kernel-override.js';
 import { backpropInputPadding, leadingReduction } from '../kernel-geometry.js';
 import { GROUP_NORM_RELU_GRAD_KERNEL, GROUP_NORM_RELU_KERNEL, RELU_GRADIENT_KERNEL } from '../kernel-names.js';
 import { ReluGradientProgram } from './relu-gradient.js';
@@ -46,10 +48,6 @@ import {
 } from './group-norm.js';
 
 const BACKEND = 'webgpu';
-
-/** The row-tiled filter gradient for 3×3 stride-1 'same' convolutions (conv3x3-filter-grad.ts): off until a GPU run times it. */
-export const ROW_FILTER_GRAD_FLAG = 'CTQUANT_WEBGPU_ROW_FILTER_GRAD';
-tf.env().registerFlag(ROW_FILTER_GRAD_FLAG, () => false);
 
 /** Kernel names this module overrides, in registration order. */
 export const WEBGPU_TRAINING_KERNELS = [
@@ -79,11 +77,7 @@ export function registerWebgpuTrainingKernels({ groupNorm = true }: { groupNorm?
 /** Puts tfjs-backend-webgpu's own kernels back and removes ctquant's own (no-op unless registered). */
 export function restoreStockWebgpuKernels(): void {
   if (!active) return;
-  for (const name of WEBGPU_TRAINING_KERNELS) {
-    const config = stock.get(name);
-    if (tf.getKernel(name, BACKEND)) tf.unregisterKernel(name, BACKEND);
-    if (config) tf.registerKernel(config);
-  }
+  for (const name of WEBGPU_TRAINING_KERNELS) restoreKernel(BACKEND, name, stock.get(name));
   active = false;
 }
 
@@ -93,12 +87,8 @@ export function webgpuTrainingKernelsActive(): boolean {
 }
 
 function replaceKernel(name: string, kernelFunc: KernelFunc): void {
-  const existing = tf.getKernelsForBackend(BACKEND).find((k) => k.kernelName === name);
-  if (existing) {
-    if (!stock.has(name)) stock.set(name, existing);
-    tf.unregisterKernel(name, BACKEND);
-  }
-  tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });
+  const replaced = overrideKernel(BACKEND, name, () => kernelFunc);
+  if (replaced && !stock.has(name)) stock.set(name, replaced);
 }
 
 /** The attributes both conv-gradient kernels get. */

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { registerWebgpuOwnKernels } from './own-kernels.js';
 
 /** An adapter's identification, as Dawn reports it. */
 export interface GpuAdapterSummary {
@@ -76,12 +77,14 @@ export function exposeAsNavigatorGpu(gpu: DawnGpu): void {
 
 /**
  * Loads tfjs-backend-webgpu (only now: it registers itself at import time only when navigator.gpu
- * exists) and sets ctquant's flag for it, which exists only once it is loaded: fewer, larger queue
- * submits, measured 6–19 % off a step on an H100 (BENCHMARKS.md).
+ * exists), sets ctquant's flag for it, which exists only once it is loaded: fewer, larger queue
+ * submits, measured 6–19 % off a step on an H100 (BENCHMARKS.md), and registers ctquant's own
+ * kernels that every webgpu run has (own-kernels.ts).
  */
 export async function loadWebgpuBackend(tf: typeof import('@tensorflow/tfjs')): Promise<void> {
   await import('@tensorflow/tfjs-backend-webgpu');
   tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 60);
+  registerWebgpuOwnKernels();
 }
 
 /** Selects tfjs's webgpu backend (after installNodeWebgpu), loaded by loadWebgpuBackend. */

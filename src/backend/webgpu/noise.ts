@@ -3,7 +3,7 @@
  * draw start + i of the stream (k0, k1), transformed. Same integer hash as the JS reference, so the
  * uniforms are bit-identical; the logarithms are WGSL's.
  */
-import type { NoiseTransform } from '../../quant/noise.js';
+import type { NoiseTransform } from '../kernel-names.js';
 import { FlatOutputProgram, mainHeader } from './program-util.js';
 
 const THREADS = 256;

@@ -56,3 +56,36 @@ export abstract class FlatOutputProgram extends WorkgroupGridProgram {
     super(outputShape, flatDispatch(outputShape.reduce((a, b) => a * b, 1), threads), threads);
   }
 }
+
+/** WGSL: the workgroup arrays a phase reduction meets in (phaseReduction), one f32 per thread each. */
+export function phaseReductionMemory(names: string[], threads: number): string {
+  return names.map((name) => `var<workgroup> ${name}: array<f32, ${threads}>;`).join('\n');
+}
+
+/** One sum of a phase reduction: the workgroup array, the thread's partial stored there, the total's name. */
+export interface PhaseSum {
+  part: string;
+  value: string;
+  total: string;
+}
+
+/**
+ * WGSL: the threads of a workgroup, split into PHASES phases that each summed part of the same
+ * outputs, meet in workgroup memory: every thread stores its partials (`part[lid] = value`), then a
+ * thread that `writer` selects (one of phase 0) adds the partials at `slot` (an expression of the
+ * phase q) for q = 0 … PHASES − 1, in that order, so the sum is the same bits every run, and runs
+ * `write` with the totals in scope. Needs `lid` (the local index) and the constant PHASES in scope.
+ */
+export function phaseReduction(o: { sums: PhaseSum[]; slot: string; writer: string; write: string }): string {
+  const store = o.sums.map((s) => `${s.part}[lid] = ${s.value};`).join('\n');
+  const start = o.sums.map((s) => `var ${s.total} = 0.0;`).join('\n');
+  const add = o.sums.map((s) => `${s.total} += ${s.part}[${o.slot}];`).join(' ');
+  return `
+    ${store}
+    workgroupBarrier();
+    if (${o.writer}) {
+      ${start}
+      for (var q = 0; q < PHASES; q++) { ${add} }
+      ${o.write}
+    }`;
+}

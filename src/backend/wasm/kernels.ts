@@ -8,37 +8,20 @@
  * - `BatchMatMul` with transposeA / transposeB (every matmul gradient): stock wasm falls off its
  *   fast path there (about 25× slower measured at 512×4096·4096×64); transpose explicitly first.
  * - Where the channel counts allow, stride-1 convolutions (forward, input and filter gradients) run
- *   ctquant's own wasm SIMD programs (wasm-simd/), faster than XNNPACK here on one thread.
+ *   ctquant's own wasm SIMD programs (simd-conv.ts), faster than XNNPACK here on one thread.
  * Intermediate tensors are made and freed through the backend, so nothing leaks outside tf.tidy.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { backpropInputPadding } from './kernel-geometry.js';
-import type { WasmHeapBackend } from './wasm-heap.js';
-import { simdConv, simdFilterGradient } from './wasm-simd/conv.js';
+import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+import { IM2COL_FLAG, SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG } from '../flags.js';
+import { overrideKernel, registeredKernel } from '../kernel-override.js';
+import { backpropInputPadding } from '../kernel-geometry.js';
+import type { WasmHeapBackend } from './heap.js';
+import { simdConv, simdFilterGradient } from './simd-conv.js';
 
 type Backend = tf.KernelBackend & { disposeData(dataId: object, force?: boolean): boolean };
 type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
 type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
-
-/**
- * tfjs env flag: the stride-1 filter gradient as im2col + GEMM (true) or as one XNNPACK conv (false;
- * a one-channel input always takes im2col). Measured per layer in a 256², batch-4 step: im2col is
- * ~10% faster on one thread (its row copies are JS, single-threaded) and ~30% slower on two, so
- * startBackend sets it to (threads === 1).
- */
-export const IM2COL_FLAG = 'CTQUANT_WASM_IM2COL';
-tf.env().registerFlag(IM2COL_FLAG, () => false);
-
-/**
- * tfjs env flags: stride-1 filter gradients (SIMD_FILTER_GRAD) and forward convolutions, which
- * include the input gradients (SIMD_CONV), through ctquant's SIMD programs (true, the default) or
- * XNNPACK (false), so one process can benchmark both.
- */
-export const SIMD_FILTER_GRAD_FLAG = 'CTQUANT_WASM_SIMD_FILTER_GRAD';
-export const SIMD_CONV_FLAG = 'CTQUANT_WASM_SIMD_CONV';
-tf.env().registerFlag(SIMD_FILTER_GRAD_FLAG, () => true);
-tf.env().registerFlag(SIMD_CONV_FLAG, () => true);
 
 let registered = false;
 let stockBackpropInput: KernelFunc | undefined;
@@ -48,32 +31,24 @@ let stockBatchMatMul: KernelFunc | undefined;
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
   registered = true;
-  if (!hasKernel('Conv2DBackpropFilter')) {
-    tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2dBackpropFilter as unknown as KernelFunc });
+  if (!registeredKernel('Conv2DBackpropFilter', 'wasm')) {
+    overrideKernel('wasm', 'Conv2DBackpropFilter', () => conv2dBackpropFilter as unknown as KernelFunc);
   }
-  if (hasKernel('Conv2DBackpropInput')) {
-    stockBackpropInput = tf.getKernel('Conv2DBackpropInput', 'wasm').kernelFunc;
-    tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
-  }
-  tf.registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2dBackpropInput as unknown as KernelFunc });
+  overrideKernel('wasm', 'Conv2DBackpropInput', (stock) => {
+    stockBackpropInput = stock;
+    return conv2dBackpropInput as unknown as KernelFunc;
+  });
   for (const name of ['Conv2D', 'FusedConv2D']) {
-    if (!hasKernel(name)) continue;
-    const stock = tf.getKernel(name, 'wasm').kernelFunc;
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({
-      kernelName: name, backendName: 'wasm',
-      kernelFunc: ((args: ConvArgs) => simdForwardConv(args) ?? stock(args as unknown as Parameters<KernelFunc>[0])) as unknown as KernelFunc,
+    if (!registeredKernel(name, 'wasm')) continue;
+    overrideKernel('wasm', name, (stock) =>
+      ((args: ConvArgs) => simdForwardConv(args) ?? stock!(args as unknown as Parameters<KernelFunc>[0])) as unknown as KernelFunc);
+  }
+  if (registeredKernel('BatchMatMul', 'wasm')) {
+    overrideKernel('wasm', 'BatchMatMul', (stock) => {
+      stockBatchMatMul = stock;
+      return batchMatMul as unknown as KernelFunc;
     });
   }
-  if (hasKernel('BatchMatMul')) {
-    stockBatchMatMul = tf.getKernel('BatchMatMul', 'wasm').kernelFunc;
-    tf.unregisterKernel('BatchMatMul', 'wasm');
-    tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: batchMatMul as unknown as KernelFunc });
-  }
-}
-
-function hasKernel(name: string): boolean {
-  return tf.getKernelsForBackend('wasm').some((k: KernelConfig) => k.kernelName === name);
 }
 
 /** Runs another registered wasm kernel by name. */

@@ -14,12 +14,11 @@
  * `CTQUANT_WASM_JS_KERNELS` (default true) turns them off, so one process can benchmark both.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { leadingReduction } from './kernel-geometry.js';
-import type { WasmHeapBackend } from './wasm-heap.js';
-
-export const WASM_JS_KERNELS_FLAG = 'CTQUANT_WASM_JS_KERNELS';
-tf.env().registerFlag(WASM_JS_KERNELS_FLAG, () => true);
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { WASM_JS_KERNELS_FLAG } from '../flags.js';
+import { overrideKernel, registeredKernel } from '../kernel-override.js';
+import { leadingReduction } from '../kernel-geometry.js';
+import type { WasmHeapBackend } from './heap.js';
 
 type KernelArgs = Parameters<KernelFunc>[0];
 type OwnKernel = (args: KernelArgs, stock: KernelFunc) => TensorInfo | TensorInfo[];
@@ -37,15 +36,9 @@ export function registerWasmMemoryKernels(): void {
     MaxPoolGrad: maxPoolGrad, Sum: sum, Concat: concat, SplitV: splitV, Identity: identity, Cast: cast,
   };
   for (const [name, kernel] of Object.entries(own)) {
-    const existing = tf.getKernelsForBackend('wasm').find((k: KernelConfig) => k.kernelName === name);
-    if (!existing) continue;
-    const stock = existing.kernelFunc;
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({
-      ...existing,
-      kernelFunc: ((args: KernelArgs) =>
-        tf.env().getBool(WASM_JS_KERNELS_FLAG) ? kernel(args, stock) : stock(args)) as KernelFunc,
-    });
+    if (!registeredKernel(name, 'wasm')) continue;
+    overrideKernel('wasm', name, (stock) =>
+      ((args: KernelArgs) => (tf.env().getBool(WASM_JS_KERNELS_FLAG) ? kernel(args, stock!) : stock!(args))) as KernelFunc);
   }
 }
 

@@ -1,19 +1,19 @@
 /**
- * Stride-1 convolutions on tfjs-backend-wasm through ctquant's SIMD programs (conv-programs.ts),
+ * Stride-1 convolutions on tfjs-backend-wasm through ctquant's SIMD programs (simd-conv-programs.ts),
  * which run in tfjs's own wasm memory: the input is copied once into a padded tensor, then the
  * programs read and write tensors in place. Each function returns null when its case is not
  * covered (strides or dilations ≠ 1, NCHW, channel counts the tiles do not divide), and the
  * caller falls back to the XNNPACK-based kernel. With tfjs's threaded build the work is split
- * over as many threads as tfjs has (workers.ts), by output rows (forward) or input channels
+ * over as many threads as tfjs has (simd-workers.ts), by output rows (forward) or input channels
  * (filter gradient), so every output is summed in the same order at any thread count.
  * Shapes: x [N,H,W,Ci], filter [KH,KW,Ci,Co], dy and y [N,Ho,Wo,Co].
  */
 import * as tf from '@tensorflow/tfjs';
 import type { TensorInfo } from '@tensorflow/tfjs';
-import type { WasmHeapBackend } from '../wasm-heap.js';
+import type { WasmHeapBackend } from './heap.js';
 import { assembleModule } from './module-writer.js';
-import { convProgram, filterGradientProgram, FILTER_GRAD_INPUT_BLOCK, OUTPUT_CHANNEL_BLOCK } from './conv-programs.js';
-import { ProgramThreads, splitRange } from './workers.js';
+import { convProgram, filterGradientProgram, FILTER_GRAD_INPUT_BLOCK, OUTPUT_CHANNEL_BLOCK } from './simd-conv-programs.js';
+import { ProgramThreads, splitRange } from './simd-workers.js';
 
 type Program = (...args: number[]) => void;
 const PROGRAM_NAMES = ['filterGradient', 'conv'] as const;

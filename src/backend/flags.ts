@@ -1,0 +1,45 @@
+/**
+ * ctquant's tfjs env flags, all registered here (on import) with their defaults: switches between
+ * ctquant's kernels and the stock ones (or two ctquant variants), so one process can benchmark both.
+ * Set one with `tf.env().set(NAME, value)`; the benchmarks take `--flags NAME=value`.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * wasm: the stride-1 filter gradient as im2col + GEMM (true) or as one XNNPACK conv (false; a
+ * one-channel input always takes im2col). Measured per layer in a 256², batch-4 step: im2col is
+ * ~10% faster on one thread (its row copies are JS, single-threaded) and ~30% slower on two, so
+ * startBackend sets it to (threads === 1).
+ */
+export const IM2COL_FLAG = 'CTQUANT_WASM_IM2COL';
+
+/**
+ * wasm: stride-1 filter gradients (SIMD_FILTER_GRAD) and forward convolutions, which include the
+ * input gradients (SIMD_CONV), through ctquant's SIMD programs (true, the default) or XNNPACK (false).
+ */
+export const SIMD_FILTER_GRAD_FLAG = 'CTQUANT_WASM_SIMD_FILTER_GRAD';
+export const SIMD_CONV_FLAG = 'CTQUANT_WASM_SIMD_CONV';
+
+/** wasm: the memory-bound kernels in JS over the heap (wasm/memory-kernels.ts; true) or the stock ones. */
+export const WASM_JS_KERNELS_FLAG = 'CTQUANT_WASM_JS_KERNELS';
+
+/** webgpu: the row-tiled filter gradient for 3×3 stride-1 'same' convolutions (webgpu/conv3x3-filter-grad.ts): off until a GPU run times it. */
+export const ROW_FILTER_GRAD_FLAG = 'CTQUANT_WEBGPU_ROW_FILTER_GRAD';
+
+/**
+ * Adam through a backend's fused update kernel where it has one (webgpu: one WGSL dispatch per
+ * variable, webgpu/adam.ts) instead of ~11 tf ops per variable (default true; false = the tf-op
+ * path, as on every other backend).
+ */
+export const FUSED_ADAM_FLAG = 'CTQUANT_FUSED_ADAM';
+
+const DEFAULTS: Record<string, boolean> = {
+  [IM2COL_FLAG]: false,
+  [SIMD_FILTER_GRAD_FLAG]: true,
+  [SIMD_CONV_FLAG]: true,
+  [WASM_JS_KERNELS_FLAG]: true,
+  [ROW_FILTER_GRAD_FLAG]: false,
+  [FUSED_ADAM_FLAG]: true,
+};
+
+for (const [name, value] of Object.entries(DEFAULTS)) tf.env().registerFlag(name, () => value);
