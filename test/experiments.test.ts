@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { projectRoot, runCli } from './helpers/cli.js';
 import { workersHint } from '../src/experiments/session.js';
-import { loadConfig } from '../src/experiments/config.js';
+import { loadConfig } from '../src/config/experiment-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-exp-'));
 const profile = join(dir, 'profile.json');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { buildTables, LAYOUT_COLUMNS, RUN_COLUMNS, STORAGE_COLUMNS, STUDY_COLUMNS, TRADEOFF_COLUMNS, type TradeoffRow } from '../src/report/tables.js';
 import { toCsv, formatCell } from '../src/report/csv.js';
 import { headlineSentences } from '../src/report/html.js';
-import { mergeRuns, writeRun } from '../src/report/merge.js';
+import { mergeRuns, writeRun } from '../src/runs/store.js';
 import { UserError } from '../src/errors.js';
 import { Rng } from '../src/util/rng.js';
 import { fixtureRuns, profile } from './report-fixtures.js';

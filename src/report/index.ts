@@ -14,10 +14,10 @@ export { toCsv, formatCell } from './csv.js';
 export {
   encodeLayout, decodeLayout, readLayoutFile, writeLayoutFile, layoutFromMask, checkLayout, crc32,
   LAYOUT_MAGIC, LAYOUT_VERSION, type AdcLayout, type LayoutEncoding,
-} from './layoutFile.js';
-export { mergeRuns, readRuns, writeRun, checkRunResult, runFileName } from './merge.js';
+} from './layout-file.js';
+export { mergeRuns, readRuns, writeRun, checkRunResult, runFileName } from '../runs/store.js';
 export { buildManifest, manifestProblems, fileEntry, detectVersions, type Manifest, type ManifestFile, type Versions } from './manifest.js';
 export { headlineSentences, reportHtml } from './html.js';
 export { examplesPng, type ExampleInput } from './examples.js';
 export { mapPng, viridis, type MapSpec, type MapScale } from './maps.js';
-export { plotSvg, plotGridSvg, svgToPng, niceTicks, type PlotSpec, type Series } from './svgPlot.js';
+export { plotSvg, plotGridSvg, svgToPng, niceTicks, type PlotSpec, type Series } from './svg-plot.js';

@@ -4,11 +4,11 @@
  * (outputs of sharded sweeps merge by concatenating run lists). Collapsed runs are never averaged
  * in: each aggregate row reports them as `n_collapsed` / `collapsed` and excludes them.
  */
-import type { RunResult, Setup } from '../experiments/types.js';
+import { hasBudget, learnsLayout, type RunResult, type Setup } from '../runs/types.js';
 import type { Budget, DetectorProfile } from '../profile/types.js';
 import { storageReport, type StorageRow } from '../profile/storage.js';
 import { UserError } from '../errors.js';
-import type { AdcLayout } from './layoutFile.js';
+import type { AdcLayout } from './layout-file.js';
 import { bootstrapMeanInterval, columnMeans, hashString, mean, pairedDifferences, sampleStd, tInterval } from './stats.js';
 
 export interface TableOptions {
@@ -341,7 +341,7 @@ function groupBitsPerPixel(group: readonly RunResult[]): number {
 
 function tradeoffRows(runs: readonly RunResult[], profile: DetectorProfile, ctx: StatContext): TradeoffRow[] {
   const baseline = runs.filter((r) => r.setup === 'baseline');
-  const budgeted = runs.filter((r) => (r.setup === 'learned' || r.setup === 'random' || r.setup === 'multilevel') && r.budget !== undefined);
+  const budgeted = runs.filter((r) => hasBudget(r.setup) && r.budget !== undefined);
   const keys = new Map<string, { kind: Budget['kind']; budget: number }>();
   for (const r of budgeted) {
     const kind = budgetKindOf(r, profile);
@@ -463,7 +463,7 @@ export function pickLayoutRun(runs: readonly RunResult[], profile: DetectorProfi
     if (!r.hardwareLayout && !r.bitsMap) throw new UserError(`run ${layoutRunId} has no hardware layout or bits map`);
     return r;
   }
-  const candidates = runs.filter((r) => (r.setup === 'learned' || r.setup === 'multilevel') && (r.hardwareLayout || r.bitsMap));
+  const candidates = runs.filter((r) => learnsLayout(r.setup) && (r.hardwareLayout || r.bitsMap));
   const score = (r: RunResult): [number, number, number, string] => [
     r.collapsed ? 1 : 0,
     r.budget === profile.budget.value && budgetKindOf(r, profile) === profile.budget.kind ? 0 : 1,
@@ -530,7 +530,7 @@ function layoutRows(run: RunResult, profile: DetectorProfile): LayoutRow[] {
 function verdicts(tradeoff: readonly TradeoffRow[]): Verdict[] {
   const out: Verdict[] = [];
   for (const row of tradeoff) {
-    if (row.arm !== 'learned' && row.arm !== 'multilevel') continue;
+    if (!learnsLayout(row.arm)) continue;
     const random = tradeoff.find((r) => r.arm === 'random' && r.budget === row.budget && r.budget_kind === row.budget_kind);
     if (!random) continue; // no control at this budget: nothing to compare
     const base = {
