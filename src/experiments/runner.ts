@@ -69,6 +69,17 @@ export async function executePoints(opts: ExecuteOptions): Promise<{ stopped: bo
   return { stopped: false, results };
 }
 
+/** Node's own flags of this process (e.g. `--import tsx`) without a script given inline (`-e`, `-p`): the workers run the entry file. */
+export function nodeOptionsOf(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    if (['-e', '--eval', '-p', '--print'].includes(a)) i++;
+    else if (!/^(--eval|--print)=/.test(a)) out.push(a);
+  }
+  return out;
+}
+
 /**
  * Runs the experiment recorded in `outDir`/experiment.json as `workers` child processes of this CLI
  * (`ctquant worker <outDir> --shard i/workers`), in parallel: one process per core, because a wasm
@@ -83,7 +94,7 @@ export async function runWorkers(outDir: string, workers: number, log: (line: st
   const codes = await Promise.all(
     Array.from({ length: workers }, (_, i) =>
       new Promise<number>((resolve) => {
-        const child = spawn(process.execPath, [...process.execArgv, entry, 'worker', outDir, '--shard', `${i + 1}/${workers}`], {
+        const child = spawn(process.execPath, [...nodeOptionsOf(process.execArgv), entry, 'worker', outDir, '--shard', `${i + 1}/${workers}`], {
           stdio: ['ignore', 'pipe', 'pipe'],
           env: process.env,
         });
