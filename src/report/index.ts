@@ -1,4 +1,4 @@
-/** The report layer's public API: pure tables and statistics, figures, the layout file, and writeReport. */
+/** The report layer's public API: pure tables and statistics, figures, the layout file, and writeReport (runs are read and written by src/runs/store.ts). */
 export { writeReport, MAP_THRESHOLDS, type ReportMeta, type WriteReportInput } from './write.js';
 export {
   buildTables, pickLayoutRun, detectorLayout, adcBitsOf, budgetKindOf,
@@ -15,7 +15,6 @@ export {
   encodeLayout, decodeLayout, readLayoutFile, writeLayoutFile, layoutFromMask, checkLayout, crc32,
   LAYOUT_MAGIC, LAYOUT_VERSION, type AdcLayout, type LayoutEncoding,
 } from './layout-file.js';
-export { mergeRuns, readRuns, writeRun, checkRunResult, runFileName } from '../runs/store.js';
 export { buildManifest, manifestProblems, fileEntry, detectVersions, type Manifest, type ManifestFile, type Versions } from './manifest.js';
 export { headlineSentences, reportHtml } from './html.js';
 export { examplesPng, type ExampleInput } from './examples.js';
