@@ -6,7 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { projectRoot, runCli } from './helpers/cli.js';
 import { workersHint } from '../src/experiments/session.js';
-import { loadConfig } from '../src/experiments/config.js';
+import { nodeOptionsOf } from '../src/experiments/runner.js';
+import { loadConfig } from '../src/config/experiment-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-exp-'));
 const profile = join(dir, 'profile.json');
@@ -62,6 +63,31 @@ test('sweep: two shards merged give the same tables as the unsharded sweep', () 
   assert.is(m.code, 0, m.stderr);
   assert.equal(runsOf(merged), runsOf(whole));
   assert.is(readFileSync(join(merged, 'tradeoff.csv'), 'utf8'), readFileSync(join(whole, 'tradeoff.csv'), 'utf8'));
+});
+
+test('--workers 2: the workers read their task from experiment.json and give the runs and tables of one process', () => {
+  const whole = join(dir, 'whole');
+  const out = join(dir, 'workers');
+  const r = runCli(['sweep', ...common, '--workers', '2', '--out', out]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /\[worker 2\/2\]/);
+  assert.equal(runsOf(out), runsOf(whole));
+  assert.is(readFileSync(join(out, 'tradeoff.csv'), 'utf8'), readFileSync(join(whole, 'tradeoff.csv'), 'utf8'));
+  const record = JSON.parse(readFileSync(join(out, 'experiment.json'), 'utf8'));
+  assert.is(record.backend, 'wasm');
+  assert.is(record.kind, 'sweep');
+});
+
+test('workers get Node\'s flags of the parent, not its inline script', () => {
+  assert.equal(nodeOptionsOf(['--import', 'tsx', '-e', 'import("x")']), ['--import', 'tsx']);
+  assert.equal(nodeOptionsOf(['--eval=1', '--max-old-space-size=4096', '-p', '2']), ['--max-old-space-size=4096']);
+});
+
+test('a worker refuses a folder whose experiment.json it cannot run', () => {
+  const out = join(dir, 'merged'); // kind "sweep (merged)"
+  const r = runCli(['worker', out, '--shard', '1/2']);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /experiment\.json.*a worker runs train, study, sweep, demo/);
 });
 
 test('eval: a saved run re-evaluates from its checkpoints to the same Dice on its own test split', () => {

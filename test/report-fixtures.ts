@@ -4,7 +4,7 @@
  * run collapsed), the bit-depth study (a)/(b) and one multilevel run. Dice values are chosen so
  * the statistics can be checked by hand (see test/report-tables.test.ts).
  */
-import type { DiceSummary, RunResult, Setup } from '../src/experiments/types.js';
+import type { DiceSummary, RunResult, Setup } from '../src/runs/types.js';
 import type { DetectorProfile } from '../src/profile/types.js';
 
 export const profile: DetectorProfile = {

@@ -7,7 +7,7 @@ import { buildTables } from '../src/report/tables.js';
 import { LAYOUT_COLUMNS, RUN_COLUMNS, STORAGE_COLUMNS, STUDY_COLUMNS, TRADEOFF_COLUMNS, type TradeoffRow } from '../src/report/table-rows.js';
 import { toCsv, formatCell } from '../src/report/csv.js';
 import { headlineSentences } from '../src/report/html.js';
-import { mergeRuns, writeRun } from '../src/report/merge.js';
+import { mergeRuns, writeRun } from '../src/runs/store.js';
 import { UserError } from '../src/errors.js';
 import { Rng } from '../src/util/rng.js';
 import { fixtureRuns, profile } from './report-fixtures.js';

@@ -50,7 +50,7 @@ def run(cmd: list[str], **kw) -> str:
 
 def default_config() -> dict:
     """ctquant's DEFAULT_CONFIG, from the built dist/."""
-    js = "import('./dist/experiments/config.js').then((m) => console.log(JSON.stringify(m.DEFAULT_CONFIG)))"
+    js = "import('./dist/config/experiment-config.js').then((m) => console.log(JSON.stringify(m.DEFAULT_CONFIG)))"
     return json.loads(run(["node", "-e", js]))
 
 

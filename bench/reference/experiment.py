@@ -4,7 +4,7 @@
 Reads a PNG folder dataset (ct/NNNN.png + covid/NNNN.png, 8- or 16-bit, optional volumes.json), resizes it
 (area for images, nearest for masks), splits it by volume, trains the requested setups with Adam and
 evaluates discrete Dice per test image. Writes the full result (RunResult-shaped runs, as
-src/experiments/types.ts) to --out and prints one JSON summary line on stdout; progress goes to stderr.
+src/runs/types.ts) to --out and prints one JSON summary line on stdout; progress goes to stderr.
 
   /usr/bin/python3 bench/reference/experiment.py --data ../shared/data/covid-ct-20 --preset covid-ct-20 \
       --size 64 --epochs 12 --setups baseline,random,learned --budgets 0.5 --bits 1 --out out/torch.json
@@ -597,7 +597,7 @@ def defaults_from_files(config_path: str | None, profile_path: str | None) -> di
                 "warmupEpochs": "warmup_epochs", "slope": "slope", "seed": "seed", "seeds": "seeds",
                 "testFraction": "test_fraction", "validationFraction": "val_fraction"}
         out.update({dest: c[key] for key, dest in flat.items() if key in c})
-        if "epochs" in c and "baselineEpochs" not in c:  # resolveConfig (src/experiments/config.ts)
+        if "epochs" in c and "baselineEpochs" not in c:  # resolveConfig (src/config/experiment-config.ts)
             out["baseline_epochs"] = c["epochs"]
         unet = c.get("unet", {})
         out.update({dest: unet[key] for key, dest in
@@ -623,7 +623,7 @@ def defaults_from_files(config_path: str | None, profile_path: str | None) -> di
 
 
 def config_of(args: argparse.Namespace) -> dict:
-    """The recipe of parsed args in the shape of ctquant's ExperimentConfig (src/experiments/config.ts), so it can be
+    """The recipe of parsed args in the shape of ctquant's ExperimentConfig (src/config/experiment-config.ts), so it can be
     compared with DEFAULT_CONFIG or a config file (bench/reference/agree.py does)."""
     return {
         "size": args.size, "epochs": args.epochs, "baselineEpochs": args.baseline_epochs, "batchSize": args.batch,
@@ -640,7 +640,7 @@ def config_of(args: argparse.Namespace) -> dict:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="ctquant's experiment in PyTorch (reference). Defaults: ctquant's "
-                                 "DEFAULT_CONFIG (src/experiments/config.ts).", allow_abbrev=False)
+                                 "DEFAULT_CONFIG (src/config/experiment-config.ts).", allow_abbrev=False)
     ap.add_argument("--config", help="ctquant experiment config JSON: its values become the defaults")
     ap.add_argument("--profile", help="ctquant detector profile JSON: native bits, lowest mode, rule, budget")
     ap.add_argument("--data", required=True, help="PNG folder with ct/ and covid/ (and optional volumes.json)")

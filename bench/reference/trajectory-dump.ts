@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
 import { startBackend, type BackendName } from '../../src/backend/index.js';
-import { loadConfig } from '../../src/experiments/config.js';
+import { loadConfig } from '../../src/config/experiment-config.js';
 import { prepareData } from '../../src/experiments/data.js';
 import { modelForPoint } from '../../src/experiments/run-point.js';
 import { runId, type PlanPoint } from '../../src/experiments/plan.js';

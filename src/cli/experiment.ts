@@ -3,10 +3,12 @@ import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { BACKEND_NAMES, type BackendName } from '../backend/index.js';
 import { UserError } from '../errors.js';
-import { loadConfig, resolveConfig, type ExperimentConfig } from '../experiments/config.js';
+import { loadConfig, resolveConfig, type ExperimentConfig } from '../config/experiment-config.js';
 import { DATASET_PRESETS, type DataSource, type DatasetPreset } from '../experiments/data.js';
 import { parseShard } from '../experiments/plan.js';
-import { runSession, type ExperimentKind } from '../experiments/session.js';
+import { readExperimentRecord } from '../experiments/record.js';
+import { EXPERIMENT_KINDS, runExperiment, type ExperimentKind } from '../experiments/session.js';
+import { runSession } from '../pipeline/session.js';
 import { loadProfile, studyProfile } from '../profile/load.js';
 import { printJson, timestamp } from './format.js';
 
@@ -32,7 +34,6 @@ interface ExperimentArgs {
   shard?: string;
   workers: number;
   threads: number;
-  worker: boolean;
   json: boolean;
 }
 
@@ -65,8 +66,7 @@ function experimentOptions<T>(y: Argv<T>, kind: ExperimentKind): Argv<T & Experi
       type: 'number',
       default: 1,
       describe: 'wasm threads in one process (the threaded SIMD build; falls back to 1 if it cannot start); not with --workers > 1',
-    })
-    .option('worker', { type: 'boolean', default: false, hidden: true }) as unknown as Argv<T & ExperimentArgs>;
+    }) as unknown as Argv<T & ExperimentArgs>;
 }
 
 function positiveInt(v: number | undefined, flag: string): number | undefined {
@@ -111,6 +111,14 @@ function parseIntegers(text: string | undefined, flag: string): number[] | undef
   return list;
 }
 
+function shardFlag(text: string): { index: number; count: number } {
+  try {
+    return parseShard(text);
+  } catch (e) {
+    throw new UserError(`--shard: ${(e as Error).message}`);
+  }
+}
+
 async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
   const profile = args.profile ? loadProfile(args.profile) : studyProfile();
   const config = configFrom(args, kind);
@@ -129,14 +137,7 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
     : { kind: 'synthetic' };
   if (args.resume && !args.out && kind !== 'demo') throw new UserError('--resume needs --out: the folder of the run to continue');
   const outDir = args.out ?? (kind === 'demo' ? join('out', 'demo') : join('out', `${kind}-${profile.name}-${timestamp()}`));
-  let shard: { index: number; count: number } | undefined;
-  if (args.shard) {
-    try {
-      shard = parseShard(args.shard);
-    } catch (e) {
-      throw new UserError(`--shard: ${(e as Error).message}`);
-    }
-  }
+  const shard = args.shard ? shardFlag(args.shard) : undefined;
   if (!(Number.isInteger(args.workers) && args.workers >= 1)) throw new UserError(`--workers: expected a positive integer, got ${args.workers}`);
   if (args.workers > 1 && shard) throw new UserError('--workers and --shard exclude each other (workers are shards of this machine)');
   if (!(Number.isInteger(args.threads) && args.threads >= 1)) throw new UserError(`--threads: expected a positive integer, got ${args.threads}`);
@@ -144,7 +145,6 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
     throw new UserError('--threads > 1 and --workers > 1 exclude each other (workers are one single-threaded process per core): add --workers 1');
   }
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const workerArgs = [kind, ...passThrough(args), '--out', outDir, '--resume', '--workers', '1'];
   const outcome = await runSession({
     kind,
     profile,
@@ -157,9 +157,7 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
     shard,
     workers: args.workers,
     threads: args.threads,
-    isWorker: args.worker,
-    workerArgs,
-    plain: args.json || args.worker || !process.stderr.isTTY,
+    plain: args.json || !process.stderr.isTTY,
     log,
   });
   if (outcome.stopped) process.exitCode = 130;
@@ -172,34 +170,11 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
     files: outcome.files,
   };
   if (args.json) printJson(summary);
-  else if (!args.worker && !outcome.stopped) {
+  else if (!outcome.stopped) {
     const collapsed = outcome.runs.filter((r) => r.collapsed);
     log(`\n${outcome.runs.length} runs in ${summary.seconds} s on ${outcome.backend}; report: ${join(outcome.outDir, 'report.html')}`);
     if (collapsed.length) log(`WARNING: ${collapsed.length} run(s) collapsed to an empty prediction: ${collapsed.map((r) => r.id).join(', ')}`);
   }
-}
-
-/** The flags a worker process needs to rebuild the same plan. */
-function passThrough(args: ExperimentArgs): string[] {
-  const out: string[] = [];
-  const pairs: [string, string | number | undefined][] = [
-    ['profile', args.profile],
-    ['config', args.config],
-    ['data', args.data],
-    ['backend', args.backend],
-    ['seed', args.seed],
-    ['seeds', args.seeds],
-    ['epochs', args.epochs],
-    ['size', args.size],
-    ['budgets', args.budgets],
-    ['every', args.every],
-  ];
-  for (const [k, v] of pairs) if (v !== undefined) out.push(`--${k}`, String(v));
-  if (args['skip-bad']) out.push('--skip-bad');
-  if (args['volume-starts']) out.push('--volume-starts', args['volume-starts']);
-  if (args.preset) out.push('--preset', args.preset);
-  if (args['test-volumes']?.length) out.push('--test-volumes', ...args['test-volumes']);
-  return out;
 }
 
 function experimentCommand(kind: ExperimentKind, describe: string): CommandModule<object, ExperimentArgs> {
@@ -218,3 +193,43 @@ export const studyCommand = experimentCommand(
 );
 export const sweepCommand = experimentCommand('sweep', 'The trainable layer and the random control at each budget (--budgets, default: the profile sweep)');
 export const demoCommand = experimentCommand('demo', 'What npm start runs: the study and a short sweep on synthetic phantoms, with a full report');
+
+interface WorkerArgs {
+  dir: string;
+  shard: string;
+}
+
+/**
+ * Internal (hidden from --help): one worker process of `--workers N`. It runs its shard of the
+ * experiment recorded in <dir>/experiment.json, resuming from whatever is already there, and
+ * writes runs only; the parent process writes the report.
+ */
+export const workerCommand: CommandModule<object, WorkerArgs> = {
+  command: 'worker <dir>',
+  describe: false,
+  builder: (y) =>
+    y
+      .positional('dir', { type: 'string', demandOption: true })
+      .option('shard', { type: 'string', demandOption: true }) as unknown as Argv<WorkerArgs>,
+  handler: async (args) => {
+    const record = readExperimentRecord(args.dir);
+    const kind = record.kind as ExperimentKind;
+    if (!EXPERIMENT_KINDS.includes(kind)) throw new UserError(`a worker runs ${EXPERIMENT_KINDS.join(', ')}, not ${record.kind}`, { file: join(args.dir, 'experiment.json') });
+    const outcome = await runExperiment({
+      kind,
+      profile: record.profile,
+      config: record.config,
+      data: record.data,
+      outDir: args.dir,
+      backend: record.backend ?? 'auto',
+      budgets: record.budgets,
+      resume: true,
+      shard: shardFlag(args.shard),
+      workers: 1,
+      isWorker: true,
+      plain: true,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    if (outcome.stopped) process.exitCode = 130;
+  },
+};

@@ -5,11 +5,11 @@ import { profileCommand } from './profile.js';
 import { storageCommand } from './storage.js';
 import { dataCommand } from './data.js';
 import { evalCommand, mergeCommand } from './merge.js';
-import { demoCommand, studyCommand, sweepCommand, trainCommand } from './experiment.js';
+import { demoCommand, studyCommand, sweepCommand, trainCommand, workerCommand } from './experiment.js';
 
 /** Every command; each lives in its own file under src/cli and only parses flags. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: CommandModule<any, any>[] = [profileCommand, storageCommand, dataCommand, trainCommand, studyCommand, sweepCommand, demoCommand, evalCommand, mergeCommand];
+const commands: CommandModule<any, any>[] = [profileCommand, storageCommand, dataCommand, trainCommand, studyCommand, sweepCommand, demoCommand, evalCommand, mergeCommand, workerCommand];
 
 export async function main(argv: string[]): Promise<void> {
   // tfjs's production mode: no "install tfjs-node" banner on stderr (ctquant picks its backends itself).

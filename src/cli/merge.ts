@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { evalSession, mergeSession } from '../experiments/session.js';
+import { evalSession, mergeSession } from '../pipeline/session.js';
 import { BACKEND_NAMES, type BackendName } from '../backend/index.js';
 import { join } from 'node:path';
 import { printJson, timestamp } from './format.js';

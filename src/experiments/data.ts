@@ -6,7 +6,7 @@ import { splitByVolume } from '../data/split.js';
 import { COVID_CT_20_TEST_VOLUMES, COVID_CT_20_VOLUME_STARTS } from '../data/volumes.js';
 import { UserError } from '../errors.js';
 import type { DetectorProfile } from '../profile/types.js';
-import type { ExperimentConfig } from './config.js';
+import type { ExperimentConfig } from '../config/experiment-config.js';
 import type { SplitData } from './run-point.js';
 
 /** Where an experiment's images come from. */

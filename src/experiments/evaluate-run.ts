@@ -1,32 +1,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
-import { mergeRuns } from '../report/merge.js';
+import { mergeRuns } from '../runs/store.js';
 import { collapseReason, evaluate } from '../train/evaluate.js';
 import { JointModel } from '../train/joint.js';
 import { restoreModelState } from '../train/trainer.js';
-import { readJsonFile } from '../util/json-file.js';
-import type { ExperimentConfig } from './config.js';
-import type { DataSource } from './data.js';
+import type { ExperimentRecord } from './record.js';
 import { modelForPoint, pointOfRun } from './run-point.js';
-import type { DetectorProfile } from '../profile/types.js';
-import type { RunResult } from './types.js';
+import type { RunResult } from '../runs/types.js';
 import type { CtDataset } from '../data/types.js';
-
-/** What a run folder records about how it was made (experiment.json), so eval and merge can rebuild it. */
-export interface ExperimentRecord {
-  kind: string;
-  profile: DetectorProfile;
-  config: ExperimentConfig;
-  data: DataSource;
-  createdAt: string;
-}
-
-export function readExperimentRecord(dir: string): ExperimentRecord {
-  const file = join(dir, 'experiment.json');
-  if (!existsSync(file)) throw new UserError('not a ctquant run folder (no experiment.json)', { file: dir });
-  return readJsonFile(file, 'experiment record') as ExperimentRecord;
-}
 
 /**
  * Re-evaluates every trained run of `dir` on `test` from its checkpoint. Setup (a) runs are

@@ -1,5 +1,5 @@
 import type { DetectorProfile } from '../profile/types.js';
-import type { Setup } from './types.js';
+import type { Setup } from '../runs/types.js';
 
 /**
  * A unit of work that trains one model: sweeps and studies are lists of these, and shards of a

@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CtDataset } from '../data/types.js';
 import type { DetectorProfile } from '../profile/types.js';
@@ -8,11 +7,11 @@ import { MultiLevelQuantization } from '../quant/multilevel.js';
 import { collapseReason, evaluate } from '../train/evaluate.js';
 import { JointModel, type InputStage } from '../train/joint.js';
 import { trainModel } from '../train/trainer.js';
-import { writeFileAtomic } from '../util/atomic.js';
 import type { Progress } from '../util/progress.js';
-import type { ExperimentConfig } from './config.js';
+import type { ExperimentConfig } from '../config/experiment-config.js';
 import { runId, type PlanPoint } from './plan.js';
-import type { RunResult } from './types.js';
+import { readRunsIfAll, writeRun } from '../runs/store.js';
+import { hasBudget, type RunResult } from '../runs/types.js';
 
 export interface SplitData {
   train: CtDataset;
@@ -33,14 +32,9 @@ export interface PointContext {
   onTrained?: (point: PlanPoint, model: JointModel) => Promise<void> | void;
 }
 
-export const runsFolder = (outDir: string) => join(outDir, 'runs');
-const runFile = (outDir: string, id: string) => join(runsFolder(outDir), `${id}.json`);
-
-/** Results a point already wrote (a resumed sweep skips it), or null. */
+/** Results a point already wrote (a resumed sweep skips it), or null; a damaged run file is a UserError naming it. */
 export function finishedPoint(outDir: string, point: PlanPoint): RunResult[] | null {
-  const ids = resultIds(point);
-  if (!ids.every((id) => existsSync(runFile(outDir, id)))) return null;
-  return ids.map((id) => JSON.parse(readFileSync(runFile(outDir, id), 'utf8')) as RunResult);
+  return readRunsIfAll(outDir, resultIds(point));
 }
 
 function resultIds(point: PlanPoint): string[] {
@@ -141,8 +135,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
   const model = modelForPoint(profile, config, point);
   try {
     // The random control trains exactly as long as the learned layer it is compared with.
-    const jointSchedule = point.setup === 'learned' || point.setup === 'multilevel' || point.setup === 'random';
-    const epochs = jointSchedule ? config.epochs : config.baselineEpochs;
+    const epochs = hasBudget(point.setup) ? config.epochs : config.baselineEpochs;
     const steps = epochs * Math.max(1, Math.floor(data.train.slices.length / config.batchSize));
     const progress = ctx.progress?.(point.id, steps);
     const outcome = await trainModel(model, data.train, {
@@ -221,7 +214,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       });
     }
     await ctx.onTrained?.(point, model);
-    for (const r of results) writeFileAtomic(runFile(ctx.outDir, r.id), JSON.stringify(r));
+    for (const r of results) writeRun(ctx.outDir, r);
     return { results, stopped: false };
   } finally {
     model.dispose();

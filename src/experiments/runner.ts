@@ -3,12 +3,12 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { DetectorProfile } from '../profile/types.js';
 import { createProgress } from '../util/progress.js';
-import type { ExperimentConfig } from './config.js';
+import type { ExperimentConfig } from '../config/experiment-config.js';
 import { shardPoints, type PlanPoint } from './plan.js';
-import { runPoint, runsFolder, type SplitData } from './run-point.js';
-import type { RunResult } from './types.js';
+import { runPoint, type SplitData } from './run-point.js';
+import { runsFolder } from '../runs/store.js';
+import type { RunResult } from '../runs/types.js';
 import type { JointModel } from '../train/joint.js';
-import { mergeRuns } from '../report/merge.js';
 import { UserError } from '../errors.js';
 
 export interface ExecuteOptions {
@@ -69,16 +69,23 @@ export async function executePoints(opts: ExecuteOptions): Promise<{ stopped: bo
   return { stopped: false, results };
 }
 
-/** Every run result stored in outDir/runs (this shard's and any earlier ones); none when there is no such folder. */
-export function readRuns(outDir: string): RunResult[] {
-  return existsSync(runsFolder(outDir)) ? mergeRuns([outDir]) : [];
+/** Node's own flags of this process (e.g. `--import tsx`) without a script given inline (`-e`, `-p`): the workers run the entry file. */
+export function nodeOptionsOf(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    if (['-e', '--eval', '-p', '--print'].includes(a)) i++;
+    else if (!/^(--eval|--print)=/.test(a)) out.push(a);
+  }
+  return out;
 }
 
 /**
- * Runs `args` as `workers` child processes of this CLI, each with --shard i/workers, in parallel:
- * one process per core, because a wasm backend runs one thread per process.
+ * Runs the experiment recorded in `outDir`/experiment.json as `workers` child processes of this CLI
+ * (`ctquant worker <outDir> --shard i/workers`), in parallel: one process per core, because a wasm
+ * backend runs one thread per process. Each worker reads its task from the record, not from flags.
  */
-export async function runWorkers(args: string[], workers: number, log: (line: string) => void): Promise<{ stopped: boolean }> {
+export async function runWorkers(outDir: string, workers: number, log: (line: string) => void): Promise<{ stopped: boolean }> {
   const here = fileURLToPath(import.meta.url);
   const ext = here.endsWith('.ts') ? '.ts' : '.js';
   const sibling = fileURLToPath(new URL(`../cli/entry${ext}`, import.meta.url));
@@ -87,7 +94,7 @@ export async function runWorkers(args: string[], workers: number, log: (line: st
   const codes = await Promise.all(
     Array.from({ length: workers }, (_, i) =>
       new Promise<number>((resolve) => {
-        const child = spawn(process.execPath, [...process.execArgv, entry, ...args, '--shard', `${i + 1}/${workers}`, '--worker'], {
+        const child = spawn(process.execPath, [...nodeOptionsOf(process.execArgv), entry, 'worker', outDir, '--shard', `${i + 1}/${workers}`], {
           stdio: ['ignore', 'pipe', 'pipe'],
           env: process.env,
         });

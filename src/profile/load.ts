@@ -1,7 +1,7 @@
 import { UserError } from '../errors.js';
 import { readJsonFile, readShippedSchema } from '../util/json-file.js';
 import type { Budget, DetectorProfile, QuantizerRule } from './types.js';
-import { compileSchema, schemaProblems, type SchemaProblem } from './validate.js';
+import { compileSchema, schemaProblems, type SchemaProblem } from '../util/validate.js';
 
 /** The profile as written in JSON (see schemas/detector-profile.schema.json). */
 interface ProfileJson {

@@ -3,7 +3,7 @@
  * ground-truth outline (green) and the prediction outline (magenta) over it, one row per example.
  */
 import { diceScore } from '../model/metrics.js';
-import { escapeXml, svgDocument, svgToPng } from './svgPlot.js';
+import { escapeXml, svgDocument, svgToPng } from './svg-plot.js';
 import { rgbToPng, upscaleFactor, upscaleRgb } from './maps.js';
 
 export interface ExampleInput {

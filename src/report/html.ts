@@ -6,7 +6,7 @@
 import type { DetectorProfile } from '../profile/types.js';
 import type { Tables, Verdict } from './table-rows.js';
 import { formatCell, type Cell } from './csv.js';
-import { escapeXml } from './svgPlot.js';
+import { escapeXml } from './svg-plot.js';
 
 export interface HtmlFigure {
   /** File name of the PNG in the output folder. */

@@ -1,4 +1,4 @@
-/** The report layer's public API: pure tables and statistics, figures, the layout file, and writeReport. */
+/** The report layer's public API: pure tables and statistics, figures, the layout file, and writeReport (runs are read and written by src/runs/store.ts). */
 export { writeReport, MAP_THRESHOLDS, type ReportMeta, type WriteReportInput } from './write.js';
 export { buildTables, type TableOptions } from './tables.js';
 export {
@@ -15,10 +15,9 @@ export { toCsv, formatCell } from './csv.js';
 export {
   encodeLayout, decodeLayout, readLayoutFile, writeLayoutFile, layoutFromMask, checkLayout, crc32,
   LAYOUT_MAGIC, LAYOUT_VERSION, type AdcLayout, type LayoutEncoding,
-} from './layoutFile.js';
-export { mergeRuns, readRuns, writeRun, checkRunResult, runFileName } from './merge.js';
+} from './layout-file.js';
 export { buildManifest, manifestProblems, fileEntry, detectVersions, type Manifest, type ManifestFile, type Versions } from './manifest.js';
 export { headlineSentences, reportHtml } from './html.js';
 export { examplesPng, type ExampleInput } from './examples.js';
 export { mapPng, viridis, type MapSpec, type MapScale } from './maps.js';
-export { plotSvg, plotGridSvg, svgToPng, niceTicks, type PlotSpec, type Series } from './svgPlot.js';
+export { plotSvg, plotGridSvg, svgToPng, niceTicks, type PlotSpec, type Series } from './svg-plot.js';

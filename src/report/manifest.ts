@@ -4,9 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { RunResult } from '../experiments/types.js';
+import type { RunResult } from '../runs/types.js';
 import type { DetectorProfile } from '../profile/types.js';
-import { compileSchema, schemaProblems, type SchemaProblem } from '../profile/validate.js';
+import { compileSchema, schemaProblems, type SchemaProblem } from '../util/validate.js';
 import { readShippedSchema } from '../util/json-file.js';
 
 export interface ManifestFile {

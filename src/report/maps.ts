@@ -4,7 +4,7 @@
  * SVG with a title and a colour bar (continuous) or a legend of swatches (categorical).
  */
 import sharp from 'sharp';
-import { escapeXml, formatTick, niceTicks, svgDocument, svgToPng } from './svgPlot.js';
+import { escapeXml, formatTick, niceTicks, svgDocument, svgToPng } from './svg-plot.js';
 
 /** Viridis at 10 evenly spaced stops (matplotlib's values), interpolated linearly between them. */
 const VIRIDIS = ['#440154', '#482878', '#3e4989', '#31688e', '#26828e', '#1f9e89', '#35b779', '#6ece58', '#b5de2b', '#fde725'];

@@ -1,12 +1,12 @@
 /**
  * The study's figures as plot specs built purely from the tables and runs (renderable with
- * svgPlot). Error bars are the 95% t-interval across seeds where a point has ≥ 2 seeds, else the
+ * svg-plot). Error bars are the 95% t-interval across seeds where a point has ≥ 2 seeds, else the
  * bootstrap interval over test images; collapsed runs appear as grey crosses, outside every mean.
  */
-import type { RunResult, Setup } from '../experiments/types.js';
+import { hasBudget, type RunResult, type Setup } from '../runs/types.js';
 import type { DetectorProfile } from '../profile/types.js';
 import type { DiceStats, Tables, TradeoffRow } from './table-rows.js';
-import { GREY, PALETTE, type PlotPoint, type PlotSpec, type Series } from './svgPlot.js';
+import { GREY, PALETTE, type PlotPoint, type PlotSpec, type Series } from './svg-plot.js';
 
 const ARM_STYLE: Record<string, { name: string; color: string; dashed?: boolean; marker?: Series['marker'] }> = {
   learned: { name: 'learned layout (hardware)', color: PALETTE[0] },
@@ -58,7 +58,7 @@ export function diceVsBudgetSpec(tables: Tables, runs: readonly RunResult[], pro
   }
   const base = rows.find((r) => r.arm === 'baseline' && r.n_used > 0);
   if (base) series.push({ name: 'full-precision baseline', color: SETUP_COLOUR.baseline, style: 'hline', dashed: true, points: [point(0, base)] });
-  series.push(...collapsedSeries(runs.filter((r) => r.setup === 'learned' || r.setup === 'random' || r.setup === 'multilevel'), (r) => r.budget));
+  series.push(...collapsedSeries(runs.filter((r) => hasBudget(r.setup)), (r) => r.budget));
   const xLabel = kind === 'fraction' ? `budget: fraction of pixels on the ${profile.modes[profile.modes.length - 1]}-bit ADC` : 'budget: expected bits per pixel';
   return { title: `Dice vs. budget (${profile.name})`, xLabel, yLabel: 'Dice (mean over test images)', series, note: NOTE, yDomain: DICE_DOMAIN };
 }

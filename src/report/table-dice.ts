@@ -3,7 +3,7 @@
  * baseline), study.csv (kept-bits levels, setups (a) and (b) side by side) and the verdicts of
  * learned against random drawn from the trade-off rows.
  */
-import type { RunResult, Setup } from '../experiments/types.js';
+import { hasBudget, learnsLayout, type RunResult, type Setup } from '../runs/types.js';
 import type { Budget, DetectorProfile } from '../profile/types.js';
 import { budgetKindOf, type Arm, type StudyRow, type TradeoffRow, type Verdict } from './table-rows.js';
 import { diceStats, diffStats, groupBitsPerPixel, prefixKeys, savingPct, type StatContext } from './table-stats.js';
@@ -11,7 +11,7 @@ import { diceStats, diffStats, groupBitsPerPixel, prefixKeys, savingPct, type St
 /** tradeoff.csv: per budget (the profile's kind first), each arm with its paired differences, then the baseline. */
 export function tradeoffRows(runs: readonly RunResult[], profile: DetectorProfile, ctx: StatContext): TradeoffRow[] {
   const baseline = runs.filter((r) => r.setup === 'baseline');
-  const budgeted = runs.filter((r) => (r.setup === 'learned' || r.setup === 'random' || r.setup === 'multilevel') && r.budget !== undefined);
+  const budgeted = runs.filter((r) => hasBudget(r.setup) && r.budget !== undefined);
   const keys = new Map<string, { kind: Budget['kind']; budget: number }>();
   for (const r of budgeted) {
     const kind = budgetKindOf(r, profile);
@@ -94,7 +94,7 @@ export function studyRows(runs: readonly RunResult[], profile: DetectorProfile, 
 export function verdicts(tradeoff: readonly TradeoffRow[]): Verdict[] {
   const out: Verdict[] = [];
   for (const row of tradeoff) {
-    if (row.arm !== 'learned' && row.arm !== 'multilevel') continue;
+    if (!learnsLayout(row.arm)) continue;
     const random = tradeoff.find((r) => r.arm === 'random' && r.budget === row.budget && r.budget_kind === row.budget_kind);
     if (!random) continue; // no control at this budget: nothing to compare
     const base = {

@@ -2,10 +2,10 @@
  * Which run's layout a report exports, and that layout as ADC bits per detector pixel:
  * the layout file, the maps and layout.csv all read it from here.
  */
-import type { RunResult } from '../experiments/types.js';
+import { learnsLayout, type RunResult } from '../runs/types.js';
 import type { DetectorProfile } from '../profile/types.js';
 import { UserError } from '../errors.js';
-import type { AdcLayout } from './layoutFile.js';
+import type { AdcLayout } from './layout-file.js';
 import { budgetKindOf, type LayoutRow } from './table-rows.js';
 
 /**
@@ -19,7 +19,7 @@ export function pickLayoutRun(runs: readonly RunResult[], profile: DetectorProfi
     if (!r.hardwareLayout && !r.bitsMap) throw new UserError(`run ${layoutRunId} has no hardware layout or bits map`);
     return r;
   }
-  const candidates = runs.filter((r) => (r.setup === 'learned' || r.setup === 'multilevel') && (r.hardwareLayout || r.bitsMap));
+  const candidates = runs.filter((r) => learnsLayout(r.setup) && (r.hardwareLayout || r.bitsMap));
   const score = (r: RunResult): [number, number, number, string] => [
     r.collapsed ? 1 : 0,
     r.budget === profile.budget.value && budgetKindOf(r, profile) === profile.budget.kind ? 0 : 1,

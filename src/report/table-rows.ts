@@ -3,7 +3,7 @@
  * layout.csv, the verdicts) and their column orders: the shapes the table builders fill and the
  * CSV, plot and HTML writers read.
  */
-import type { RunResult, Setup } from '../experiments/types.js';
+import type { RunResult, Setup } from '../runs/types.js';
 import type { Budget, DetectorProfile } from '../profile/types.js';
 
 /** How an aggregate treats collapsed runs: none, some (excluded, counted) or all (no statistics). */

@@ -4,7 +4,7 @@
  * Collapsed runs are excluded and counted. Pure: each bootstrap's seed derives from the table's
  * seed and the cell's key.
  */
-import type { RunResult } from '../experiments/types.js';
+import type { RunResult } from '../runs/types.js';
 import { bootstrapMeanInterval, columnMeans, hashString, mean, pairedDifferences, sampleStd, tInterval } from './stats.js';
 import type { DiceStats, DiffStats } from './table-rows.js';
 

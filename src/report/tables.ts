@@ -8,7 +8,7 @@
  * column orders are in table-rows.ts, the Dice tables in table-dice.ts (on table-stats.ts), the
  * layout the report exports in table-layout.ts.
  */
-import type { RunResult } from '../experiments/types.js';
+import type { RunResult } from '../runs/types.js';
 import type { DetectorProfile } from '../profile/types.js';
 import { storageReport, type StorageRow } from '../profile/storage.js';
 import { UserError } from '../errors.js';

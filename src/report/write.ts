@@ -4,18 +4,18 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
-import type { RunResult } from '../experiments/types.js';
+import type { RunResult } from '../runs/types.js';
 import type { DetectorProfile } from '../profile/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { toCsv } from './csv.js';
 import { examplesPng, type ExampleInput } from './examples.js';
 import { reportHtml, type HtmlFigure, type HtmlTable } from './html.js';
-import { encodeLayout } from './layoutFile.js';
+import { encodeLayout } from './layout-file.js';
 import { bitDepthScale, binaryLayoutScale, mapPng } from './maps.js';
 import { buildManifest, detectVersions, fileEntry, manifestProblems, type ManifestFile, type Versions } from './manifest.js';
-import { runFileName } from './merge.js';
+import { runFileName, writeRun } from '../runs/store.js';
 import { diceVsBitsSpec, diceVsBudgetSpec, trainingCurveSpecs } from './plots.js';
-import { plotGridSvg, plotSvg, svgToPng } from './svgPlot.js';
+import { plotGridSvg, plotSvg, svgToPng } from './svg-plot.js';
 import { buildTables, type TableOptions } from './tables.js';
 import { adcBitsOf, detectorLayout } from './table-layout.js';
 import { LAYOUT_COLUMNS, RUN_COLUMNS, STORAGE_COLUMNS, STUDY_COLUMNS, TRADEOFF_COLUMNS } from './table-rows.js';
@@ -78,7 +78,7 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
   if (input.writeRuns ?? true) {
     for (const run of [...runs].sort((a, b) => (a.id < b.id ? -1 : 1))) {
       const rel = runFileName(run.id);
-      if (!existsSync(join(outDir, rel))) writeFileAtomic(join(outDir, rel), `${JSON.stringify(run, null, 2)}\n`);
+      if (!existsSync(join(outDir, rel))) writeRun(outDir, run);
     }
   }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CtDataset } from '../data/types.js';
-import type { DiceSummary } from '../experiments/types.js';
+import type { DiceSummary } from '../runs/types.js';
 import { diceOverSet } from '../model/metrics.js';
 import type { MaskMode } from '../quant/layer.js';
 import { makeBatch } from './batches.js';

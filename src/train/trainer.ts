@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CtDataset } from '../data/types.js';
 import { UserError } from '../errors.js';
-import type { EpochRecord } from '../experiments/types.js';
+import type { EpochRecord } from '../runs/types.js';
 import { diceBceLoss } from '../model/losses.js';
 import type { Progress } from '../util/progress.js';
 import { Adam } from './adam.js';

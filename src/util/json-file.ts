@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { UserError } from '../errors.js';
+import { writeFileAtomic } from './atomic.js';
 
 /** Reads and parses a JSON file, turning every failure into a UserError that names the file. */
 export function readJsonFile(path: string, what: string): unknown {
@@ -23,4 +24,9 @@ export function readJsonFile(path: string, what: string): unknown {
 /** Reads a JSON schema shipped in schemas/ (resolved from this module, so it works from src/ and dist/). */
 export function readShippedSchema(name: string): { $id: string } {
   return JSON.parse(readFileSync(new URL(`../../schemas/${name}`, import.meta.url), 'utf8')) as { $id: string };
+}
+
+/** Writes a value as 2-space indented JSON with a final newline, atomically. */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }

@@ -1,6 +1,6 @@
 /**
  * What one training / evaluation run produces, stored as `runs/<id>.json` inside an output
- * folder. Tables, plots and the report are pure functions of a list of these, so outputs of
+ * folder (src/runs/store.ts reads and writes it). Tables, plots and the report are pure functions of a list of these, so outputs of
  * sharded sweeps merge by concatenating their run lists.
  */
 export type Setup =
@@ -16,6 +16,19 @@ export type Setup =
   | 'random'
   /** Multi-level trainable layout at `budget` expected bits per pixel. */
   | 'multilevel';
+
+/** Every setup, in the order the tables list them. */
+export const SETUPS: readonly Setup[] = ['baseline', 'all-pixels-baseline', 'all-pixels-retrained', 'learned', 'random', 'multilevel'];
+
+/** A setup whose layout is learned jointly with the U-Net (single-mode or multi-level): the arms the report is about. */
+export function learnsLayout(setup: string): setup is 'learned' | 'multilevel' {
+  return setup === 'learned' || setup === 'multilevel';
+}
+
+/** A setup run at a budget: a learned layout or its random control (both train `epochs`, both have a layout). */
+export function hasBudget(setup: string): setup is 'learned' | 'multilevel' | 'random' {
+  return learnsLayout(setup) || setup === 'random';
+}
 
 /** Dice of one evaluation over the test images. */
 export interface DiceSummary {

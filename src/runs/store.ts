@@ -1,28 +1,46 @@
 /**
- * Reading runs/<id>.json back, and merging the run lists of several output folders (sharded
- * sweeps). A run found twice with identical content is kept once; the same id with different
- * content is an error, as is a file that is not a well-formed RunResult.
+ * The run store: the one place that names, writes, reads and validates `runs/<id>.json` inside an
+ * output folder, and merges the run lists of several folders (sharded sweeps). A run found twice
+ * with identical content is kept once; the same id with different content is an error, as is a
+ * file that is not a well-formed RunResult (empty, truncated or hand-edited files included).
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import type { RunResult, Setup } from '../experiments/types.js';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { SETUPS, type RunResult, type Setup } from './types.js';
 import { UserError } from '../errors.js';
 import { readJsonFile } from '../util/json-file.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
-const SETUPS: readonly Setup[] = ['baseline', 'all-pixels-baseline', 'all-pixels-retrained', 'learned', 'random', 'multilevel'];
+/** The folder of an output folder's run files. */
+export const runsFolder = (outDir: string) => join(outDir, 'runs');
 
-/** The file name a run is stored under inside an output folder. */
+/** The file name a run is stored under inside an output folder, relative to it. */
 export function runFileName(id: string): string {
   if (!/^[A-Za-z0-9._-]+$/.test(id) || id.startsWith('.')) throw new UserError(`run id ${JSON.stringify(id)} is not a safe file name`);
   return `runs/${id}.json`;
 }
 
-/** Writes a run as `<outDir>/runs/<id>.json` (atomically); returns the relative path. */
+/** Where a run of `outDir` is stored. */
+export const runFile = (outDir: string, id: string) => join(outDir, runFileName(id));
+
+/** Writes a run as `<outDir>/runs/<id>.json` (atomically, the one format: 1-space indented JSON); returns the relative path. */
 export function writeRun(outDir: string, run: RunResult): string {
   const rel = runFileName(run.id);
   writeFileAtomic(join(outDir, rel), `${JSON.stringify(run, null, 1)}\n`);
   return rel;
+}
+
+/** Reads and validates one run file; every problem (missing, empty, truncated, wrong shape) is a UserError naming the file. */
+export function readRunFile(file: string): RunResult {
+  const run = checkRunResult(readJsonFile(file, 'run result'), file);
+  if (`${run.id}.json` !== basename(file)) throw new UserError(`file name does not match the run id ${JSON.stringify(run.id)}`, { file });
+  return run;
+}
+
+/** The stored runs with these ids in `outDir`, or null unless every one of them is there. */
+export function readRunsIfAll(outDir: string, ids: readonly string[]): RunResult[] | null {
+  if (!ids.every((id) => existsSync(runFile(outDir, id)))) return null;
+  return ids.map((id) => readRunFile(runFile(outDir, id)));
 }
 
 /** Checks that parsed JSON is a RunResult (the fields tables rely on); throws UserError naming the file and field. */
@@ -63,9 +81,9 @@ export function checkRunResult(value: unknown, file: string): RunResult {
   return value as RunResult;
 }
 
-/** Every runs/*.json of one output folder, sorted by id. */
+/** Every runs/*.json of one output folder, sorted by id; a folder without runs/ is a UserError. */
 export function readRuns(dir: string): Array<{ run: RunResult; file: string }> {
-  const runsDir = join(dir, 'runs');
+  const runsDir = runsFolder(dir);
   let names: string[];
   try {
     if (!statSync(runsDir).isDirectory()) throw new Error('not a folder');
@@ -78,10 +96,13 @@ export function readRuns(dir: string): Array<{ run: RunResult; file: string }> {
     .sort()
     .map((n) => {
       const file = join(runsDir, n);
-      const run = checkRunResult(readJsonFile(file, 'run result'), file);
-      if (`${run.id}.json` !== n) throw new UserError(`file name does not match the run id ${JSON.stringify(run.id)}`, { file });
-      return { run, file };
+      return { run: readRunFile(file), file };
     });
+}
+
+/** Every run stored in `outDir` (none when it has no runs/ folder yet), sorted by id. */
+export function readStoredRuns(outDir: string): RunResult[] {
+  return existsSync(runsFolder(outDir)) ? mergeRuns([outDir]) : [];
 }
 
 /** JSON with object keys sorted, so equal content compares equal whatever the key order. */

@@ -1,8 +1,9 @@
 import { UserError } from '../errors.js';
-import { compileSchema, schemaProblems } from '../profile/validate.js';
+import { compileSchema, schemaProblems } from '../util/validate.js';
 import { readJsonFile, readShippedSchema } from '../util/json-file.js';
+import { schemaDefaults, type SchemaNode } from './schema-defaults.js';
 
-/** Training settings (not hardware); see schemas/experiment-config.schema.json. */
+/** Training settings (not hardware); the fields of schemas/experiment-config.schema.json, which holds their defaults. */
 export interface ExperimentConfig {
   size: number;
   epochs: number;
@@ -27,28 +28,15 @@ export interface ExperimentConfig {
   synthetic: { slices: number; slicesPerVolume: number };
 }
 
-/** Defaults: a recipe sized for the demo on 2 CPU cores (documented in the README). */
-export const DEFAULT_CONFIG: ExperimentConfig = {
-  size: 64,
-  epochs: 16,
-  baselineEpochs: 8,
-  batchSize: 8,
-  learningRate: 3e-3,
-  layerLearningRate: 3e-3,
-  decayStart: 0.75,
-  decayFloor: 0.1,
-  warmupEpochs: 1,
-  fixLayoutAt: 0.75,
-  unet: { depth: 3, baseFilters: 8, normalization: 'group', outputPrior: 0.02 },
-  dice: 'perImage',
-  slope: 5,
-  temperature: { start: 1, end: 0.1 },
-  seed: 1,
-  seeds: 3,
-  testFraction: 0.25,
-  validationFraction: 0.15,
-  synthetic: { slices: 160, slicesPerVolume: 8 },
-};
+const SCHEMA_FILE = 'experiment-config.schema.json';
+const schema = readShippedSchema(SCHEMA_FILE) as { $id: string } & SchemaNode;
+
+/**
+ * Defaults: a recipe sized for the demo on 2 CPU cores (documented in the README). They are the
+ * schema's `default` keywords, so schema and code cannot disagree; test/config.test.ts checks that
+ * every interface field has one.
+ */
+export const DEFAULT_CONFIG = schemaDefaults(schema) as ExperimentConfig;
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
@@ -65,7 +53,7 @@ export function resolveConfig(partial: DeepPartial<ExperimentConfig> = {}): Expe
 /** Loads an experiment config file; unknown keys and wrong types are UserErrors naming the pointer. */
 export function loadConfig(path: string): ExperimentConfig {
   const doc = readJsonFile(path, 'experiment config');
-  const problems = schemaProblems(compileSchema(readShippedSchema('experiment-config.schema.json')), doc);
+  const problems = schemaProblems(compileSchema(schema), doc);
   if (problems.length) {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : '';
     throw new UserError(`${problems[0]!.message}${more}`, { file: path, pointer: problems[0]!.pointer });

@@ -1,0 +1,102 @@
+/**
+ * The pipeline: what a command does end to end. It runs experiments (src/experiments) and then
+ * writes their report (src/report); it is the one layer that knows both.
+ */
+import { mkdirSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { startBackend, type BackendName } from '../backend/index.js';
+import type { CtDataset } from '../data/types.js';
+import { prepareData, type DataSource } from '../experiments/data.js';
+import { reevaluateRuns } from '../experiments/evaluate-run.js';
+import { seedList } from '../experiments/plan.js';
+import { readExperimentRecord, writeExperimentRecord } from '../experiments/record.js';
+import { runExperiment, type ExperimentOptions } from '../experiments/session.js';
+import { writeReport } from '../report/write.js';
+import { mergeRuns } from '../runs/store.js';
+import type { RunResult } from '../runs/types.js';
+import { examplePredictions } from './examples.js';
+
+export type SessionOptions = Omit<ExperimentOptions, 'isWorker'>;
+
+export interface SessionOutcome {
+  outDir: string;
+  runs: RunResult[];
+  files: string[];
+  stopped: boolean;
+  backend: string;
+  seconds: number;
+}
+
+/** Runs an experiment end to end: its trainings (here or in workers), then the report. */
+export async function runSession(opts: SessionOptions): Promise<SessionOutcome> {
+  const t0 = Date.now();
+  const { outDir, runs, stopped, backend, data } = await runExperiment({ ...opts, isWorker: false });
+  if (stopped) return { outDir, runs, files: [], stopped, backend, seconds: (Date.now() - t0) / 1000 };
+
+  const examples = data ? await examplePredictions(outDir, runs, data.split.test, opts.profile, opts.config) : [];
+  const seconds = (Date.now() - t0) / 1000;
+  const files = await writeReport(outDir, {
+    runs,
+    profile: opts.profile,
+    config: opts.config,
+    examples,
+    meta: {
+      kind: opts.kind,
+      backend,
+      seeds: seedList(opts.config.seed, opts.kind === 'train' ? 1 : opts.config.seeds),
+      data: data?.source ?? String(opts.data.kind),
+      seconds,
+      tfjsVersion: tf.version.tfjs,
+    },
+  });
+  return { outDir, runs, files, stopped, backend, seconds };
+}
+
+/** Joins the runs of several output folders (shards of one sweep) into `outDir` with one report. */
+export async function mergeSession(dirs: string[], outDir: string, log: (line: string) => void): Promise<SessionOutcome> {
+  const t0 = Date.now();
+  const record = readExperimentRecord(dirs[0]!);
+  const runs = mergeRuns(dirs);
+  log(`merging ${runs.length} runs from ${dirs.length} folder(s) into ${outDir}`);
+  mkdirSync(outDir, { recursive: true });
+  writeExperimentRecord(outDir, { ...record, kind: `${record.kind} (merged)`, mergedFrom: dirs });
+  const files = await writeReport(outDir, {
+    runs,
+    profile: record.profile,
+    config: record.config,
+    meta: { kind: 'merge', seconds: (Date.now() - t0) / 1000, tfjsVersion: tf.version.tfjs },
+  });
+  return { outDir, runs, files, stopped: false, backend: [...new Set(runs.map((r) => r.backend))].join(','), seconds: (Date.now() - t0) / 1000 };
+}
+
+/** Re-evaluates a saved run folder's models on other data (all of it is test data) or on its own test split. */
+export async function evalSession(
+  runDir: string,
+  opts: { data?: DataSource; outDir: string; backend: BackendName; log: (line: string) => void },
+): Promise<SessionOutcome> {
+  const t0 = Date.now();
+  const record = readExperimentRecord(runDir);
+  const started = await startBackend(opts.backend, opts.log);
+  let test: CtDataset;
+  let source: string;
+  if (opts.data) {
+    const prepared = await prepareData(opts.data, record.profile, { ...record.config, testFraction: 0.999, validationFraction: 0 }, { allTest: true });
+    test = prepared.split.test;
+    source = prepared.source;
+  } else {
+    const prepared = await prepareData(record.data, record.profile, record.config);
+    test = prepared.split.test;
+    source = `${prepared.source} (the run's own test split)`;
+  }
+  opts.log(`evaluating the runs of ${runDir} on ${test.slices.length} slices of ${source}`);
+  const runs = await reevaluateRuns(runDir, record, test, record.config.batchSize);
+  mkdirSync(opts.outDir, { recursive: true });
+  writeExperimentRecord(opts.outDir, { ...record, kind: 'eval', evaluatedFrom: runDir, data: opts.data ?? record.data });
+  const files = await writeReport(opts.outDir, {
+    runs,
+    profile: record.profile,
+    config: record.config,
+    meta: { kind: 'eval', backend: started.name, data: source, seconds: (Date.now() - t0) / 1000, tfjsVersion: tf.version.tfjs },
+  });
+  return { outDir: opts.outDir, runs, files, stopped: false, backend: started.name, seconds: (Date.now() - t0) / 1000 };
+}

@@ -1,0 +1,80 @@
+/**
+ * The run store (src/runs/store.ts): one write format that reads back to the same RunResult, and
+ * damaged run files (empty, truncated, wrong shape, renamed) as UserErrors that name the file,
+ * also where a resumed experiment finds a point's runs (finishedPoint).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { UserError } from '../src/errors.js';
+import { finishedPoint } from '../src/experiments/run-point.js';
+import { readRunFile, readRunsIfAll, readStoredRuns, runFile, runFileName, writeRun } from '../src/runs/store.js';
+import { hasBudget, learnsLayout, SETUPS } from '../src/runs/types.js';
+import { fixtureRuns } from './report-fixtures.js';
+
+function withFolder(body: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'ctquant-runs-'));
+  try {
+    body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const namesFile = (file: string) => (e: unknown) => e instanceof UserError && e.file === file && !e.message.includes('\n');
+
+test('writeRun / readRunFile round-trip every field exactly, in one format', () => {
+  withFolder((dir) => {
+    for (const run of fixtureRuns()) {
+      assert.is(writeRun(dir, run), `runs/${run.id}.json`);
+      const text = readFileSync(runFile(dir, run.id), 'utf8');
+      assert.is(text, `${JSON.stringify(run, null, 1)}\n`);
+      assert.equal(readRunFile(runFile(dir, run.id)), run);
+    }
+    assert.is(readStoredRuns(dir).length, fixtureRuns().length);
+  });
+  withFolder((dir) => assert.equal(readStoredRuns(dir), [])); // no runs/ yet: nothing stored
+});
+
+test('a damaged run file is a one-line UserError naming it', () => {
+  withFolder((dir) => {
+    const run = fixtureRuns()[0]!;
+    const file = join(dir, writeRun(dir, run));
+    const full = readFileSync(file, 'utf8');
+    for (const [what, text] of [['empty', ''], ['truncated', full.slice(0, full.length >> 1)], ['not an object', '[1, 2]']] as const) {
+      writeFileSync(file, text);
+      assert.throws(() => readRunFile(file), namesFile(file), what);
+    }
+    writeFileSync(file, JSON.stringify({ ...run, collapsed: 'no' }));
+    assert.throws(() => readRunFile(file), (e: unknown) => namesFile(file)(e) && (e as UserError).pointer === '/collapsed');
+    const renamed = join(dir, 'runs', 'other.json');
+    writeFileSync(renamed, full);
+    assert.throws(() => readRunFile(renamed), (e: unknown) => namesFile(renamed)(e) && /does not match the run id/.test((e as Error).message));
+  });
+});
+
+test('finishedPoint: null until every run of the point is stored, then the validated runs; a damaged file is a UserError', () => {
+  withFolder((dir) => {
+    const baseline = fixtureRuns().find((r) => r.setup === 'baseline')!;
+    const point = { id: baseline.id, setup: 'baseline' as const, seed: baseline.seed };
+    assert.is(finishedPoint(dir, point), null);
+    writeRun(dir, baseline);
+    assert.equal(finishedPoint(dir, point), [baseline]);
+    assert.is(readRunsIfAll(dir, [baseline.id, 'missing-s1']), null);
+    writeFileSync(runFile(dir, baseline.id), '');
+    assert.throws(() => finishedPoint(dir, point), namesFile(runFile(dir, baseline.id)));
+  });
+});
+
+test('run ids that are not safe file names are refused', () => {
+  for (const id of ['../x', '.hidden', 'a/b', '']) assert.throws(() => runFileName(id), (e: unknown) => e instanceof UserError);
+});
+
+test('setup predicates: which setups learn a layout, which run at a budget', () => {
+  assert.equal(SETUPS.filter(learnsLayout), ['learned', 'multilevel']);
+  assert.equal(SETUPS.filter(hasBudget), ['learned', 'random', 'multilevel']);
+});
+
+test.run();
