@@ -25,7 +25,8 @@ const LAYERS: readonly (readonly string[])[] = [
 ];
 const BACKEND = 'backend';
 /** The only backend files other layers may import: the backend starter and the kernel registry's names. */
-const BACKEND_ENTRY_POINTS = ['backend/index.ts', 'backend/kernel-names.ts'];
+// Neutral modules of names only: kernel names and flag names, no backend code.
+const BACKEND_ENTRY_POINTS = ['backend/index.ts', 'backend/kernel-names.ts', 'backend/flags.ts'];
 
 type Graph = Map<string, string[]>;
 
