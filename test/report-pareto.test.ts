@@ -110,6 +110,8 @@ test('mixed against uniform, in plain words', () => {
   assert.ok(mixedWins.mixedBeatsUniform);
   assert.is(mixedWins.mixedVsUniform!.nPairs, 3);
   assert.match(mixedWins.mixedSentence, /^A mixed layout beats the best uniform design/);
+  const mixedOut = decide([base(), design('u8', 'uniform-b', 'uniform', 8, [0.7, 0.7, 0.7], [0.7, 0.7, 0.7]), design('m5', 'content', 'mixed', 5, [0.3, 0.3, 0.3], [0.3, 0.3, 0.3])], { tolerance: 0.02 });
+  assert.match(mixedOut.mixedSentence, /^No mixed layout beats the best uniform design at τ = 0\.02: no mixed layout is within τ/);
   const noMixed = decide([base(), design('u8', 'uniform-b', 'uniform', 8, [0.7, 0.7, 0.7], [0.7, 0.7, 0.7])], { tolerance: 0.02 });
   assert.match(noMixed.mixedSentence, /No mixed layout was measured/);
   assert.throws(() => decide([design('m', 'learned', 'mixed', 8, [0.7], [0.7])], { tolerance: 0.02 }), /exactly one full-precision/);

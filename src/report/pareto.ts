@@ -228,7 +228,10 @@ export function decide(designs: readonly DesignRow[], opts: DecisionOptions): De
   if (!front.some((p) => p.kind === 'mixed' && p.nUsed > 0)) {
     mixedSentence = 'No mixed layout was measured (or every run of one collapsed).';
   } else if (!bestMixed) {
-    mixedSentence = `No mixed layout is within τ = ${tolerance} of full precision on validation${bestUniform ? `; the best uniform design is ${label(bestUniform)}, saving ${pct(bestUniform.savingPct)}` : ''}.`;
+    mixedSentence = bestUniform
+      ? `No mixed layout beats the best uniform design at τ = ${tolerance}: no mixed layout is within τ of full precision on validation, ` +
+        `while uniform ${label(bestUniform)} saves ${pct(bestUniform.savingPct)}.`
+      : `No mixed layout is within τ = ${tolerance} of full precision on validation.`;
   } else if (!mixedBeatsUniform) {
     mixedSentence = bestUniform
       ? `No mixed layout beats the best uniform design at τ = ${tolerance}: uniform ${label(bestUniform)} saves ${pct(bestUniform.savingPct)}, ` +
