@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decide, paretoFront, seedsNoClaim, type DesignKind, type DesignRow } from '../src/report/pareto.js';
+import { PARETO_PLOT_SIZE, paretoPlotSpec } from '../src/report/pareto-plot.js';
+import { plotSvg, svgToPng } from '../src/report/svgPlot.js';
 
 /** A design whose seeds 1..k have the given validation and test Dice (collapsed seeds by index). */
 function design(designId: string, family: string, kind: DesignKind, bits: number, val: number[], testDice: number[], collapsed: number[] = []): DesignRow {
@@ -115,6 +117,29 @@ test('mixed against uniform, in plain words', () => {
   const noMixed = decide([base(), design('u8', 'uniform-b', 'uniform', 8, [0.7, 0.7, 0.7], [0.7, 0.7, 0.7])], { tolerance: 0.02 });
   assert.match(noMixed.mixedSentence, /No mixed layout was measured/);
   assert.throws(() => decide([design('m', 'learned', 'mixed', 8, [0.7], [0.7])], { tolerance: 0.02 }), /exactly one full-precision/);
+});
+
+test('front plot: one series per family, the non-dominated designs joined, τ band, the decision circled; renders to PNG', async () => {
+  const rows = [
+    base(),
+    design('u8', 'uniform-b', 'uniform', 8, [0.7, 0.7, 0.7], [0.6, 0.6, 0.6]),
+    design('u4', 'uniform-b', 'uniform', 4, [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]),
+    design('d10', 'dither', 'mixed', 10, [0.65, 0.65, 0.65], [0.9, 0.9, 0.9]),
+    design('b10', 'blue-noise', 'mixed', 10, [0.66, 0.65, 0.65], [0.9, 0.9, 0.9]),
+    design('dead', 'random', 'mixed', 2, [0.9, 0.9], [0.9, 0.9], [0, 1]),
+  ];
+  const d = decide(rows, { tolerance: 0.02 });
+  const spec = paretoPlotSpec(paretoFront(rows), d, { nativeBits: 12 });
+  const names = spec.series.map((s) => s.name);
+  assert.equal(names, ['full precision ± τ (0.02)', 'full precision', 'uniform, retrained U-Net (b)', 'ordered dither (Bayer)', 'blue noise', 'non-dominated (validation)', 'decision: u8']);
+  const band = spec.series[0]!.points[0]!;
+  assert.ok(Math.abs(band.hi! - band.lo! - 0.04) < 1e-12);
+  assert.is(spec.series.find((s) => s.name.startsWith('non-dominated'))!.points.length, 3); // u4, u8, full
+  // Dither and blue noise at 10 bits are drawn side by side, not on top of each other.
+  const xs = spec.series.filter((s) => s.name === 'ordered dither (Bayer)' || s.name === 'blue noise').map((s) => s.points[0]!.x);
+  assert.ok(xs[0]! < 10 && xs[1]! > 10);
+  const png = await svgToPng(plotSvg(spec, PARETO_PLOT_SIZE.width, PARETO_PLOT_SIZE.height));
+  assert.equal([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"
 });
 
 test.run();
