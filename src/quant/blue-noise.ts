@@ -3,7 +3,8 @@
  * threshold map built by void-and-cluster (Ulichney 1993, "The void-and-cluster method for dither
  * array generation") on the image torus with a Gaussian energy filter (σ = 1.5 pixels, truncated at
  * 4σ). The initial pattern is seeded; ties in the energy search go to the lowest pixel index.
- * Cost O(n²) for n pixels (about 0.3 s at 128², ~5 s at 256²): build the order once per size and seed.
+ * Cost about n·(13·cols + rows) energy look-ups for n pixels (measured 0.1 s at 64², 0.6 s at 128², 7 s at 256²
+ * on one CPU core): build the order once per size and seed.
  */
 import { Rng } from '../util/rng.js';
 import { levelsFromOrder, maskFromOrder } from './reduction-order.js';
@@ -11,6 +12,8 @@ import { levelsFromOrder, maskFromOrder } from './reduction-order.js';
 export const BLUE_NOISE_SIGMA = 1.5;
 
 interface Kernel {
+  /** The distinct row offsets (mod rows) the kernel reaches. */
+  rows: Int32Array;
   dy: Int32Array;
   dx: Int32Array;
   w: Float64Array;
@@ -37,7 +40,7 @@ function torusKernel(rows: number, cols: number, sigma: number): Kernel {
       w.push(Math.exp(-(ty * ty + tx * tx) / (2 * sigma * sigma)));
     }
   }
-  return { dy: Int32Array.from(dy), dx: Int32Array.from(dx), w: Float64Array.from(w) };
+  return { rows: Int32Array.from(ys), dy: Int32Array.from(dy), dx: Int32Array.from(dx), w: Float64Array.from(w) };
 }
 
 /** Adds sign·kernel centred at pixel p to the energy map (torus wrap). */
@@ -51,19 +54,63 @@ function splat(energy: Float64Array, p: number, sign: number, k: Kernel, rows: n
   }
 }
 
-/** Index of the pixel with bit === want and the highest (max) or lowest (min) energy; lowest index on ties. */
-function extreme(energy: Float64Array, bits: Uint8Array, want: number, max: boolean): number {
-  let best = -1;
-  let bestE = max ? -Infinity : Infinity;
-  for (let i = 0; i < bits.length; i++) {
-    if (bits[i] !== want) continue;
-    const e = energy[i]!;
-    if (max ? e > bestE : e < bestE) {
-      best = i;
-      bestE = e;
-    }
+/**
+ * The pixel with bit === want and the highest (max) or lowest (min) energy, lowest index on ties,
+ * kept per image row so that a toggle, which changes the energy of the kernel's rows only, costs a
+ * rescan of those rows instead of the whole image (the same answer as one scan of every pixel).
+ */
+class ExtremeTracker {
+  private readonly rowBest: Int32Array;
+
+  constructor(
+    private readonly energy: Float64Array,
+    private readonly bits: Uint8Array,
+    private readonly want: number,
+    private readonly max: boolean,
+    private readonly rows: number,
+    private readonly cols: number,
+    private readonly kernelRows: Int32Array,
+  ) {
+    this.rowBest = new Int32Array(rows);
+    for (let r = 0; r < rows; r++) this.scanRow(r);
   }
-  return best;
+
+  private better(e: number, than: number): boolean {
+    return this.max ? e > than : e < than;
+  }
+
+  private scanRow(r: number): void {
+    let best = -1;
+    let bestE = this.max ? -Infinity : Infinity;
+    for (let i = r * this.cols, end = i + this.cols; i < end; i++) {
+      if (this.bits[i] !== this.want) continue;
+      const e = this.energy[i]!;
+      if (this.better(e, bestE)) {
+        best = i;
+        bestE = e;
+      }
+    }
+    this.rowBest[r] = best;
+  }
+
+  /** Call after toggling pixel p (and splatting its kernel). */
+  touched(p: number): void {
+    const r = Math.floor(p / this.cols);
+    for (const dy of this.kernelRows) this.scanRow((r + dy) % this.rows);
+  }
+
+  best(): number {
+    let best = -1;
+    let bestE = this.max ? -Infinity : Infinity;
+    for (let r = 0; r < this.rows; r++) {
+      const i = this.rowBest[r]!;
+      if (i >= 0 && this.better(this.energy[i]!, bestE)) {
+        best = i;
+        bestE = this.energy[i]!;
+      }
+    }
+    return best;
+  }
 }
 
 /**
@@ -89,31 +136,38 @@ export function blueNoiseRanks(rows: number, cols: number, seed: number, sigma =
     proto[index[i]!] = 1;
     splat(energy, index[i]!, 1, k, rows, cols);
   }
+  const clusters = new ExtremeTracker(energy, proto, 1, true, rows, cols, k.rows);
+  const voids = new ExtremeTracker(energy, proto, 0, false, rows, cols, k.rows);
+  const toggle = (p: number, to: 0 | 1) => {
+    proto[p] = to;
+    splat(energy, p, to ? 1 : -1, k, rows, cols);
+    clusters.touched(p);
+    voids.touched(p);
+  };
   for (let iter = 0; iter < 10 * n; iter++) {
-    const cluster = extreme(energy, proto, 1, true);
-    proto[cluster] = 0;
-    splat(energy, cluster, -1, k, rows, cols);
-    const voidAt = extreme(energy, proto, 0, false);
-    proto[voidAt] = 1;
-    splat(energy, voidAt, 1, k, rows, cols);
+    const cluster = clusters.best();
+    toggle(cluster, 0);
+    const voidAt = voids.best();
+    toggle(voidAt, 1);
     if (voidAt === cluster) break;
   }
   // Phase 1: ranks initial−1 … 0 by removing the tightest cluster from a copy of the prototype.
   const bits = proto.slice();
   const e1 = energy.slice();
+  const clusters1 = new ExtremeTracker(e1, bits, 1, true, rows, cols, k.rows);
   for (let r = initial - 1; r >= 0; r--) {
-    const cluster = extreme(e1, bits, 1, true);
+    const cluster = clusters1.best();
     bits[cluster] = 0;
     splat(e1, cluster, -1, k, rows, cols);
+    clusters1.touched(cluster);
     rank[cluster] = r;
   }
   // Phases 2 and 3: ranks initial … n−1 by filling the largest void. (Ulichney's phase 3 picks the
   // tightest cluster of zeros; with one filter the energies of ones and zeros sum to a constant, so
   // that is the same pixel as the largest void of ones.)
   for (let r = initial; r < n; r++) {
-    const voidAt = extreme(energy, proto, 0, false);
-    proto[voidAt] = 1;
-    splat(energy, voidAt, 1, k, rows, cols);
+    const voidAt = voids.best();
+    toggle(voidAt, 1);
     rank[voidAt] = r;
   }
   return rank;
