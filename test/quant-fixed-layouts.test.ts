@@ -101,6 +101,43 @@ test('blue noise and dither are better spread than a random layout at the same c
   assert.ok(blueNn > 1.3 * randomNn, `blue noise NN ${blueNn.toFixed(2)} vs random ${randomNn.toFixed(2)}`);
 });
 
+test('void-and-cluster: every rank is the largest void (or, below the prototype, the tightest cluster) of the pattern before it', () => {
+  // At 12×12 the 4σ window covers the whole torus, so a fresh full Gaussian energy is the module's energy.
+  const R = 12;
+  const n = R * R;
+  const rank = blueNoiseRanks(R, R, 4);
+  const energy = (on: Uint8Array, p: number) => {
+    let e = 0;
+    for (let q = 0; q < n; q++) {
+      if (!on[q]) continue;
+      const dy = Math.min(Math.abs(Math.floor(p / R) - Math.floor(q / R)), R - Math.abs(Math.floor(p / R) - Math.floor(q / R)));
+      const dx = Math.min(Math.abs((p % R) - (q % R)), R - Math.abs((p % R) - (q % R)));
+      e += Math.exp(-(dy * dy + dx * dx) / (2 * 1.5 * 1.5));
+    }
+    return e;
+  };
+  const initial = Math.round(0.1 * n);
+  for (let m = 0; m < n; m++) {
+    const on = Uint8Array.from(rank, (r) => (r < m ? 1 : 0));
+    const chosen = rank.indexOf(m);
+    if (m >= initial) {
+      // Filling: the chosen pixel has the lowest energy among the empty ones.
+      const e = energy(on, chosen);
+      for (let p = 0; p < n; p++) if (!on[p]) assert.ok(energy(on, p) >= e - 1e-9, `rank ${m}: pixel ${p} is a larger void`);
+    } else {
+      // Removing (phase 1, ranks counted down): with rank m's pixel on, it is the tightest cluster.
+      on[chosen] = 1;
+      const e = energy(on, chosen);
+      for (let p = 0; p < n; p++) if (on[p]) assert.ok(energy(on, p) <= e + 1e-9, `rank ${m}: pixel ${p} is a tighter cluster`);
+    }
+  }
+});
+
+test('ordered dither at 1/4 is every other row and column', () => {
+  const m = ditherLayout(8, 8, 0.25);
+  for (let r = 0; r < 8; r++) for (let c = 0; c < 8; c++) assert.is(m[r * 8 + c], r % 2 === 0 && c % 2 === 0 ? 1 : 0, `(${r}, ${c})`);
+});
+
 test('orderByScore: score, then tie-break, then index; maskFromOrder takes the first round(b·n)', () => {
   assert.equal(Array.from(orderByScore([2, 1, 1, 0], [0, 5, 3, 0])), [3, 2, 1, 0]);
   assert.equal(Array.from(orderByScore([1, 1, 1])), [0, 1, 2]);
