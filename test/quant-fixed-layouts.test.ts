@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bayerIndices, bayerMatrix, ditherLayout, ditherLevelLayout } from '../src/quant/dither.js';
 import { blueNoiseLayout, blueNoiseLevelLayout, blueNoiseRanks } from '../src/quant/blue-noise.js';
-import { contentLayout, contentLevelLayout, outsideBodyShare } from '../src/quant/content.js';
+import { contentLayout, contentLayoutForSplit, contentLevelLayout, outsideBodyShare } from '../src/quant/content.js';
 import { levelsFromOrder, maskFromOrder, orderByScore } from '../src/quant/reduction-order.js';
 import { randomLayout } from '../src/quant/random.js';
 import { bodyMask, internalAirMask } from '../src/data/body.js';
@@ -221,6 +221,9 @@ test('content heuristic reduces outside-body pixels first, exact count, from the
   assert.equal(Array.from(contentLayout(otherTest.train, 0.5)), Array.from(contentLayout(split.train, 0.5)));
   const otherTrain = splitByVolume(dataset([disc(6, 6, 5, 'a', 'a0'), ...slices.slice(1)]), ['c']);
   assert.not.equal(Array.from(contentLayout(otherTrain.train, 0.5)), Array.from(contentLayout(split.train, 0.5)));
+  // The split-level entry reads split.train only: the same as the training images, whatever the test holds.
+  assert.equal(Array.from(contentLayoutForSplit(otherTest, 0.5)), Array.from(contentLayout(split.train, 0.5)));
+  assert.equal(Array.from(contentLayoutForSplit({ train: split.train }, 0.5)), Array.from(contentLayout(split.train, 0.5)));
   // Multi-level: pixels inside the body keep the most bits.
   const bits = contentLevelLayout(split.train, [12, 8, 4], 8);
   assert.is(bits[12 * COLS + 12], 12);

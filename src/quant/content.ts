@@ -7,6 +7,7 @@
  * the test images, and the layout is a function of the training images alone.
  */
 import { bodyMask, defaultAirThreshold } from '../data/body.js';
+import type { Split } from '../data/split.js';
 import type { CtDataset } from '../data/types.js';
 import { levelsFromOrder, maskFromOrder, orderByScore } from './reduction-order.js';
 
@@ -54,4 +55,17 @@ export function contentLayout(train: TrainingImages, budget: number, opts: Conte
 /** Content-heuristic multi-level layout: ADC bits per pixel (levelBits = [native, ...modes]), Σ ≤ budgetBits·n. */
 export function contentLevelLayout(train: TrainingImages, levelBits: readonly number[], budgetBits: number, opts: ContentOptions = {}): Uint8Array {
   return levelsFromOrder(contentOrder(train, opts), levelBits, budgetBits);
+}
+
+/**
+ * The entry point for a study: takes the split and reads its training part only, so a caller cannot
+ * hand the test images in by mistake. Returns the hardware mask (exactly round(budget·n) ones).
+ */
+export function contentLayoutForSplit(split: Pick<Split, 'train'>, budget: number, opts: ContentOptions = {}): Uint8Array {
+  return contentLayout(split.train, budget, opts);
+}
+
+/** Multi-level counterpart of contentLayoutForSplit: ADC bits per pixel, Σ ≤ budgetBits·n. */
+export function contentLevelLayoutForSplit(split: Pick<Split, 'train'>, levelBits: readonly number[], budgetBits: number, opts: ContentOptions = {}): Uint8Array {
+  return contentLevelLayout(split.train, levelBits, budgetBits, opts);
 }

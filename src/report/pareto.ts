@@ -179,7 +179,8 @@ export function pairedTest(a: DesignRow, b: DesignRow, tolerance: number, suppor
 
 /** The rule of `decisionRule` over `candidates`; undefined when none qualifies. */
 function pick(candidates: readonly FrontPoint[], threshold: number): FrontPoint | undefined {
-  const ok = candidates.filter((p) => p.nUsed > 0 && p.valMean >= threshold);
+  // 1e-12 of slack so that a design exactly τ below full precision (in decimal) is not lost to rounding.
+  const ok = candidates.filter((p) => p.nUsed > 0 && p.valMean >= threshold - 1e-12);
   ok.sort((a, b) => compare(b.savingPct, a.savingPct) || compare(b.valMean, a.valMean) || compare(a.designId, b.designId));
   return ok[0];
 }
