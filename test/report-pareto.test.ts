@@ -68,6 +68,8 @@ test('selection uses validation only: where validation and test disagree, valida
   assert.is(decide(rows, { tolerance: 0.2 }).chosen.designId, 'testGood');
   const tie = [base(), design('a', 'dither', 'mixed', 8, [0.7, 0.7, 0.7], [0.5, 0.5, 0.5]), design('b', 'content', 'mixed', 8, [0.705, 0.705, 0.705], [0.1, 0.1, 0.1])];
   assert.is(decide(tie, { tolerance: 0.02 }).chosen.designId, 'b');
+  // Exactly τ below full precision (0.71 − 0.02 = 0.69 in decimal) qualifies despite float rounding.
+  assert.is(decide([base(), design('edge', 'dither', 'mixed', 8, [0.69, 0.69, 0.69], [0.69, 0.69, 0.69])], { tolerance: 0.02 }).chosen.designId, 'edge');
   // Nothing qualifies but full precision: the headline says nothing saves storage.
   const none = decide([base(), design('bad', 'random', 'mixed', 6, [0.1, 0.1, 0.1], [0.1, 0.1, 0.1])], { tolerance: 0.02 });
   assert.is(none.chosen.designId, 'full');
