@@ -24,7 +24,8 @@ export interface Series {
   /** 'line' (with markers), 'points' (markers only), 'band' (line + shaded lo..hi), 'hline' (y of the first point across the plot, band lo..hi). */
   style?: 'line' | 'points' | 'band' | 'hline';
   dashed?: boolean;
-  marker?: 'circle' | 'square' | 'cross' | 'none';
+  /** 'ring' and 'target' are open circles (r 7 and 10) for marking points another series drew. */
+  marker?: 'circle' | 'square' | 'cross' | 'triangle' | 'diamond' | 'ring' | 'target' | 'none';
   /** Draw lo..hi as error bars (default true for 'line' and 'points'). */
   errorBars?: boolean;
   /** Keep out of the legend. */
@@ -189,6 +190,14 @@ function marker(kind: NonNullable<Series['marker']>, x: number, y: number, color
       return '';
     case 'square':
       return `<rect x="${x - 3.5}" y="${y - 3.5}" width="7" height="7" fill="${color}"/>`;
+    case 'triangle':
+      return `<path d="M${x},${y - 4.5}L${x + 4.5},${y + 3.5}L${x - 4.5},${y + 3.5}Z" fill="${color}"/>`;
+    case 'diamond':
+      return `<path d="M${x},${y - 5}L${x + 5},${y}L${x},${y + 5}L${x - 5},${y}Z" fill="${color}"/>`;
+    case 'ring':
+      return `<circle cx="${x}" cy="${y}" r="7" fill="none" stroke="${color}" stroke-width="1.5"/>`;
+    case 'target':
+      return `<circle cx="${x}" cy="${y}" r="10" fill="none" stroke="${color}" stroke-width="2.5"/>`;
     case 'cross':
       return `<path d="M${x - 4},${y - 4}L${x + 4},${y + 4}M${x - 4},${y + 4}L${x + 4},${y - 4}" stroke="${color}" stroke-width="2"/>`;
     default:
