@@ -15,7 +15,7 @@ const src = join(root, 'src');
 /** Lowest first: a file may import its own layer and the ones below. `backend` stands beside them. */
 const LAYERS: readonly (readonly string[])[] = [
   ['util'], // src/util and src/errors.ts
-  ['profile', 'data', 'config', 'runs'],
+  ['profile', 'data', 'config', 'runs', 'layout-io'],
   ['quant', 'model'],
   ['train'],
   ['experiments'],
@@ -24,8 +24,10 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cli'],
 ];
 const BACKEND = 'backend';
-/** The only backend files other layers may import: the backend starter and the kernel registry's names. */
-// Neutral modules of names only: kernel names and flag names, no backend code.
+/**
+ * The only backend files other layers may import: the backend starter, and the neutral modules of
+ * names only (kernel names, flag names), no backend code.
+ */
 const BACKEND_ENTRY_POINTS = ['backend/index.ts', 'backend/kernel-names.ts', 'backend/flags.ts'];
 
 type Graph = Map<string, string[]>;

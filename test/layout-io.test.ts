@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { layoutFromValueMap, parseLayoutCsv, readDesignerLayout, reducedMask, type LayoutTarget } from '../src/layout-io/designer-layout.js';
-import { layoutFromMask, writeLayoutFile, type AdcLayout } from '../src/report/layoutFile.js';
+import { layoutFromMask, writeLayoutFile, type AdcLayout } from '../src/layout-io/layout-file.js';
 import { encodeGreyPng } from '../src/data/png.js';
 import { blueNoiseLayout } from '../src/quant/blue-noise.js';
 import { UserError } from '../src/errors.js';

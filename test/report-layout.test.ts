@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32, decodeLayout, encodeLayout, layoutFromMask, readLayoutFile, writeLayoutFile, type AdcLayout } from '../src/report/layout-file.js';
+import { crc32, decodeLayout, encodeLayout, layoutFromMask, readLayoutFile, writeLayoutFile, type AdcLayout } from '../src/layout-io/layout-file.js';
 import { UserError } from '../src/errors.js';
 import { Rng } from '../src/util/rng.js';
 

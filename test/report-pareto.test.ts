@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decide, paretoFront, seedsNoClaim, type DesignKind, type DesignRow } from '../src/report/pareto.js';
 import { PARETO_PLOT_SIZE, paretoPlotSpec } from '../src/report/pareto-plot.js';
-import { plotSvg, svgToPng } from '../src/report/svgPlot.js';
+import { plotSvg, svgToPng } from '../src/report/svg-plot.js';
 
 /** A design whose seeds 1..k have the given validation and test Dice (collapsed seeds by index). */
 function design(designId: string, family: string, kind: DesignKind, bits: number, val: number[], testDice: number[], collapsed: number[] = []): DesignRow {

@@ -9,7 +9,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import sharp from 'sharp';
 import { writeReport } from '../src/report/write.js';
 import { manifestProblems, type Manifest } from '../src/report/manifest.js';
-import { readLayoutFile } from '../src/report/layout-file.js';
+import { readLayoutFile } from '../src/layout-io/layout-file.js';
 import { mergeRuns } from '../src/runs/store.js';
 import type { ExampleInput } from '../src/report/examples.js';
 import { fixtureRuns, profile } from './report-fixtures.js';

@@ -18,7 +18,7 @@ import { extname } from 'node:path';
 import { UserError } from '../errors.js';
 import { readGreyImage } from '../data/png.js';
 import { resizeMask } from '../data/resize.js';
-import { readLayoutFile, type AdcLayout } from '../report/layoutFile.js';
+import { readLayoutFile, type AdcLayout } from './layout-file.js';
 
 /** The detector a layout must fit: the training image size and the profile's bit depths. */
 export interface LayoutTarget {

@@ -4,8 +4,7 @@
  * produces such an order; the hardware mask takes its first round(b·n) pixels, and a multi-level
  * layout fills the bit budget from the other end (the pixels reduced last keep the most bits).
  */
-import { greedyLevels } from './multilevel.js';
-import { pixelsForBudget } from './random.js';
+import { greedyLevels, pixelsForBudget } from './budget.js';
 
 /**
  * Pixel indices sorted by `score` ascending, ties by `tie` ascending, then by index ascending;

@@ -15,7 +15,7 @@ export { toCsv, formatCell } from './csv.js';
 export {
   encodeLayout, decodeLayout, readLayoutFile, writeLayoutFile, layoutFromMask, checkLayout, crc32,
   LAYOUT_MAGIC, LAYOUT_VERSION, type AdcLayout, type LayoutEncoding,
-} from './layout-file.js';
+} from '../layout-io/layout-file.js';
 export { buildManifest, manifestProblems, fileEntry, detectVersions, type Manifest, type ManifestFile, type Versions } from './manifest.js';
 export { headlineSentences, reportHtml } from './html.js';
 export { examplesPng, type ExampleInput } from './examples.js';

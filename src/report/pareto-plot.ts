@@ -5,7 +5,7 @@
  * and the chosen design circled. A pure plot spec, rendered with svgPlot (plotSvg → svgToPng).
  */
 import type { Decision, FrontPoint } from './pareto.js';
-import { GREY, PALETTE, type PlotSpec, type Series } from './svgPlot.js';
+import { GREY, PALETTE, type PlotSpec, type Series } from './svg-plot.js';
 
 type Style = { color: string; marker: NonNullable<Series['marker']>; name: string; line?: boolean };
 

@@ -5,7 +5,7 @@
 import { learnsLayout, type RunResult } from '../runs/types.js';
 import type { DetectorProfile } from '../profile/types.js';
 import { UserError } from '../errors.js';
-import type { AdcLayout } from './layout-file.js';
+import type { AdcLayout } from '../layout-io/layout-file.js';
 import { budgetKindOf, type LayoutRow } from './table-rows.js';
 
 /**

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { toCsv } from './csv.js';
 import { examplesPng, type ExampleInput } from './examples.js';
 import { reportHtml, type HtmlFigure, type HtmlTable } from './html.js';
-import { encodeLayout } from './layout-file.js';
+import { encodeLayout } from '../layout-io/layout-file.js';
 import { bitDepthScale, binaryLayoutScale, mapPng } from './maps.js';
 import { buildManifest, detectVersions, fileEntry, manifestProblems, type ManifestFile, type Versions } from './manifest.js';
 import { runFileName, writeRun } from '../runs/store.js';
