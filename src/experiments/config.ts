@@ -1,4 +1,7 @@
+import type { Fit } from '../data/resize.js';
 import { UserError } from '../errors.js';
+import type { InputNormalisation } from '../model/input-normalisation.js';
+import { NO_AUGMENTATION, type AugmentConfig } from '../train/augment.js';
 import { compileSchema, schemaProblems } from '../profile/validate.js';
 import { readJsonFile, readShippedSchema } from '../util/json-file.js';
 
@@ -25,6 +28,12 @@ export interface ExperimentConfig {
   testFraction: number;
   validationFraction: number;
   synthetic: { slices: number; slicesPerVolume: number };
+  /** Training-data augmentation before the readout (all off by default). */
+  augment: AugmentConfig;
+  /** Scaling of the readout after the input stage, before the U-Net (default `fixed`: counts / full scale). */
+  normalisation: InputNormalisation;
+  /** How images of another aspect ratio reach size×size (default `stretch`). */
+  fit: Fit;
 }
 
 /** Defaults: a recipe sized for the demo on 2 CPU cores (documented in the README). */
@@ -48,6 +57,9 @@ export const DEFAULT_CONFIG: ExperimentConfig = {
   testFraction: 0.25,
   validationFraction: 0.15,
   synthetic: { slices: 160, slicesPerVolume: 8 },
+  augment: NO_AUGMENTATION,
+  normalisation: { kind: 'fixed' },
+  fit: 'stretch',
 };
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -58,6 +70,7 @@ export function resolveConfig(partial: DeepPartial<ExperimentConfig> = {}): Expe
   out.unet = { ...DEFAULT_CONFIG.unet, ...(partial.unet ?? {}) };
   out.temperature = { ...DEFAULT_CONFIG.temperature, ...(partial.temperature ?? {}) };
   out.synthetic = { ...DEFAULT_CONFIG.synthetic, ...(partial.synthetic ?? {}) };
+  out.augment = { ...DEFAULT_CONFIG.augment, ...(partial.augment ?? {}) };
   if (partial.baselineEpochs === undefined && partial.epochs !== undefined) out.baselineEpochs = partial.epochs;
   return out;
 }
@@ -70,5 +83,9 @@ export function loadConfig(path: string): ExperimentConfig {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : '';
     throw new UserError(`${problems[0]!.message}${more}`, { file: path, pointer: problems[0]!.pointer });
   }
-  return resolveConfig(doc as DeepPartial<ExperimentConfig>);
+  const config = resolveConfig(doc as DeepPartial<ExperimentConfig>);
+  const n = config.normalisation;
+  if (n.kind === 'window' && !(n.high > n.low))
+    throw new UserError(`normalisation window needs low < high, got [${n.low}, ${n.high}]`, { file: path, pointer: '/normalisation' });
+  return config;
 }

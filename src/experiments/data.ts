@@ -70,7 +70,7 @@ export async function prepareData(
     if (loaded.slices.length === 0) throw new UserError('no usable slices', { file: source.path });
     const every = source.every ?? 1;
     const kept = every > 1 ? subset(loaded, loaded.slices.map((_, i) => i).filter((i) => i % every === 0)) : loaded;
-    ds = kept.height === config.size && kept.width === config.size ? kept : resizeDataset(kept, config.size);
+    ds = kept.height === config.size && kept.width === config.size ? kept : resizeDataset(kept, config.size, config.fit ?? 'stretch');
     const skipped = loaded.skipped?.length ? `, ${loaded.skipped.length} file(s) skipped` : '';
     const thinned = every > 1 ? `, every ${every}th slice: ${kept.slices.length}` : '';
     label = `${source.path} (${loaded.slices.length} slices${thinned}, ${loaded.nativeBits}-bit${skipped})`;
