@@ -115,7 +115,9 @@ export function fitFrame(h: number, w: number, outH: number, outW: number, fit: 
     fit === 'pad'
       ? taller ? { height: h, width: Math.round((h * outW) / outH) } : { height: Math.round((w * outH) / outW), width: w }
       : taller ? { height: Math.round((w * outH) / outW), width: w } : { height: h, width: Math.round((h * outW) / outH) };
-  return { ...frame, top: Math.floor((frame.height - h) / 2), left: Math.floor((frame.width - w) / 2) };
+  // Odd leftovers to the bottom / right: pad puts floor(extra / 2) before the image, crop cuts floor(excess / 2) before the frame.
+  const before = (frameN: number, n: number) => (frameN >= n ? Math.floor((frameN - n) / 2) : -Math.floor((n - frameN) / 2));
+  return { ...frame, top: before(frame.height, h), left: before(frame.width, w) };
 }
 
 /** Copies an h×w slice into its frame (see fitFrame): uncovered image pixels get `background`, mask pixels 0. */
