@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startBackend } from '../src/backend/index.js';
 import type { CtDataset, CtSlice } from '../src/data/types.js';
-import { DEFAULT_CONFIG, resolveConfig } from '../src/experiments/config.js';
+import { DEFAULT_CONFIG, loadConfig, resolveConfig } from '../src/experiments/config.js';
 import { normaliseInput } from '../src/model/input-normalisation.js';
 import {
   augmentSlice,
@@ -54,6 +54,22 @@ test('defaults: augmentation off, fixed normalisation, stretch fit', () => {
   assert.is(c.fit, 'stretch');
   assert.equal(resolveConfig({ augment: { flip: true } }).augment, { ...NO_AUGMENTATION, flip: true });
   assert.is(DEFAULT_CONFIG.augment.noise, 0);
+});
+
+test('config files: the new fields validate; a bad window or an unknown augmentation key is a UserError', () => {
+  const write = (name: string, doc: unknown) => {
+    const path = join(dir, name);
+    writeFileSync(path, JSON.stringify(doc));
+    return path;
+  };
+  const c = loadConfig(write('ok.json', { augment: { flip: true, noise: 0.01 }, normalisation: { kind: 'window', low: 10, high: 200 }, fit: 'pad' }));
+  assert.equal(c.augment, { ...NO_AUGMENTATION, flip: true, noise: 0.01 });
+  assert.equal(c.normalisation, { kind: 'window', low: 10, high: 200 });
+  assert.is(c.fit, 'pad');
+  assert.is(loadConfig(write('std.json', { normalisation: { kind: 'standardise' } })).normalisation.kind, 'standardise');
+  assert.throws(() => loadConfig(write('bad-window.json', { normalisation: { kind: 'window', low: 200, high: 10 } })), /low < high/);
+  assert.throws(() => loadConfig(write('bad-key.json', { augment: { flop: true } })), /flop/);
+  assert.throws(() => loadConfig(write('bad-fit.json', { fit: 'squash' })), /squash/);
 });
 
 test('geometric transforms keep image and mask aligned (nearest on both)', () => {
