@@ -3,7 +3,7 @@ import { loadDataset } from '../data/load.js';
 import { generatePhantoms } from '../data/phantom.js';
 import { resizeDataset } from '../data/resize.js';
 import { splitByVolume } from '../data/split.js';
-import { COVID_CT_20_TEST_VOLUMES, COVID_CT_20_VOLUME_STARTS } from '../data/volumes.js';
+import { COVID_CT_20_RADIOPAEDIA_VOLUMES, COVID_CT_20_TEST_VOLUMES, COVID_CT_20_VOLUME_STARTS } from '../data/volumes.js';
 import { UserError } from '../errors.js';
 import type { DetectorProfile } from '../profile/types.js';
 import type { ExperimentConfig } from './config.js';
@@ -44,6 +44,8 @@ export function splitVolumes(ds: CtDataset, fraction: number, seed: number, fixe
 /** Named real datasets whose volume layout ctquant knows. */
 export const DATASET_PRESETS = {
   'covid-ct-20': { volumeStarts: [...COVID_CT_20_VOLUME_STARTS], testVolumes: [...COVID_CT_20_TEST_VOLUMES] },
+  /** Cross-source: train on coronacases (v00-v09), test on radiopaedia (v10-v18). */
+  'covid-ct-20-cross-source': { volumeStarts: [...COVID_CT_20_VOLUME_STARTS], testVolumes: [...COVID_CT_20_RADIOPAEDIA_VOLUMES] },
 } as const;
 export type DatasetPreset = keyof typeof DATASET_PRESETS;
 
@@ -79,6 +81,9 @@ export async function prepareData(
     throw new UserError(
       `the data is ${ds.nativeBits}-bit but the profile ${profile.name} is ${profile.nativeBits}-bit: use a matching profile`,
     );
+  const norm = config.normalisation;
+  if (norm?.kind === 'window' && (norm.low < 0 || norm.high > 2 ** profile.nativeBits - 1))
+    throw new UserError(`normalisation window [${norm.low}, ${norm.high}] lies outside the ${profile.nativeBits}-bit native range [0, ${2 ** profile.nativeBits - 1}]`);
   if (opts.allTest) return { split: { train: subset(ds, []), validation: subset(ds, []), test: ds }, source: label };
   const { rest, held: test } = splitVolumes(ds, config.testFraction, config.seed, source.kind === 'folder' ? source.testVolumes : undefined);
   const { rest: train, held: validation } =
