@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { BACKEND_NAMES, type BackendName } from '../backend/index.js';
+import { FITS, type Fit } from '../data/resize.js';
 import { UserError } from '../errors.js';
 import { loadConfig, resolveConfig, type ExperimentConfig } from '../config/experiment-config.js';
 import { DATASET_PRESETS, type DataSource, type DatasetPreset } from '../experiments/data.js';
@@ -29,6 +30,7 @@ interface ExperimentArgs {
   seeds?: number;
   epochs?: number;
   size?: number;
+  fit?: Fit;
   budgets?: string;
   resume: boolean;
   shard?: string;
@@ -54,6 +56,7 @@ function experimentOptions<T>(y: Argv<T>, kind: ExperimentKind): Argv<T & Experi
     .option('seeds', { type: 'number', describe: 'trainings per configuration (config seeds)' })
     .option('epochs', { type: 'number', describe: 'epochs of every training (config epochs and baselineEpochs)' })
     .option('size', { type: 'number', describe: 'image size in pixels (config size)' })
+    .option('fit', { choices: FITS, describe: 'other aspect ratios: stretch, pad (centred, image minimum) or crop (centre) (config fit)' })
     .option('budgets', { type: 'string', describe: "comma-separated budgets (sweep default: the profile sweep; study default: the profile budget)" })
     .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its checkpoints' })
     .option('shard', { type: 'string', describe: 'run every n-th point only: i/n (1-based); join shards with ctquant merge' })
@@ -80,6 +83,7 @@ function configFrom(args: ExperimentArgs, kind: ExperimentKind): ExperimentConfi
   if (positiveInt(args.epochs, 'epochs') !== undefined) cfg.epochs = cfg.baselineEpochs = args.epochs!;
   if (positiveInt(args.seeds, 'seeds') !== undefined) cfg.seeds = args.seeds!;
   if (positiveInt(args.size, 'size') !== undefined) cfg.size = args.size!;
+  if (args.fit !== undefined) cfg.fit = args.fit;
   if (args.seed !== undefined) {
     if (!(Number.isInteger(args.seed) && args.seed >= 0)) throw new UserError(`--seed: expected an integer >= 0, got ${args.seed}`);
     cfg.seed = args.seed;

@@ -1,7 +1,34 @@
+import type { Fit } from '../data/resize.js';
 import { UserError } from '../errors.js';
 import { compileSchema, schemaProblems } from '../util/validate.js';
 import { readJsonFile, readShippedSchema } from '../util/json-file.js';
 import { schemaDefaults, type SchemaNode } from './schema-defaults.js';
+
+/** Training-data augmentation before the readout (train/augment.ts applies it; schema: `augment`). */
+export interface AugmentConfig {
+  /** Random horizontal and vertical flips (each with probability 1/2). */
+  flip: boolean;
+  /** Random multiple of 90° (square images; non-square images get 0° or 180°). */
+  rotate90: boolean;
+  /** Zoom factor drawn log-uniformly in [1/(1+scale), 1+scale] with a random shift that keeps the centre inside; 0 = off. */
+  scale: number;
+  /** Small rotation drawn uniformly in ±rotateDegrees; 0 = off. */
+  rotateDegrees: number;
+  /** Contrast factor drawn log-uniformly in [1/(1+contrast), 1+contrast] around the image mean; 0 = off. */
+  contrast: number;
+  /** Gamma drawn log-uniformly in [1/(1+gamma), 1+gamma], applied to counts / full scale; 0 = off. */
+  gamma: number;
+  /** Offset drawn uniformly in ±windowShift × full scale (a shifted window / calibration); 0 = off. */
+  windowShift: number;
+  /** Standard deviation of additive Gaussian noise, as a share of full scale; 0 = off. */
+  noise: number;
+}
+
+/** Scaling of the readout before the U-Net (model/input-normalisation.ts applies it; schema: `normalisation`). */
+export type InputNormalisation =
+  | { kind: 'fixed' }
+  | { kind: 'window'; low: number; high: number }
+  | { kind: 'standardise' };
 
 /** Training settings (not hardware); the fields of schemas/experiment-config.schema.json, which holds their defaults. */
 export interface ExperimentConfig {
@@ -26,6 +53,12 @@ export interface ExperimentConfig {
   testFraction: number;
   validationFraction: number;
   synthetic: { slices: number; slicesPerVolume: number };
+  /** Training-data augmentation before the readout (all off by default). */
+  augment: AugmentConfig;
+  /** Scaling of the readout after the input stage, before the U-Net (default `fixed`: counts / full scale). */
+  normalisation: InputNormalisation;
+  /** How images of another aspect ratio reach size×size (default `stretch`). */
+  fit: Fit;
 }
 
 const SCHEMA_FILE = 'experiment-config.schema.json';
@@ -46,6 +79,7 @@ export function resolveConfig(partial: DeepPartial<ExperimentConfig> = {}): Expe
   out.unet = { ...DEFAULT_CONFIG.unet, ...(partial.unet ?? {}) };
   out.temperature = { ...DEFAULT_CONFIG.temperature, ...(partial.temperature ?? {}) };
   out.synthetic = { ...DEFAULT_CONFIG.synthetic, ...(partial.synthetic ?? {}) };
+  out.augment = { ...DEFAULT_CONFIG.augment, ...(partial.augment ?? {}) };
   if (partial.baselineEpochs === undefined && partial.epochs !== undefined) out.baselineEpochs = partial.epochs;
   return out;
 }
@@ -58,5 +92,9 @@ export function loadConfig(path: string): ExperimentConfig {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : '';
     throw new UserError(`${problems[0]!.message}${more}`, { file: path, pointer: problems[0]!.pointer });
   }
-  return resolveConfig(doc as DeepPartial<ExperimentConfig>);
+  const config = resolveConfig(doc as DeepPartial<ExperimentConfig>);
+  const n = config.normalisation;
+  if (n.kind === 'window' && !(n.high > n.low))
+    throw new UserError(`normalisation window needs low < high, got [${n.low}, ${n.high}]`, { file: path, pointer: '/normalisation' });
+  return config;
 }

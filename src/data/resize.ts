@@ -2,6 +2,12 @@
  * Resampling a dataset to the experiment's image size: images with area averaging when
  * shrinking and linear interpolation when enlarging (each axis on its own), rounded back to
  * integer counts; masks with nearest neighbour so they stay binary.
+ *
+ * Aspect ratio (`fit`): `stretch` (the default, the original behaviour) resamples each axis on
+ * its own; `pad` first centres the image in a frame of the target's aspect ratio, filling with the
+ * image's minimum (its air / outside-the-field value, in native counts) and the mask with 0;
+ * `crop` first takes the centred region of the target's aspect ratio. Odd leftovers go to the
+ * bottom / right (offset = floor(difference / 2)).
  */
 import type { CtDataset, CtSlice } from './types.js';
 
@@ -93,15 +99,72 @@ export function resizeMask(mask: Uint8Array, h: number, w: number, outH: number,
   return out;
 }
 
-/** Every slice resized to size×size (or height×width); returns the same dataset when nothing changes. */
-export function resizeDataset(ds: CtDataset, size: number | { height: number; width: number }): CtDataset {
+export type Fit = 'stretch' | 'pad' | 'crop';
+export const FITS: readonly Fit[] = ['stretch', 'pad', 'crop'];
+
+/**
+ * The frame an h×w image is placed in (pad) or cut from (crop) before resampling to outH×outW,
+ * with the same aspect ratio as the target: frame size and where the image's (0,0) lands in it
+ * (negative for crop: the frame starts inside the image).
+ */
+export function fitFrame(h: number, w: number, outH: number, outW: number, fit: Fit): { height: number; width: number; top: number; left: number } {
+  if (fit === 'stretch' || h * outW === w * outH) return { height: h, width: w, top: 0, left: 0 };
+  // Taller than the target (relative to width): pad widens, crop shortens.
+  const taller = h * outW > w * outH;
+  const frame =
+    fit === 'pad'
+      ? taller ? { height: h, width: Math.round((h * outW) / outH) } : { height: Math.round((w * outH) / outW), width: w }
+      : taller ? { height: Math.round((w * outH) / outW), width: w } : { height: h, width: Math.round((h * outW) / outH) };
+  // Odd leftovers to the bottom / right: pad puts floor(extra / 2) before the image, crop cuts floor(excess / 2) before the frame.
+  const before = (frameN: number, n: number) => (frameN >= n ? Math.floor((frameN - n) / 2) : -Math.floor((n - frameN) / 2));
+  return { ...frame, top: before(frame.height, h), left: before(frame.width, w) };
+}
+
+/** Copies an h×w slice into its frame (see fitFrame): uncovered image pixels get `background`, mask pixels 0. */
+export function placeInFrame(
+  image: Float32Array,
+  mask: Uint8Array,
+  h: number,
+  w: number,
+  frame: { height: number; width: number; top: number; left: number },
+  background: number,
+): { image: Float32Array; mask: Uint8Array } {
+  const outImage = new Float32Array(frame.height * frame.width).fill(background);
+  const outMask = new Uint8Array(frame.height * frame.width);
+  for (let y = 0; y < frame.height; y++) {
+    const sy = y - frame.top;
+    if (sy < 0 || sy >= h) continue;
+    for (let x = 0; x < frame.width; x++) {
+      const sx = x - frame.left;
+      if (sx < 0 || sx >= w) continue;
+      outImage[y * frame.width + x] = image[sy * w + sx]!;
+      outMask[y * frame.width + x] = mask[sy * w + sx]!;
+    }
+  }
+  return { image: outImage, mask: outMask };
+}
+
+function minimum(image: Float32Array): number {
+  let m = Infinity;
+  for (let i = 0; i < image.length; i++) if (image[i]! < m) m = image[i]!;
+  return Number.isFinite(m) ? m : 0;
+}
+
+/** One h×w slice to outH×outW under `fit` (image native counts, mask 0/1). */
+export function fitSlice(image: Float32Array, mask: Uint8Array, h: number, w: number, outH: number, outW: number, fit: Fit): { image: Float32Array; mask: Uint8Array } {
+  const frame = fitFrame(h, w, outH, outW, fit);
+  const framed = fit === 'stretch' || (frame.height === h && frame.width === w) ? { image, mask } : placeInFrame(image, mask, h, w, frame, minimum(image));
+  return {
+    image: resizeImage(framed.image, frame.height, frame.width, outH, outW),
+    mask: resizeMask(framed.mask, frame.height, frame.width, outH, outW),
+  };
+}
+
+/** Every slice resized to size×size (or height×width) under `fit` (default stretch); returns the same dataset when nothing changes. */
+export function resizeDataset(ds: CtDataset, size: number | { height: number; width: number }, fit: Fit = 'stretch'): CtDataset {
   const { height, width } = typeof size === 'number' ? { height: size, width: size } : size;
   if (!(Number.isInteger(height) && Number.isInteger(width) && height > 0 && width > 0)) throw new RangeError(`resize target must be positive integers, got ${height}×${width}`);
   if (height === ds.height && width === ds.width) return ds;
-  const slices: CtSlice[] = ds.slices.map((s) => ({
-    ...s,
-    image: resizeImage(s.image, ds.height, ds.width, height, width),
-    mask: resizeMask(s.mask, ds.height, ds.width, height, width),
-  }));
+  const slices: CtSlice[] = ds.slices.map((s) => ({ ...s, ...fitSlice(s.image, s.mask, ds.height, ds.width, height, width, fit) }));
   return { ...ds, height, width, slices };
 }

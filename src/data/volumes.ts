@@ -21,6 +21,12 @@ export const COVID_CT_20_VOLUME_STARTS: readonly number[] = Object.freeze([
 ]);
 /** covid-ct-20's suggested held-out volumes (slices 159-278, 696-788, 1258-1375, 1511-1564) under rule 1's names. */
 export const COVID_CT_20_TEST_VOLUMES: readonly string[] = Object.freeze(['v01', 'v06', 'v11', 'v16']);
+/**
+ * covid-ct-20's second source (radiopaedia, many scanners): the volumes from slice 1247 on, where
+ * bench/covid-sources.ts finds the change point of field of view, noise and histogram; v00-v09 are
+ * the first source (coronacases, one site).
+ */
+export const COVID_CT_20_RADIOPAEDIA_VOLUMES: readonly string[] = Object.freeze(['v10', 'v11', 'v12', 'v13', 'v14', 'v15', 'v16', 'v17', 'v18']);
 
 export interface VolumesFile {
   nativeBits?: number;

@@ -3,7 +3,7 @@ import { loadDataset } from '../data/load.js';
 import { generatePhantoms } from '../data/phantom.js';
 import { resizeDataset } from '../data/resize.js';
 import { splitByVolume } from '../data/split.js';
-import { COVID_CT_20_TEST_VOLUMES, COVID_CT_20_VOLUME_STARTS } from '../data/volumes.js';
+import { COVID_CT_20_RADIOPAEDIA_VOLUMES, COVID_CT_20_TEST_VOLUMES, COVID_CT_20_VOLUME_STARTS } from '../data/volumes.js';
 import { UserError } from '../errors.js';
 import type { DetectorProfile } from '../profile/types.js';
 import type { ExperimentConfig } from '../config/experiment-config.js';
@@ -44,6 +44,8 @@ export function splitVolumes(ds: CtDataset, fraction: number, seed: number, fixe
 /** Named real datasets whose volume layout ctquant knows. */
 export const DATASET_PRESETS = {
   'covid-ct-20': { volumeStarts: [...COVID_CT_20_VOLUME_STARTS], testVolumes: [...COVID_CT_20_TEST_VOLUMES] },
+  /** Cross-source: train on coronacases (v00-v09), test on radiopaedia (v10-v18). */
+  'covid-ct-20-cross-source': { volumeStarts: [...COVID_CT_20_VOLUME_STARTS], testVolumes: [...COVID_CT_20_RADIOPAEDIA_VOLUMES] },
 } as const;
 export type DatasetPreset = keyof typeof DATASET_PRESETS;
 
@@ -70,7 +72,7 @@ export async function prepareData(
     if (loaded.slices.length === 0) throw new UserError('no usable slices', { file: source.path });
     const every = source.every ?? 1;
     const kept = every > 1 ? subset(loaded, loaded.slices.map((_, i) => i).filter((i) => i % every === 0)) : loaded;
-    ds = kept.height === config.size && kept.width === config.size ? kept : resizeDataset(kept, config.size);
+    ds = kept.height === config.size && kept.width === config.size ? kept : resizeDataset(kept, config.size, config.fit ?? 'stretch');
     const skipped = loaded.skipped?.length ? `, ${loaded.skipped.length} file(s) skipped` : '';
     const thinned = every > 1 ? `, every ${every}th slice: ${kept.slices.length}` : '';
     label = `${source.path} (${loaded.slices.length} slices${thinned}, ${loaded.nativeBits}-bit${skipped})`;
@@ -79,6 +81,9 @@ export async function prepareData(
     throw new UserError(
       `the data is ${ds.nativeBits}-bit but the profile ${profile.name} is ${profile.nativeBits}-bit: use a matching profile`,
     );
+  const norm = config.normalisation;
+  if (norm?.kind === 'window' && (norm.low < 0 || norm.high > 2 ** profile.nativeBits - 1))
+    throw new UserError(`normalisation window [${norm.low}, ${norm.high}] lies outside the ${profile.nativeBits}-bit native range [0, ${2 ** profile.nativeBits - 1}]`);
   if (opts.allTest) return { split: { train: subset(ds, []), validation: subset(ds, []), test: ds }, source: label };
   const { rest, held: test } = splitVolumes(ds, config.testFraction, config.seed, source.kind === 'folder' ? source.testVolumes : undefined);
   const { rest: train, held: validation } =

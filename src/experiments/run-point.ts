@@ -112,6 +112,8 @@ export function modelForPoint(profile: DetectorProfile, config: ExperimentConfig
     stage: inputStage(profile, config, point),
     unet: config.unet,
     seed: point.seed,
+    // Absent in configs recorded before the option existed: the default (fixed) then applies.
+    ...(config.normalisation ? { normalisation: config.normalisation } : {}),
   });
 }
 
@@ -150,6 +152,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       dice: config.dice,
       temperature: config.temperature,
       seed: point.seed,
+      ...(config.augment ? { augment: config.augment } : {}),
       checkpointPath: join(ctx.outDir, 'checkpoints', `${point.id}.ckpt`),
       resume: ctx.resume,
       validation: data.validation,

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CtDataset } from '../data/types.js';
 import { Rng } from '../util/rng.js';
+import { augmentationIsOff, augmentSlice, type AugmentConfig } from './augment.js';
 
 /**
  * Batches of a dataset as tensors. Order is a pure function of (seed, epoch) so a resumed
@@ -22,13 +23,31 @@ export function batchIndices(n: number, batchSize: number, seed: number, epoch: 
   return order.slice(step * batchSize, Math.min(n, (step + 1) * batchSize));
 }
 
-/** Images [B,H,W,1] in native counts and masks [B,H,W,1] in {0,1} for the given slice indices. */
-export function makeBatch(ds: CtDataset, indices: number[]): { counts: tf.Tensor4D; masks: tf.Tensor4D } {
+/** Where a batch is augmented: the transform of slice i is a pure function of (seed, epoch, i) (see augment.ts). */
+export interface BatchAugmentation {
+  config: AugmentConfig;
+  seed: number;
+  epoch: number;
+}
+
+/**
+ * Images [B,H,W,1] in native counts and masks [B,H,W,1] in {0,1} for the given slice indices;
+ * with `augment`, each slice is transformed before the readout stage sees it (the layout stays
+ * in detector coordinates).
+ */
+export function makeBatch(ds: CtDataset, indices: number[], augment?: BatchAugmentation): { counts: tf.Tensor4D; masks: tf.Tensor4D } {
   const hw = ds.height * ds.width;
   const images = new Float32Array(indices.length * hw);
   const masks = new Float32Array(indices.length * hw);
+  const active = augment && !augmentationIsOff(augment.config) ? augment : null;
   indices.forEach((idx, b) => {
-    const s = ds.slices[idx]!;
+    const s = active
+      ? augmentSlice(ds.slices[idx]!.image, ds.slices[idx]!.mask, ds.height, ds.width, ds.nativeBits, active.config, {
+          seed: active.seed,
+          epoch: active.epoch,
+          index: idx,
+        })
+      : ds.slices[idx]!;
     images.set(s.image, b * hw);
     for (let i = 0; i < hw; i++) masks[b * hw + i] = s.mask[i]!;
   });

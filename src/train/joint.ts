@@ -4,6 +4,7 @@ import { TrainableQuantization, type MaskMode } from '../quant/layer.js';
 import type { MultiLevelQuantization } from '../quant/multilevel.js';
 import type { QuantizerRule } from '../profile/types.js';
 import { buildUNet, type UNetConfig } from '../model/unet.js';
+import { checkNormalisation, normaliseInput, type InputNormalisation } from '../model/input-normalisation.js';
 
 /**
  * What happens to the native readout before the U-Net sees it:
@@ -34,10 +35,12 @@ export interface JointModelOptions {
   stage: InputStage;
   unet: Omit<UNetConfig, 'height' | 'width' | 'seed'>;
   seed: number;
+  /** How the readout is scaled after the input stage (default `fixed`: counts / full scale). */
+  normalisation?: InputNormalisation;
 }
 
 /**
- * Input stage → counts / (2^nativeBits − 1) → U-Net → lesion probability.
+ * Input stage → normalisation (default counts / (2^nativeBits − 1)) → U-Net → lesion probability.
  * Counts in [B,H,W,1] native ADC units; output [B,H,W,1] probabilities.
  */
 export class JointModel {
@@ -54,6 +57,7 @@ export class JointModel {
     this.stage = options.stage;
     this.scale = 1 / (2 ** options.nativeBits - 1);
     this.ownsUnet = unet === undefined;
+    if (options.normalisation) checkNormalisation(options.normalisation, options.nativeBits);
     this.unet = unet ?? buildUNet({ ...options.unet, height: options.height, width: options.width, seed: options.seed });
     this.fixedMask =
       options.stage.kind === 'fixed'
@@ -105,7 +109,9 @@ export class JointModel {
   /** Probabilities [B,H,W,1] for counts [B,H,W,1]; `training` switches normalisation layers to batch statistics. */
   forward(counts: tf.Tensor4D, opts: { training: boolean; mode: MaskMode }): tf.Tensor4D {
     return tf.tidy(() => {
-      const x = tf.mul(this.applyStage(counts, opts.mode), this.scale);
+      const stageOut = this.applyStage(counts, opts.mode);
+      const norm = this.options.normalisation;
+      const x = !norm || norm.kind === 'fixed' ? tf.mul(stageOut, this.scale) : normaliseInput(stageOut, norm, this.options.nativeBits);
       return this.unet.apply(x, { training: opts.training }) as tf.Tensor4D;
     });
   }

@@ -5,6 +5,7 @@ import type { EpochRecord } from '../runs/types.js';
 import { diceBceLoss } from '../model/losses.js';
 import type { Progress } from '../util/progress.js';
 import { Adam } from './adam.js';
+import type { AugmentConfig } from './augment.js';
 import { batchIndices, makeBatch, stepsPerEpoch } from './batches.js';
 import { loadCheckpoint, saveCheckpoint, type NamedArray } from './checkpoint.js';
 import { evaluate } from './evaluate.js';
@@ -30,6 +31,8 @@ export interface TrainOptions {
    */
   fixLayoutAt?: number;
   seed: number;
+  /** Training-data augmentation (none when absent); its stream depends only on (seed, epoch, slice), so resuming repeats it. */
+  augment?: AugmentConfig;
   /** Where to keep the checkpoint (one file); none means no checkpointing. */
   checkpointPath?: string;
   /** Continue from checkpointPath when it exists. */
@@ -161,7 +164,7 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
           layer.resetNoise(stepNoiseSeed(opts.seed, globalStep));
         }
         const idx = batchIndices(train.slices.length, opts.batchSize, opts.seed, epoch, stepInEpoch);
-        const { counts, masks } = makeBatch(train, idx);
+        const { counts, masks } = makeBatch(train, idx, opts.augment && { config: opts.augment, seed: opts.seed, epoch });
         const mode = layoutFixed ? 'hardware' : 'stochastic';
         const { value, grads } = tf.variableGrads(
           () => diceBceLoss(masks, model.forward(counts, { training: true, mode }), { perImage: opts.dice === 'perImage' }) as tf.Scalar,
