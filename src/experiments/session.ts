@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { startBackend, type BackendName } from '../backend/index.js';
@@ -10,7 +10,7 @@ import type { CtDataset } from '../data/types.js';
 import { predictMasks } from '../train/evaluate.js';
 import { restoreModelState } from '../train/trainer.js';
 import { modelForPoint, pointOfRun } from './run-point.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { makeFolder, writeFileAtomic } from '../util/atomic.js';
 import type { ExperimentConfig } from './config.js';
 import { prepareData, type DataSource } from './data.js';
 import { planStudy, planSweep, seedList, type PlanPoint } from './plan.js';
@@ -88,7 +88,7 @@ export async function runSession(opts: SessionOptions): Promise<SessionOutcome> 
     // A fresh run must not pick up results or checkpoints of an earlier one in the same folder.
     for (const sub of ['runs', 'checkpoints']) rmSync(join(outDir, sub), { recursive: true, force: true });
   }
-  mkdirSync(outDir, { recursive: true });
+  makeFolder(outDir);
   installStopHandler(opts.log);
   if (!opts.isWorker) {
     const record: ExperimentRecord = {
@@ -158,6 +158,7 @@ export async function runSession(opts: SessionOptions): Promise<SessionOutcome> 
       backend: backendName,
       seeds: seedList(opts.config.seed, opts.kind === 'train' ? 1 : opts.config.seeds),
       data: data?.source ?? String(opts.data.kind),
+      ...(data ? { split: data.splitRule } : {}),
       seconds,
       tfjsVersion: tf.version.tfjs,
     },
@@ -211,7 +212,7 @@ export async function mergeSession(dirs: string[], outDir: string, log: (line: s
   const record = readExperimentRecord(dirs[0]!);
   const runs = mergeRuns(dirs);
   log(`merging ${runs.length} runs from ${dirs.length} folder(s) into ${outDir}`);
-  mkdirSync(outDir, { recursive: true });
+  makeFolder(outDir);
   writeJson(join(outDir, 'experiment.json'), { ...record, kind: `${record.kind} (merged)`, mergedFrom: dirs });
   const files = await writeReport(outDir, {
     runs,
@@ -232,24 +233,27 @@ export async function evalSession(
   const started = await startBackend(opts.backend, opts.log);
   let test: CtDataset;
   let source: string;
+  let splitRule: string;
   if (opts.data) {
     const prepared = await prepareData(opts.data, record.profile, { ...record.config, testFraction: 0.999, validationFraction: 0 }, { allTest: true });
     test = prepared.split.test;
     source = prepared.source;
+    splitRule = prepared.splitRule;
   } else {
     const prepared = await prepareData(record.data, record.profile, record.config);
     test = prepared.split.test;
     source = `${prepared.source} (the run's own test split)`;
+    splitRule = prepared.splitRule;
   }
   opts.log(`evaluating the runs of ${runDir} on ${test.slices.length} slices of ${source}`);
   const runs = await reevaluateRuns(runDir, record, test, record.config.batchSize);
-  mkdirSync(opts.outDir, { recursive: true });
+  makeFolder(opts.outDir);
   writeJson(join(opts.outDir, 'experiment.json'), { ...record, kind: 'eval', evaluatedFrom: runDir, data: opts.data ?? record.data });
   const files = await writeReport(opts.outDir, {
     runs,
     profile: record.profile,
     config: record.config,
-    meta: { kind: 'eval', backend: started.name, data: source, seconds: (Date.now() - t0) / 1000, tfjsVersion: tf.version.tfjs },
+    meta: { kind: 'eval', backend: started.name, data: source, split: splitRule, seconds: (Date.now() - t0) / 1000, tfjsVersion: tf.version.tfjs },
   });
   return { outDir: opts.outDir, runs, files, stopped: false, backend: started.name, seconds: (Date.now() - t0) / 1000 };
 }
