@@ -19,8 +19,17 @@ export class UserError extends Error {
   /** One line: `file: /pointer: message`. */
   format(): string {
     const where = [this.file, this.pointer].filter((s) => s !== undefined && s !== '').join(': ');
-    return where ? `${where}: ${this.message}` : this.message;
+    return printable(where ? `${where}: ${this.message}` : this.message);
   }
+}
+
+/**
+ * Text safe for a terminal line: control bytes (newline, ESC, DEL, C1) become `\xNN` escapes, so a
+ * file or profile name cannot break the one-line error format or send escape sequences.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 export function isUserError(e: unknown): e is UserError {

@@ -9,6 +9,8 @@ import { encodeGreyPng, readGreyImage } from '../src/data/png.js';
 import { loadDataset } from '../src/data/load.js';
 import { UserError } from '../src/errors.js';
 
+/** These small folders carry no volume ids: loading them needs an explicit slice split. */
+const SLICE = { split: 'slice' } as const;
 const root = mkdtempSync(join(tmpdir(), 'ctquant-data-folder-'));
 let counter = 0;
 const fresh = () => {
@@ -77,12 +79,12 @@ test('16-bit PNG round trip keeps every value up to 65535; 8-bit stays 8-bit', a
   const d = join(root, 'synth16');
   await writePngFolder(ds, d);
   rmSync(join(d, 'volumes.json'));
-  const back = await loadPngFolder(d);
+  const back = await loadPngFolder(d, SLICE);
   assert.is(back.nativeBits, 16);
   assert.equal(Array.from(back.slices[1]!.image), Array.from(ds.slices[1]!.image));
 });
 
-test('volume ids: starts, volumes.csv, name prefix, fallback', async () => {
+test('volume ids: starts, volumes.csv, name prefix; none is refused unless split slice by slice is asked for', async () => {
   const d = await smallFolder(5);
   const byStarts = await loadPngFolder(d, { volumeStarts: [0, 2] });
   assert.equal(byStarts.slices.map((s) => s.volumeId), ['v00', 'v00', 'v01', 'v01', 'v01']);
@@ -94,46 +96,52 @@ test('volume ids: starts, volumes.csv, name prefix, fallback', async () => {
   const p = await smallFolder(3, ['p1_001', 'p1_002', 'p2_001']);
   const pre = await loadPngFolder(p);
   assert.equal(pre.slices.map((s) => s.volumeId), ['p1', 'p1', 'p2']);
-  const none = await loadPngFolder(await smallFolder(2));
-  assert.match(none.volumeRule!, /own volume/);
+  const noIds = await smallFolder(2);
+  await expectUserError(loadPngFolder(noIds), new RegExp(`${noIds}$`), /no volume \(patient\) ids.*--volume-starts.*volumes\.json.*--preset.*--split slice/);
+  const none = await loadPngFolder(noIds, SLICE);
+  assert.match(none.volumeRule!, /slice by slice.*own volume/);
+  assert.equal(none.slices.map((s) => s.volumeId), ['0000', '0001']);
+  // --split slice wins over ids the folder has: the user asked for a slice split.
+  const sliced = await loadDataset(p, SLICE);
+  assert.equal(sliced.slices.map((s) => s.volumeId), ['p1_001', 'p1_002', 'p2_001']);
   await expectUserError(loadPngFolder(d, { volumeStarts: [1, 3] }), /^$/, /beginning at 0/);
 });
 
 test('bad input: mask without image, image without mask, sizes, non-image, empty, truncated, non-binary', async () => {
   let d = await smallFolder(2);
   writeFileSync(join(d, 'covid', '0009.png'), await png8(8, 6, () => 0));
-  await expectUserError(loadPngFolder(d), /covid\/0009\.png$/, /mask without image/);
+  await expectUserError(loadPngFolder(d, SLICE), /covid\/0009\.png$/, /mask without image/);
 
   d = await smallFolder(2);
   rmSync(join(d, 'covid', '0001.png'));
-  await expectUserError(loadPngFolder(d), /ct\/0001\.png$/, /image without mask/);
+  await expectUserError(loadPngFolder(d, SLICE), /ct\/0001\.png$/, /image without mask/);
 
   d = await smallFolder(2);
   writeFileSync(join(d, 'covid', '0001.png'), await png8(9, 6, () => 0));
-  await expectUserError(loadPngFolder(d), /covid\/0001\.png$/, /9×6.*8×6/);
+  await expectUserError(loadPngFolder(d, SLICE), /covid\/0001\.png$/, /9×6.*8×6/);
 
   d = await smallFolder(2);
   writeFileSync(join(d, 'ct', '0001.png'), await png8(4, 4, () => 0));
   writeFileSync(join(d, 'covid', '0001.png'), await png8(4, 4, () => 0));
-  await expectUserError(loadPngFolder(d), /ct\/0001\.png$/, /others are 8×6/);
+  await expectUserError(loadPngFolder(d, SLICE), /ct\/0001\.png$/, /others are 8×6/);
 
   d = await smallFolder(2);
   writeFileSync(join(d, 'ct', '0001.png'), 'just some text\n');
-  await expectUserError(loadPngFolder(d), /ct\/0001\.png$/, /not a readable image/);
+  await expectUserError(loadPngFolder(d, SLICE), /ct\/0001\.png$/, /not a readable image/);
 
   d = fresh();
-  await expectUserError(loadPngFolder(d), /ct$/, /no image files/);
+  await expectUserError(loadPngFolder(d, SLICE), /ct$/, /no image files/);
   await expectUserError(loadDataset(d), /ct$/, /empty/);
 
   d = await smallFolder(2);
   const big = await encodeGreyPng(Uint8Array.from({ length: 64 * 64 }, (_, i) => (i * 31) % 251), 64, 64);
   writeFileSync(join(d, 'ct', '0001.png'), big.subarray(0, Math.floor(big.length * 0.6)));
   writeFileSync(join(d, 'covid', '0001.png'), await png8(64, 64, () => 0));
-  await expectUserError(loadPngFolder(d), /ct\/0001\.png$/, /not a readable image/);
+  await expectUserError(loadPngFolder(d, SLICE), /ct\/0001\.png$/, /truncated PNG/);
 
   d = await smallFolder(2);
   writeFileSync(join(d, 'covid', '0000.png'), await png8(8, 6, (i) => [0, 128, 255][i % 3]!));
-  await expectUserError(loadPngFolder(d), /covid\/0000\.png$/, /not binary/);
+  await expectUserError(loadPngFolder(d, SLICE), /covid\/0000\.png$/, /not binary/);
 });
 
 test('skipBad skips bad pairs and says how many and why', async () => {
@@ -141,7 +149,7 @@ test('skipBad skips bad pairs and says how many and why', async () => {
   writeFileSync(join(d, 'covid', '0001.png'), await png8(8, 6, (i) => i % 3));
   writeFileSync(join(d, 'ct', '0002.png'), 'not a png');
   writeFileSync(join(d, 'covid', 'extra.png'), await png8(8, 6, () => 0));
-  const ds = await loadPngFolder(d, { skipBad: true });
+  const ds = await loadPngFolder(d, { skipBad: true, split: 'slice' });
   assert.equal(ds.slices.map((s) => s.name), ['0000', '0003']);
   assert.is(ds.skipped!.length, 3);
   const reasons = ds.skipped!.map((s) => s.reason).join(' | ');

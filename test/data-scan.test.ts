@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { encodeNifti1, parseNifti } from '../src/data/nifti.js';
-import { loadDicomSeries, loadNiftiFolder, loadNiftiPair } from '../src/data/scan.js';
+import { loadDicomSeries, loadNiftiFolder, loadNiftiPair, readDicomHu } from '../src/data/scan.js';
 import { loadDataset } from '../src/data/load.js';
 import { huToCount } from '../src/data/hu.js';
 import { encodeGreyPng } from '../src/data/png.js';
@@ -127,6 +127,15 @@ function dicomFile(opts: { rows: number; cols: number; pixels: Int16Array; slope
   return Buffer.concat(parts);
 }
 
+test('DICOM rows × columns above --max-pixels are refused before the pixels are read', () => {
+  const d = join(root, 'dicom-limit');
+  mkdirSync(d, { recursive: true });
+  const file = join(d, 'big.dcm');
+  writeFileSync(file, dicomFile({ rows: 4, cols: 6, pixels: new Int16Array(24), slope: 1, intercept: 0, z: 0, instance: 1, patient: 'P' }));
+  assert.is(readDicomHu(file).hu.length, 24);
+  expectUserError(() => readDicomHu(file, { maxPixels: 20 }), /big\.dcm$/, /6×4 = 24 pixels, more than --max-pixels 20/);
+});
+
 test('DICOM series: rescale to HU, sort by position, masks from NIfTI or PNG; bad files', async () => {
   const d = join(root, 'dcm');
   const series = join(d, 'ct', 'patA');
@@ -188,7 +197,7 @@ test('NIfTI folder: a volume of another slice size stops the load, or is skipped
   const ds = loadNiftiFolder(d, { skipBad: true });
   assert.equal(ds.skipped, [{ file: join(d, 'ct', 'b.nii'), reason: "slices are 7×4, other volumes' are 6×4" }]);
   assert.is(ds.slices.length, Z);
-  expectUserError(() => loadNiftiPair(join(d, 'ct', 'none.nii'), join(d, 'covid', 'a.nii')), /none\.nii$/, /^cannot read file \(ENOENT\)$/);
+  expectUserError(() => loadNiftiPair(join(d, 'ct', 'none.nii'), join(d, 'covid', 'a.nii')), /none\.nii$/, /^cannot read: not found \(ENOENT\)$/);
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

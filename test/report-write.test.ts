@@ -46,7 +46,7 @@ test.before(async () => {
   const runs = fixtureRuns().map((r) => (r.id === 'learned-b0.5-s0' ? { ...r, checkpoint: 'checkpoints/learned-b0.5-s0.bin' } : r));
   files = await writeReport(outDir, {
     runs, profile, config: { size: 4, epochs: 3 }, examples: examples(),
-    meta: { kind: 'study', seconds: 12.5, tfjsVersion: '4.22.0', createdAt: '2025-01-02T03:04:05.000Z' },
+    meta: { kind: 'study', seconds: 12.5, tfjsVersion: '4.22.0', createdAt: '2025-01-02T03:04:05.000Z', data: 'fixture folder', split: 'by volume (volume map in volumes.json)' },
     tables: { bootstrapSeed: 11, bootstrapResamples: 500 },
   });
   manifest = JSON.parse(readFileSync(join(outDir, 'manifest.json'), 'utf8')) as Manifest;
@@ -66,6 +66,8 @@ test('writes every output and returns the list, manifest last', () => {
 
 test('manifest validates against the schema (and an independent ajv), hashes match the files', () => {
   assert.equal(manifestProblems(manifest), []);
+  assert.is(manifest.split, 'by volume (volume map in volumes.json)', 'the split rule is recorded');
+  assert.match(readFileSync(join(outDir, 'report.html'), 'utf8'), /Data: fixture folder · split: by volume \(volume map in volumes\.json\)/);
   const schema = JSON.parse(readFileSync(new URL('../schemas/manifest.schema.json', import.meta.url), 'utf8'));
   const validate = new Ajv2020({ strict: true, allErrors: true }).compile(schema);
   assert.ok(validate(manifest), JSON.stringify(validate.errors));

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { UserError } from '../errors.js';
+import { printable, UserError } from '../errors.js';
 import { loadProfile } from '../profile/load.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { generatePhantoms, MAX_PHANTOM_SIZE, MIN_PHANTOM_SIZE } from '../data/phantom.js';
@@ -13,6 +13,7 @@ import { displayWindowCounts } from '../data/hu.js';
 import { COVID_CT_20_VOLUME_STARTS } from '../data/volumes.js';
 import type { CtDataset } from '../data/types.js';
 import { formatTable, printJson } from './format.js';
+import { dataFlagOptions, limitsFromFlags, type DataFlagArgs } from './data-flags.js';
 
 interface SynthArgs {
   out: string;
@@ -28,7 +29,7 @@ interface SynthArgs {
   json: boolean;
 }
 
-interface InspectArgs {
+interface InspectArgs extends DataFlagArgs {
   dir: string;
   imageDir: string;
   maskDir: string;
@@ -114,7 +115,7 @@ const inspectCommand: CommandModule<object, InspectArgs> = {
   command: 'inspect <dir>',
   describe: 'Load a dataset folder (PNG pairs, NIfTI or DICOM) and print what it holds',
   builder: (y: Argv) =>
-    y
+    dataFlagOptions(y)
       .positional('dir', { type: 'string', demandOption: true, describe: 'dataset folder' })
       .option('image-dir', { type: 'string', default: 'ct', describe: 'image sub-folder' })
       .option('mask-dir', { type: 'string', default: 'covid', describe: 'mask sub-folder' })
@@ -134,24 +135,26 @@ const inspectCommand: CommandModule<object, InspectArgs> = {
       nativeBits: args.nativeBits,
       skipBad: args.skipBad,
       lesionSlicesOnly: args.lesionSlicesOnly,
+      ...(args.split ? { split: args.split } : {}),
+      ...limitsFromFlags(args),
     });
     if (args.preview) await writePreview(ds, args.preview);
     const s = summarizeDataset(ds);
     if (args.json) return printJson({ ...s, preview: args.preview ?? null });
     const out = process.stdout;
-    out.write(`${s.source}\n`);
+    out.write(`${printable(s.source)}\n`);
     out.write(
       formatTable(
         ['slices', 'size', 'native bits', 'value range', 'lesion fraction %', 'slices with lesion %', 'volumes'],
         [[s.slices, `${s.width}×${s.height}`, s.nativeBits, `${s.valueRange[0]}..${s.valueRange[1]}`, Number((s.lesionFraction * 100).toFixed(3)), Number((s.slicesWithLesion * 100).toFixed(1)), s.volumes]],
       ) + '\n',
     );
-    out.write(`volume ids: ${s.volumeRule ?? 'given by the loader'}\n`);
+    out.write(`volume ids: ${printable(s.volumeRule ?? 'given by the loader')}\n`);
     const vols = Object.entries(s.slicesPerVolume);
-    out.write(`slices per volume: ${vols.slice(0, 30).map(([id, c]) => `${id}:${c}`).join(' ')}${vols.length > 30 ? ` … (${vols.length} volumes)` : ''}\n`);
+    out.write(`slices per volume: ${vols.slice(0, 30).map(([id, c]) => `${printable(id)}:${c}`).join(' ')}${vols.length > 30 ? ` … (${vols.length} volumes)` : ''}\n`);
     if (s.skipped && s.skipped.length > 0) {
       out.write(`skipped ${s.skipped.length} file(s):\n`);
-      for (const k of s.skipped) out.write(`  ${k.file}: ${k.reason}\n`);
+      for (const k of s.skipped) out.write(`  ${printable(`${k.file}: ${k.reason}`)}\n`);
     }
     if (args.preview) out.write(`preview: ${args.preview}\n`);
   },

@@ -12,9 +12,10 @@ import { EXPERIMENT_KINDS, runExperiment, type ExperimentKind } from '../experim
 import { runSession } from '../pipeline/session.js';
 import { loadProfile, studyProfile } from '../profile/load.js';
 import { printJson, timestamp } from './format.js';
+import { dataFlagArgv, dataFlagOptions, limitsFromFlags, type DataFlagArgs } from './data-flags.js';
 
 /** Flags shared by train, study, sweep and demo. */
-interface ExperimentArgs {
+interface ExperimentArgs extends DataFlagArgs {
   profile?: string;
   config?: string;
   data?: string;
@@ -40,7 +41,7 @@ interface ExperimentArgs {
 }
 
 function experimentOptions<T>(y: Argv<T>, kind: ExperimentKind): Argv<T & ExperimentArgs> {
-  return y
+  return dataFlagOptions(y)
     .option('profile', { type: 'string', describe: 'detector profile JSON (demo default: the study setup, 8-bit / 1-bit / 0.5)', demandOption: kind !== 'demo' })
     .option('config', { type: 'string', describe: 'experiment config JSON (training settings; defaults in the README)' })
     .option('data', { type: 'string', describe: 'folder of ct/ + covid/ PNG pairs (default: synthetic phantoms)' })
@@ -129,6 +130,9 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
   if (args.data && args.synthetic) throw new UserError('--data and --synthetic exclude each other');
   const preset = args.preset ? DATASET_PRESETS[args.preset] : undefined;
   if (preset && !args.data) throw new UserError('--preset describes a --data folder: give --data too');
+  if (!args.data && (args.split || args['max-pixels'] !== undefined || args['max-voxels'] !== undefined)) {
+    throw new UserError('--split, --max-pixels and --max-voxels describe a --data folder: give --data too');
+  }
   const data: DataSource = args.data
     ? {
         kind: 'folder',
@@ -137,6 +141,8 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
         testVolumes: args['test-volumes'] ?? (preset ? [...preset.testVolumes] : undefined),
         volumeStarts: parseIntegers(args['volume-starts'], '--volume-starts') ?? (preset ? [...preset.volumeStarts] : undefined),
         every: positiveInt(args.every, 'every'),
+        ...(args.split ? { split: args.split } : {}),
+        limits: limitsFromFlags(args),
       }
     : { kind: 'synthetic' };
   if (args.resume && !args.out && kind !== 'demo') throw new UserError('--resume needs --out: the folder of the run to continue');

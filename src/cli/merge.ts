@@ -3,6 +3,7 @@ import { evalSession, mergeSession } from '../pipeline/session.js';
 import { BACKEND_NAMES, type BackendName } from '../backend/index.js';
 import { join } from 'node:path';
 import { printJson, timestamp } from './format.js';
+import { limitsFromFlags, type DataFlagArgs } from './data-flags.js';
 
 interface MergeArgs {
   dirs: string[];
@@ -26,7 +27,7 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
   },
 };
 
-interface EvalArgs {
+interface EvalArgs extends DataFlagArgs {
   run: string;
   data?: string;
   'skip-bad'?: boolean;
@@ -44,10 +45,12 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('data', { type: 'string', describe: 'folder of ct/ + covid/ PNG pairs; every slice is test data' })
       .option('skip-bad', { type: 'boolean', describe: 'skip unreadable or inconsistent files' })
       .option('out', { type: 'string', describe: 'output folder (default: <run>/eval-<time>)' })
-      .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName }) as never,
+      .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName })
+      .option('max-pixels', { type: 'number', describe: 'most pixels per slice, checked from headers before decoding' })
+      .option('max-voxels', { type: 'number', describe: 'most voxels per NIfTI volume, checked before inflating' }) as never,
   handler: async (args) => {
     const r = await evalSession(args.run, {
-      data: args.data ? { kind: 'folder', path: args.data, skipBad: args['skip-bad'] ?? false } : undefined,
+      data: args.data ? { kind: 'folder', path: args.data, skipBad: args['skip-bad'] ?? false, limits: limitsFromFlags(args) } : undefined,
       outDir: args.out ?? join(args.run, `eval-${timestamp()}`),
       backend: args.backend,
       log,

@@ -4,17 +4,17 @@
  * stems, plus optional volume information (see volumes.ts). covid-ct-20 is such a folder
  * (`ct/`, `covid/`); `ctquant data synth` writes one.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { listRegularFiles, requireFolder } from '../util/fs-safe.js';
 import type { CtDataset, CtSlice } from './types.js';
 import { skipCollector } from './skip.js';
-import { encodeGreyPng, readGreyImage } from './png.js';
+import { encodeGreyPng, readGreyImage, type PixelLimits } from './png.js';
 import { toBinaryMask } from './mask.js';
-import { assignVolumes, type VolumesFile } from './volumes.js';
+import { assignVolumes, type SplitRule, type VolumesFile } from './volumes.js';
 
-export interface FolderOptions {
+export interface FolderOptions extends PixelLimits {
   /** Image sub-folder (default `ct`). */
   imageDir?: string;
   /** Mask sub-folder (default `covid`). */
@@ -27,24 +27,18 @@ export interface FolderOptions {
   volumesFile?: string;
   /** Skip bad pairs instead of failing; the dataset lists them in `skipped`. */
   skipBad?: boolean;
+  /** `slice`: the user accepts a slice-by-slice split (each slice its own volume); default `volume`, which refuses a folder without volume ids. */
+  split?: SplitRule;
   /** Files decoded at once (default 8). */
   concurrency?: number;
 }
 
-/** Regular, non-hidden files of a folder, sorted by name. */
-export function listFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((f) => !f.startsWith('.'))
-    .filter((f) => statSync(join(dir, f)).isFile())
-    .sort();
-}
+/** Regular, non-hidden files of a folder, sorted by name (file-system problems are UserErrors, see fs-safe.ts). */
+export const listFiles = listRegularFiles;
 
 const stemOf = (file: string) => basename(file, extname(file));
 
-function requireDir(path: string, what: string): void {
-  if (!existsSync(path)) throw new UserError(`${what} folder not found`, { file: path });
-  if (!statSync(path).isDirectory()) throw new UserError(`${what} is not a folder`, { file: path });
-}
+const requireDir = requireFolder;
 
 /** Loads a folder of image/mask PNG pairs; throws UserError naming the file on bad input unless skipBad. */
 export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Promise<CtDataset> {
@@ -64,7 +58,7 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
     if (!imageStems.has(stemOf(f))) skips.skipOrThrow(new UserError('mask without image', { file: join(maskDir, f) }));
   }
   const stems = imageFiles.map(stemOf);
-  const volumes = assignVolumes(dir, stems, { volumeStarts: opts.volumeStarts, volumesFile: opts.volumesFile });
+  const volumes = assignVolumes(dir, stems, { volumeStarts: opts.volumeStarts, volumesFile: opts.volumesFile, split: opts.split });
 
   type Loaded = { slice: CtSlice; height: number; width: number; bits: number; maxValue: number; file: string };
   const loadOne = async (k: number): Promise<Loaded | null> => {
@@ -73,7 +67,7 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
       const maskFile = maskByStem.get(stems[k]!);
       if (maskFile === undefined) throw new UserError('image without mask', { file: imagePath });
       const maskPath = join(maskDir, maskFile);
-      const [img, msk] = await Promise.all([readGreyImage(imagePath), readGreyImage(maskPath)]);
+      const [img, msk] = await Promise.all([readGreyImage(imagePath, opts), readGreyImage(maskPath, opts)]);
       if (img.width !== msk.width || img.height !== msk.height) {
         throw new UserError(`mask is ${msk.width}×${msk.height} but its image is ${img.width}×${img.height}`, { file: maskPath });
       }

@@ -3,9 +3,10 @@
  * holds NIfTI volumes (→ loadNiftiFolder), DICOM series sub-folders (→ loadDicomFolder) or
  * PNG slices (→ loadPngFolder).
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
+import { readFolderNames, requireFolder, statPath } from '../util/fs-safe.js';
+import { SLICE_SPLIT_RULE } from './volumes.js';
 import type { CtDataset } from './types.js';
 import { loadPngFolder, type FolderOptions } from './folder.js';
 import { isNiftiFile, loadDicomFolder, loadNiftiFolder, type ScanOptions } from './scan.js';
@@ -15,18 +16,27 @@ export type DatasetKind = 'png' | 'nifti' | 'dicom';
 
 /** Which loader a folder needs, judged from its image sub-folder's entries. */
 export function detectDatasetKind(dir: string, imageDir = 'ct'): DatasetKind {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError('dataset folder not found', { file: dir });
+  requireFolder(dir, 'dataset');
   const images = join(dir, imageDir);
-  if (!existsSync(images) || !statSync(images).isDirectory()) throw new UserError(`no "${imageDir}" image folder`, { file: dir });
-  const entries = readdirSync(images).filter((f) => !f.startsWith('.'));
+  requireFolder(images, `"${imageDir}" image`);
+  const entries = readFolderNames(images).filter((f) => !f.startsWith('.'));
   if (entries.length === 0) throw new UserError('image folder is empty', { file: images });
   if (entries.some(isNiftiFile)) return 'nifti';
-  if (entries.every((f) => statSync(join(images, f)).isDirectory())) return 'dicom';
+  if (entries.every((f) => statPath(join(images, f)).isDirectory())) return 'dicom';
   return 'png';
 }
 
-/** Loads any supported dataset folder (see detectDatasetKind). */
+/**
+ * Loads any supported dataset folder (see detectDatasetKind). With `split: 'slice'` every slice
+ * becomes its own volume, whatever ids the folder gives (the user asked for a slice split).
+ */
 export async function loadDataset(dir: string, opts: LoadOptions = {}): Promise<CtDataset> {
+  const ds = await loadByKind(dir, opts);
+  if (opts.split !== 'slice') return ds;
+  return { ...ds, slices: ds.slices.map((s) => ({ ...s, volumeId: s.name })), volumeRule: SLICE_SPLIT_RULE };
+}
+
+async function loadByKind(dir: string, opts: LoadOptions): Promise<CtDataset> {
   switch (detectDatasetKind(dir, opts.imageDir)) {
     case 'nifti':
       return loadNiftiFolder(dir, opts);

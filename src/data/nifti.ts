@@ -4,9 +4,10 @@
  * X×Y×Z is cut into Z axial slices of Y rows × X columns; rows are flipped (row 0 = the
  * largest y index) so that a RAS-oriented scan shows anterior up, as DICOM rows do.
  */
-import { gunzipSync } from 'node:zlib';
-import { UserError } from '../errors.js';
-import { readInputFile } from './input-file.js';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
+import { printable, UserError } from '../errors.js';
+import { readRegularFile } from '../util/fs-safe.js';
+import { limitsOf, type PixelLimits } from './limits.js';
 
 export interface NiftiVolume {
   /** Voxels along x, y, z. */
@@ -30,16 +31,17 @@ const TYPES: Record<number, { bytes: number; name: string }> = {
   768: { bytes: 4, name: 'uint32' },
 };
 
-/** Parses NIfTI-1 bytes (gzip-compressed or not); a UserError naming `file` on anything wrong. */
-export function parseNifti(bytes: Uint8Array, file: string): NiftiVolume {
-  let buf = bytes;
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
-    try {
-      buf = gunzipSync(buf);
-    } catch (e) {
-      throw new UserError(`corrupt gzip data (${e instanceof Error ? e.message : String(e)})`, { file });
-    }
-  }
+interface NiftiHeader {
+  dims: [number, number, number];
+  datatype: number;
+  le: boolean;
+  voxOffset: number;
+  /** Bytes the file must hold: voxOffset + voxels × bytes per voxel. */
+  need: number;
+}
+
+/** Checks the 348-byte NIfTI-1 header (and the size limits) and returns what the body needs. */
+function parseHeader(buf: Uint8Array, file: string, limits: Required<PixelLimits>): NiftiHeader {
   if (buf.length < 348) throw new UserError(`too short for a NIfTI-1 header (${buf.length} bytes)`, { file });
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let le = true;
@@ -49,20 +51,71 @@ export function parseNifti(bytes: Uint8Array, file: string): NiftiVolume {
     else throw new UserError('not a NIfTI-1 file (sizeof_hdr is not 348)', { file });
   }
   const magic = String.fromCharCode(buf[344]!, buf[345]!, buf[346]!);
-  if (magic !== 'n+1') throw new UserError(`unsupported NIfTI magic "${magic}" (only single-file n+1)`, { file });
+  if (magic !== 'n+1') throw new UserError(`unsupported NIfTI magic "${printable(magic)}" (only single-file n+1)`, { file });
   const dim = Array.from({ length: 8 }, (_, i) => view.getInt16(40 + 2 * i, le));
   const ndim = dim[0]!;
   if (ndim < 2 || ndim > 7) throw new UserError(`header dim[0] = ${ndim}, expected 2..7`, { file });
   const [x, y, z] = [dim[1]!, dim[2]!, ndim >= 3 ? dim[3]! : 1];
   for (let i = 4; i <= ndim; i++) if (dim[i] !== 1) throw new UserError(`4-D or higher volume (dim[${i}] = ${dim[i]}); only 3-D volumes are supported`, { file });
   if (!(x > 0 && y > 0 && z > 0)) throw new UserError(`header gives non-positive size ${x}×${y}×${z}`, { file });
+  if (x * y > limits.maxPixels) throw new UserError(`slices are ${x}×${y} = ${x * y} pixels, more than --max-pixels ${limits.maxPixels}`, { file });
+  if (x * y * z > limits.maxVoxels) throw new UserError(`volume is ${x}×${y}×${z} = ${x * y * z} voxels, more than --max-voxels ${limits.maxVoxels}`, { file });
   const datatype = view.getInt16(70, le);
   const type = TYPES[datatype];
   if (!type) throw new UserError(`unsupported NIfTI datatype ${datatype}`, { file });
-  const voxOffset = Math.floor(view.getFloat32(108, le));
+  const offsetField = view.getFloat32(108, le);
+  // vox_offset is a float in NIfTI-1; NaN, infinities and offsets inside the header are refused.
+  if (!Number.isFinite(offsetField) || offsetField < 348 || offsetField > 2 ** 31) {
+    throw new UserError(`header vox_offset ${offsetField} is not a byte offset after the 348-byte header`, { file });
+  }
+  const voxOffset = Math.floor(offsetField);
+  return { dims: [x, y, z], datatype, le, voxOffset, need: voxOffset + x * y * z * type.bytes };
+}
+
+const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+
+/**
+ * Inflates a .nii.gz without ever holding more than the header allows: first only enough for
+ * the header (from growing prefixes of the compressed bytes; deflate expands at most ~1032:1),
+ * then the whole stream capped at the byte count the header's dims give.
+ */
+function inflateBounded(bytes: Uint8Array, file: string, limits: Required<PixelLimits>): { buf: Uint8Array; header: NiftiHeader } {
+  let head: Uint8Array = new Uint8Array(0);
+  for (let take = 1024; head.length < 352; take *= 4) {
+    try {
+      head = gunzipSync(bytes.subarray(0, take), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 64 * 2 ** 20 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') throw new UserError(`corrupt gzip data (${e instanceof Error ? e.message : String(e)})`, { file });
+      break; // a prefix of 64 MiB certainly holds the header
+    }
+    if (take >= bytes.length) break;
+  }
+  if (head.length < 348) throw new UserError(`truncated gzip data: it inflates to ${head.length} bytes, less than a NIfTI-1 header`, { file });
+  const header = parseHeader(head, file, limits);
+  try {
+    return { buf: gunzipSync(bytes, { maxOutputLength: header.need + 2 ** 20 }), header };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new UserError(`gzip data inflates to more than the ${header.need} bytes its header describes (a decompression bomb?)`, { file });
+    }
+    throw new UserError(`corrupt gzip data (${e instanceof Error ? e.message : String(e)})`, { file });
+  }
+}
+
+/**
+ * Parses NIfTI-1 bytes (gzip-compressed or not); a UserError naming `file` on anything wrong,
+ * including sizes above `limits` (checked from the header before inflating or decoding) and
+ * voxels that are NaN or infinite after scaling.
+ */
+export function parseNifti(bytes: Uint8Array, file: string, pixelLimits?: PixelLimits): NiftiVolume {
+  const limits = limitsOf(pixelLimits);
+  const { buf, header } = isGzip(bytes) ? inflateBounded(bytes, file, limits) : { buf: bytes, header: parseHeader(bytes, file, limits) };
+  const { dims, datatype, le, voxOffset, need } = header;
+  const [x, y, z] = dims;
+  const type = TYPES[datatype]!;
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const count = x * y * z;
-  const need = voxOffset + count * type.bytes;
-  if (voxOffset < 348 || need > buf.length) {
+  if (need > buf.length) {
     throw new UserError(`header says ${x}×${y}×${z} ${type.name} voxels from byte ${voxOffset} (${need} bytes) but the data has ${buf.length} bytes`, { file });
   }
   let slope = view.getFloat32(112, le);
@@ -73,7 +126,13 @@ export function parseNifti(bytes: Uint8Array, file: string): NiftiVolume {
   for (let i = 0; i < count; i++) raw[i] = read(voxOffset + i * type.bytes);
   const data = new Float32Array(count);
   const intercept = Number.isFinite(inter) ? inter : 0;
-  for (let i = 0; i < count; i++) data[i] = raw[i]! * slope + intercept;
+  for (let i = 0; i < count; i++) {
+    const v = raw[i]! * slope + intercept;
+    data[i] = v;
+    if (!Number.isFinite(data[i]!)) {
+      throw new UserError(`voxel (${i % x}, ${Math.floor(i / x) % y}, ${Math.floor(i / (x * y))}) is ${Number.isNaN(v) ? 'NaN' : 'infinite'}`, { file });
+    }
+  }
   const pix = (i: number) => Math.abs(view.getFloat32(76 + 4 * i, le)) || 1;
   return { dims: [x, y, z], data, raw, spacing: [pix(1), pix(2), pix(3)] };
 }
@@ -91,9 +150,12 @@ function readerFor(datatype: number, v: DataView, le: boolean): (at: number) => 
   }
 }
 
-/** Reads a `.nii` or `.nii.gz` file. */
-export function readNifti(path: string): NiftiVolume {
-  return parseNifti(readInputFile(path), path);
+/** Reads a `.nii` or `.nii.gz` file; files larger than any volume within the limits are refused unread. */
+export function readNifti(path: string, pixelLimits?: PixelLimits): NiftiVolume {
+  const limits = limitsOf(pixelLimits);
+  // 8 bytes a voxel (float64) plus header and extensions: no allowed volume is larger, compressed or not.
+  const bytes = readRegularFile(path, 'NIfTI file', limits.maxVoxels * 8 + 16 * 2 ** 20);
+  return parseNifti(bytes, path, limits);
 }
 
 /**

@@ -1,10 +1,78 @@
 /**
  * Greyscale PNG reading and writing through sharp, at 8 or 16 bits per sample.
- * Reading fails on truncated or corrupt files (sharp `failOn: 'truncated'`).
+ * Before sharp decodes a PNG, its chunk structure is checked here (every chunk's CRC, no unknown
+ * critical chunk, IHDR first, IEND present) and its size is read from IHDR and held to
+ * `maxPixels`, so a corrupt file or a pixel bomb is refused without decoding it.
  */
 import sharp from 'sharp';
 import { UserError } from '../errors.js';
-import { readInputFile } from './input-file.js';
+import { crc32 } from '../util/crc32.js';
+import { readRegularFile } from '../util/fs-safe.js';
+import { limitsOf, type PixelLimits } from './limits.js';
+
+export type { PixelLimits } from './limits.js';
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+/** Critical chunks of PNG 1.2 (a critical chunk has an uppercase first letter; an unknown one must not be skipped). */
+const KNOWN_CRITICAL = new Set(['IHDR', 'PLTE', 'IDAT', 'IEND']);
+/** Bit depths PNG allows per colour type. */
+const DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+
+export interface PngHeader {
+  width: number;
+  height: number;
+  bitDepth: number;
+  colorType: number;
+}
+
+export const isPng = (buf: Uint8Array): boolean => buf.length >= 8 && PNG_SIGNATURE.equals(Buffer.from(buf.buffer, buf.byteOffset, 8));
+
+/**
+ * Checks a PNG's chunk structure without decoding pixels and returns its IHDR; a UserError
+ * naming `file` on a bad CRC, an unknown critical chunk, a missing IHDR / IDAT / IEND, a
+ * truncated chunk or an invalid IHDR.
+ */
+export function checkPngStructure(buf: Uint8Array, file: string): PngHeader {
+  if (!isPng(buf)) throw new UserError('not a PNG file (bad signature)', { file });
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let at = 8;
+  let header: PngHeader | null = null;
+  let idat = 0;
+  for (;;) {
+    if (at + 12 > buf.length) throw new UserError(`truncated PNG: no IEND chunk (file ends at byte ${buf.length})`, { file });
+    const length = view.getUint32(at);
+    const typeBytes = buf.subarray(at + 4, at + 8);
+    const type = String.fromCharCode(...typeBytes);
+    if (!/^[A-Za-z]{4}$/.test(type)) throw new UserError(`PNG chunk at byte ${at} has an invalid type`, { file });
+    if (length > 2 ** 31 - 1 || at + 12 + length > buf.length) throw new UserError(`truncated PNG: chunk ${type} at byte ${at} runs past the end of the file`, { file });
+    const stored = view.getUint32(at + 8 + length);
+    if (crc32(buf.subarray(at + 4, at + 8 + length)) !== stored) throw new UserError(`PNG chunk ${type} at byte ${at} has a wrong CRC (file damaged)`, { file });
+    const critical = type.charCodeAt(0) < 97;
+    if (critical && !KNOWN_CRITICAL.has(type)) throw new UserError(`PNG has an unknown critical chunk ${type}`, { file });
+    if (header === null && type !== 'IHDR') throw new UserError(`PNG does not start with IHDR (found ${type})`, { file });
+    if (type === 'IHDR') {
+      if (header !== null) throw new UserError('PNG has two IHDR chunks', { file });
+      if (length !== 13) throw new UserError(`PNG IHDR is ${length} bytes, expected 13`, { file });
+      header = { width: view.getUint32(at + 8), height: view.getUint32(at + 12), bitDepth: buf[at + 16]!, colorType: buf[at + 17]! };
+      const { width, height, bitDepth, colorType } = header;
+      if (width === 0 || height === 0 || width > 2 ** 31 - 1 || height > 2 ** 31 - 1) throw new UserError(`PNG size ${width}×${height} is invalid`, { file });
+      if (!DEPTHS[colorType]?.includes(bitDepth)) throw new UserError(`PNG bit depth ${bitDepth} is invalid for colour type ${colorType}`, { file });
+      if (buf[at + 18] !== 0 || buf[at + 19] !== 0 || buf[at + 20]! > 1) throw new UserError('PNG IHDR has an unknown compression, filter or interlace method', { file });
+    }
+    if (type === 'IDAT') idat++;
+    if (type === 'IEND') break;
+    at += 12 + length;
+  }
+  if (idat === 0) throw new UserError('PNG has no image data (no IDAT chunk)', { file });
+  return header!;
+}
+
+/** Refuses an image of more than `maxPixels` pixels (before any decoding). */
+export function checkPixelCount(width: number, height: number, maxPixels: number, file: string): void {
+  if (width * height > maxPixels) {
+    throw new UserError(`image is ${width}×${height} = ${width * height} pixels, more than --max-pixels ${maxPixels}`, { file });
+  }
+}
 
 export interface GreyImage {
   width: number;
@@ -17,13 +85,23 @@ export interface GreyImage {
   channels: number;
 }
 
-/** Reads a PNG (or any image sharp decodes) as greyscale; a UserError naming the file if it cannot. */
-export async function readGreyImage(path: string): Promise<GreyImage> {
-  const buf = readInputFile(path);
+/**
+ * Reads a PNG (or any image sharp decodes) as greyscale; a UserError naming the file if it cannot.
+ * PNG structure and size are checked before decoding (see checkPngStructure); other formats are
+ * held to the same pixel limit by sharp's header check.
+ */
+export async function readGreyImage(path: string, limits?: PixelLimits): Promise<GreyImage> {
+  const { maxPixels } = limitsOf(limits);
+  const buf = readRegularFile(path, 'image file');
   if (buf.length === 0) throw new UserError('empty file, not an image', { file: path });
+  if (isPng(buf)) {
+    const h = checkPngStructure(buf, path);
+    checkPixelCount(h.width, h.height, maxPixels, path);
+  }
   try {
-    const img = sharp(buf, { failOn: 'truncated' });
+    const img = sharp(buf, { failOn: 'truncated', limitInputPixels: maxPixels });
     const meta = await img.metadata();
+    if (meta.width !== undefined && meta.height !== undefined) checkPixelCount(meta.width, meta.height, maxPixels, path);
     const sixteen = meta.depth === 'ushort';
     const { data, info } = sixteen
       ? await img.toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true })

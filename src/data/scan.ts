@@ -3,7 +3,7 @@
  * through hu.ts (default 12 bits over [−1024, 1024] HU, the same detector as the phantoms) and
  * cut volumes into axial slices; the volume id is the file stem (NIfTI) or the DICOM PatientID.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import dicomParser from 'dicom-parser';
 import { UserError } from '../errors.js';
@@ -13,9 +13,11 @@ import { DEFAULT_HU_WINDOW, checkDetector, huImageToCounts, type HuWindow } from
 import { axialSlice, readNifti } from './nifti.js';
 import { toBinaryMask } from './mask.js';
 import { listFiles } from './folder.js';
-import { readGreyImage } from './png.js';
+import { checkPixelCount, readGreyImage } from './png.js';
+import { limitsOf, type PixelLimits } from './limits.js';
+import { readFolderNames, readRegularFile, requireFolder, statPath } from '../util/fs-safe.js';
 
-export interface ScanOptions {
+export interface ScanOptions extends PixelLimits {
   /** Native ADC depth the HU values are digitised to (default 12). */
   nativeBits?: number;
   window?: HuWindow;
@@ -41,8 +43,8 @@ function detector(opts: ScanOptions): { nativeBits: number; window: HuWindow } {
 /** One NIfTI image volume (HU) and its mask volume as a dataset; a UserError naming the file on bad input. */
 export function loadNiftiPair(imagePath: string, maskPath: string, opts: ScanOptions = {}, volumeId = niftiStem(basename(imagePath))): CtDataset {
   const { nativeBits, window } = detector(opts);
-  const img = readNifti(imagePath);
-  const msk = readNifti(maskPath);
+  const img = readNifti(imagePath, opts);
+  const msk = readNifti(maskPath, opts);
   if (img.dims.some((d, i) => d !== msk.dims[i])) {
     throw new UserError(`mask volume is ${msk.dims.join('×')} but its image is ${img.dims.join('×')}`, { file: maskPath });
   }
@@ -73,7 +75,8 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
   const { nativeBits } = detector(opts);
   const imageDir = join(dir, opts.imageDir ?? 'ct');
   const maskDir = join(dir, opts.maskDir ?? 'covid');
-  for (const d of [imageDir, maskDir]) if (!existsSync(d) || !statSync(d).isDirectory()) throw new UserError('folder not found', { file: d });
+  requireFolder(imageDir, 'image');
+  requireFolder(maskDir, 'mask');
   const images = listFiles(imageDir);
   const masks = listFiles(maskDir);
   if (images.length === 0) throw new UserError('no image volumes', { file: imageDir });
@@ -112,8 +115,8 @@ interface DicomImage {
 }
 
 /** Reads one single-frame uncompressed DICOM image and applies rescale slope / intercept (→ HU). */
-export function readDicomHu(path: string): DicomImage {
-  const bytes = readFileSync(path);
+export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
+  const bytes = readRegularFile(path, 'DICOM file');
   let ds: dicomParser.DataSet;
   try {
     ds = dicomParser.parseDicom(bytes);
@@ -131,6 +134,7 @@ export function readDicomHu(path: string): DicomImage {
   const pixel = ds.elements['x7fe00010'];
   if (!rows || !cols || !pixel) throw new UserError('DICOM file has no image (rows, columns or pixel data missing)', { file: path });
   if (samples !== 1) throw new UserError(`DICOM image has ${samples} samples per pixel, expected 1`, { file: path });
+  checkPixelCount(cols, rows, limitsOf(limits).maxPixels, path);
   if (bitsAllocated !== 16 && bitsAllocated !== 8) throw new UserError(`DICOM bits allocated ${bitsAllocated}, expected 8 or 16`, { file: path });
   const n = rows * cols;
   const need = (n * bitsAllocated) / 8;
@@ -163,14 +167,14 @@ export function readDicomHu(path: string): DicomImage {
  */
 export async function loadDicomSeries(seriesDir: string, maskPath: string, opts: ScanOptions = {}): Promise<CtDataset> {
   const { nativeBits, window } = detector(opts);
-  if (!existsSync(seriesDir) || !statSync(seriesDir).isDirectory()) throw new UserError('DICOM series folder not found', { file: seriesDir });
+  requireFolder(seriesDir, 'DICOM series');
   const files = listFiles(seriesDir);
   if (files.length === 0) throw new UserError('no DICOM files', { file: seriesDir });
   const skips = skipCollector(opts.skipBad);
   const images: DicomImage[] = [];
   for (const f of files) {
     try {
-      const im = readDicomHu(join(seriesDir, f));
+      const im = readDicomHu(join(seriesDir, f), opts);
       if (images[0] && (im.rows !== images[0].rows || im.cols !== images[0].cols)) {
         throw new UserError(`image is ${im.cols}×${im.rows}, others are ${images[0].cols}×${images[0].rows}`, { file: im.file });
       }
@@ -186,13 +190,13 @@ export async function loadDicomSeries(seriesDir: string, maskPath: string, opts:
   const volumeId = images[0]!.patientId || basename(seriesDir);
   const masks: (Uint8Array | null)[] = [];
   if (!existsSync(maskPath)) throw new UserError('mask not found', { file: maskPath });
-  if (statSync(maskPath).isDirectory()) {
+  if (statPath(maskPath).isDirectory()) {
     const byStem = new Map(listFiles(maskPath).map((f) => [f.replace(/\.[^.]*$/, ''), f]));
     for (const im of images) {
       try {
         const m = byStem.get(basename(im.file).replace(/\.[^.]*$/, ''));
         if (m === undefined) throw new UserError('DICOM image without mask', { file: im.file });
-        const g = await readGreyImage(join(maskPath, m));
+        const g = await readGreyImage(join(maskPath, m), opts);
         if (g.width !== cols || g.height !== rows) throw new UserError(`mask is ${g.width}×${g.height} but its image is ${cols}×${rows}`, { file: join(maskPath, m) });
         masks.push(toBinaryMask(g.data, join(maskPath, m)));
       } catch (e) {
@@ -201,7 +205,7 @@ export async function loadDicomSeries(seriesDir: string, maskPath: string, opts:
       }
     }
   } else {
-    const vol = readNifti(maskPath);
+    const vol = readNifti(maskPath, opts);
     if (vol.dims[0] !== cols || vol.dims[1] !== rows || vol.dims[2] !== images.length) {
       throw new UserError(`mask volume is ${vol.dims.join('×')} but the series is ${cols}×${rows}×${images.length}`, { file: maskPath });
     }
@@ -226,7 +230,7 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
   const { nativeBits } = detector(opts);
   const imageDir = join(dir, opts.imageDir ?? 'ct');
   const maskDir = join(dir, opts.maskDir ?? 'covid');
-  const series = existsSync(imageDir) ? readdirSync(imageDir).filter((f) => !f.startsWith('.') && statSync(join(imageDir, f)).isDirectory()).sort() : [];
+  const series = existsSync(imageDir) ? readFolderNames(imageDir).filter((f) => !f.startsWith('.') && statPath(join(imageDir, f)).isDirectory()) : [];
   if (series.length === 0) throw new UserError('no DICOM series folders', { file: imageDir });
   const slices: CtSlice[] = [];
   const skips = skipCollector(opts.skipBad);

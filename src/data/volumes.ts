@@ -8,12 +8,31 @@
  *     `"nativeBits"`, the detector depth that 16-bit PNG samples hold (the synth writer writes it);
  *  3. `volumes.csv` in the folder: a header `file,volume`, then one `<file stem>,<volume id>` a line;
  *  4. file names `<volume>_<slice>.png`: the part before the last `_` (when every name has one);
- *  5. otherwise every slice is its own volume, and the dataset says so (splits then cannot
- *     keep a patient's slices together, so give one of the rules above for real scans).
+ *  5. otherwise the folder is refused (a split slice by slice puts one patient's slices on both
+ *     sides of it), unless the user asks for that explicitly with `split: 'slice'` (`--split
+ *     slice`): then every slice is its own volume, and the rule says so.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
+import { readRegularFile } from '../util/fs-safe.js';
+
+/** How train / validation / test are cut: by volume (patient; the default) or, asked for explicitly, slice by slice. */
+export type SplitRule = 'volume' | 'slice';
+export const SPLIT_RULES: readonly SplitRule[] = ['volume', 'slice'];
+
+/** The rule recorded when a split is slice by slice: patients may be on both sides. */
+export const SLICE_SPLIT_RULE = 'slice by slice (--split slice): each slice is its own volume, so one patient may be in training and test';
+
+/** Does anything (even a dangling link or a FIFO) exist at path? The reader then says what is wrong with it. */
+function present(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** covid-ct-20 (see its README): approximate first slice index of each of its 19 volumes. */
 export const COVID_CT_20_VOLUME_STARTS: readonly number[] = Object.freeze([
@@ -51,8 +70,9 @@ export function checkVolumeStarts(starts: number[], file?: string): void {
 export function readVolumesJson(path: string): VolumesFile {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = JSON.parse(readRegularFile(path, 'volumes file', 64 * 2 ** 20).toString('utf8'));
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`not valid JSON (${e instanceof Error ? e.message : String(e)})`, { file: path });
   }
   if (Array.isArray(parsed)) parsed = { starts: parsed };
@@ -83,7 +103,7 @@ export function readVolumesJson(path: string): VolumesFile {
 }
 
 function readVolumesCsv(path: string): Record<string, string> {
-  const lines = readFileSync(path, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  const lines = readRegularFile(path, 'volumes file', 64 * 2 ** 20).toString('utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
   const header = lines.shift()?.split(',').map((s) => s.trim().toLowerCase());
   if (!header || header[0] !== 'file' || header[1] !== 'volume') throw new UserError('expected a header line "file,volume"', { file: path });
   const out: Record<string, string> = {};
@@ -111,8 +131,9 @@ export interface VolumeAssignment {
 export function assignVolumes(
   dir: string,
   stems: string[],
-  opts: { volumeStarts?: number[]; volumesFile?: string } = {},
+  opts: { volumeStarts?: number[]; volumesFile?: string; split?: SplitRule } = {},
 ): VolumeAssignment {
+  if (opts.split === 'slice') return { ids: stems.slice(), rule: SLICE_SPLIT_RULE, nativeBits: nativeBitsOnly(dir, opts.volumesFile) };
   const fromStarts = (starts: number[], rule: string, nativeBits?: number): VolumeAssignment => {
     const ids = stems.map((_, i) => {
       let k = 0;
@@ -126,8 +147,8 @@ export function assignVolumes(
     return fromStarts(opts.volumeStarts, `volume starts ${opts.volumeStarts.join(',')}`);
   }
   const jsonPath = opts.volumesFile ?? join(dir, 'volumes.json');
-  if (opts.volumesFile && !existsSync(opts.volumesFile)) throw new UserError('volumes file not found', { file: opts.volumesFile });
-  if (existsSync(jsonPath)) {
+  if (opts.volumesFile && !present(opts.volumesFile)) throw new UserError('volumes file not found', { file: opts.volumesFile });
+  if (present(jsonPath)) {
     const vf = readVolumesJson(jsonPath);
     if (vf.volumes) {
       const map = vf.volumes;
@@ -144,7 +165,7 @@ export function assignVolumes(
 
 function assignWithoutJson(dir: string, stems: string[]): VolumeAssignment {
   const csvPath = join(dir, 'volumes.csv');
-  if (existsSync(csvPath)) {
+  if (present(csvPath)) {
     const map = readVolumesCsv(csvPath);
     const missing = stems.find((s) => map[s] === undefined);
     if (missing !== undefined) throw new UserError(`no volume id for slice "${missing}"`, { file: csvPath });
@@ -153,5 +174,15 @@ function assignWithoutJson(dir: string, stems: string[]): VolumeAssignment {
   if (stems.length > 0 && stems.every((s) => s.lastIndexOf('_') > 0)) {
     return { ids: stems.map((s) => s.slice(0, s.lastIndexOf('_'))), rule: 'file name prefix <volume>_<slice>' };
   }
-  return { ids: stems.slice(), rule: 'none found: each slice is its own volume' };
+  throw new UserError(
+    'no volume (patient) ids: a split slice by slice would put one patient in training and test. Give --volume-starts, ' +
+      'a volumes.json (or volumes.csv), a --preset, or file names <volume>_<slice>; or accept that with --split slice',
+    { file: dir },
+  );
+}
+
+/** nativeBits of a volumes.json, when the split is slice by slice (the file's volume ids are not used then). */
+function nativeBitsOnly(dir: string, volumesFile?: string): number | undefined {
+  const path = volumesFile ?? join(dir, 'volumes.json');
+  return present(path) ? readVolumesJson(path).nativeBits : undefined;
 }

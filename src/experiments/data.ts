@@ -3,7 +3,8 @@ import { loadDataset } from '../data/load.js';
 import { generatePhantoms } from '../data/phantom.js';
 import { resizeDataset } from '../data/resize.js';
 import { splitByVolume } from '../data/split.js';
-import { COVID_CT_20_RADIOPAEDIA_VOLUMES, COVID_CT_20_TEST_VOLUMES, COVID_CT_20_VOLUME_STARTS } from '../data/volumes.js';
+import { COVID_CT_20_RADIOPAEDIA_VOLUMES, COVID_CT_20_TEST_VOLUMES, COVID_CT_20_VOLUME_STARTS, SLICE_SPLIT_RULE, type SplitRule } from '../data/volumes.js';
+import type { PixelLimits } from '../data/limits.js';
 import { UserError } from '../errors.js';
 import type { DetectorProfile } from '../profile/types.js';
 import type { ExperimentConfig } from '../config/experiment-config.js';
@@ -20,11 +21,17 @@ export type DataSource =
       volumeStarts?: number[];
       /** Keep every n-th slice (file order), for quicker runs; neighbouring slices are near-duplicates. */
       every?: number;
+      /** `slice` only when the user asked for it (`--split slice`); a folder without volume ids is refused otherwise. */
+      split?: SplitRule;
+      /** Size limits checked from file headers before decoding (`--max-pixels`, `--max-voxels`). */
+      limits?: PixelLimits;
     };
 
 export interface PreparedData {
   split: SplitData;
   source: string;
+  /** How train / validation / test were cut, for the manifest and the report. */
+  splitRule: string;
 }
 
 /** Subset of a dataset by slice indices (same geometry and depth). */
@@ -58,6 +65,7 @@ export async function prepareData(
 ): Promise<PreparedData> {
   let ds: CtDataset;
   let label: string;
+  let splitRule: string;
   if (source.kind === 'synthetic') {
     ds = generatePhantoms({
       n: config.synthetic.slices,
@@ -67,8 +75,12 @@ export async function prepareData(
       slicesPerVolume: config.synthetic.slicesPerVolume,
     });
     label = `synthetic phantoms (seed ${config.seed}, ${config.synthetic.slices} slices)`;
+    splitRule = `by volume: synthetic patients of ${config.synthetic.slicesPerVolume} slices`;
   } else {
-    const loaded = await loadDataset(source.path, { skipBad: source.skipBad, volumeStarts: source.volumeStarts });
+    // All-test evaluation cuts nothing, so a folder without volume ids is fine there.
+    const split = source.split ?? (opts.allTest ? 'slice' : 'volume');
+    const loaded = await loadDataset(source.path, { skipBad: source.skipBad, volumeStarts: source.volumeStarts, split, ...source.limits });
+    splitRule = opts.allTest ? 'none: every slice is test data' : split === 'slice' ? SLICE_SPLIT_RULE : `by volume (${loaded.volumeRule ?? 'ids from the loader'})`;
     if (loaded.slices.length === 0) throw new UserError('no usable slices', { file: source.path });
     const every = source.every ?? 1;
     const kept = every > 1 ? subset(loaded, loaded.slices.map((_, i) => i).filter((i) => i % every === 0)) : loaded;
@@ -84,11 +96,11 @@ export async function prepareData(
   const norm = config.normalisation;
   if (norm?.kind === 'window' && (norm.low < 0 || norm.high > 2 ** profile.nativeBits - 1))
     throw new UserError(`normalisation window [${norm.low}, ${norm.high}] lies outside the ${profile.nativeBits}-bit native range [0, ${2 ** profile.nativeBits - 1}]`);
-  if (opts.allTest) return { split: { train: subset(ds, []), validation: subset(ds, []), test: ds }, source: label };
+  if (opts.allTest) return { split: { train: subset(ds, []), validation: subset(ds, []), test: ds }, source: label, splitRule };
   const { rest, held: test } = splitVolumes(ds, config.testFraction, config.seed, source.kind === 'folder' ? source.testVolumes : undefined);
   const { rest: train, held: validation } =
     config.validationFraction > 0
       ? splitVolumes(rest, config.validationFraction, config.seed + 1)
       : { rest, held: subset(rest, []) };
-  return { split: { train, validation, test }, source: label };
+  return { split: { train, validation, test }, source: label, splitRule };
 }

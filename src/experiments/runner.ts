@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { makeFolder } from '../util/atomic.js';
 import { fileURLToPath } from 'node:url';
 import type { DetectorProfile } from '../profile/types.js';
 import { createProgress } from '../util/progress.js';
@@ -40,7 +41,7 @@ export const isStopRequested = () => stopRequested;
 
 /** Runs the plan's points (this shard's), each into outDir/runs; returns whether it was stopped. */
 export async function executePoints(opts: ExecuteOptions): Promise<{ stopped: boolean; results: RunResult[] }> {
-  mkdirSync(runsFolder(opts.outDir), { recursive: true });
+  makeFolder(runsFolder(opts.outDir));
   const points = opts.shard ? shardPoints(opts.points, opts.shard) : opts.points;
   const results: RunResult[] = [];
   for (const [i, point] of points.entries()) {

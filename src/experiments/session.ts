@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startBackend, type BackendName } from '../backend/index.js';
 import type { ExperimentConfig } from '../config/experiment-config.js';
@@ -7,6 +7,7 @@ import type { DetectorProfile } from '../profile/types.js';
 import { readStoredRuns } from '../runs/store.js';
 import { learnsLayout, type RunResult } from '../runs/types.js';
 import { prepareData, type DataSource, type PreparedData } from './data.js';
+import { makeFolder } from '../util/atomic.js';
 import { planStudy, planSweep, seedList, type PlanPoint } from './plan.js';
 import { writeExperimentRecord } from './record.js';
 import { executePoints, installStopHandler, runWorkers } from './runner.js';
@@ -80,7 +81,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     // A fresh run must not pick up results or checkpoints of an earlier one in the same folder.
     for (const sub of ['runs', 'checkpoints']) rmSync(join(outDir, sub), { recursive: true, force: true });
   }
-  mkdirSync(outDir, { recursive: true });
+  makeFolder(outDir);
   installStopHandler(opts.log);
   if (!opts.isWorker) {
     writeExperimentRecord(outDir, {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { crc32 } from '../util/crc32.js';
 
 export const LAYOUT_MAGIC = 'CTQL';
 export const LAYOUT_VERSION = 1;
@@ -178,19 +179,5 @@ export function readLayoutFile(path: string): AdcLayout {
   return decodeLayout(bytes, path);
 }
 
-let crcTable: Uint32Array | undefined;
-
-/** CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), the checksum zlib and PNG use. */
-export function crc32(data: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let i = 0; i < 256; i++) {
-      let c = i;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[i] = c >>> 0;
-    }
-  }
-  let crc = 0xffffffff;
-  for (let i = 0; i < data.length; i++) crc = crcTable[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
+/** CRC-32 as zlib and PNG use it (moved to util/crc32.ts; re-exported for existing callers). */
+export { crc32 };

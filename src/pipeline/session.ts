@@ -2,7 +2,6 @@
  * The pipeline: what a command does end to end. It runs experiments (src/experiments) and then
  * writes their report (src/report); it is the one layer that knows both.
  */
-import { mkdirSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { startBackend, type BackendName } from '../backend/index.js';
 import type { CtDataset } from '../data/types.js';
@@ -14,6 +13,7 @@ import { runExperiment, type ExperimentOptions } from '../experiments/session.js
 import { writeReport } from '../report/write.js';
 import { mergeRuns } from '../runs/store.js';
 import type { RunResult } from '../runs/types.js';
+import { makeFolder } from '../util/atomic.js';
 import { examplePredictions } from './examples.js';
 
 export type SessionOptions = Omit<ExperimentOptions, 'isWorker'>;
@@ -45,6 +45,7 @@ export async function runSession(opts: SessionOptions): Promise<SessionOutcome> 
       backend,
       seeds: seedList(opts.config.seed, opts.kind === 'train' ? 1 : opts.config.seeds),
       data: data?.source ?? String(opts.data.kind),
+      ...(data ? { split: data.splitRule } : {}),
       seconds,
       tfjsVersion: tf.version.tfjs,
     },
@@ -58,7 +59,7 @@ export async function mergeSession(dirs: string[], outDir: string, log: (line: s
   const record = readExperimentRecord(dirs[0]!);
   const runs = mergeRuns(dirs);
   log(`merging ${runs.length} runs from ${dirs.length} folder(s) into ${outDir}`);
-  mkdirSync(outDir, { recursive: true });
+  makeFolder(outDir);
   writeExperimentRecord(outDir, { ...record, kind: `${record.kind} (merged)`, mergedFrom: dirs });
   const files = await writeReport(outDir, {
     runs,
@@ -90,7 +91,7 @@ export async function evalSession(
   }
   opts.log(`evaluating the runs of ${runDir} on ${test.slices.length} slices of ${source}`);
   const runs = await reevaluateRuns(runDir, record, test, record.config.batchSize);
-  mkdirSync(opts.outDir, { recursive: true });
+  makeFolder(opts.outDir);
   writeExperimentRecord(opts.outDir, { ...record, kind: 'eval', evaluatedFrom: runDir, data: opts.data ?? record.data });
   const files = await writeReport(opts.outDir, {
     runs,

@@ -34,6 +34,9 @@ export interface HtmlReportInput {
   createdAt: string;
   backend: string;
   versions: Record<string, string>;
+  /** Where the images came from and how train / test were cut (shown under the title when known). */
+  data?: string;
+  split?: string;
   figures: HtmlFigure[];
   tableViews: HtmlTable[];
 }
@@ -154,7 +157,7 @@ tr.collapsed td { background: #fde8e8; color: #8a1f1f; }
 <p class="meta">Run ${escapeXml(input.runId)} · ${escapeXml(input.createdAt)} · detector ${profile.rows}×${profile.cols} readout pixels, native ${profile.nativeBits}-bit,
 reduced modes ${profile.modes.map((m) => `${m}-bit`).join(', ')} (${profile.rule}), budget ${escapeXml(budget)} · backend ${escapeXml(input.backend)} · ${versions}</p>
 <p>${escapeXml(profile.description)}</p>
-<h2>Headline</h2>
+${input.data !== undefined || input.split !== undefined ? `<p class="meta">Data: ${escapeXml(input.data ?? 'not recorded')} · split: ${escapeXml(input.split ?? 'not recorded')}</p>\n` : ''}<h2>Headline</h2>
 <ul class="headline">
 ${headline}
 </ul>

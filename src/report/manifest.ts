@@ -32,6 +32,8 @@ export interface Manifest {
   command?: string;
   kind?: string;
   data?: string;
+  /** How train / validation / test were cut: by volume (and which rule gave the ids) or slice by slice. */
+  split?: string;
   profile: DetectorProfile;
   config: unknown;
   seeds: number[];
@@ -55,6 +57,7 @@ export interface ManifestInput {
   command?: string;
   kind?: string;
   data?: string;
+  split?: string;
   /** Seeds the config asked for; default: the distinct seeds of the runs. */
   seeds?: number[];
   profile: DetectorProfile;
@@ -79,6 +82,7 @@ export function buildManifest(m: ManifestInput): Manifest {
     ...(m.command !== undefined ? { command: m.command } : {}),
     ...(m.kind !== undefined ? { kind: m.kind } : {}),
     ...(m.data !== undefined ? { data: m.data } : {}),
+    ...(m.split !== undefined ? { split: m.split } : {}),
     profile: profileForManifest(m.profile),
     config: m.config ?? null,
     seeds: [...new Set(m.seeds ?? m.runs.map((r) => r.seed))].sort((a, b) => a - b),

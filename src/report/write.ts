@@ -35,6 +35,8 @@ export interface ReportMeta {
   seeds?: number[];
   /** Where the data came from (dataset source, "synthetic seed 1"). */
   data?: string;
+  /** How train / validation / test were cut ("by volume (…)", or slice by slice when asked for). */
+  split?: string;
   /** Total wall seconds of the session (manifest timings.totalSeconds). */
   seconds?: number;
   /** tf.version.tfjs of the loaded library (else read from node_modules). */
@@ -154,7 +156,7 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
     { title: 'Storage per frame', file: 'storage.csv', columns: STORAGE_COLUMNS, rows: rowsOf(tables.storage) },
     { title: 'All runs', file: 'runs.csv', columns: RUN_COLUMNS, rows: rowsOf(tables.runs), isCollapsed: collapsedRow },
   ];
-  put('report.html', reportHtml({ profile, tables, runId, createdAt, backend, versions, figures, tableViews: views }),
+  put('report.html', reportHtml({ profile, tables, runId, createdAt, backend, versions, data: input.meta.data, split: input.meta.split, figures, tableViews: views }),
     'self-contained report: headline, figures and tables');
 
   // Files already in the folder (runs/*.json, checkpoints, logs) are listed too: the manifest describes the whole folder.
@@ -167,7 +169,7 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
   const timings: Record<string, number> = { ...(input.meta.timings ?? {}) };
   if (input.meta.seconds !== undefined) timings.totalSeconds = input.meta.seconds;
   const manifest = buildManifest({
-    runId, createdAt, command: input.meta.command, kind: input.meta.kind, data: input.meta.data, seeds: input.meta.seeds,
+    runId, createdAt, command: input.meta.command, kind: input.meta.kind, data: input.meta.data, split: input.meta.split, seeds: input.meta.seeds,
     profile, config: input.config ?? null, runs, bootstrapSeed: input.tables?.bootstrapSeed ?? 0, backend, versions, timings,
     reportSeconds: (performance.now() - t0) / 1000, files,
   });

@@ -1,0 +1,44 @@
+/**
+ * Flags every data-taking command shares: how to split (`--split`) and the size limits checked
+ * from file headers before decoding (`--max-pixels`, `--max-voxels`).
+ */
+import type { Argv } from 'yargs';
+import { UserError } from '../errors.js';
+import { DEFAULT_MAX_PIXELS, DEFAULT_MAX_VOXELS, type PixelLimits } from '../data/limits.js';
+import { SPLIT_RULES, type SplitRule } from '../data/volumes.js';
+
+export interface DataFlagArgs {
+  split?: SplitRule;
+  'max-pixels'?: number;
+  'max-voxels'?: number;
+}
+
+export function dataFlagOptions<T>(y: Argv<T>): Argv<T & DataFlagArgs> {
+  return y
+    .option('split', {
+      choices: SPLIT_RULES,
+      describe: 'volume: by patient (needs volume ids, the default); slice: each slice its own volume (patients may leak into test)',
+    })
+    .option('max-pixels', { type: 'number', describe: `most pixels per slice, checked from headers before decoding (default ${DEFAULT_MAX_PIXELS})` })
+    .option('max-voxels', { type: 'number', describe: `most voxels per NIfTI volume, checked before inflating (default ${DEFAULT_MAX_VOXELS})` }) as unknown as Argv<
+    T & DataFlagArgs
+  >;
+}
+
+/** The limits the flags give (undefined keeps the defaults); a UserError on a value that is not a positive integer. */
+export function limitsFromFlags(args: DataFlagArgs): PixelLimits {
+  const check = (flag: string, v: number | undefined) => {
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 1)) throw new UserError(`--${flag}: expected a positive integer, got ${String(v)}`);
+    return v;
+  };
+  return { maxPixels: check('max-pixels', args['max-pixels']), maxVoxels: check('max-voxels', args['max-voxels']) };
+}
+
+/** The flags back as arguments, for worker processes. */
+export function dataFlagArgv(args: DataFlagArgs): string[] {
+  const out: string[] = [];
+  if (args.split) out.push('--split', args.split);
+  if (args['max-pixels'] !== undefined) out.push('--max-pixels', String(args['max-pixels']));
+  if (args['max-voxels'] !== undefined) out.push('--max-voxels', String(args['max-voxels']));
+  return out;
+}

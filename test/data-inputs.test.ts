@@ -1,0 +1,330 @@
+// Issue 17, data inputs and the file system: each defect found by probing has a test here.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deflateSync, gzipSync } from 'node:zlib';
+import { main } from '../src/cli/main.js';
+import { loadPngFolder } from '../src/data/folder.js';
+import { loadDataset } from '../src/data/load.js';
+import { encodeNifti1, parseNifti, readNifti } from '../src/data/nifti.js';
+import { encodeGreyPng, readGreyImage } from '../src/data/png.js';
+import { prepareData } from '../src/experiments/data.js';
+import { resolveConfig } from '../src/config/experiment-config.js';
+import { loadProfile } from '../src/profile/load.js';
+import { saveCheckpoint } from '../src/train/checkpoint.js';
+import { injectWriteFault, writeFileAtomic } from '../src/util/atomic.js';
+import { crc32 } from '../src/util/crc32.js';
+import { fsUserError } from '../src/util/fs-safe.js';
+import { UserError } from '../src/errors.js';
+import { runCli } from './helpers/cli.js';
+
+const root = mkdtempSync(join(tmpdir(), 'ctquant-data-inputs-'));
+let counter = 0;
+const png8 = (w: number, h: number, f: (i: number) => number) => encodeGreyPng(Uint8Array.from({ length: w * h }, (_, i) => f(i)), w, h);
+
+/** A valid 8-bit folder of n pairs 8×6; `ids` adds a volumes.csv. */
+async function folder(n: number, opts: { ids?: boolean } = {}): Promise<string> {
+  const d = join(root, `f${counter++}`);
+  mkdirSync(join(d, 'ct'), { recursive: true });
+  mkdirSync(join(d, 'covid'), { recursive: true });
+  for (let k = 0; k < n; k++) {
+    const name = String(k).padStart(4, '0');
+    writeFileSync(join(d, 'ct', `${name}.png`), await png8(8, 6, (i) => (i * 7 + k) % 256));
+    writeFileSync(join(d, 'covid', `${name}.png`), await png8(8, 6, (i) => (i % 5 === 0 ? 255 : 0)));
+  }
+  if (opts.ids) writeFileSync(join(d, 'volumes.csv'), `file,volume\n${Array.from({ length: n }, (_, k) => `${String(k).padStart(4, '0')},p${k >> 1}`).join('\n')}\n`);
+  return d;
+}
+
+async function refused(p: Promise<unknown> | (() => unknown), message: RegExp, file?: RegExp): Promise<UserError> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    assert.match(e.message, message, e.format());
+    if (file) assert.match(e.file ?? '', file, e.format());
+    assert.not.match(e.format(), /\n/, 'one line');
+    return e;
+  }
+  assert.unreachable(`expected a refusal matching ${message}`);
+  throw new Error('unreachable');
+}
+
+/** The CLI in-process: stdout, stderr and the exit code it set. */
+async function run(...argv: string[]): Promise<{ out: string; err: string; code: number }> {
+  let out = '';
+  let err = '';
+  const o = process.stdout.write.bind(process.stdout);
+  const e = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+  process.exitCode = 0;
+  try {
+    await main(argv);
+  } finally {
+    process.stdout.write = o;
+    process.stderr.write = e;
+  }
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = 0;
+  return { out, err, code };
+}
+
+const oneCleanLine = (err: string) => {
+  assert.is(err.trimEnd().split('\n').length, 1, `one line: ${err}`);
+  assert.not.match(err, /^\s+at /m, 'no stack trace');
+  assert.not.match(err, /\x1b/, 'no raw ESC');
+};
+
+// --- patient leakage -------------------------------------------------------------------------
+
+test('a folder without volume ids is refused by data inspect and by training data; --split slice accepts it and says so', async () => {
+  const d = await folder(4);
+  const r = await run('data', 'inspect', d);
+  assert.is(r.code, 2);
+  oneCleanLine(r.err);
+  assert.match(r.err, /no volume \(patient\) ids.*--volume-starts.*volumes\.json.*--preset.*--split slice/);
+  const ok = await run('data', 'inspect', d, '--split', 'slice');
+  assert.is(ok.code, 0, ok.err);
+  assert.match(ok.out, /volume ids: slice by slice/);
+
+  const profile = loadProfile('detector-profiles/study-8bit-1bit.json');
+  const config = { ...resolveConfig({}), size: 8, validationFraction: 0 };
+  await refused(prepareData({ kind: 'folder', path: d, skipBad: false }, profile, config), /no volume \(patient\) ids/);
+  const sliced = await prepareData({ kind: 'folder', path: d, skipBad: false, split: 'slice' }, profile, config);
+  assert.match(sliced.splitRule, /slice by slice/);
+  const withIds = await prepareData({ kind: 'folder', path: await folder(4, { ids: true }), skipBad: false }, profile, config);
+  assert.match(withIds.splitRule, /^by volume \(volume map in .*volumes\.csv\)$/);
+  const trainIds = new Set(withIds.split.train.slices.map((s) => s.volumeId));
+  assert.ok(withIds.split.test.slices.every((s) => !trainIds.has(s.volumeId)), 'no patient on both sides');
+  const synthetic = await prepareData({ kind: 'synthetic' }, profile, { ...config, size: 32, synthetic: { slices: 8, slicesPerVolume: 4 } });
+  assert.match(synthetic.splitRule, /^by volume: synthetic patients of 4 slices$/);
+  // Re-evaluation on other data is all test data: nothing is split, so no ids are needed.
+  const allTest = await prepareData({ kind: 'folder', path: d, skipBad: false }, profile, config, { allTest: true });
+  assert.is(allTest.split.test.slices.length, 4);
+});
+
+// --- the file system -------------------------------------------------------------------------
+
+test('symlink loop, dangling symlink and a non-UTF-8 file name each end in one line naming the file', async () => {
+  let d = await folder(2, { ids: true });
+  symlinkSync(join(d, 'ct', 'loop.png'), join(d, 'ct', 'loop.png'));
+  await refused(loadPngFolder(d), /symlink loop \(ELOOP\)/, /ct\/loop\.png$/);
+
+  d = await folder(2, { ids: true });
+  symlinkSync(join(d, 'nowhere.png'), join(d, 'ct', '0002.png'));
+  await refused(loadPngFolder(d), /dangling symlink/, /ct\/0002\.png$/);
+
+  d = await folder(2, { ids: true });
+  writeFileSync(Buffer.concat([Buffer.from(join(d, 'ct') + '/'), Buffer.from([0x61, 0xff, 0xfe, 0x2e, 0x70, 0x6e, 0x67])]), 'x');
+  await refused(loadPngFolder(d), /not valid UTF-8/, /ct$/);
+  await refused(loadDataset(d), /not valid UTF-8/, /ct$/);
+
+  // A folder that is a link loop is not "not found".
+  const loopDir = join(root, `loopdir${counter++}`);
+  symlinkSync(loopDir, loopDir);
+  await refused(loadDataset(loopDir), /symlink loop/);
+});
+
+test('permission denied (EACCES) is a one-line UserError', async () => {
+  // Errno mapping, with the error a denied open raises (tests may run as root, where chmod does not deny).
+  const denied = Object.assign(new Error("EACCES: permission denied, open '/x'"), { code: 'EACCES' });
+  const u = fsUserError(denied, '/data/ct', 'cannot list folder');
+  assert.instance(u, UserError);
+  assert.is((u as UserError).format(), '/data/ct: cannot list folder: permission denied (EACCES)');
+  // The real thing where chmod bites (not as root: root reads a mode-000 folder anyway).
+  if (process.getuid?.() === 0) return;
+  const d = await folder(2, { ids: true });
+  chmodSync(join(d, 'ct'), 0o000);
+  try {
+    await refused(loadPngFolder(d), /permission denied/, /ct$/);
+  } finally {
+    chmodSync(join(d, 'ct'), 0o755);
+  }
+});
+
+test('a full disk (ENOSPC) before the first write, mid-checkpoint and in data synth: one line, exit 1, no temp file left', async () => {
+  const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  // The real errno from /dev/full maps the same way.
+  try {
+    writeFileSync('/dev/full', 'x');
+  } catch (e) {
+    const u = fsUserError(e, '/dev/full', 'cannot write') as UserError;
+    assert.is(u.format(), '/dev/full: cannot write: disk full (ENOSPC)');
+    assert.is(u.exitCode, 1);
+  }
+  const out = join(root, `full${counter++}`);
+  try {
+    injectWriteFault((op) => (op === 'mkdir' ? enospc() : undefined));
+    await refused(() => writeFileAtomic(join(out, 'runs', 'a.json'), '{}'), /cannot create folder: disk full/, /runs$/);
+
+    const ckpt = join(out, 'ckpt.bin');
+    injectWriteFault(null);
+    saveCheckpoint(ckpt, { state: { step: 1 }, arrays: [{ name: 'w', shape: [2], values: new Float32Array([1, 2]) }] });
+    const before = readFileSync(ckpt);
+    injectWriteFault((op, path) => (op === 'write' && path === ckpt ? enospc() : undefined));
+    const e = await refused(() => saveCheckpoint(ckpt, { state: { step: 2 }, arrays: [{ name: 'w', shape: [2], values: new Float32Array([3, 4]) }] }), /cannot write: disk full \(ENOSPC\)/, /ckpt\.bin$/);
+    assert.is(e.exitCode, 1);
+    assert.equal(readFileSync(ckpt), before, 'the previous checkpoint is intact');
+    assert.equal(readdirSync(out).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+
+    let writes = 0;
+    injectWriteFault((op) => (op === 'write' && ++writes > 3 ? enospc() : undefined));
+    const r = await run('data', 'synth', '--out', join(out, 'syn'), '--n', '4', '--size', '32');
+    assert.is(r.code, 1);
+    oneCleanLine(r.err);
+    assert.match(r.err, /^ctquant: .*syn\/(ct|covid)\/\d{4}\.png: cannot write: disk full \(ENOSPC\)/);
+  } finally {
+    injectWriteFault(null);
+  }
+});
+
+test('a FIFO named volumes.json or given as a profile is refused at once, not read (real CLI process)', () => {
+  const d = join(root, `fifo${counter++}`);
+  mkdirSync(join(d, 'ct'), { recursive: true });
+  mkdirSync(join(d, 'covid'), { recursive: true });
+  writeFileSync(join(d, 'ct', '0000.png'), 'x');
+  if (spawnSync('mkfifo', [join(d, 'volumes.json')]).status !== 0) return assert.unreachable('mkfifo failed');
+  spawnSync('mkfifo', [join(d, 'profile.json')]);
+  const t0 = Date.now();
+  const r = runCli(['data', 'inspect', d], { timeoutMs: 20_000 });
+  assert.is(r.code, 2, r.stderr);
+  oneCleanLine(r.stderr);
+  assert.match(r.stderr, /volumes\.json: expected a volumes file, found a FIFO/);
+  const p = runCli(['profile', 'validate', join(d, 'profile.json')], { timeoutMs: 20_000 });
+  assert.is(p.code, 2, p.stderr);
+  assert.match(p.stderr, /profile\.json: .*FIFO/);
+  assert.ok(Date.now() - t0 < 30_000, 'no hang');
+});
+
+test('newline and ESC bytes in a file name are escaped in errors and in inspect output', async () => {
+  const d = await folder(2);
+  writeFileSync(join(d, 'ct', 'evil\n\x1b[31mred.png'), 'not an image');
+  writeFileSync(join(d, 'covid', 'evil\n\x1b[31mred.png'), 'not an image');
+  const r = await run('data', 'inspect', d, '--split', 'slice');
+  assert.is(r.code, 2);
+  oneCleanLine(r.err);
+  assert.match(r.err, /evil\\x0a\\x1b\[31mred\.png/);
+  const k = await run('data', 'inspect', d, '--split', 'slice', '--skip-bad');
+  assert.is(k.code, 0, k.err);
+  assert.not.match(k.out, /\x1b/);
+  assert.match(k.out, /evil\\x0a\\x1b/);
+});
+
+// --- sizes from headers, before decoding -------------------------------------------------------
+
+/** A PNG from raw chunks, with correct CRCs unless a chunk says otherwise. */
+function pngOf(chunks: { type: string; data: Uint8Array; badCrc?: boolean }[]): Buffer {
+  const parts = [Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])];
+  for (const c of chunks) {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(c.data.length, 0);
+    head.write(c.type, 4, 'ascii');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE((crc32(Buffer.concat([head.subarray(4), c.data])) ^ (c.badCrc ? 1 : 0)) >>> 0, 0);
+    parts.push(head, Buffer.from(c.data), crc);
+  }
+  return Buffer.concat(parts);
+}
+function ihdr(w: number, h: number, depth = 8, colour = 0): Uint8Array {
+  const b = Buffer.alloc(13);
+  b.writeUInt32BE(w, 0);
+  b.writeUInt32BE(h, 4);
+  b[8] = depth;
+  b[9] = colour;
+  return b;
+}
+
+test('a 16000×16000 PNG pair is refused from its header, fast and without decoding; --max-pixels sets the limit', async () => {
+  const d = join(root, `huge${counter++}`);
+  mkdirSync(join(d, 'ct'), { recursive: true });
+  mkdirSync(join(d, 'covid'), { recursive: true });
+  // Real compressed rows for the first 64 lines (a decoder would go on to inflate 256 MB).
+  const rows = deflateSync(Buffer.alloc(64 * 16001));
+  const huge = pngOf([{ type: 'IHDR', data: ihdr(16000, 16000) }, { type: 'IDAT', data: rows }, { type: 'IEND', data: new Uint8Array(0) }]);
+  writeFileSync(join(d, 'ct', '0000.png'), huge);
+  writeFileSync(join(d, 'covid', '0000.png'), huge);
+  const rss0 = process.memoryUsage().rss;
+  const t0 = performance.now();
+  await refused(loadPngFolder(d, { split: 'slice' }), /16000×16000 = 256000000 pixels, more than --max-pixels 16777216/, /0000\.png$/);
+  const ms = performance.now() - t0;
+  const grew = (process.memoryUsage().rss - rss0) / 2 ** 20;
+  assert.ok(ms < 2000, `refused in ${ms.toFixed(0)} ms`);
+  assert.ok(grew < 200, `memory grew ${grew.toFixed(0)} MB`);
+  const small = await folder(2, { ids: true });
+  await refused(loadPngFolder(small, { maxPixels: 40 }), /8×6 = 48 pixels, more than --max-pixels 40/);
+  const r = await run('data', 'inspect', small, '--max-pixels', '0');
+  assert.is(r.code, 2);
+  assert.match(r.err, /--max-pixels: expected a positive integer/);
+});
+
+test('a gzip NIfTI bomb is refused without inflating it whole; huge header dims are refused before reading data', async () => {
+  // A valid 16×16×4 volume, then 256 gzip members of 16 MiB of zeros each: 4 GiB inflated, ~4 MB on disk.
+  const good = encodeNifti1([16, 16, 4], new Int16Array(16 * 16 * 4));
+  const zeros = gzipSync(Buffer.alloc(16 * 2 ** 20), { level: 9 });
+  const bomb = Buffer.concat([gzipSync(good), ...Array.from({ length: 256 }, () => zeros)]);
+  const file = join(root, 'bomb.nii.gz');
+  writeFileSync(file, bomb);
+  const rss0 = process.memoryUsage().rss;
+  const t0 = performance.now();
+  await refused(() => readNifti(file), /inflates to more than the \d+ bytes its header describes/, /bomb\.nii\.gz$/);
+  const ms = performance.now() - t0;
+  const grew = (process.memoryUsage().rss - rss0) / 2 ** 20;
+  assert.ok(ms < 30_000, `refused in ${ms.toFixed(0)} ms`);
+  assert.ok(grew < 1024, `memory grew ${grew.toFixed(0)} MB`);
+
+  const big = encodeNifti1([4, 4, 4], new Int16Array(64));
+  const v = new DataView(big.buffer);
+  [3, 2048, 2048, 2048].forEach((x, i) => v.setInt16(40 + 2 * i, x, true));
+  await refused(() => parseNifti(gzipSync(big), 'big.nii.gz'), /slices are 2048×2048 = 4194304 pixels|volume is 2048×2048×2048/);
+  await refused(() => parseNifti(big, 'big.nii', { maxPixels: 10 }), /more than --max-pixels 10/);
+  [3, 512, 512, 1024].forEach((x, i) => v.setInt16(40 + 2 * i, x, true));
+  await refused(() => parseNifti(big, 'big.nii'), /512×512×1024 = 268435456 voxels, more than --max-voxels/);
+});
+
+// --- wrongly accepted before ------------------------------------------------------------------
+
+test('PNG: a wrong IDAT CRC and an unknown critical chunk are refused; an unknown ancillary chunk is fine', async () => {
+  const good = await png8(8, 6, (i) => i);
+  const file = join(root, `crc${counter++}.png`);
+  // Find IDAT and corrupt one data byte (CRC left as it was).
+  const at = good.indexOf(Buffer.from('IDAT'));
+  const bad = Buffer.from(good);
+  bad[at + 6] = bad[at + 6]! ^ 0x10;
+  writeFileSync(file, bad);
+  await refused(readGreyImage(file), /chunk IDAT at byte \d+ has a wrong CRC/, /crc\d+\.png$/);
+
+  const rows = deflateSync(Buffer.alloc(6 * 9));
+  const withChunk = (type: string) =>
+    pngOf([{ type: 'IHDR', data: ihdr(8, 6) }, { type, data: Buffer.from('hello') }, { type: 'IDAT', data: rows }, { type: 'IEND', data: new Uint8Array(0) }]);
+  writeFileSync(file, withChunk('ZZZZ'));
+  await refused(readGreyImage(file), /unknown critical chunk ZZZZ/);
+  writeFileSync(file, withChunk('zzZz'));
+  const ok = await readGreyImage(file);
+  assert.is(ok.width, 8);
+});
+
+test('NIfTI: vox_offset NaN / Inf / inside the header and voxels NaN / Inf are refused', async () => {
+  const good = encodeNifti1([3, 2, 2], Float32Array.from({ length: 12 }, (_, i) => i));
+  parseNifti(good, 'good.nii');
+  for (const offset of [NaN, Infinity, -352, 100]) {
+    const b = good.slice();
+    new DataView(b.buffer).setFloat32(108, offset, true);
+    await refused(() => parseNifti(b, 'off.nii'), /vox_offset .* is not a byte offset/);
+  }
+  for (const [value, word] of [[NaN, 'NaN'], [Infinity, 'infinite'], [-Infinity, 'infinite']] as const) {
+    const data = Float32Array.from({ length: 12 }, (_, i) => i);
+    data[7] = value;
+    await refused(() => parseNifti(encodeNifti1([3, 2, 2], data), 'vox.nii'), new RegExp(`voxel \\(1, 0, 1\\) is ${word}`));
+  }
+});
+
+test.after(() => {
+  injectWriteFault(null);
+  rmSync(root, { recursive: true, force: true });
+  assert.ok(!existsSync(root));
+});
+test.run();

@@ -1,0 +1,408 @@
+// Seeded fuzzing of the inputs a user hands ctquant (issue 17): mutated detector profiles, PNG
+// folders and NIfTI volumes. Every generated case knows whether it is defective; each defective
+// one must be refused with a one-line UserError, each valid one accepted, none may throw anything
+// else (a stack trace) or take long (a hang). A few cases go through the real CLI process.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { loadPngFolder } from '../src/data/folder.js';
+import { encodeNifti1, parseNifti } from '../src/data/nifti.js';
+import { encodeGreyPng, encodeRgbPng } from '../src/data/png.js';
+import { loadProfile } from '../src/profile/load.js';
+import { UserError } from '../src/errors.js';
+import { crc32 } from '../src/util/crc32.js';
+import { Rng } from '../src/util/rng.js';
+import { runCli } from './helpers/cli.js';
+
+const root = mkdtempSync(join(tmpdir(), 'ctquant-fuzz-'));
+/** A library call over 5 s is a hang; a CLI process (Node, tsx and tfjs start-up on a busy machine) gets 30 s. */
+const CASE_MS = 5_000;
+const CLI_MS = 30_000;
+
+interface Case {
+  name: string;
+  defective: boolean;
+}
+interface Outcome {
+  cases: number;
+  stackTraces: string[];
+  hangs: string[];
+  wronglyAccepted: string[];
+  wronglyRefused: string[];
+}
+const outcome: Outcome = { cases: 0, stackTraces: [], hangs: [], wronglyAccepted: [], wronglyRefused: [] };
+
+/** Runs one case and files its result; longer than `limitMs` counts as a hang. */
+async function judge(c: Case, attempt: () => unknown, limitMs = CASE_MS): Promise<void> {
+  outcome.cases++;
+  const t0 = performance.now();
+  let error: unknown = null;
+  try {
+    await attempt();
+  } catch (e) {
+    error = e;
+  }
+  const ms = performance.now() - t0;
+  if (ms > limitMs) outcome.hangs.push(`${c.name} (${ms.toFixed(0)} ms)`);
+  if (error === null) {
+    if (c.defective) outcome.wronglyAccepted.push(c.name);
+    return;
+  }
+  if (!(error instanceof UserError) || /\n/.test(error.format())) {
+    outcome.stackTraces.push(`${c.name}: ${error instanceof Error ? error.stack : String(error)}`);
+    return;
+  }
+  if (!c.defective) outcome.wronglyRefused.push(`${c.name}: ${error.format()}`);
+}
+
+// --- profiles ----------------------------------------------------------------------------------
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+const SHIPPED = ['study-8bit-1bit', 'adc12-4bit-2bit', 'detector16-8bit'].map(
+  (n) => JSON.parse(readFileSync(new URL(`../detector-profiles/${n}.json`, import.meta.url), 'utf8')) as { [k: string]: Json },
+);
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+const pick = <T>(rng: Rng, list: readonly T[]): T => list[rng.int(list.length)]!;
+const ALL_VALUES: Json[] = [null, true, 'text', 3.5, [], {}, 7, -2];
+const isInt = (v: Json) => typeof v === 'number' && Number.isInteger(v);
+/** Values of the wrong type for each field (by what the schema demands there). */
+const WRONG_TYPE: Record<string, (v: Json) => boolean> = {
+  'name': (v) => typeof v !== 'string',
+  'description': (v) => typeof v !== 'string',
+  'geometry': (v) => v === null || typeof v !== 'object' || Array.isArray(v),
+  'adc': (v) => v === null || typeof v !== 'object' || Array.isArray(v),
+  'budget': (v) => v === null || typeof v !== 'object' || Array.isArray(v),
+  'geometry.rows': (v) => !isInt(v),
+  'geometry.cols': (v) => !isInt(v),
+  'adc.nativeBits': (v) => !isInt(v),
+  'adc.modes': (v) => !Array.isArray(v),
+  'adc.quantizer': () => true,
+  'budget.sweep': (v) => !Array.isArray(v),
+};
+
+function setAt(doc: { [k: string]: Json }, path: string, value: Json | undefined): void {
+  const keys = path.split('.');
+  let o = doc as { [k: string]: Json };
+  for (const k of keys.slice(0, -1)) o = o[k] as { [k: string]: Json };
+  if (value === undefined) delete o[keys[keys.length - 1]!];
+  else o[keys[keys.length - 1]!] = value;
+}
+
+/** One mutated profile text and whether it is defective. */
+function mutateProfile(rng: Rng, i: number): { text: string; case: Case } {
+  const base = SHIPPED[i % SHIPPED.length]!;
+  const doc = clone(base);
+  const adc = doc.adc as { nativeBits: number; modes: number[] };
+  const budget = doc.budget as { [k: string]: Json };
+  const budgetKey = 'fraction' in budget ? 'fraction' : 'bitsPerPixel';
+  const kinds = ['delete', 'type', 'range', 'unknownKey', 'nesting', 'truncate', 'validText', 'validNumbers', 'validOptional', 'shuffle'] as const;
+  const kind = kinds[i % kinds.length]!;
+  let defective = true;
+  let what: string = kind;
+  switch (kind) {
+    case 'delete': {
+      const path = pick(rng, ['name', 'geometry', 'adc', 'budget', 'geometry.rows', 'geometry.cols', 'adc.nativeBits', 'adc.modes', `budget.${budgetKey}`]);
+      setAt(doc, path, undefined);
+      what = `delete ${path}`;
+      break;
+    }
+    case 'type': {
+      const path = pick(rng, [...Object.keys(WRONG_TYPE), `budget.${budgetKey}`]);
+      const test = WRONG_TYPE[path] ?? ((v: Json) => typeof v !== 'number');
+      const value = pick(rng, ALL_VALUES.filter(test));
+      setAt(doc, path, value);
+      what = `${path} = ${JSON.stringify(value)}`;
+      break;
+    }
+    case 'range': {
+      const lowest = Math.min(...adc.modes);
+      const options: [string, Json][] = [
+        ['geometry.rows', pick(rng, [0, -1, 16385, 1e9])],
+        ['geometry.cols', pick(rng, [0, -3, 20000])],
+        ['adc.nativeBits', pick(rng, [0, 1, 33, -8])],
+        ['adc.modes', pick(rng, [[], [0], [adc.nativeBits], [adc.nativeBits + 3], [lowest, lowest]])],
+        ['adc.quantizer', pick(rng, ['round', '', 'FLOOR'])],
+        ['name', ''],
+        budgetKey === 'fraction' ? ['budget.fraction', pick(rng, [-0.1, 1.5, 2])] : ['budget.bitsPerPixel', pick(rng, [lowest - 0.5, adc.nativeBits + 1, -1])],
+        ['budget.sweep', budgetKey === 'fraction' ? [0.5, pick(rng, [-0.2, 1.01])] : [lowest, adc.nativeBits + 0.5]],
+      ];
+      const [path, value] = pick(rng, options);
+      setAt(doc, path, value);
+      what = `${path} = ${JSON.stringify(value)}`;
+      break;
+    }
+    case 'unknownKey': {
+      const at = pick(rng, ['', 'geometry.', 'adc.', 'budget.']);
+      setAt(doc, `${at}extra${rng.int(100)}`, pick(rng, ALL_VALUES));
+      what = `unknown key in ${at || 'top level'}`;
+      break;
+    }
+    case 'nesting': {
+      // Deep nesting in place of a field or under an unknown key: written as text (stringify would recurse).
+      const depth = pick(rng, [100, 1000, 10_000, 100_000]);
+      const nested = pick(rng, ['[', '{"a":']);
+      const close = nested === '[' ? ']' : '}';
+      const placeholder = '"__NEST__"';
+      setAt(doc, pick(rng, ['geometry', 'adc.modes', 'budget', 'nest']), '__NEST__');
+      const text = JSON.stringify(doc).replace(placeholder, `${nested.repeat(depth)}1${close.repeat(depth)}`);
+      return { text, case: { name: `profile ${i}: nesting depth ${depth}`, defective: true } };
+    }
+    case 'truncate': {
+      const full = JSON.stringify(doc, null, 2) + '\n';
+      return { text: full.slice(0, rng.int(full.length - 2)), case: { name: `profile ${i}: truncated JSON`, defective: true } };
+    }
+    case 'validText': {
+      defective = false;
+      const alphabet = 'abcXYZ-_.09 äé漢\t\u001b\n"\\';
+      doc.description = Array.from({ length: rng.int(40) }, () => alphabet[rng.int(alphabet.length)]).join('');
+      doc.name = Array.from({ length: 1 + rng.int(12) }, () => 'abcdefxyz0123-_'[rng.int(15)]).join('');
+      what = 'new name and description';
+      break;
+    }
+    case 'validNumbers': {
+      defective = false;
+      setAt(doc, 'geometry.rows', 1 + rng.int(16384));
+      setAt(doc, 'geometry.cols', 1 + rng.int(16384));
+      const lowest = Math.min(...adc.modes);
+      const value = budgetKey === 'fraction' ? rng.next() : lowest + rng.next() * (adc.nativeBits - lowest);
+      setAt(doc, `budget.${budgetKey}`, value);
+      what = `rows, cols, ${budgetKey} ${value}`;
+      break;
+    }
+    case 'validOptional': {
+      defective = false;
+      const path = pick(rng, ['description', 'adc.quantizer', 'budget.sweep', '$schema']);
+      setAt(doc, path, undefined);
+      what = `without ${path}`;
+      break;
+    }
+    case 'shuffle': {
+      defective = false;
+      const keys = rng.shuffle(Object.keys(doc));
+      const shuffled = Object.fromEntries(keys.map((k) => [k, doc[k]!]));
+      return { text: JSON.stringify(shuffled), case: { name: `profile ${i}: keys reordered`, defective: false } };
+    }
+  }
+  return { text: JSON.stringify(doc, null, 2), case: { name: `profile ${i} (${base.name}): ${what}`, defective } };
+}
+
+test('fuzz: 160 mutated detector profiles', async () => {
+  const rng = new Rng(1701);
+  const dir = join(root, 'profiles');
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < 160; i++) {
+    const { text, case: c } = mutateProfile(rng, i);
+    const file = join(dir, `p${i}.json`);
+    writeFileSync(file, text);
+    await judge(c, () => loadProfile(file));
+  }
+});
+
+// --- PNG folders -------------------------------------------------------------------------------
+
+function chunk(type: string, data: Uint8Array): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'ascii');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+  return Buffer.concat([head, data, crc]);
+}
+/** Inserts a chunk before IEND. */
+const insertChunk = (png: Buffer, type: string) => {
+  const iend = png.length - 12;
+  return Buffer.concat([png.subarray(0, iend), chunk(type, Buffer.from('fuzz')), png.subarray(iend)]);
+};
+/** Rewrites IHDR's bit depth and fixes its CRC, so only the depth is wrong. */
+const withDepth = (png: Buffer, depth: number) => {
+  const out = Buffer.from(png);
+  out[24] = depth;
+  out.writeUInt32BE(crc32(out.subarray(12, 29)), 29);
+  return out;
+};
+
+const PNG_DEFECTS = ['truncate', 'bitflip', 'bitDepth', 'sizeMismatch', 'nameMismatch', 'colour', 'nonBinaryMask', 'criticalChunk', 'valid', 'validAncillary'] as const;
+
+test('fuzz: 100 PNG folders (truncated, bad CRCs, bit depths, mismatched sizes and names, chunks)', async () => {
+  const rng = new Rng(2024);
+  for (let i = 0; i < 100; i++) {
+    const kind = PNG_DEFECTS[i % PNG_DEFECTS.length]!;
+    const w = 4 + rng.int(13);
+    const h = 4 + rng.int(13);
+    const n = 2 + rng.int(2);
+    const d = join(root, `png${i}`);
+    mkdirSync(join(d, 'ct'), { recursive: true });
+    mkdirSync(join(d, 'covid'), { recursive: true });
+    const names = Array.from({ length: n }, (_, k) => `p${k >> 1}_${String(k).padStart(3, '0')}`);
+    const images: Buffer[] = [];
+    const masks: Buffer[] = [];
+    for (let k = 0; k < n; k++) {
+      images.push(await encodeGreyPng(Uint8Array.from({ length: w * h }, () => rng.int(256)), w, h));
+      masks.push(await encodeGreyPng(Uint8Array.from({ length: w * h }, () => (rng.next() < 0.3 ? 255 : 0)), w, h));
+    }
+    const victim = rng.int(n);
+    const inMask = rng.next() < 0.5;
+    const files = inMask ? masks : images;
+    const f = files[victim]!;
+    let maskName = names[victim]!;
+    switch (kind) {
+      case 'truncate':
+        files[victim] = f.subarray(0, rng.int(f.length));
+        break;
+      case 'bitflip': {
+        const b = Buffer.from(f);
+        const at = 8 + rng.int(b.length - 8);
+        b[at] = b[at]! ^ (1 << rng.int(8));
+        files[victim] = b;
+        break;
+      }
+      case 'bitDepth':
+        files[victim] = withDepth(f, pick(rng, [3, 5, 6, 7, 9, 12, 32, 0]));
+        break;
+      case 'sizeMismatch':
+        masks[victim] = await encodeGreyPng(new Uint8Array((w + 1) * h), w + 1, h);
+        break;
+      case 'nameMismatch':
+        maskName = `${names[victim]}x`;
+        break;
+      case 'colour':
+        images[victim] = await encodeRgbPng(Uint8Array.from({ length: w * h * 3 }, (_, j) => (j % 3 === 0 ? 200 : rng.int(256))), w, h);
+        break;
+      case 'nonBinaryMask':
+        masks[victim] = await encodeGreyPng(Uint8Array.from({ length: w * h }, (_, j) => (j === 0 ? 128 : j === 1 ? 255 : 0)), w, h); // three values: not binary
+        break;
+      case 'criticalChunk':
+        files[victim] = insertChunk(f, pick(rng, ['ABCD', 'XIMG', 'QZzz']));
+        break;
+      case 'validAncillary':
+        files[victim] = insertChunk(f, pick(rng, ['abCd', 'zTXt'.toLowerCase(), 'prVt']));
+        break;
+      case 'valid':
+        break;
+    }
+    for (let k = 0; k < n; k++) {
+      writeFileSync(join(d, 'ct', `${names[k]}.png`), images[k]!);
+      writeFileSync(join(d, 'covid', `${k === victim ? maskName : names[k]}.png`), masks[k]!);
+    }
+    const defective = kind !== 'valid' && kind !== 'validAncillary';
+    await judge({ name: `png folder ${i}: ${kind}${inMask ? ' (mask)' : ''}`, defective }, async () => {
+      const ds = await loadPngFolder(d);
+      if (ds.slices.length !== n) throw new Error(`expected ${n} slices, got ${ds.slices.length}`);
+    });
+  }
+});
+
+// --- NIfTI volumes -----------------------------------------------------------------------------
+
+const NIFTI_DEFECTS = ['dim0', 'dim4', 'nonPositive', 'dimsTooLarge', 'voxOffset', 'datatype', 'sizeofHdr', 'magic', 'nanVoxel', 'truncate', 'valid', 'validOffset'] as const;
+
+test('fuzz: 120 NIfTI volumes (wrong dims, offsets, datatypes, NaN / Inf voxels, truncation)', async () => {
+  const rng = new Rng(4242);
+  for (let i = 0; i < 120; i++) {
+    const kind = NIFTI_DEFECTS[i % NIFTI_DEFECTS.length]!;
+    const dims: [number, number, number] = [1 + rng.int(8), 1 + rng.int(8), 1 + rng.int(4)];
+    const count = dims[0] * dims[1] * dims[2];
+    const type = kind === 'nanVoxel' ? 2 : rng.int(3);
+    const data = type === 0 ? Int16Array.from({ length: count }, () => rng.int(4000) - 1024) : type === 1 ? Uint8Array.from({ length: count }, () => rng.int(2)) : Float32Array.from({ length: count }, () => rng.uniform(-1000, 1000));
+    let bytes: Uint8Array = encodeNifti1(dims, data);
+    const v = () => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    switch (kind) {
+      case 'dim0':
+        v().setInt16(40, pick(rng, [0, 1, 8, -3, 300]), true);
+        break;
+      case 'dim4':
+        v().setInt16(40, 4, true);
+        v().setInt16(48, 2 + rng.int(5), true);
+        break;
+      case 'nonPositive':
+        v().setInt16(42 + 2 * rng.int(3), pick(rng, [0, -1, -32768]), true);
+        break;
+      case 'dimsTooLarge':
+        v().setInt16(42 + 2 * rng.int(3), dims[0] + 10 + rng.int(100), true);
+        break;
+      case 'voxOffset':
+        v().setFloat32(108, pick(rng, [NaN, Infinity, -Infinity, 0, 347, -352, 1e10, bytes.length + 100]), true);
+        break;
+      case 'datatype':
+        v().setInt16(70, pick(rng, [0, 1, 32, 128, 1536, 2304, -4]), true);
+        break;
+      case 'sizeofHdr':
+        v().setInt32(0, pick(rng, [0, 347, 349, 540]), true);
+        break;
+      case 'magic':
+        bytes[344 + rng.int(3)] = 0x78;
+        break;
+      case 'nanVoxel':
+        v().setFloat32(352 + 4 * rng.int(count), pick(rng, [NaN, Infinity, -Infinity]), true);
+        break;
+      case 'truncate':
+        bytes = bytes.subarray(0, rng.int(bytes.length));
+        break;
+      case 'validOffset': {
+        // Extension bytes between the header and the data, with vox_offset pointing past them.
+        const pad = 16 * (1 + rng.int(4));
+        const out = new Uint8Array(bytes.length + pad);
+        out.set(bytes.subarray(0, 352));
+        out.set(bytes.subarray(352), 352 + pad);
+        new DataView(out.buffer).setFloat32(108, 352 + pad, true);
+        bytes = out;
+        break;
+      }
+      case 'valid':
+        break;
+    }
+    const gz = rng.next() < 0.4;
+    const input = gz ? gzipSync(bytes) : bytes;
+    const defective = kind !== 'valid' && kind !== 'validOffset';
+    await judge({ name: `nifti ${i}: ${kind}${gz ? ' (gz)' : ''}`, defective }, () => {
+      const vol = parseNifti(input, `case${i}.nii${gz ? '.gz' : ''}`);
+      if (vol.dims.join() !== dims.join()) throw new Error(`dims ${vol.dims.join('×')}, expected ${dims.join('×')}`);
+    });
+  }
+});
+
+// --- the real CLI process, a handful --------------------------------------------------------------
+
+test('fuzz through the CLI process: bad CRC folder, NaN vox_offset volume, mistyped profile', async () => {
+  const png = join(root, 'png2'); // a bitDepth case of the folder fuzz above: defective
+  const nii = join(root, 'cli-nii');
+  mkdirSync(join(nii, 'ct'), { recursive: true });
+  mkdirSync(join(nii, 'covid'), { recursive: true });
+  const img = encodeNifti1([4, 4, 2], new Int16Array(32));
+  new DataView(img.buffer).setFloat32(108, NaN, true);
+  writeFileSync(join(nii, 'ct', 'a.nii'), img);
+  writeFileSync(join(nii, 'covid', 'a.nii'), encodeNifti1([4, 4, 2], new Uint8Array(32)));
+  const profile = join(root, 'cli-profile.json');
+  writeFileSync(profile, JSON.stringify({ ...SHIPPED[0], geometry: { rows: '512', cols: 512 } }));
+  const cases: [string, string[], RegExp][] = [
+    ['png folder, bad bit depth', ['data', 'inspect', png], /bit depth \d+ is invalid/],
+    ['nifti, NaN vox_offset', ['data', 'inspect', nii], /a\.nii: header vox_offset NaN/],
+    ['profile, rows a string', ['profile', 'validate', profile], /\/geometry\/rows/],
+  ];
+  for (const [name, args, message] of cases) {
+    await judge({ name: `cli: ${name}`, defective: true }, () => {
+      const r = runCli(args, { timeoutMs: CLI_MS });
+      if (r.code === -1) throw new Error(`${name}: timed out`);
+      const lines = r.stderr.trimEnd().split('\n');
+      if (r.code === 0) return;
+      if (lines.length !== 1 || /^\s+at /m.test(r.stderr) || !message.test(r.stderr)) throw new Error(`${name}: exit ${r.code}, stderr: ${r.stderr}`);
+      throw new UserError(lines[0]!);
+    }, CLI_MS);
+  }
+});
+
+test('fuzz totals: ≥ 300 cases, 0 stack traces, 0 hangs, 0 wrongly accepted, 0 wrongly refused', () => {
+  const show = (list: string[]) => list.slice(0, 5).join('\n');
+  assert.ok(outcome.cases >= 300, `${outcome.cases} cases`);
+  assert.equal(outcome.stackTraces.length, 0, `stack traces:\n${show(outcome.stackTraces)}`);
+  assert.equal(outcome.hangs.length, 0, `hangs:\n${show(outcome.hangs)}`);
+  assert.equal(outcome.wronglyAccepted.length, 0, `wrongly accepted:\n${show(outcome.wronglyAccepted)}`);
+  assert.equal(outcome.wronglyRefused.length, 0, `wrongly refused:\n${show(outcome.wronglyRefused)}`);
+  process.stdout.write(`  fuzz: ${outcome.cases} cases, 0 stack traces, 0 hangs, 0 wrongly accepted\n`);
+});
+
+test.after(() => rmSync(root, { recursive: true, force: true }));
+test.run();
