@@ -15,9 +15,8 @@ import { MAX_WASM_THREADS, startThreadedWasm, WasmThreadsUnavailable } from './w
 import { registerWebgpuTrainingKernels } from './webgpu/kernels.js';
 import { exposeAsNavigatorGpu, loadWebgpuBackend, openDawnAdapter } from './webgpu/node-gpu.js';
 
-export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
-
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+import { BACKEND_NAMES, type BackendName } from './names.js';
+export { BACKEND_NAMES, type BackendName };
 
 /** What a started backend is: its tfjs name and one human line (device, threads, package). */
 export interface StartedBackend {

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { startBackend, type BackendName } from '../backend/index.js';
@@ -17,6 +17,8 @@ import { planStudy, planSweep, seedList, type PlanPoint } from './plan.js';
 import { readExperimentRecord, reevaluateRuns, type ExperimentRecord } from './evaluate-run.js';
 import { mergeRuns } from '../report/merge.js';
 import { executePoints, installStopHandler, readRuns, runWorkers } from './runner.js';
+import { prepareOutFolder } from './out-folder.js';
+export { stopExitCode } from './runner.js';
 import type { RunResult } from './types.js';
 
 export type ExperimentKind = 'train' | 'study' | 'sweep' | 'demo';
@@ -31,6 +33,8 @@ export interface SessionOptions {
   /** Sweep budgets (default: the profile's sweep). */
   budgets?: number[];
   resume: boolean;
+  /** Replace an earlier run in outDir (without it, and without resume, such a folder is refused). */
+  overwrite?: boolean;
   shard?: { index: number; count: number };
   /** Run this many worker processes in parallel (each takes every n-th point). */
   workers: number;
@@ -84,9 +88,9 @@ export function workersHint(backend: string, points: number): string | null {
 export async function runSession(opts: SessionOptions): Promise<SessionOutcome> {
   const t0 = Date.now();
   const outDir = resolve(opts.outDir);
-  if (!opts.resume && !opts.isWorker) {
-    // A fresh run must not pick up results or checkpoints of an earlier one in the same folder.
-    for (const sub of ['runs', 'checkpoints']) rmSync(join(outDir, sub), { recursive: true, force: true });
+  if (!opts.isWorker) {
+    const settings = { kind: opts.kind, profile: opts.profile, config: opts.config, data: opts.data };
+    prepareOutFolder(outDir, { resume: opts.resume, overwrite: opts.overwrite ?? false, settings });
   }
   mkdirSync(outDir, { recursive: true });
   installStopHandler(opts.log);
@@ -115,7 +119,8 @@ export async function runSession(opts: SessionOptions): Promise<SessionOutcome> 
     backendName = started.name;
     if (!stopped) data = await prepareData(opts.data, opts.profile, opts.config);
   } else {
-    const started = await startBackend(opts.backend, opts.log, { wasmThreads: opts.threads });
+    // `auto` logs its choice itself; the chosen backend is printed once, here.
+    const started = await startBackend(opts.backend, (line) => line.startsWith('backend: ') || opts.log(line), { wasmThreads: opts.threads });
     backendName = started.name;
     opts.log(`backend: ${started.name} (${started.detail})`);
     const hint = opts.isWorker || opts.shard ? null : workersHint(started.name, points.length);

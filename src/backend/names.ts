@@ -1,0 +1,4 @@
+/** The backends a user can name (no tfjs import here: the CLI reads it before deciding to load tfjs). */
+export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+
+export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
