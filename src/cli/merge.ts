@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { evalSession, mergeSession } from '../experiments/session.js';
-import { BACKEND_NAMES, type BackendName } from '../backend/index.js';
+import { BACKEND_NAMES, type BackendName } from '../backend/names.js';
+import { checkShards } from '../experiments/merge-check.js';
+import { loadCompute } from './compute.js';
 import { join } from 'node:path';
 import { printJson, timestamp } from './format.js';
 
@@ -20,6 +21,8 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
       .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'shard output folders' })
       .option('out', { type: 'string', demandOption: true, describe: 'folder for the merged tables and report' }) as never,
   handler: async (args) => {
+    checkShards(args.dirs, args.out);
+    const { mergeSession } = await loadCompute();
     const r = await mergeSession(args.dirs, args.out, log);
     if (args.json) printJson({ outDir: r.outDir, runs: r.runs.length, files: r.files });
     else log(`${r.runs.length} runs merged; report: ${join(r.outDir, 'report.html')}`);
@@ -46,6 +49,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('out', { type: 'string', describe: 'output folder (default: <run>/eval-<time>)' })
       .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName }) as never,
   handler: async (args) => {
+    const { evalSession } = await loadCompute();
     const r = await evalSession(args.run, {
       data: args.data ? { kind: 'folder', path: args.data, skipBad: args['skip-bad'] ?? false } : undefined,
       outDir: args.out ?? join(args.run, `eval-${timestamp()}`),

@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
 import { compileSchema, schemaProblems } from '../profile/validate.js';
+import { jsonDepth, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { readJsonFile, readShippedSchema } from '../util/json-file.js';
 
 /** Training settings (not hardware); see schemas/experiment-config.schema.json. */
@@ -65,6 +66,7 @@ export function resolveConfig(partial: DeepPartial<ExperimentConfig> = {}): Expe
 /** Loads an experiment config file; unknown keys and wrong types are UserErrors naming the pointer. */
 export function loadConfig(path: string): ExperimentConfig {
   const doc = readJsonFile(path, 'experiment config');
+  if (jsonDepth(doc, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new UserError(`nested deeper than ${MAX_JSON_DEPTH} levels; not an experiment config`, { file: path });
   const problems = schemaProblems(compileSchema(readShippedSchema('experiment-config.schema.json')), doc);
   if (problems.length) {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : '';

@@ -18,6 +18,7 @@ import { readExperimentRecord, reevaluateRuns, type ExperimentRecord } from './e
 import { mergeRuns } from '../report/merge.js';
 import { executePoints, installStopHandler, readRuns, runWorkers } from './runner.js';
 import { prepareOutFolder } from './out-folder.js';
+import { checkShards } from './merge-check.js';
 export { stopExitCode } from './runner.js';
 import type { RunResult } from './types.js';
 
@@ -213,7 +214,7 @@ export function writeJson(path: string, value: unknown): void {
 /** Joins the runs of several output folders (shards of one sweep) into `outDir` with one report. */
 export async function mergeSession(dirs: string[], outDir: string, log: (line: string) => void): Promise<SessionOutcome> {
   const t0 = Date.now();
-  const record = readExperimentRecord(dirs[0]!);
+  const record = checkShards(dirs, outDir);
   const runs = mergeRuns(dirs);
   log(`merging ${runs.length} runs from ${dirs.length} folder(s) into ${outDir}`);
   mkdirSync(outDir, { recursive: true });

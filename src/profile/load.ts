@@ -1,6 +1,7 @@
 import { UserError } from '../errors.js';
 import { readJsonFile, readShippedSchema } from '../util/json-file.js';
 import type { Budget, DetectorProfile, QuantizerRule } from './types.js';
+import { jsonDepth, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import { compileSchema, schemaProblems, type SchemaProblem } from './validate.js';
 
 /** The profile as written in JSON (see schemas/detector-profile.schema.json). */
@@ -14,6 +15,7 @@ interface ProfileJson {
 
 /** Every problem of a parsed profile document: schema first, then the rules a schema cannot say. */
 export function profileProblems(doc: unknown): SchemaProblem[] {
+  if (jsonDepth(doc, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) return [{ pointer: '/', message: `nested deeper than ${MAX_JSON_DEPTH} levels; not a detector profile` }];
   const schemaIssues = schemaProblems(compileSchema(readShippedSchema('detector-profile.schema.json')), doc);
   if (schemaIssues.length) return schemaIssues;
   const p = doc as ProfileJson;
