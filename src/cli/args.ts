@@ -70,9 +70,11 @@ export function parseList(flag: string, raw: RawValue): string[] {
 }
 
 export function parseNumberList(flag: string, raw: RawValue): number[] {
-  return parseList(flag, raw).map((s) => {
+  const items = parseList(flag, raw);
+  return items.map((s) => {
     const n = Number(s);
-    return Number.isFinite(n) ? n : fail(flag, `expected numbers separated by commas or spaces, got ${JSON.stringify(s)} in ${shown(raw)}`);
+    if (Number.isFinite(n)) return n;
+    return fail(flag, items.length === 1 ? `expected a number, got ${JSON.stringify(s)}` : `expected numbers separated by commas or spaces, got ${JSON.stringify(s)} in ${shown(raw)}`);
   });
 }
 

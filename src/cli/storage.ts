@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
 import { loadProfile } from '../profile/load.js';
-import { storageReport } from '../profile/storage.js';
 import { formatTable, printJson } from './format.js';
 import { checkBudgets, parseNumberList, terminalSafe } from './args.js';
 
@@ -21,7 +20,7 @@ export const storageCommand: CommandModule<object, StorageArgs> = {
       describe: "budget(s) of the profile's kind (fraction quantized in [0, 1], or bits per pixel in [lowest mode, native]), separated by commas or spaces; default: the profile's budget and sweep",
     },
   },
-  handler: (args) => {
+  handler: async (args) => {
     const budgets = args.budget === undefined ? undefined : parseNumberList('budget', args.budget);
     // Every profile and budget checked before anything is printed.
     const checked = args.profile.map((file) => {
@@ -29,6 +28,8 @@ export const storageCommand: CommandModule<object, StorageArgs> = {
       if (budgets) checkBudgets('budget', budgets, profile);
       return { file, profile };
     });
+    // Exact fractions come from mathjs, loaded here only: it costs as much start-up time as tfjs.
+    const { storageReport } = await import('../profile/storage.js');
     const reports = checked.map(({ file, profile }) => ({ file, profile: profile.name, rows: storageReport(profile, budgets) }));
     if (args.json) return printJson(reports);
     for (const r of reports) {

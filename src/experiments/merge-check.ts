@@ -8,7 +8,6 @@ import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { readJsonFile } from '../util/json-file.js';
 import type { ExperimentRecord } from './evaluate-run.js';
-import { firstDifference } from './out-folder.js';
 
 /** Checks the fields merge and the report rely on; throws a UserError naming the file and pointer. */
 export function checkExperimentRecord(value: unknown, file: string): ExperimentRecord {
@@ -39,7 +38,7 @@ export function readCheckedRecord(dir: string): ExperimentRecord {
 }
 
 /** What makes two shards one experiment's: the same detector and quantizer. */
-function detectorOf(r: ExperimentRecord): unknown {
+function detectorOf(r: ExperimentRecord) {
   const p = r.profile;
   return { name: p.name, rows: p.rows, cols: p.cols, nativeBits: p.nativeBits, modes: p.modes, rule: p.rule, budgetKind: p.budget.kind };
 }
@@ -56,12 +55,14 @@ export function checkShards(dirs: readonly string[], out: string): ExperimentRec
   const records = dirs.map((d) => readCheckedRecord(d));
   const first = detectorOf(records[0]!);
   records.forEach((r, i) => {
-    const d = firstDifference(first, detectorOf(r));
-    if (d) {
-      throw new UserError(
-        `shard made with another detector: ${d.path} is ${JSON.stringify(d.now)} here, ${JSON.stringify(d.was)} in ${dirs[0]}; refusing to merge`,
-        { file: join(dirs[i]!, 'experiment.json') },
-      );
+    const here = detectorOf(r);
+    for (const key of Object.keys(first) as (keyof typeof first)[]) {
+      const [was, now] = [JSON.stringify(first[key]), JSON.stringify(here[key])];
+      if (was !== now) {
+        throw new UserError(`shard made with another detector: ${key} is ${now} here, ${was} in ${dirs[0]}; refusing to merge`, {
+          file: join(dirs[i]!, 'experiment.json'),
+        });
+      }
     }
   });
   return records[0]!;

@@ -55,18 +55,20 @@ export function holdsRun(dir: string): boolean {
   });
 }
 
-/** The first leaf where two JSON values differ, as a dotted path (`config.epochs`), or null when equal. */
-export function firstDifference(a: unknown, b: unknown, path = ''): { path: string; was: unknown; now: unknown } | null {
+export interface Difference {
+  path: string;
+  was: unknown;
+  now: unknown;
+}
+
+/** Every leaf where two JSON values differ, as dotted paths (`config.epochs`), in key order; empty when equal. */
+export function differences(a: unknown, b: unknown, path = ''): Difference[] {
   const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
   if (isObj(a) && isObj(b) && Array.isArray(a) === Array.isArray(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-    for (const k of keys) {
-      const d = firstDifference(a[k], b[k], path ? `${path}.${k}` : k);
-      if (d) return d;
-    }
-    return null;
+    return keys.flatMap((k) => differences(a[k], b[k], path ? `${path}.${k}` : k));
   }
-  return JSON.stringify(a) === JSON.stringify(b) ? null : { path, was: a, now: b };
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [{ path, was: a, now: b }];
 }
 
 /** What a run's settings are, for comparing a --resume with the folder's experiment.json. */
@@ -102,12 +104,11 @@ export function prepareOutFolder(dir: string, opts: { resume: boolean; overwrite
   if (!existsSync(file)) return;
   const saved = readJsonFile(file, 'experiment record');
   if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) throw new UserError('experiment record is not a JSON object', { file });
-  const diff = firstDifference(comparable(saved as RunSettings), comparable(opts.settings));
-  if (diff) {
+  const diffs = differences(comparable(saved as RunSettings), comparable(opts.settings));
+  if (diffs.length) {
     const show = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v));
-    throw new UserError(
-      `--resume with other settings: ${diff.path} was ${show(diff.was)}, now ${show(diff.now)}; resume with the same flags, or start afresh with --overwrite`,
-      { file },
-    );
+    const listed = diffs.slice(0, 3).map((d) => `${d.path} was ${show(d.was)}, now ${show(d.now)}`).join('; ');
+    const more = diffs.length > 3 ? ` (and ${diffs.length - 3} more)` : '';
+    throw new UserError(`--resume with other settings: ${listed}${more}; resume with the same flags, or start afresh with --overwrite`, { file });
   }
 }
