@@ -101,6 +101,54 @@ test('Ctrl-C stops after the current step, leaves a checkpoint, and --resume fin
   assert.ok(existsSync(join(out, 'report.html')));
 });
 
+/** Starts `train … --epochs 3 --out out`, sends `signal` once epoch 1 is logged; the exit code and stderr. */
+async function trainAndSignal(out: string, signal: NodeJS.Signals): Promise<{ code: number; err: string; sent: boolean }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(projectRoot, 'src/cli/entry.ts'), 'train', ...common, '--epochs', '3', '--out', out],
+    { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let err = '';
+  let sent = false;
+  const code = await new Promise<number>((resolve) => {
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (!sent && /epoch 1\/3 loss/.test(err)) {
+        sent = true;
+        child.kill(signal);
+      }
+    });
+    child.on('close', (c) => resolve(c ?? -1));
+  });
+  return { code, err, sent };
+}
+
+test('SIGTERM (how schedulers stop a job) checkpoints like Ctrl-C, exits 143, and --resume ends where an uninterrupted run does', async () => {
+  const out = join(dir, 'terminated');
+  const { code, err, sent } = await trainAndSignal(out, 'SIGTERM');
+  assert.ok(sent, `never saw a progress line:\n${err}`);
+  assert.is(code, 143, err);
+  assert.match(err, /SIGTERM: stopping after the current step/);
+  assert.ok(readdirSync(join(out, 'checkpoints')).some((f) => f.endsWith('.ckpt')));
+  // Rerunning without --resume would delete those checkpoints: refused, and they stay.
+  const again = runCli(['train', ...common, '--epochs', '3', '--out', out]);
+  assert.is(again.code, 2, again.stderr);
+  assert.match(again.stderr, /holds an earlier run: continue it with --resume, or replace it with --overwrite/);
+  assert.ok(readdirSync(join(out, 'checkpoints')).some((f) => f.endsWith('.ckpt')));
+  // Resuming with other settings is refused, naming the field.
+  const other = runCli(['train', ...common, '--epochs', '4', '--out', out, '--resume']);
+  assert.is(other.code, 2, other.stderr);
+  assert.match(other.stderr, /config\.baselineEpochs was 3, now 4; config\.epochs was 3, now 4/);
+  const r = runCli(['train', ...common, '--epochs', '3', '--out', out, '--resume']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /resumed from/);
+  const whole = join(dir, 'uninterrupted');
+  const u = runCli(['train', ...common, '--epochs', '3', '--out', whole]);
+  assert.is(u.code, 0, u.stderr);
+  assert.equal(runsOf(out), runsOf(whole));
+  assert.is(readFileSync(join(out, 'runs.csv'), 'utf8').replace(/,[\d.]+,wasm.*$/gm, ''), readFileSync(join(whole, 'runs.csv'), 'utf8').replace(/,[\d.]+,wasm.*$/gm, ''));
+});
+
 test('a single process on webgpu with several runs gets the --workers tip; other cases do not', () => {
   assert.match(workersHint('webgpu', 14) ?? '', /--workers 4/);
   assert.match(workersHint('webgpu', 3) ?? '', /--workers 3/);

@@ -14,6 +14,7 @@ import { MAX_WASM_THREADS, startThreadedWasm, WasmThreadsUnavailable } from './w
 // Static (so bundles carry it); it imports only types from tfjs-backend-webgpu, so loading it has no side effects.
 import { registerWebgpuTrainingKernels } from './webgpu/kernels.js';
 import { exposeAsNavigatorGpu, loadWebgpuBackend, openDawnAdapter } from './webgpu/node-gpu.js';
+import { dawnFindsAdapter, driverMessagesWanted } from './webgpu/adapter-probe.js';
 
 import { BACKEND_NAMES, type BackendName } from './names.js';
 export { BACKEND_NAMES, type BackendName };
@@ -169,6 +170,10 @@ async function startTensorflow(): Promise<StartedBackend> {
 }
 
 async function startWebgpu(o: StartOptions): Promise<StartedBackend> {
+  // Without a GPU, Dawn prints driver warnings when it loads: ask a child process first (unless --verbose).
+  if (!driverMessagesWanted() && (await dawnFindsAdapter()) === false) {
+    throw new BackendUnavailable('no adapter, is a Vulkan driver installed? (--verbose shows the driver messages)');
+  }
   let opened: Awaited<ReturnType<typeof openDawnAdapter>>;
   try {
     opened = await openDawnAdapter();

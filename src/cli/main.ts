@@ -5,6 +5,7 @@ import { storageCommand } from './storage.js';
 import { dataCommand } from './data.js';
 import { evalCommand, mergeCommand } from './merge.js';
 import { demoCommand, studyCommand, sweepCommand, trainCommand } from './experiment.js';
+import { VERBOSE_ENV } from '../backend/webgpu/adapter-probe.js';
 import { errorJson, refuseNaN, terminalSafe, wantsJson, withSuggestion } from './args.js';
 
 /**
@@ -21,6 +22,8 @@ const commands: CommandModule<any, any>[] = [profileCommand, storageCommand, dat
  */
 export async function main(argv: string[]): Promise<void> {
   const json = wantsJson(argv);
+  // Read by src/backend/webgpu/adapter-probe.ts in this process and in worker processes.
+  if (argv.includes('--verbose')) process.env[VERBOSE_ENV] = '1';
   const report = (message: string, exitCode: number, where: { file?: string; pointer?: string } = {}, line?: string) => {
     if (json) process.stdout.write(`${errorJson({ message, exitCode, ...where })}\n`);
     else process.stderr.write(`ctquant: ${terminalSafe(line ?? message)}\n`);
