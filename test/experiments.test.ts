@@ -146,6 +146,13 @@ test('SIGTERM (how schedulers stop a job) checkpoints like Ctrl-C, exits 143, an
   const u = runCli(['train', ...common, '--epochs', '3', '--out', whole]);
   assert.is(u.code, 0, u.stderr);
   assert.equal(runsOf(out), runsOf(whole));
+  // A zero-byte run file (a crash outside an atomic write) makes --resume say so in one line.
+  const runFile = join(out, 'runs', readdirSync(join(out, 'runs'))[0]!);
+  writeFileSync(runFile, '');
+  const broken = runCli(['train', ...common, '--epochs', '3', '--out', out, '--resume']);
+  assert.is(broken.code, 2, broken.stderr);
+  assert.match(broken.stderr, /runs\/[^ ]+\.json: not valid JSON/);
+  assert.not.match(broken.stderr, /\n\s+at /);
   assert.is(readFileSync(join(out, 'runs.csv'), 'utf8').replace(/,[\d.]+,wasm.*$/gm, ''), readFileSync(join(whole, 'runs.csv'), 'utf8').replace(/,[\d.]+,wasm.*$/gm, ''));
 });
 

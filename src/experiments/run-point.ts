@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CtDataset } from '../data/types.js';
 import type { DetectorProfile } from '../profile/types.js';
@@ -9,6 +9,8 @@ import { collapseReason, evaluate } from '../train/evaluate.js';
 import { JointModel, type InputStage } from '../train/joint.js';
 import { trainModel } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readJsonFile } from '../util/json-file.js';
+import { checkRunResult } from '../report/merge.js';
 import type { Progress } from '../util/progress.js';
 import type { ExperimentConfig } from './config.js';
 import { runId, type PlanPoint } from './plan.js';
@@ -40,7 +42,8 @@ const runFile = (outDir: string, id: string) => join(runsFolder(outDir), `${id}.
 export function finishedPoint(outDir: string, point: PlanPoint): RunResult[] | null {
   const ids = resultIds(point);
   if (!ids.every((id) => existsSync(runFile(outDir, id)))) return null;
-  return ids.map((id) => JSON.parse(readFileSync(runFile(outDir, id), 'utf8')) as RunResult);
+  // A zero-byte or truncated run file (a crash outside an atomic write, a full disk) is one line naming it.
+  return ids.map((id) => checkRunResult(readJsonFile(runFile(outDir, id), 'run result'), runFile(outDir, id)));
 }
 
 function resultIds(point: PlanPoint): string[] {
