@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { projectRoot, runCli } from './helpers/cli.js';
 import { workersHint } from '../src/experiments/session.js';
+import { installStopHandler, isStopRequested, stopExitCode } from '../src/experiments/runner.js';
 import { loadConfig } from '../src/experiments/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-exp-'));
@@ -154,6 +155,19 @@ test('SIGTERM (how schedulers stop a job) checkpoints like Ctrl-C, exits 143, an
   assert.match(broken.stderr, /runs\/[^ ]+\.json: not valid JSON/);
   assert.not.match(broken.stderr, /\n\s+at /);
   assert.is(readFileSync(join(out, 'runs.csv'), 'utf8').replace(/,[\d.]+,wasm.*$/gm, ''), readFileSync(join(whole, 'runs.csv'), 'utf8').replace(/,[\d.]+,wasm.*$/gm, ''));
+});
+
+test('SIGHUP (a closed terminal) stops like Ctrl-C: exit code 129; a copy within a second is the same event', async () => {
+  const lines: string[] = [];
+  installStopHandler((l) => lines.push(l));
+  assert.not.ok(isStopRequested());
+  process.kill(process.pid, 'SIGHUP');
+  await new Promise((r) => setTimeout(r, 50));
+  process.kill(process.pid, 'SIGHUP'); // a forwarded copy: must not quit this process
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(isStopRequested());
+  assert.is(stopExitCode(), 129);
+  assert.equal(lines, ['SIGHUP: stopping after the current step (again to quit now); resume with --resume']);
 });
 
 test('a single process on webgpu with several runs gets the --workers tip; other cases do not', () => {
