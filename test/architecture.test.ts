@@ -26,9 +26,9 @@ const LAYERS: readonly (readonly string[])[] = [
 const BACKEND = 'backend';
 /**
  * The only backend files other layers may import: the backend starter, and the neutral modules of
- * names only (kernel names, flag names), no backend code.
+ * names only (kernel names, flag names, backend names), no backend code.
  */
-const BACKEND_ENTRY_POINTS = ['backend/index.ts', 'backend/kernel-names.ts', 'backend/flags.ts'];
+const BACKEND_ENTRY_POINTS = ['backend/index.ts', 'backend/kernel-names.ts', 'backend/flags.ts', 'backend/names.ts'];
 
 type Graph = Map<string, string[]>;
 

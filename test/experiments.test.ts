@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { projectRoot, runCli } from './helpers/cli.js';
 import { workersHint } from '../src/experiments/session.js';
-import { nodeOptionsOf } from '../src/experiments/runner.js';
+import { installStopHandler, isStopRequested, nodeOptionsOf, stopExitCode } from '../src/experiments/runner.js';
 import { loadConfig } from '../src/config/experiment-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-exp-'));
@@ -127,6 +127,74 @@ test('Ctrl-C stops after the current step, leaves a checkpoint, and --resume fin
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stderr, /resumed from/);
   assert.ok(existsSync(join(out, 'report.html')));
+});
+
+/** Starts `train … --epochs 3 --out out`, sends `signal` once epoch 1 is logged; the exit code and stderr. */
+async function trainAndSignal(out: string, signal: NodeJS.Signals): Promise<{ code: number; err: string; sent: boolean }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(projectRoot, 'src/cli/entry.ts'), 'train', ...common, '--epochs', '3', '--out', out],
+    { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let err = '';
+  let sent = false;
+  const code = await new Promise<number>((resolve) => {
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (!sent && /epoch 1\/3 loss/.test(err)) {
+        sent = true;
+        child.kill(signal);
+      }
+    });
+    child.on('close', (c) => resolve(c ?? -1));
+  });
+  return { code, err, sent };
+}
+
+test('SIGTERM (how schedulers stop a job) checkpoints like Ctrl-C, exits 143, and --resume ends where an uninterrupted run does', async () => {
+  const out = join(dir, 'terminated');
+  const { code, err, sent } = await trainAndSignal(out, 'SIGTERM');
+  assert.ok(sent, `never saw a progress line:\n${err}`);
+  assert.is(code, 143, err);
+  assert.match(err, /SIGTERM: stopping after the current step/);
+  assert.ok(readdirSync(join(out, 'checkpoints')).some((f) => f.endsWith('.ckpt')));
+  // Rerunning without --resume would delete those checkpoints: refused, and they stay.
+  const again = runCli(['train', ...common, '--epochs', '3', '--out', out]);
+  assert.is(again.code, 2, again.stderr);
+  assert.match(again.stderr, /holds an earlier run: continue it with --resume, or replace it with --overwrite/);
+  assert.ok(readdirSync(join(out, 'checkpoints')).some((f) => f.endsWith('.ckpt')));
+  // Resuming with other settings is refused, naming the field.
+  const other = runCli(['train', ...common, '--epochs', '4', '--out', out, '--resume']);
+  assert.is(other.code, 2, other.stderr);
+  assert.match(other.stderr, /config\.baselineEpochs was 3, now 4; config\.epochs was 3, now 4/);
+  const r = runCli(['train', ...common, '--epochs', '3', '--out', out, '--resume']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /resumed from/);
+  const whole = join(dir, 'uninterrupted');
+  const u = runCli(['train', ...common, '--epochs', '3', '--out', whole]);
+  assert.is(u.code, 0, u.stderr);
+  assert.equal(runsOf(out), runsOf(whole));
+  // A zero-byte run file (a crash outside an atomic write) makes --resume say so in one line.
+  const runFile = join(out, 'runs', readdirSync(join(out, 'runs'))[0]!);
+  writeFileSync(runFile, '');
+  const broken = runCli(['train', ...common, '--epochs', '3', '--out', out, '--resume']);
+  assert.is(broken.code, 2, broken.stderr);
+  assert.match(broken.stderr, /runs\/[^ ]+\.json: not valid JSON/);
+  assert.not.match(broken.stderr, /\n\s+at /);
+  assert.is(readFileSync(join(out, 'runs.csv'), 'utf8').replace(/,[\d.]+,wasm.*$/gm, ''), readFileSync(join(whole, 'runs.csv'), 'utf8').replace(/,[\d.]+,wasm.*$/gm, ''));
+});
+
+test('SIGHUP (a closed terminal) stops like Ctrl-C: exit code 129; a copy within a second is the same event', async () => {
+  const lines: string[] = [];
+  installStopHandler((l) => lines.push(l));
+  assert.not.ok(isStopRequested());
+  process.kill(process.pid, 'SIGHUP');
+  await new Promise((r) => setTimeout(r, 50));
+  process.kill(process.pid, 'SIGHUP'); // a forwarded copy: must not quit this process
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(isStopRequested());
+  assert.is(stopExitCode(), 129);
+  assert.equal(lines, ['SIGHUP: stopping after the current step (again to quit now); resume with --resume']);
 });
 
 test('a single process on webgpu with several runs gets the --workers tip; other cases do not', () => {

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // Runs every test/*.test.ts in its own Node process (tfjs backends keep global state), two at a
-// time, then prints uvu's totals as one plain line `N passed, N failed` so CI can count the tests.
+// time, then prints uvu's totals as one plain line `N passed, N failed, N skipped` so CI can count the tests.
+// Skipped counts both uvu's skipped tests (test.skip) and whole suites that skip themselves with a
+// `SKIPPED <what> tests: <why>` line (test/helpers/webgpu.ts: no WebGPU adapter); uvu sees no test there.
 // Usage: node test/run.mjs [filter-substring ...]
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { closingLine, countOutput } from './helpers/summary.mjs';
 
 const filters = process.argv.slice(2);
 const files = readdirSync(new URL('.', import.meta.url))
@@ -16,6 +19,7 @@ const jobs = Math.max(1, Math.min(2, availableParallelism()));
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+let skippedSuites = 0;
 const crashed = [];
 
 function runOne(file) {
@@ -29,19 +33,14 @@ function runOne(file) {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     child.on('close', (code) => {
-      const num = (label) => {
-        const m = out.match(new RegExp(`${label}:\\s+(\\d+)`));
-        return m ? Number(m[1]) : null;
-      };
-      const total = num('Total');
-      const p = num('Passed');
-      const s = num('Skipped') ?? 0;
+      const { total, passed: p, skipped: s, skippedSuites: suites } = countOutput(out);
       if (total === null || p === null) {
         crashed.push(file);
         failed += 1;
       } else {
         passed += p;
         skipped += s;
+        skippedSuites += suites;
         failed += total - p; // uvu's total leaves skipped tests out
       }
       const secs = ((Date.now() - t0) / 1000).toFixed(1);
@@ -63,5 +62,5 @@ await Promise.all(
 );
 
 if (crashed.length) console.log(`\nfiles that crashed or failed outside a test: ${crashed.join(', ')}`);
-console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+console.log(`\n${closingLine(passed, failed, skipped, skippedSuites)}`);
 process.exit(failed > 0 || files.length === 0 ? 1 : 0);

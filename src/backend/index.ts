@@ -15,10 +15,10 @@ import { MAX_WASM_THREADS, startThreadedWasm, WasmThreadsUnavailable } from './w
 // Static (so bundles carry it); it imports only types from tfjs-backend-webgpu, so loading it has no side effects.
 import { registerWebgpuTrainingKernels } from './webgpu/kernels.js';
 import { exposeAsNavigatorGpu, loadWebgpuBackend, openDawnAdapter } from './webgpu/node-gpu.js';
+import { dawnFindsAdapter, driverMessagesWanted } from './webgpu/adapter-probe.js';
 
-export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
-
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+import { BACKEND_NAMES, type BackendName } from './names.js';
+export { BACKEND_NAMES, type BackendName };
 
 /** What a started backend is: its tfjs name and one human line (device, threads, package). */
 export interface StartedBackend {
@@ -171,6 +171,10 @@ async function startTensorflow(): Promise<StartedBackend> {
 }
 
 async function startWebgpu(o: StartOptions): Promise<StartedBackend> {
+  // Without a GPU, Dawn prints driver warnings when it loads: ask a child process first (unless --verbose).
+  if (!driverMessagesWanted() && (await dawnFindsAdapter()) === false) {
+    throw new BackendUnavailable('no adapter, is a Vulkan driver installed? (--verbose shows the driver messages)');
+  }
   let opened: Awaited<ReturnType<typeof openDawnAdapter>>;
   try {
     opened = await openDawnAdapter();

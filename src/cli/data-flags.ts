@@ -33,12 +33,3 @@ export function limitsFromFlags(args: DataFlagArgs): PixelLimits {
   };
   return { maxPixels: check('max-pixels', args['max-pixels']), maxVoxels: check('max-voxels', args['max-voxels']) };
 }
-
-/** The flags back as arguments, for worker processes. */
-export function dataFlagArgv(args: DataFlagArgs): string[] {
-  const out: string[] = [];
-  if (args.split) out.push('--split', args.split);
-  if (args['max-pixels'] !== undefined) out.push('--max-pixels', String(args['max-pixels']));
-  if (args['max-voxels'] !== undefined) out.push('--max-voxels', String(args['max-voxels']));
-  return out;
-}

@@ -14,6 +14,7 @@ import { COVID_CT_20_VOLUME_STARTS } from '../data/volumes.js';
 import type { CtDataset } from '../data/types.js';
 import { formatTable, printJson } from './format.js';
 import { dataFlagOptions, limitsFromFlags, type DataFlagArgs } from './data-flags.js';
+import { parseIntegerList } from './args.js';
 
 interface SynthArgs {
   out: string;
@@ -33,7 +34,7 @@ interface InspectArgs extends DataFlagArgs {
   dir: string;
   imageDir: string;
   maskDir: string;
-  volumeStarts?: string;
+  volumeStarts?: string[];
   volumesFile?: string;
   nativeBits?: number;
   skipBad: boolean;
@@ -42,16 +43,11 @@ interface InspectArgs extends DataFlagArgs {
   json: boolean;
 }
 
-/** `--volume-starts 0,159,279` or the name `covid-ct-20` (its README's list). */
+/** `--volume-starts 0,159,279` (or with spaces) or the name `covid-ct-20` (its README's list). */
 function parseVolumeStarts(text: string | undefined): number[] | undefined {
   if (text === undefined) return undefined;
   if (text.trim().toLowerCase() === 'covid-ct-20') return [...COVID_CT_20_VOLUME_STARTS];
-  const parts = text.split(',').map((s) => s.trim());
-  const starts = parts.map(Number);
-  if (parts.some((p) => p === '') || starts.some((s) => !Number.isInteger(s))) {
-    throw new UserError(`--volume-starts: expected comma-separated slice indices or "covid-ct-20", got "${text}"`);
-  }
-  return starts;
+  return parseIntegerList('volume-starts', text);
 }
 
 function checkInt(name: string, v: number, lo: number, hi: number): void {
@@ -119,7 +115,7 @@ const inspectCommand: CommandModule<object, InspectArgs> = {
       .positional('dir', { type: 'string', demandOption: true, describe: 'dataset folder' })
       .option('image-dir', { type: 'string', default: 'ct', describe: 'image sub-folder' })
       .option('mask-dir', { type: 'string', default: 'covid', describe: 'mask sub-folder' })
-      .option('volume-starts', { type: 'string', describe: 'first slice index of each volume, comma-separated, or "covid-ct-20"' })
+      .option('volume-starts', { type: 'string', array: true, describe: 'first slice index of each volume, separated by commas or spaces, or "covid-ct-20"' })
       .option('volumes-file', { type: 'string', describe: 'a volumes.json kept outside the dataset folder' })
       .option('native-bits', { type: 'number', describe: 'native depth of 16-bit PNG samples, or what NIfTI/DICOM HU are digitised to (12)' })
       .option('skip-bad', { type: 'boolean', default: false, describe: 'skip bad files and report them instead of failing' })
@@ -130,7 +126,7 @@ const inspectCommand: CommandModule<object, InspectArgs> = {
     const ds = await loadDataset(args.dir, {
       imageDir: args.imageDir,
       maskDir: args.maskDir,
-      volumeStarts: parseVolumeStarts(args.volumeStarts),
+      volumeStarts: parseVolumeStarts(args.volumeStarts?.join(',')),
       volumesFile: args.volumesFile,
       nativeBits: args.nativeBits,
       skipBad: args.skipBad,

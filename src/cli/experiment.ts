@@ -1,18 +1,18 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { BACKEND_NAMES, type BackendName } from '../backend/index.js';
+import { BACKEND_NAMES, type BackendName } from '../backend/names.js';
 import { FITS, type Fit } from '../data/resize.js';
 import { UserError } from '../errors.js';
 import { loadConfig, resolveConfig, type ExperimentConfig } from '../config/experiment-config.js';
 import { DATASET_PRESETS, type DataSource, type DatasetPreset } from '../experiments/data.js';
-import { parseShard } from '../experiments/plan.js';
 import { readExperimentRecord } from '../experiments/record.js';
-import { EXPERIMENT_KINDS, runExperiment, type ExperimentKind } from '../experiments/session.js';
-import { runSession } from '../pipeline/session.js';
+import { EXPERIMENT_KINDS, type ExperimentKind } from '../experiments/plan.js';
 import { loadProfile, studyProfile } from '../profile/load.js';
+import { checkBudgets, optionalInteger, parseInteger, parseIntegerList, parseList, parseNumberList, parseShardFlag, refuseInapplicable, safeFolderName, terminalSafe } from './args.js';
+import { loadCompute } from './compute.js';
 import { printJson, timestamp } from './format.js';
-import { dataFlagArgv, dataFlagOptions, limitsFromFlags, type DataFlagArgs } from './data-flags.js';
+import { dataFlagOptions, limitsFromFlags, type DataFlagArgs } from './data-flags.js';
 
 /** Flags shared by train, study, sweep and demo. */
 interface ExperimentArgs extends DataFlagArgs {
@@ -22,7 +22,7 @@ interface ExperimentArgs extends DataFlagArgs {
   synthetic?: boolean;
   'skip-bad'?: boolean;
   'test-volumes'?: string[];
-  'volume-starts'?: string;
+  'volume-starts'?: string[];
   every?: number;
   preset?: DatasetPreset;
   backend: BackendName;
@@ -32,8 +32,9 @@ interface ExperimentArgs extends DataFlagArgs {
   epochs?: number;
   size?: number;
   fit?: Fit;
-  budgets?: string;
+  budgets?: string[];
   resume: boolean;
+  overwrite: boolean;
   shard?: string;
   workers: number;
   threads: number;
@@ -47,8 +48,8 @@ function experimentOptions<T>(y: Argv<T>, kind: ExperimentKind): Argv<T & Experi
     .option('data', { type: 'string', describe: 'folder of ct/ + covid/ PNG pairs (default: synthetic phantoms)' })
     .option('synthetic', { type: 'boolean', describe: 'use the embedded synthetic phantoms (the default)' })
     .option('skip-bad', { type: 'boolean', describe: 'skip unreadable or inconsistent files, report how many and why' })
-    .option('test-volumes', { type: 'string', array: true, describe: 'volume ids held out for testing (default: a seeded share)' })
-    .option('volume-starts', { type: 'string', describe: 'comma-separated first-slice indices of each volume in --data (sorted file order)' })
+    .option('test-volumes', { type: 'string', array: true, describe: 'volume ids held out for testing, separated by commas or spaces (default: a seeded share)' })
+    .option('volume-starts', { type: 'string', array: true, describe: 'first-slice indices of each volume in --data (sorted file order), separated by commas or spaces' })
     .option('every', { type: 'number', describe: 'keep every n-th slice of --data (file order) for quicker runs' })
     .option('preset', { choices: Object.keys(DATASET_PRESETS), describe: 'a known dataset layout: volume starts and held-out volumes (covid-ct-20)' })
     .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName, describe: 'compute backend' })
@@ -58,8 +59,9 @@ function experimentOptions<T>(y: Argv<T>, kind: ExperimentKind): Argv<T & Experi
     .option('epochs', { type: 'number', describe: 'epochs of every training (config epochs and baselineEpochs)' })
     .option('size', { type: 'number', describe: 'image size in pixels (config size)' })
     .option('fit', { choices: FITS, describe: 'other aspect ratios: stretch, pad (centred, image minimum) or crop (centre) (config fit)' })
-    .option('budgets', { type: 'string', describe: "comma-separated budgets (sweep default: the profile sweep; study default: the profile budget)" })
-    .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its checkpoints' })
+    .option('budgets', { type: 'string', array: true, describe: 'budgets separated by commas or spaces (sweep default: the profile sweep; study default: the profile budget); not for train' })
+    .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its checkpoints (its settings must match)' })
+    .option('overwrite', { type: 'boolean', default: false, describe: 'replace an earlier run in --out (without it, a folder holding a run is refused)' })
     .option('shard', { type: 'string', describe: 'run every n-th point only: i/n (1-based); join shards with ctquant merge' })
     .option('workers', {
       type: 'number',
@@ -73,22 +75,19 @@ function experimentOptions<T>(y: Argv<T>, kind: ExperimentKind): Argv<T & Experi
     }) as unknown as Argv<T & ExperimentArgs>;
 }
 
-function positiveInt(v: number | undefined, flag: string): number | undefined {
-  if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UserError(`--${flag}: expected a positive integer, got ${v}`);
-  return v;
-}
 
 function configFrom(args: ExperimentArgs, kind: ExperimentKind): ExperimentConfig {
   const base = args.config ? loadConfig(args.config) : resolveConfig(kind === 'demo' ? DEMO_OVERRIDES : {});
   const cfg: ExperimentConfig = { ...base };
-  if (positiveInt(args.epochs, 'epochs') !== undefined) cfg.epochs = cfg.baselineEpochs = args.epochs!;
-  if (positiveInt(args.seeds, 'seeds') !== undefined) cfg.seeds = args.seeds!;
-  if (positiveInt(args.size, 'size') !== undefined) cfg.size = args.size!;
+  const epochs = optionalInteger('epochs', args.epochs, 1);
+  if (epochs !== undefined) cfg.epochs = cfg.baselineEpochs = epochs;
+  const seeds = optionalInteger('seeds', args.seeds, 1);
+  if (seeds !== undefined) cfg.seeds = seeds;
+  const size = optionalInteger('size', args.size, 1, 65536);
+  if (size !== undefined) cfg.size = size;
+  const seed = optionalInteger('seed', args.seed, 0, 2 ** 32 - 1);
+  if (seed !== undefined) cfg.seed = seed;
   if (args.fit !== undefined) cfg.fit = args.fit;
-  if (args.seed !== undefined) {
-    if (!(Number.isInteger(args.seed) && args.seed >= 0)) throw new UserError(`--seed: expected an integer >= 0, got ${args.seed}`);
-    cfg.seed = args.seed;
-  }
   if (cfg.size % 2 ** cfg.unet.depth !== 0)
     throw new UserError(`size ${cfg.size} must be divisible by 2^depth = ${2 ** cfg.unet.depth} (U-Net depth ${cfg.unet.depth})`);
   return cfg;
@@ -102,31 +101,14 @@ function configFrom(args: ExperimentArgs, kind: ExperimentKind): ExperimentConfi
 const DEMO_OVERRIDES = { epochs: 20, baselineEpochs: 8, seeds: 1 };
 const DEMO_BUDGETS = '0.25,0.5,0.75';
 
-function parseBudgets(text: string | undefined): number[] | undefined {
-  if (text === undefined) return undefined;
-  const list = text.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  if (!list.length || list.some((b) => !Number.isFinite(b))) throw new UserError(`--budgets: expected numbers separated by commas, got "${text}"`);
-  return list;
-}
-
-function parseIntegers(text: string | undefined, flag: string): number[] | undefined {
-  if (text === undefined) return undefined;
-  const list = text.split(',').map((t) => Number(t.trim()));
-  if (!list.length || list.some((v) => !Number.isInteger(v) || v < 0)) throw new UserError(`${flag}: expected integers >= 0 separated by commas, got "${text}"`);
-  return list;
-}
-
-function shardFlag(text: string): { index: number; count: number } {
-  try {
-    return parseShard(text);
-  } catch (e) {
-    throw new UserError(`--shard: ${(e as Error).message}`);
-  }
-}
-
+/** Every flag checked, in this order, before any file is written or tfjs is loaded. */
 async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
+  refuseInapplicable(kind, args as unknown as Record<string, unknown>);
+  if (args.resume && args.overwrite) throw new UserError('--resume and --overwrite exclude each other');
   const profile = args.profile ? loadProfile(args.profile) : studyProfile();
   const config = configFrom(args, kind);
+  const budgetsGiven = args.budgets ?? (kind === 'demo' ? [DEMO_BUDGETS] : undefined);
+  const budgets = budgetsGiven === undefined ? undefined : checkBudgets('budgets', parseNumberList('budgets', budgetsGiven), profile);
   if (args.data && args.synthetic) throw new UserError('--data and --synthetic exclude each other');
   const preset = args.preset ? DATASET_PRESETS[args.preset] : undefined;
   if (preset && !args.data) throw new UserError('--preset describes a --data folder: give --data too');
@@ -138,23 +120,25 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
         kind: 'folder',
         path: args.data,
         skipBad: args['skip-bad'] ?? false,
-        testVolumes: args['test-volumes'] ?? (preset ? [...preset.testVolumes] : undefined),
-        volumeStarts: parseIntegers(args['volume-starts'], '--volume-starts') ?? (preset ? [...preset.volumeStarts] : undefined),
-        every: positiveInt(args.every, 'every'),
+        testVolumes: args['test-volumes'] !== undefined ? parseList('test-volumes', args['test-volumes']) : preset ? [...preset.testVolumes] : undefined,
+        volumeStarts: args['volume-starts'] !== undefined ? parseIntegerList('volume-starts', args['volume-starts']) : preset ? [...preset.volumeStarts] : undefined,
+        every: optionalInteger('every', args.every, 1),
         ...(args.split ? { split: args.split } : {}),
         limits: limitsFromFlags(args),
       }
     : { kind: 'synthetic' };
   if (args.resume && !args.out && kind !== 'demo') throw new UserError('--resume needs --out: the folder of the run to continue');
-  const outDir = args.out ?? (kind === 'demo' ? join('out', 'demo') : join('out', `${kind}-${profile.name}-${timestamp()}`));
-  const shard = args.shard ? shardFlag(args.shard) : undefined;
-  if (!(Number.isInteger(args.workers) && args.workers >= 1)) throw new UserError(`--workers: expected a positive integer, got ${args.workers}`);
+  // The profile's name is the user's text: sanitised, so "../x" cannot leave out/.
+  const outDir = args.out ?? (kind === 'demo' ? join('out', 'demo') : join('out', `${kind}-${safeFolderName(profile.name)}-${timestamp()}`));
+  const shard = args.shard !== undefined ? parseShardFlag(args.shard) : undefined;
+  args.workers = parseInteger('workers', args.workers, 1, 1024);
   if (args.workers > 1 && shard) throw new UserError('--workers and --shard exclude each other (workers are shards of this machine)');
-  if (!(Number.isInteger(args.threads) && args.threads >= 1)) throw new UserError(`--threads: expected a positive integer, got ${args.threads}`);
+  args.threads = parseInteger('threads', args.threads, 1, 1024);
   if (args.threads > 1 && args.workers > 1) {
     throw new UserError('--threads > 1 and --workers > 1 exclude each other (workers are one single-threaded process per core): add --workers 1');
   }
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const log = (line: string) => process.stderr.write(`${terminalSafe(line)}\n`);
+  const { runSession, stopExitCode } = await loadCompute();
   const outcome = await runSession({
     kind,
     profile,
@@ -162,15 +146,17 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
     data,
     outDir,
     backend: args.backend,
-    budgets: parseBudgets(args.budgets ?? (kind === 'demo' ? DEMO_BUDGETS : undefined)),
+    budgets,
     resume: args.resume,
+    // The demo's default folder is the tool's own (npm start reruns it): replaced without asking.
+    overwrite: args.overwrite || (kind === 'demo' && args.out === undefined),
     shard,
     workers: args.workers,
     threads: args.threads,
     plain: args.json || !process.stderr.isTTY,
     log,
   });
-  if (outcome.stopped) process.exitCode = 130;
+  if (outcome.stopped) process.exitCode = stopExitCode();
   const summary = {
     outDir: outcome.outDir,
     stopped: outcome.stopped,
@@ -182,7 +168,8 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
   if (args.json) printJson(summary);
   else if (!outcome.stopped) {
     const collapsed = outcome.runs.filter((r) => r.collapsed);
-    log(`\n${outcome.runs.length} runs in ${summary.seconds} s on ${outcome.backend}; report: ${join(outcome.outDir, 'report.html')}`);
+    log('');
+    log(`${outcome.runs.length} runs in ${summary.seconds} s on ${outcome.backend}; report: ${join(outcome.outDir, 'report.html')}`);
     if (collapsed.length) log(`WARNING: ${collapsed.length} run(s) collapsed to an empty prediction: ${collapsed.map((r) => r.id).join(', ')}`);
   }
 }
@@ -225,6 +212,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     const record = readExperimentRecord(args.dir);
     const kind = record.kind as ExperimentKind;
     if (!EXPERIMENT_KINDS.includes(kind)) throw new UserError(`a worker runs ${EXPERIMENT_KINDS.join(', ')}, not ${record.kind}`, { file: join(args.dir, 'experiment.json') });
+    const { runExperiment, stopExitCode } = await loadCompute();
     const outcome = await runExperiment({
       kind,
       profile: record.profile,
@@ -234,12 +222,12 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       backend: record.backend ?? 'auto',
       budgets: record.budgets,
       resume: true,
-      shard: shardFlag(args.shard),
+      shard: parseShardFlag(args.shard),
       workers: 1,
       isWorker: true,
       plain: true,
-      log: (line) => process.stderr.write(`${line}\n`),
+      log: (line: string) => process.stderr.write(`${terminalSafe(line)}\n`),
     });
-    if (outcome.stopped) process.exitCode = 130;
+    if (outcome.stopped) process.exitCode = stopExitCode();
   },
 };

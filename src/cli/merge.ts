@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { evalSession, mergeSession } from '../pipeline/session.js';
-import { BACKEND_NAMES, type BackendName } from '../backend/index.js';
+import { BACKEND_NAMES, type BackendName } from '../backend/names.js';
+import { checkShards } from '../experiments/merge-check.js';
+import { loadCompute } from './compute.js';
 import { join } from 'node:path';
 import { printJson, timestamp } from './format.js';
 import { limitsFromFlags, type DataFlagArgs } from './data-flags.js';
@@ -21,6 +22,8 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
       .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'shard output folders' })
       .option('out', { type: 'string', demandOption: true, describe: 'folder for the merged tables and report' }) as never,
   handler: async (args) => {
+    checkShards(args.dirs, args.out);
+    const { mergeSession } = await loadCompute();
     const r = await mergeSession(args.dirs, args.out, log);
     if (args.json) printJson({ outDir: r.outDir, runs: r.runs.length, files: r.files });
     else log(`${r.runs.length} runs merged; report: ${join(r.outDir, 'report.html')}`);
@@ -49,6 +52,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('max-pixels', { type: 'number', describe: 'most pixels per slice, checked from headers before decoding' })
       .option('max-voxels', { type: 'number', describe: 'most voxels per NIfTI volume, checked before inflating' }) as never,
   handler: async (args) => {
+    const { evalSession } = await loadCompute();
     const r = await evalSession(args.run, {
       data: args.data ? { kind: 'folder', path: args.data, skipBad: args['skip-bad'] ?? false, limits: limitsFromFlags(args) } : undefined,
       outDir: args.out ?? join(args.run, `eval-${timestamp()}`),

@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { UserError } from '../errors.js';
 import { loadProfile } from '../profile/load.js';
 import { printJson } from './format.js';
+import { terminalSafe } from './args.js';
 
 interface ValidateArgs {
   files: string[];
@@ -25,8 +26,8 @@ const validate: CommandModule<object, ValidateArgs> = {
     if (args.json) printJson(results);
     else
       for (const r of results) {
-        if (r.ok) process.stdout.write(`ok  ${r.file} (${r.name})\n`);
-        else process.stderr.write(`ctquant: ${r.error}\n`);
+        if (r.ok) process.stdout.write(`ok  ${terminalSafe(r.file)} (${terminalSafe(r.name)})\n`);
+        else process.stderr.write(`ctquant: ${terminalSafe(r.error)}\n`);
       }
     if (results.some((r) => !r.ok)) process.exitCode = 2;
   },

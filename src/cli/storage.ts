@@ -1,12 +1,11 @@
 import type { CommandModule } from 'yargs';
-import { UserError } from '../errors.js';
 import { loadProfile } from '../profile/load.js';
-import { storageReport } from '../profile/storage.js';
 import { formatTable, printJson } from './format.js';
+import { checkBudgets, parseNumberList, terminalSafe } from './args.js';
 
 interface StorageArgs {
   profile: string[];
-  budget?: number[];
+  budget?: string[];
   json: boolean;
 }
 
@@ -16,22 +15,26 @@ export const storageCommand: CommandModule<object, StorageArgs> = {
   builder: {
     profile: { type: 'string', array: true, demandOption: true, describe: 'detector profile JSON (repeatable)' },
     budget: {
-      type: 'number',
+      type: 'string',
       array: true,
-      describe: "budget(s) of the profile's kind (fraction quantized, or bits per pixel); default: the profile's budget and sweep",
+      describe: "budget(s) of the profile's kind (fraction quantized in [0, 1], or bits per pixel in [lowest mode, native]), separated by commas or spaces; default: the profile's budget and sweep",
     },
   },
-  handler: (args) => {
-    const reports = args.profile.map((file) => {
+  handler: async (args) => {
+    const budgets = args.budget === undefined ? undefined : parseNumberList('budget', args.budget);
+    // Every profile and budget checked before anything is printed.
+    const checked = args.profile.map((file) => {
       const profile = loadProfile(file);
-      for (const b of args.budget ?? [])
-        if (!Number.isFinite(b)) throw new UserError(`--budget: expected a number, got ${String(b)}`);
-      return { file, profile: profile.name, rows: storageReport(profile, args.budget) };
+      if (budgets) checkBudgets('budget', budgets, profile);
+      return { file, profile };
     });
+    // Exact fractions come from mathjs, loaded here only: it costs as much start-up time as tfjs.
+    const { storageReport } = await import('../profile/storage.js');
+    const reports = checked.map(({ file, profile }) => ({ file, profile: profile.name, rows: storageReport(profile, budgets) }));
     if (args.json) return printJson(reports);
     for (const r of reports) {
       const kind = r.rows[0]?.budgetKind === 'bitsPerPixel' ? 'bits/pixel' : 'fraction';
-      process.stdout.write(`\n${r.profile}  (${r.file})\n`);
+      process.stdout.write(`\n${terminalSafe(r.profile)}  (${terminalSafe(r.file)})\n`);
       process.stdout.write(
         `${formatTable(
           [`budget (${kind})`, 'native bits/frame', 'layout bits/frame', 'native bytes', 'layout bytes', 'bits/pixel', 'ratio', 'saving %'],

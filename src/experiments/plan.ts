@@ -1,6 +1,10 @@
 import type { DetectorProfile } from '../profile/types.js';
 import type { Setup } from '../runs/types.js';
 
+/** What a command runs; experiment.json records it, and a worker process runs the same kind. */
+export type ExperimentKind = 'train' | 'study' | 'sweep' | 'demo';
+export const EXPERIMENT_KINDS: readonly ExperimentKind[] = ['train', 'study', 'sweep', 'demo'];
+
 /**
  * A unit of work that trains one model: sweeps and studies are lists of these, and shards of a
  * sweep are every n-th point. A baseline point also evaluates setup (a): the baseline fed

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { makeFolder } from '../util/atomic.js';
 import { fileURLToPath } from 'node:url';
@@ -27,17 +27,38 @@ export interface ExecuteOptions {
   onTrained?: (point: PlanPoint, model: JointModel) => Promise<void> | void;
 }
 
-/** Set by the first Ctrl-C: runs stop after the current step and checkpoint; a second Ctrl-C exits at once. */
-let stopRequested = false;
+/**
+ * The signals that stop a training cleanly: Ctrl-C, and SIGTERM / SIGHUP, which schedulers
+ * (Slurm on preemption, time limit or scancel; Kubernetes) and closed terminals send first.
+ * Exit code 128 + the signal's number (130, 143, 129).
+ */
+export const STOP_SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+type StopSignal = keyof typeof STOP_SIGNALS;
+
+/** A signal this soon after the first is the same event (a scheduler signalling every process, a forwarded copy), not a second one. */
+const SAME_EVENT_MS = 1000;
+
+/** Set by the first stop signal: runs stop after the current step and checkpoint; a second signal exits at once. */
+let stopSignal: { name: StopSignal; at: number } | null = null;
+const workerProcesses = new Set<ChildProcess>();
 export function installStopHandler(log: (line: string) => void): void {
-  process.removeAllListeners('SIGINT');
-  process.on('SIGINT', () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    log('stopping after the current step (Ctrl-C again to quit now); resume with --resume');
-  });
+  for (const name of Object.keys(STOP_SIGNALS) as StopSignal[]) {
+    process.removeAllListeners(name);
+    process.on(name, () => {
+      // Worker processes get every signal (Kubernetes signals only the main process).
+      for (const w of workerProcesses) w.kill(name);
+      if (stopSignal) {
+        if (Date.now() - stopSignal.at > SAME_EVENT_MS) process.exit(128 + STOP_SIGNALS[name]);
+        return;
+      }
+      stopSignal = { name, at: Date.now() };
+      log(`${name}: stopping after the current step (again to quit now); resume with --resume`);
+    });
+  }
 }
-export const isStopRequested = () => stopRequested;
+export const isStopRequested = () => stopSignal !== null;
+/** The exit code of a run stopped by a signal: 128 + its number (130 when none was seen). */
+export const stopExitCode = () => 128 + STOP_SIGNALS[stopSignal?.name ?? 'SIGINT'];
 
 /** Runs the plan's points (this shard's), each into outDir/runs; returns whether it was stopped. */
 export async function executePoints(opts: ExecuteOptions): Promise<{ stopped: boolean; results: RunResult[] }> {
@@ -99,17 +120,21 @@ export async function runWorkers(outDir: string, workers: number, log: (line: st
           stdio: ['ignore', 'pipe', 'pipe'],
           env: process.env,
         });
+        workerProcesses.add(child);
         const prefix = `[worker ${i + 1}/${workers}] `;
         const relay = (chunk: Buffer) => {
           for (const line of chunk.toString().split('\n')) if (line.trim()) log(prefix + line.replace(/\r/g, ''));
         };
         child.stdout.on('data', relay);
         child.stderr.on('data', relay);
-        child.on('close', (code) => resolve(code ?? 1));
+        child.on('close', (code) => {
+          workerProcesses.delete(child);
+          resolve(code ?? 1);
+        });
       }),
     ),
   );
-  // Ctrl-C reaches the workers too: each checkpoints and exits 130; that is a stop, not a failure.
+  // A stop signal reaches the workers too: each checkpoints and exits 128 + n; that is a stop, not a failure.
   if (isStopRequested()) return { stopped: true };
   const bad = codes.findIndex((c) => c !== 0);
   if (bad >= 0) throw new UserError(`worker ${bad + 1} of ${workers} failed with exit code ${codes[bad]} (its messages are above)`, { exitCode: codes[bad]! });

@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startBackend, type BackendName } from '../backend/index.js';
 import type { ExperimentConfig } from '../config/experiment-config.js';
@@ -11,9 +10,11 @@ import { makeFolder } from '../util/atomic.js';
 import { planStudy, planSweep, seedList, type PlanPoint } from './plan.js';
 import { writeExperimentRecord } from './record.js';
 import { executePoints, installStopHandler, runWorkers } from './runner.js';
+import { prepareOutFolder } from './out-folder.js';
+export { stopExitCode } from './runner.js';
 
-export type ExperimentKind = 'train' | 'study' | 'sweep' | 'demo';
-export const EXPERIMENT_KINDS: readonly ExperimentKind[] = ['train', 'study', 'sweep', 'demo'];
+export { EXPERIMENT_KINDS, type ExperimentKind } from './plan.js';
+import type { ExperimentKind } from './plan.js';
 
 export interface ExperimentOptions {
   kind: ExperimentKind;
@@ -25,6 +26,8 @@ export interface ExperimentOptions {
   /** Sweep budgets (default: the profile's sweep). */
   budgets?: number[];
   resume: boolean;
+  /** Replace an earlier run in outDir (without it, and without resume, such a folder is refused). */
+  overwrite?: boolean;
   shard?: { index: number; count: number };
   /** Run this many worker processes in parallel (each takes every n-th point). */
   workers: number;
@@ -77,9 +80,9 @@ export function workersHint(backend: string, points: number): string | null {
 /** Runs an experiment's trainings: record, backend, data, the plan (here or in workers). Writes runs/, no report. */
 export async function runExperiment(opts: ExperimentOptions): Promise<ExperimentOutcome> {
   const outDir = resolve(opts.outDir);
-  if (!opts.resume && !opts.isWorker) {
-    // A fresh run must not pick up results or checkpoints of an earlier one in the same folder.
-    for (const sub of ['runs', 'checkpoints']) rmSync(join(outDir, sub), { recursive: true, force: true });
+  if (!opts.isWorker) {
+    const settings = { kind: opts.kind, profile: opts.profile, config: opts.config, data: opts.data };
+    prepareOutFolder(outDir, { resume: opts.resume, overwrite: opts.overwrite ?? false, settings });
   }
   makeFolder(outDir);
   installStopHandler(opts.log);
@@ -109,7 +112,8 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     backendName = started.name;
     if (!stopped) data = await prepareData(opts.data, opts.profile, opts.config);
   } else {
-    const started = await startBackend(opts.backend, opts.log, { wasmThreads: opts.threads });
+    // `auto` logs its choice itself; the chosen backend is printed once, here.
+    const started = await startBackend(opts.backend, (line) => line.startsWith('backend: ') || opts.log(line), { wasmThreads: opts.threads });
     backendName = started.name;
     opts.log(`backend: ${started.name} (${started.detail})`);
     const hint = opts.isWorker || opts.shard ? null : workersHint(started.name, points.length);

@@ -1,5 +1,5 @@
 import { UserError } from '../errors.js';
-import { readJsonFile, readShippedSchema } from '../util/json-file.js';
+import { MAX_JSON_DEPTH, nestingDepth, readJsonFile, readShippedSchema } from '../util/json-file.js';
 import type { Budget, DetectorProfile, QuantizerRule } from './types.js';
 import { compileSchema, schemaProblems, type SchemaProblem } from '../util/validate.js';
 
@@ -14,6 +14,8 @@ interface ProfileJson {
 
 /** Every problem of a parsed profile document: schema first, then the rules a schema cannot say. */
 export function profileProblems(doc: unknown): SchemaProblem[] {
+  // Schema validators recurse: a hostile document nested far deeper than any profile is refused first.
+  if (nestingDepth(doc, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) return [{ pointer: '/', message: `nested deeper than ${MAX_JSON_DEPTH} levels; not a detector profile` }];
   const schemaIssues = schemaProblems(compileSchema(readShippedSchema('detector-profile.schema.json')), doc);
   if (schemaIssues.length) return schemaIssues;
   const p = doc as ProfileJson;

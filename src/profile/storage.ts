@@ -1,5 +1,6 @@
 import { fraction, type Fraction } from 'mathjs';
 import type { Budget, DetectorProfile } from './types.js';
+import { budgetProblem } from './budget.js';
 
 /**
  * What one frame costs to store at a budget, computed exactly (integers and mathjs fractions,
@@ -37,7 +38,10 @@ function str(f: Fraction): string {
   return f.d === 1n ? f.n.toString() : `${f.s < 0 ? '-' : ''}${f.n}/${f.d}`;
 }
 
+/** Throws a RangeError for a budget outside the profile's range (callers check flags first, src/cli/args.ts). */
 export function storageRow(profile: DetectorProfile, kind: Budget['kind'], budget: number): StorageRow {
+  const problem = kind === profile.budget.kind ? budgetProblem(profile, budget) : `budget kind ${kind} does not match the profile's ${profile.budget.kind}`;
+  if (problem) throw new RangeError(`budget of ${profile.name}: ${problem}`);
   const pixels = profile.rows * profile.cols;
   const native = profile.nativeBits;
   const nativeBits = pixels * native;

@@ -15,8 +15,21 @@ export function formatCell(v: Cell): string {
   return v;
 }
 
-/** CSV with a header line of `columns`, then one line per row (LF line ends). */
+/**
+ * A text cell a spreadsheet would run as a formula (starting with =, +, -, @, or a tab / carriage
+ * return before one) gets a leading apostrophe (OWASP's CSV-injection rule). Numbers never pass here.
+ */
+export function neutraliseFormula(text: string): string {
+  return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+}
+
+/** CSV with a header line of `columns`, then one line per row (LF line ends); text cells neutralised, numbers as they are. */
 export function toCsv<R extends object>(rows: readonly R[], columns: readonly (keyof R & string)[]): string {
-  const body = rows.map((r) => columns.map((c) => formatCell((r as Record<string, Cell>)[c])));
+  const body = rows.map((r) =>
+    columns.map((c) => {
+      const v = (r as Record<string, Cell>)[c];
+      return typeof v === 'string' ? neutraliseFormula(v) : formatCell(v);
+    }),
+  );
   return stringify([[...columns] as string[], ...body], { record_delimiter: '\n' });
 }

@@ -46,12 +46,13 @@ export function decodeCheckpoint<S>(buf: Buffer, file: string): CheckpointData<S
     throw new UserError('not a ctquant checkpoint (bad magic)', { file });
   const headerLength = buf.readUInt32LE(8);
   if (12 + headerLength > buf.length) throw new UserError('checkpoint is truncated (header)', { file });
-  let header: { state: S; index: { name: string; shape: number[]; offset: number; length: number }[] };
+  let parsed: unknown;
   try {
-    header = JSON.parse(buf.toString('utf8', 12, 12 + headerLength));
+    parsed = JSON.parse(buf.toString('utf8', 12, 12 + headerLength));
   } catch {
     throw new UserError('checkpoint header is corrupt', { file });
   }
+  const header = checkHeader<S>(parsed, file);
   const start = 12 + headerLength;
   const arrays = header.index.map((e) => {
     const from = start + e.offset * 4;
@@ -63,6 +64,32 @@ export function decodeCheckpoint<S>(buf: Buffer, file: string): CheckpointData<S
     return { name: e.name, shape: e.shape, values };
   });
   return { state: header.state, arrays };
+}
+
+interface IndexEntry {
+  name: string;
+  shape: number[];
+  offset: number;
+  length: number;
+}
+
+/** A parsed header with a state object and a well-formed tensor index (shape × = length), or a UserError naming the file. */
+function checkHeader<S>(parsed: unknown, file: string): { state: S; index: IndexEntry[] } {
+  const bad = (what: string): never => {
+    throw new UserError(`checkpoint header is corrupt (${what})`, { file });
+  };
+  const isCount = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return bad('not an object');
+  const h = parsed as { state?: unknown; index?: unknown };
+  if (typeof h.state !== 'object' || h.state === null) return bad('no state');
+  if (!Array.isArray(h.index)) return bad('no tensor index');
+  h.index.forEach((e: unknown, i) => {
+    const x = e as Partial<IndexEntry> | null;
+    if (typeof x !== 'object' || x === null || typeof x.name !== 'string') return bad(`index entry ${i}`);
+    if (!Array.isArray(x.shape) || !x.shape.every(isCount) || !isCount(x.offset) || !isCount(x.length)) return bad(`array ${x.name}`);
+    if (x.shape.reduce((a, b) => a * b, 1) !== x.length) return bad(`array ${x.name}: shape does not match its length`);
+  });
+  return { state: h.state as S, index: h.index as IndexEntry[] };
 }
 
 export function saveCheckpoint<S>(path: string, data: CheckpointData<S>): void {

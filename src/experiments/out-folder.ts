@@ -1,0 +1,114 @@
+/**
+ * Guarding an output folder before a run starts: an earlier run is never deleted unless asked
+ * (--overwrite), a --resume must use the settings the folder was made with, and temp files left
+ * by interrupted atomic writes are removed.
+ */
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../errors.js';
+import { readJsonFile } from '../util/json-file.js';
+
+/** The temp-file name src/util/atomic.ts writes: `.<name>.<pid>.<counter>.tmp`. */
+const ATOMIC_TEMP = /^\..+\.(\d+)\.\d+\.tmp$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temp files of interrupted atomic writes in `dir` and its runs/ and checkpoints/
+ * folders, except those of a process still running (a worker writing now). Returns their paths.
+ */
+export function removeStaleTemps(dir: string): string[] {
+  const removed: string[] = [];
+  for (const sub of [dir, join(dir, 'runs'), join(dir, 'checkpoints')]) {
+    let names: string[];
+    try {
+      names = readdirSync(sub);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const m = ATOMIC_TEMP.exec(name);
+      if (!m || (Number(m[1]) !== process.pid && processAlive(Number(m[1])))) continue;
+      rmSync(join(sub, name), { force: true });
+      removed.push(join(sub, name));
+    }
+  }
+  return removed;
+}
+
+/** Whether `dir` holds (part of) an earlier run: its record, run files or checkpoints. */
+export function holdsRun(dir: string): boolean {
+  if (existsSync(join(dir, 'experiment.json'))) return true;
+  return ['runs', 'checkpoints'].some((sub) => {
+    try {
+      return statSync(join(dir, sub)).isDirectory() && readdirSync(join(dir, sub)).some((n) => !n.startsWith('.'));
+    } catch {
+      return false;
+    }
+  });
+}
+
+export interface Difference {
+  path: string;
+  was: unknown;
+  now: unknown;
+}
+
+/** Every leaf where two JSON values differ, as dotted paths (`config.epochs`), in key order; empty when equal. */
+export function differences(a: unknown, b: unknown, path = ''): Difference[] {
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
+  if (isObj(a) && isObj(b) && Array.isArray(a) === Array.isArray(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => differences(a[k], b[k], path ? `${path}.${k}` : k));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [{ path, was: a, now: b }];
+}
+
+/** What a run's settings are, for comparing a --resume with the folder's experiment.json. */
+export interface RunSettings {
+  kind: string;
+  profile: object;
+  config: object;
+  data: object;
+}
+
+/** The comparable part: the profile's file path may differ between two command lines for the same profile. */
+function comparable(s: RunSettings): unknown {
+  const { file: _file, ...profile } = s.profile as { file?: string };
+  return JSON.parse(JSON.stringify({ kind: s.kind, profile, config: s.config, data: s.data }));
+}
+
+/**
+ * Before a run writes anything into `dir`: cleans stale temp files; refuses a fresh run into a
+ * folder holding an earlier one unless `overwrite` (then removes its runs and checkpoints);
+ * refuses a resume whose settings differ from the folder's experiment.json, naming the field.
+ */
+export function prepareOutFolder(dir: string, opts: { resume: boolean; overwrite: boolean; settings: RunSettings }): void {
+  removeStaleTemps(dir);
+  if (!opts.resume) {
+    if (holdsRun(dir) && !opts.overwrite) {
+      throw new UserError('holds an earlier run: continue it with --resume, or replace it with --overwrite', { file: dir });
+    }
+    // A fresh run must not pick up results or checkpoints of an earlier one in the same folder.
+    for (const sub of ['runs', 'checkpoints']) rmSync(join(dir, sub), { recursive: true, force: true });
+    return;
+  }
+  const file = join(dir, 'experiment.json');
+  if (!existsSync(file)) return;
+  const saved = readJsonFile(file, 'experiment record');
+  if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) throw new UserError('experiment record is not a JSON object', { file });
+  const diffs = differences(comparable(saved as RunSettings), comparable(opts.settings));
+  if (diffs.length) {
+    const show = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v));
+    const listed = diffs.slice(0, 3).map((d) => `${d.path} was ${show(d.was)}, now ${show(d.now)}`).join('; ');
+    const more = diffs.length > 3 ? ` (and ${diffs.length - 3} more)` : '';
+    throw new UserError(`--resume with other settings: ${listed}${more}; resume with the same flags, or start afresh with --overwrite`, { file });
+  }
+}

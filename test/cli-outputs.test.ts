@@ -1,0 +1,166 @@
+/**
+ * Output folders and merge inputs guarded before any work (src/experiments/out-folder.ts,
+ * merge-check.ts), and the CLI refusing bad arguments without loading TensorFlow.js.
+ * File-system checks only: nothing here trains.
+ */
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { UserError } from '../src/errors.js';
+import { differences, holdsRun, prepareOutFolder, removeStaleTemps } from '../src/experiments/out-folder.js';
+import { checkShards } from '../src/experiments/merge-check.js';
+import { studyProfile } from '../src/profile/load.js';
+import { resolveConfig } from '../src/config/experiment-config.js';
+import { runCli } from './helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ctquant-outputs-'));
+
+function userError(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    assert.instance(e, UserError, String(e));
+    return (e as UserError).format();
+  }
+  throw new Error('expected a UserError');
+}
+
+const settings = (epochs: number) => ({
+  kind: 'train',
+  profile: { ...studyProfile(32), file: 'a/profile.json' },
+  config: resolveConfig({ epochs, size: 32 }),
+  data: { kind: 'synthetic' },
+});
+
+function writeRecord(folder: string, record: unknown): void {
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, 'experiment.json'), typeof record === 'string' ? record : JSON.stringify(record));
+}
+
+test('a fresh run into a folder holding an earlier run is refused unless --overwrite (which clears it)', () => {
+  const out = join(dir, 'earlier');
+  writeRecord(out, settings(3));
+  mkdirSync(join(out, 'checkpoints'));
+  writeFileSync(join(out, 'checkpoints', 'baseline-s1.ckpt'), 'x');
+  assert.ok(holdsRun(out));
+  assert.match(userError(() => prepareOutFolder(out, { resume: false, overwrite: false, settings: settings(3) })), /holds an earlier run: continue it with --resume, or replace it with --overwrite/);
+  assert.ok(existsSync(join(out, 'checkpoints', 'baseline-s1.ckpt')), 'the earlier checkpoints are kept');
+  prepareOutFolder(out, { resume: false, overwrite: true, settings: settings(3) });
+  assert.not.ok(existsSync(join(out, 'checkpoints')));
+  // An empty or new folder is fine.
+  prepareOutFolder(join(dir, 'new'), { resume: false, overwrite: false, settings: settings(3) });
+});
+
+test('--resume with other settings is refused naming the field; the profile file path may differ', () => {
+  const out = join(dir, 'resume');
+  writeRecord(out, { ...settings(6), createdAt: '2026-01-01' });
+  assert.match(userError(() => prepareOutFolder(out, { resume: true, overwrite: false, settings: settings(24) })), /config\.epochs was 6, now 24/);
+  prepareOutFolder(out, { resume: true, overwrite: false, settings: { ...settings(6), profile: { ...settings(6).profile, file: 'elsewhere.json' } } });
+  writeRecord(out, '');
+  assert.match(userError(() => prepareOutFolder(out, { resume: true, overwrite: false, settings: settings(6) })), /experiment\.json: not valid JSON/);
+  assert.equal(differences({ a: [1, 2], b: 1 }, { a: [1, 3], b: 1 }), [{ path: 'a.1', was: 2, now: 3 }]);
+});
+
+test('temp files of interrupted atomic writes are removed at the next start, a live process\'s kept', () => {
+  const out = join(dir, 'temps');
+  mkdirSync(join(out, 'runs'), { recursive: true });
+  const dead = 2 ** 22 + 12345; // above Linux's default pid_max: no such process
+  const stale = [join(out, `.experiment.json.${dead}.0.tmp`), join(out, 'runs', `.learned.json.${dead}.3.tmp`)];
+  for (const f of stale) writeFileSync(f, 'half');
+  const live = join(out, `.x.json.${process.ppid}.0.tmp`);
+  writeFileSync(live, 'being written');
+  writeFileSync(join(out, 'keep.tmp'), 'not ours');
+  assert.equal(removeStaleTemps(out).sort(), stale.sort());
+  assert.ok(existsSync(live));
+  assert.ok(existsSync(join(out, 'keep.tmp')));
+});
+
+const record = (over: Record<string, unknown> = {}) => ({ kind: 'sweep', profile: studyProfile(32), config: resolveConfig({}), data: { kind: 'synthetic' }, createdAt: 'x', ...over });
+
+test('merge: shards of other profiles, kept bits or quantizer rules are refused; --out equal to a shard too', () => {
+  const a = join(dir, 'm-a');
+  writeRecord(a, record());
+  const same = join(dir, 'm-same');
+  writeRecord(same, record());
+  assert.is(checkShards([a, same], join(dir, 'm-out')).profile.name, 'study-8bit-1bit');
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['m-name', { profile: { ...studyProfile(32), name: 'other' } }, /name is "other" here, "study-8bit-1bit"/],
+    ['m-bits', { profile: { ...studyProfile(32), modes: [2] } }, /modes is \[2\] here, \[1\]/],
+    ['m-rule', { profile: { ...studyProfile(32), rule: 'midrise' } }, /rule is "midrise"/],
+  ];
+  for (const [name, over, msg] of cases) {
+    const b = join(dir, name);
+    writeRecord(b, record(over));
+    assert.match(userError(() => checkShards([a, b], join(dir, 'm-out'))), msg, name);
+  }
+  assert.match(userError(() => checkShards([a, same], a)), /--out is one of the shards/);
+});
+
+test('merge: an empty experiment.json or a profile without modes is one line naming the file', () => {
+  const a = join(dir, 'm-a2');
+  writeRecord(a, record());
+  const empty = join(dir, 'm-empty');
+  writeRecord(empty, '');
+  assert.match(userError(() => checkShards([a, empty], join(dir, 'o'))), /m-empty.experiment\.json: not valid JSON/);
+  const noModes = join(dir, 'm-nomodes');
+  writeRecord(noModes, record({ profile: { ...studyProfile(32), modes: [] } }));
+  assert.match(userError(() => checkShards([a, noModes], join(dir, 'o'))), /experiment\.json: \/profile\/modes: must be a non-empty list/);
+  const obj = join(dir, 'm-obj');
+  writeRecord(obj, '{}');
+  assert.match(userError(() => checkShards([obj], join(dir, 'o'))), /\/kind: must be a string/);
+});
+
+test('CLI: bad arguments refused before work, one line, exit 2; --json errors are one JSON line on stdout', () => {
+  const profile = join(dir, 'p.json');
+  writeFileSync(profile, JSON.stringify({ name: '../../escape\u001b[31m', geometry: { rows: 32, cols: 32 }, adc: { nativeBits: 8, modes: [1] }, budget: { fraction: 0.5 } }));
+  const sweepOut = join(dir, 'sweep-never');
+  const s = runCli(['sweep', '--profile', profile, '--budgets', '1.5', '--out', sweepOut]);
+  assert.is(s.code, 2);
+  assert.is(s.stderr.trim(), 'ctquant: --budgets: expected a fraction in [0, 1], got 1.5 (profile ../../escape\\x1b[31m)');
+  assert.not.ok(existsSync(sweepOut), 'nothing was written');
+  const t = runCli(['train', '--profile', profile, '--budgets', '0.25', '0.75']);
+  assert.is(t.code, 2);
+  assert.match(t.stderr, /--budgets does not apply to train/);
+  const j = runCli(['storage', '--profile', profile, '--budget', 'abc', '--json']);
+  assert.is(j.code, 2);
+  assert.equal(JSON.parse(j.stdout), { error: { message: '--budget: expected a number, got "abc"', exitCode: 2 } });
+  const typo = runCli(['sweep', '--profile', profile, '--epoch', '2']);
+  assert.match(typo.stderr, /Unknown argument: epoch \(did you mean --epochs\?\)/);
+  const cmd = runCli(['sweeep']);
+  assert.match(cmd.stderr, /Did you mean sweep\?/);
+  const both = runCli(['train', '--profile', profile, '--resume', '--overwrite', '--out', join(dir, 'x')]);
+  assert.match(both.stderr, /--resume and --overwrite exclude each other/);
+  // The profile's name is printed escaped.
+  const st = runCli(['storage', '--profile', profile]);
+  assert.is(st.code, 0, st.stderr);
+  assert.not.match(st.stdout, /\u001b/);
+  assert.match(st.stdout, /escape\\x1b\[31m/);
+  for (const r of [s, t, j, typo, cmd, both]) assert.not.match(r.stderr + r.stdout, /\n\s+at /);
+});
+
+test('storage on a multi-mode profile refuses a budget below its lowest mode (was: 95.8 % saving)', () => {
+  const r = runCli(['storage', '--profile', 'detector-profiles/adc12-4bit-2bit.json', '--budget', '0.5']);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /--budget: expected bits per pixel in \[2, 12\], got 0.5/);
+  const ok = runCli(['storage', '--profile', 'detector-profiles/adc12-4bit-2bit.json', '--budget', '2,6', '--json']);
+  assert.is(ok.code, 0, ok.stderr);
+  assert.equal((JSON.parse(ok.stdout)[0].rows as { budget: number }[]).map((r) => r.budget), [2, 6]);
+});
+
+test('non-computing commands never load TensorFlow.js', () => {
+  // Node's module list as seen from inside the CLI process after the command ran.
+  const probe = (args: string[]) =>
+    runCli([...args], { env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${join(dir, 'probe.cjs')}` } });
+  writeFileSync(
+    join(dir, 'probe.cjs'),
+    "process.on('exit', () => { const fs = require('fs'); const loaded = Object.keys(require.cache).some((k) => k.includes('@tensorflow')); fs.writeSync(2, loaded ? 'TFJS-LOADED\\n' : 'TFJS-ABSENT\\n'); });\n",
+  );
+  for (const args of [['--help'], ['profile', 'validate', 'detector-profiles/study-8bit-1bit.json'], ['storage', '--profile', 'detector-profiles/study-8bit-1bit.json'], ['data', 'inspect', join(dir, 'no-such-folder')]]) {
+    const r = probe(args);
+    assert.match(r.stderr, /TFJS-ABSENT/, `${args.join(' ')}: ${r.stderr}`);
+  }
+});
+
+test.run();
