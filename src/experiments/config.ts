@@ -1,6 +1,17 @@
 import { UserError } from '../errors.js';
 import { compileSchema, schemaProblems } from '../profile/validate.js';
 import { readJsonFile, readShippedSchema } from '../util/json-file.js';
+import { cellGeometry, type LayoutFamily } from '../quant/layout-family.js';
+
+/** How a learned layout trains (issue 18); every option off by default. */
+export interface LayoutTrainingConfig {
+  /** `relaxed`: sampled masks (today); `ste`: straight-through hardware mask in the forward pass. */
+  hardMask: 'relaxed' | 'ste';
+  /** λ of the mean-entropy penalty on the probability map (polarisation); 0 = off. */
+  entropyWeight: number;
+  /** λ of the total variation of the logits (spatial smoothness); 0 = off. */
+  tvWeight: number;
+}
 
 /** Training settings (not hardware); see schemas/experiment-config.schema.json. */
 export interface ExperimentConfig {
@@ -20,6 +31,9 @@ export interface ExperimentConfig {
   dice: 'perImage' | 'batch';
   slope: number;
   temperature: { start: number; end: number };
+  /** Which pixels of a learned layout share one logit (pixel, tile, grid). */
+  layout: LayoutFamily;
+  layoutTraining: LayoutTrainingConfig;
   seed: number;
   seeds: number;
   testFraction: number;
@@ -43,6 +57,8 @@ export const DEFAULT_CONFIG: ExperimentConfig = {
   dice: 'perImage',
   slope: 5,
   temperature: { start: 1, end: 0.1 },
+  layout: { family: 'pixel' },
+  layoutTraining: { hardMask: 'relaxed', entropyWeight: 0, tvWeight: 0 },
   seed: 1,
   seeds: 3,
   testFraction: 0.25,
@@ -58,6 +74,9 @@ export function resolveConfig(partial: DeepPartial<ExperimentConfig> = {}): Expe
   out.unet = { ...DEFAULT_CONFIG.unet, ...(partial.unet ?? {}) };
   out.temperature = { ...DEFAULT_CONFIG.temperature, ...(partial.temperature ?? {}) };
   out.synthetic = { ...DEFAULT_CONFIG.synthetic, ...(partial.synthetic ?? {}) };
+  // A given layout replaces the default whole (its fields depend on the family).
+  out.layout = { ...(partial.layout ?? DEFAULT_CONFIG.layout) } as LayoutFamily;
+  out.layoutTraining = { ...DEFAULT_CONFIG.layoutTraining, ...(partial.layoutTraining ?? {}) };
   if (partial.baselineEpochs === undefined && partial.epochs !== undefined) out.baselineEpochs = partial.epochs;
   return out;
 }
@@ -70,5 +89,13 @@ export function loadConfig(path: string): ExperimentConfig {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : '';
     throw new UserError(`${problems[0]!.message}${more}`, { file: path, pointer: problems[0]!.pointer });
   }
-  return resolveConfig(doc as DeepPartial<ExperimentConfig>);
+  const config = resolveConfig(doc as DeepPartial<ExperimentConfig>);
+  try {
+    // The fields a family needs (tile, block) and that a tile fits the image.
+    cellGeometry(config.layout, config.size, config.size);
+  } catch (e) {
+    if (e instanceof RangeError) throw new UserError(e.message, { file: path, pointer: '/layout' });
+    throw e;
+  }
+  return config;
 }
