@@ -9,9 +9,12 @@ import { generatePhantoms } from '../src/data/phantom.js';
 import type { CtDataset } from '../src/data/types.js';
 import { UserError } from '../src/errors.js';
 import { parseShard, planStudy, planSweep, seedList, shardPoints } from '../src/experiments/plan.js';
+import { resolveConfig } from '../src/config/experiment-config.js';
+import { runPoint } from '../src/experiments/run-point.js';
 import { studyProfile } from '../src/profile/load.js';
 import { quantizeValue } from '../src/quant/hard.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
+import type { LayoutFamily } from '../src/quant/layout-family.js';
 import { randomLevelLayout } from '../src/quant/random.js';
 import { Adam } from '../src/train/adam.js';
 import { batchIndices, stepsPerEpoch } from '../src/train/batches.js';
@@ -25,13 +28,13 @@ await startBackend('wasm');
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-train-'));
 const data = generatePhantoms({ n: 8, size: 32, seed: 5, nativeBits: 8, slicesPerVolume: 2 });
 
-function learnedModel(): JointModel {
+function learnedModel(family: { layout?: LayoutFamily; straightThrough?: boolean } = {}): JointModel {
   return new JointModel({
     height: 32,
     width: 32,
     nativeBits: 8,
     rule: 'floor',
-    stage: { kind: 'learned', layer: new TrainableQuantization({ rows: 32, cols: 32, nativeBits: 8, keptBits: 1, rule: 'floor', budget: 0.5, seed: 3 }) },
+    stage: { kind: 'learned', layer: new TrainableQuantization({ rows: 32, cols: 32, nativeBits: 8, keptBits: 1, rule: 'floor', budget: 0.5, seed: 3, ...family }) },
     unet: { depth: 2, baseFilters: 4, normalization: 'batch' },
     seed: 7,
   });
@@ -163,6 +166,62 @@ test('resume after an interruption reaches the same weights as an uninterrupted 
   assert.equal(weightsOf(second), expected);
   assert.equal(c.history.map((h) => h.loss), lossA);
   second.dispose();
+});
+
+test('resume is bit-exact for the tile and grid families, with straight-through masks and the layout penalties', async () => {
+  const cases: { family: { layout: LayoutFamily; straightThrough?: boolean }; extra: Partial<TrainOptions> }[] = [
+    { family: { layout: { family: 'tile', tile: 8 }, straightThrough: true }, extra: {} },
+    { family: { layout: { family: 'grid', granularity: 'block', block: 6 } }, extra: { layoutPenalty: { entropy: 0.1, totalVariation: 0.05 } } },
+    { family: { layout: { family: 'grid', granularity: 'column' } }, extra: {} },
+  ];
+  for (const [i, { family, extra }] of cases.entries()) {
+    const full = learnedModel(family);
+    const a = await trainModel(full, data, options(extra));
+    const expected = weightsOf(full);
+    const layoutA = await (full.stage as { layer: TrainableQuantization }).layer.hardwareLayout();
+    full.dispose();
+    const ckpt = join(dir, `family-${i}.ckpt`);
+    const first = learnedModel(family);
+    assert.is((await trainModel(first, data, options({ ...extra, checkpointPath: ckpt, stopAfterStep: 3 }))).stopped, true);
+    first.dispose();
+    const second = learnedModel(family);
+    const c = await trainModel(second, data, options({ ...extra, checkpointPath: ckpt, resume: true }));
+    assert.equal(weightsOf(second), expected, JSON.stringify(family));
+    assert.equal(c.history.map((h) => h.loss), a.history.map((h) => h.loss));
+    const layer = (second.stage as { layer: TrainableQuantization }).layer;
+    assert.equal(await layer.hardwareLayout(), layoutA);
+    assert.equal(layer.getWeights()[0]!.shape, layer.cellShape);
+    second.dispose();
+  }
+  // The penalty and the straight-through mask change the run (neither is silently ignored).
+  const weightsAfter = async (family: { layout: LayoutFamily; straightThrough?: boolean }, extra: Partial<TrainOptions>) => {
+    const m = learnedModel(family);
+    await trainModel(m, data, options(extra));
+    const w = weightsOf(m);
+    m.dispose();
+    return w;
+  };
+  assert.not.equal(await weightsAfter(cases[1]!.family, cases[1]!.extra), await weightsAfter(cases[1]!.family, {}));
+  assert.not.equal(await weightsAfter(cases[0]!.family, {}), await weightsAfter({ layout: cases[0]!.family.layout }, {}));
+});
+
+test('a learned point with a grid family records the family and cell shape; its layout is per pixel with the exact count', async () => {
+  const config = resolveConfig({
+    size: 32, epochs: 1, batchSize: 4, unet: { depth: 2, baseFilters: 4, normalization: 'batch' },
+    layout: { family: 'grid', granularity: 'column' }, layoutTraining: { hardMask: 'ste', entropyWeight: 0.01 },
+  });
+  const split = { train: { ...data, slices: data.slices.slice(0, 8) }, validation: { ...data, slices: data.slices.slice(8, 12) }, test: { ...data, slices: data.slices.slice(12) } };
+  const outDir = mkdtempSync(join(tmpdir(), 'ctquant-family-point-'));
+  const { results } = await runPoint({ profile: studyProfile(32), config, data: split, outDir, backend: 'wasm', resume: false }, { id: 'learned-b0.25-s1', setup: 'learned', seed: 1, keptBits: 1, budget: 0.25 });
+  const run = results[0]!;
+  assert.equal(run.layoutFamily, { family: 'grid', granularity: 'column' });
+  assert.equal(run.layoutCells, [1, 32]);
+  assert.is(run.straightThrough, true);
+  assert.is(run.hardwareLayout!.length, 32 * 32);
+  assert.is(run.hardwareLayout!.reduce((a, b) => a + b, 0), 256);
+  // 256 = 8 whole columns: every column is all reduced or all native.
+  for (let c = 0; c < 32; c++) assert.is(new Set(Array.from({ length: 32 }, (_, r) => run.hardwareLayout![r * 32 + c])).size, 1);
+  assert.ok(JSON.parse(readFileSync(join(outDir, 'runs', 'learned-b0.25-s1.json'), 'utf8')).layoutCells);
 });
 
 test('a NaN loss stops with a clear error and keeps the last good checkpoint', async () => {

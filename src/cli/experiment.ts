@@ -4,7 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { BACKEND_NAMES, type BackendName } from '../backend/names.js';
 import { FITS, type Fit } from '../data/resize.js';
 import { UserError } from '../errors.js';
-import { loadConfig, resolveConfig, type ExperimentConfig } from '../config/experiment-config.js';
+import { layoutFamilyProblem, loadConfig, resolveConfig, type ExperimentConfig } from '../config/experiment-config.js';
 import { DATASET_PRESETS, type DataSource, type DatasetPreset } from '../experiments/data.js';
 import { readExperimentRecord } from '../experiments/record.js';
 import { EXPERIMENT_KINDS, type ExperimentKind } from '../experiments/plan.js';
@@ -90,6 +90,9 @@ function configFrom(args: ExperimentArgs, kind: ExperimentKind): ExperimentConfi
   if (args.fit !== undefined) cfg.fit = args.fit;
   if (cfg.size % 2 ** cfg.unet.depth !== 0)
     throw new UserError(`size ${cfg.size} must be divisible by 2^depth = ${2 ** cfg.unet.depth} (U-Net depth ${cfg.unet.depth})`);
+  // --size may shrink the image below a configured tile.
+  const layoutProblem = layoutFamilyProblem(cfg.layout, cfg.size);
+  if (layoutProblem) throw new UserError(`--size ${cfg.size}: ${layoutProblem}`, args.config ? { file: args.config, pointer: '/layout' } : {});
   return cfg;
 }
 

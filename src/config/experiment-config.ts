@@ -30,6 +30,44 @@ export type InputNormalisation =
   | { kind: 'window'; low: number; high: number }
   | { kind: 'standardise' };
 
+/** Learned layout families (quant/layout-family.ts builds them; schema: `layout`). */
+export type LayoutFamilyName = 'pixel' | 'tile' | 'grid';
+export type GridGranularity = 'column' | 'row' | 'block';
+
+/** The `layout` config of a learned run: which pixels share one logit. */
+export interface LayoutFamily {
+  family: LayoutFamilyName;
+  /** `tile`: side K of the repeated pattern, 2..32 and at most the detector's rows and cols. */
+  tile?: number;
+  /** `grid`: one cell per column, per row or per block (default `block`). */
+  granularity?: GridGranularity;
+  /** `grid` `block`: side T of a block, ≥ 2. */
+  block?: number;
+}
+
+/** How a learned layout trains (issue 18); every option off by default. */
+export interface LayoutTrainingConfig {
+  /** `relaxed`: sampled masks; `ste`: straight-through hardware mask in the forward pass. */
+  hardMask: 'relaxed' | 'ste';
+  /** λ of the mean-entropy penalty on the probability map (polarisation); 0 = off. */
+  entropyWeight: number;
+  /** λ of the total variation of the logits (spatial smoothness); 0 = off. */
+  tvWeight: number;
+}
+
+/**
+ * What the schema cannot say about a layout family at image size `size`: the field each family
+ * needs and that a tile fits the image. null when the layout is sound.
+ */
+export function layoutFamilyProblem(layout: LayoutFamily, size: number): string | null {
+  if (layout.family === 'tile') {
+    if (layout.tile === undefined) return 'layout.tile is missing: the tile family needs its side K (2..32)';
+    if (layout.tile > size) return `layout.tile ${layout.tile} is larger than the ${size}×${size} image`;
+  }
+  if (layout.family === 'grid' && (layout.granularity ?? 'block') === 'block' && layout.block === undefined) return 'layout.block is missing: the grid family with block granularity needs its side T (≥ 2)';
+  return null;
+}
+
 /** Training settings (not hardware); the fields of schemas/experiment-config.schema.json, which holds their defaults. */
 export interface ExperimentConfig {
   size: number;
@@ -48,6 +86,9 @@ export interface ExperimentConfig {
   dice: 'perImage' | 'batch';
   slope: number;
   temperature: { start: number; end: number };
+  /** Which pixels of a learned layout share one logit (pixel, tile, grid). */
+  layout: LayoutFamily;
+  layoutTraining: LayoutTrainingConfig;
   seed: number;
   seeds: number;
   testFraction: number;
@@ -79,6 +120,9 @@ export function resolveConfig(partial: DeepPartial<ExperimentConfig> = {}): Expe
   out.unet = { ...DEFAULT_CONFIG.unet, ...(partial.unet ?? {}) };
   out.temperature = { ...DEFAULT_CONFIG.temperature, ...(partial.temperature ?? {}) };
   out.synthetic = { ...DEFAULT_CONFIG.synthetic, ...(partial.synthetic ?? {}) };
+  // A given layout replaces the default whole (its fields depend on the family).
+  out.layout = { ...(partial.layout ?? DEFAULT_CONFIG.layout) } as LayoutFamily;
+  out.layoutTraining = { ...DEFAULT_CONFIG.layoutTraining, ...(partial.layoutTraining ?? {}) };
   out.augment = { ...DEFAULT_CONFIG.augment, ...(partial.augment ?? {}) };
   if (partial.baselineEpochs === undefined && partial.epochs !== undefined) out.baselineEpochs = partial.epochs;
   return out;
@@ -96,5 +140,7 @@ export function loadConfig(path: string): ExperimentConfig {
   const n = config.normalisation;
   if (n.kind === 'window' && !(n.high > n.low))
     throw new UserError(`normalisation window needs low < high, got [${n.low}, ${n.high}]`, { file: path, pointer: '/normalisation' });
+  const layoutProblem = layoutFamilyProblem(config.layout, config.size);
+  if (layoutProblem) throw new UserError(layoutProblem, { file: path, pointer: '/layout' });
   return config;
 }

@@ -59,6 +59,11 @@ function bitsPerPixel(profile: DetectorProfile, point: PlanPoint): number {
 
 function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: PlanPoint): InputStage {
   const { size, slope, temperature } = config;
+  // Only non-default options reach the layer, so a default layer is built exactly as before.
+  const family = {
+    ...(config.layout.family !== 'pixel' ? { layout: config.layout } : {}),
+    ...(config.layoutTraining.hardMask === 'ste' ? { straightThrough: true } : {}),
+  };
   switch (point.setup) {
     case 'baseline':
       return { kind: 'none' };
@@ -82,6 +87,7 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
           slope,
           temperature: temperature.start,
           seed: point.seed * 104729 + 3,
+          ...family,
         }),
       };
     case 'multilevel':
@@ -97,6 +103,7 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
           slope,
           temperature: temperature.start,
           seed: point.seed * 104729 + 5,
+          ...family,
         }),
       };
   }
@@ -151,6 +158,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       warmupEpochs: config.warmupEpochs,
       dice: config.dice,
       temperature: config.temperature,
+      layoutPenalty: { entropy: config.layoutTraining.entropyWeight, totalVariation: config.layoutTraining.tvWeight },
       seed: point.seed,
       ...(config.augment ? { augment: config.augment } : {}),
       checkpointPath: join(ctx.outDir, 'checkpoints', `${point.id}.ckpt`),
@@ -188,6 +196,13 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       ...(point.budget !== undefined ? { budget: point.budget } : {}),
     };
     const stage = model.stage;
+    if (stage.kind === 'learned' || stage.kind === 'multilevel') {
+      if (stage.layer.layout.family !== 'pixel') {
+        main.layoutFamily = { ...stage.layer.layout };
+        main.layoutCells = stage.layer.cellShape;
+      }
+      if (stage.layer.straightThrough) main.straightThrough = true;
+    }
     if (stage.kind === 'learned') {
       main.diceStochastic = await evaluate(model, data.test, { ...evalOpts, mode: 'stochastic' });
       main.probabilityMap = Array.from(await stage.layer.probabilityMap());

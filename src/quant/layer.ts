@@ -7,13 +7,19 @@
  *   m   ~ relaxed Bernoulli(p̃, temperature)        (RandomMask + ThresholdRandomMask, made smooth)
  *   out = m · Q(x) + (1 − m) · x                   Q = hard quantizer, straight-through
  *
+ * With a layout family other than `pixel` (layout-family.ts) w holds one logit per cell; p̃ is
+ * rescaled so that its mean over the detector's PIXELS is the budget (each cell weighted by the
+ * pixels it covers), one relaxed-Bernoulli draw is made per cell and image, and the mask is
+ * expanded to the pixels. The hardware layout ranks cells (cellTopCountLayout).
+ *
  * Input and output: [B, rows, cols, 1] in native ADC counts.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
-import { ReadoutQuantizationLayer, readAndDispose, type LayerArgs, type LogitInit, type MaskMode, type ReadoutLayerConfig } from './readout-layer.js';
+import { ReadoutQuantizationLayer, readAndDispose, straightThroughMask, type LayerArgs, type LogitInit, type MaskMode, type ReadoutLayerConfig } from './readout-layer.js';
 import { quantizeCounts, quantizeCountsSTE } from './hard.js';
 import { accurateMean, pixelsForBudget, topCountLayout } from './budget.js';
+import { cellTopCountLayout, expandCells, isPerPixel, meanBinaryEntropy } from './layout-family.js';
 
 export type { LogitInit, MaskMode } from './readout-layer.js';
 
@@ -26,14 +32,20 @@ export interface QuantizationLayerConfig extends ReadoutLayerConfig {
 
 const PROBABILITY_EPS = 1e-6;
 
+/** Mean of p, or Σ weights·p when cells of unequal size are weighted by their share of the pixels (weights sum to 1). */
+function weightedMean(p: tf.Tensor, weights?: tf.Tensor): tf.Scalar {
+  return weights ? (tf.sum(tf.mul(p, weights)) as tf.Scalar) : accurateMean(p);
+}
+
 /**
  * LOUPE's RescaleProbMap: p (any shape, probabilities) → same shape with mean exactly `budget`.
  * If mean(p) > b: p·b/mean (mix towards 0), else 1 − (1−p)(1−b)/(1−mean) (mix towards 1).
  * The branch is chosen with tf.step arithmetic so gradients flow (tfjs has no gradient for Greater).
+ * `weights` (shape of p, sum 1): the mean is Σ weights·p instead (cells covering unequal pixel counts).
  */
-export function rescaleToBudget(p: tf.Tensor, budget: number): tf.Tensor {
+export function rescaleToBudget(p: tf.Tensor, budget: number, weights?: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const mean = accurateMean(p);
+    const mean = weightedMean(p, weights);
     const safeMean = tf.clipByValue(mean, 1e-7, 1 - 1e-7);
     const down = tf.mul(p, tf.div(budget, safeMean));
     const up = tf.sub(1, tf.mul(tf.sub(1, p), tf.div(1 - budget, tf.sub(1, safeMean))));
@@ -69,8 +81,10 @@ export interface MaskSampling {
  * Autodiff of the same composition records ~80 tfjs operations and saves a copy of every
  * intermediate; on WebGPU each costs CPU time to issue (the training step is bound by it).
  * logits [rows, cols], logisticNoise [B, rows, cols, 1] → m [B, rows, cols, 1].
+ * `weights` [rows, cols] (sum 1): μ = Σ weights·p, and 1/n above becomes weights_j (cells of a
+ * layout family that cover unequal pixel counts; rows, cols are then the cell map's).
  */
-export function sampledMask(logits: tf.Tensor2D, logisticNoise: tf.Tensor4D, settings: MaskSampling): tf.Tensor4D {
+export function sampledMask(logits: tf.Tensor2D, logisticNoise: tf.Tensor4D, settings: MaskSampling, weights?: tf.Tensor2D): tf.Tensor4D {
   const { slope, budget, temperature } = settings;
   const [rows, cols] = logits.shape;
   const n = rows * cols;
@@ -78,7 +92,7 @@ export function sampledMask(logits: tf.Tensor2D, logisticNoise: tf.Tensor4D, set
     const w = args[0] as tf.Tensor2D;
     const save = args[1] as tf.GradSaveFunc;
     const p = tf.sigmoid(tf.mul(w, slope));
-    const mean = accurateMean(p);
+    const mean = weightedMean(p, weights);
     const safeMean = tf.clipByValue(mean, 1e-7, 1 - 1e-7);
     const isDown = tf.greater(mean, budget);
     const up = tf.cast(tf.logicalNot(isDown), 'float32');
@@ -87,7 +101,8 @@ export function sampledMask(logits: tf.Tensor2D, logisticNoise: tf.Tensor4D, set
     const alphaUp = tf.div(1 - budget, oneMinusMean);
     const alpha = tf.where(isDown, alphaDown, alphaUp);
     // dα/dμ / n: down −b/μ², up (1−b)/(1−μ)².
-    const alphaSlope = tf.div(tf.where(isDown, tf.neg(tf.div(alphaDown, safeMean)), tf.div(alphaUp, oneMinusMean)), n);
+    const alphaPrime = tf.where(isDown, tf.neg(tf.div(alphaDown, safeMean)), tf.div(alphaUp, oneMinusMean));
+    const alphaSlope = weights ? tf.mul(alphaPrime, weights) : tf.div(alphaPrime, n);
     const pTilde = tf.add(tf.mul(p, alpha), tf.mul(up, tf.sub(1, alphaUp)));
     const pc = tf.clipByValue(pTilde, PROBABILITY_EPS, 1 - PROBABILITY_EPS);
     const logitP = tf.reshape(tf.sub(tf.log(pc), tf.log(tf.sub(1, pc))), [1, rows, cols, 1]);
@@ -146,14 +161,33 @@ export class TrainableQuantization extends ReadoutQuantizationLayer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const w = initialLogits(this.rows * this.cols, this.seed, this.init, this.initScale, this.slope);
-    this.buildLogits(inputShape, [this.rows, this.cols], w);
+    const [cellRows, cellCols] = this.cellShape;
+    const w = initialLogits(cellRows * cellCols, this.seed, this.init, this.initScale, this.slope);
+    this.buildLogits(inputShape, [cellRows, cellCols], w);
+  }
+
+  /** The cell weights as a tensor, or undefined when the cells are equal in size (plain mean). */
+  private cellWeightTensor(): tf.Tensor2D | undefined {
+    return this.cellWeights ? tf.tensor2d(this.cellWeights, this.cellShape) : undefined;
+  }
+
+  /** Rescaled probability per cell p̃ [cellRows, cellCols]; its pixel-weighted mean is the budget. */
+  cellProbabilityTensor(): tf.Tensor2D {
+    const logits = this.builtLogits();
+    return tf.tidy(() => rescaleToBudget(tf.sigmoid(tf.mul(logits.read(), this.slope)), this.budget, this.cellWeightTensor())) as tf.Tensor2D;
   }
 
   /** Rescaled probability map p̃ as a tensor [rows, cols] (mean = budget); differentiable in the logits. */
   probabilityTensor(): tf.Tensor2D {
-    const logits = this.builtLogits();
-    return tf.tidy(() => rescaleToBudget(tf.sigmoid(tf.mul(logits.read(), this.slope)), this.budget)) as tf.Tensor2D;
+    if (isPerPixel(this.geometry)) return this.cellProbabilityTensor();
+    return tf.tidy(() => {
+      const cells = tf.reshape(this.cellProbabilityTensor(), [1, ...this.cellShape, 1]) as tf.Tensor4D;
+      return tf.reshape(expandCells(cells, this.geometry), [this.rows, this.cols]) as tf.Tensor2D;
+    });
+  }
+
+  override meanEntropy(): tf.Scalar {
+    return tf.tidy(() => meanBinaryEntropy(this.probabilityTensor()));
   }
 
   /** Rescaled probability p̃ per pixel, row-major rows×cols; its mean equals the budget. */
@@ -164,7 +198,8 @@ export class TrainableQuantization extends ReadoutQuantizationLayer {
   /**
    * The detector layout, row-major: 1 on exactly round(budget·n) pixels of highest probability.
    * Ranked by logit (p̃ is monotone in it; the logit also separates probabilities that round to
-   * 1 in float32), ties by lower index.
+   * 1 in float32), ties by lower index. Layout families rank cells (cellTopCountLayout): whole
+   * cells, and at most one split to meet the count exactly.
    */
   async hardwareLayout(): Promise<Uint8Array> {
     return this.hardwareAssignment();
@@ -175,7 +210,8 @@ export class TrainableQuantization extends ReadoutQuantizationLayer {
   }
 
   protected override assignmentFrom(logits: Float32Array): Uint8Array {
-    return topCountLayout(logits, pixelsForBudget(this.budget, this.rows * this.cols));
+    const count = pixelsForBudget(this.budget, this.rows * this.cols);
+    return isPerPixel(this.geometry) ? topCountLayout(logits, count) : cellTopCountLayout(logits, this.geometry, count);
   }
 
   /** The mask m for a batch of `batch` images: [batch or 1, rows, cols, 1], values in [0, 1]. */
@@ -185,8 +221,13 @@ export class TrainableQuantization extends ReadoutQuantizationLayer {
         return tf.tensor4d(Float32Array.from(this.currentHardwareAssignment()), [1, this.rows, this.cols, 1]);
       }
       if (mode === 'expected') return tf.reshape(this.probabilityTensor(), [1, this.rows, this.cols, 1]) as tf.Tensor4D;
-      const noise = this.sampleNoise([batch, this.rows, this.cols, 1], 'logistic') as tf.Tensor4D;
-      return sampledMask(this.builtLogits().read() as tf.Tensor2D, noise, this);
+      // One draw per cell and image (a cell is one ADC mode switch), expanded to its pixels.
+      const noise = this.sampleNoise([batch, ...this.cellShape, 1], 'logistic') as tf.Tensor4D;
+      const cells = sampledMask(this.builtLogits().read() as tf.Tensor2D, noise, this, this.cellWeightTensor());
+      const relaxed = expandCells(cells, this.geometry);
+      if (!this.straightThrough) return relaxed;
+      const hard = tf.tensor4d(Float32Array.from(this.currentHardwareAssignment()), [1, this.rows, this.cols, 1]);
+      return straightThroughMask(hard, relaxed) as tf.Tensor4D;
     });
   }
 

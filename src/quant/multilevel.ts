@@ -12,13 +12,18 @@
  *   E > B: q̃ = (1−α)·q + α·onehot(lowest),  α = (E − B)/(E − bits_min)    (every pixel gives up bits)
  *   E ≤ B: q̃ = (1−α)·q + α·onehot(native),  α = (B − E)/(bits_native − E) (every pixel gains bits)
  * Both keep q̃ a distribution per pixel and make the expected bits exactly B; with K = 2 they are
- * LOUPE's formulas for p = q_lowest. Input and output: [B, rows, cols, 1] native ADC counts.
+ * LOUPE's formulas for p = q_lowest. With a layout family (layout-family.ts) w holds one set of
+ * level logits per cell, the expected bits are weighted by the pixels each cell covers, one Gumbel
+ * draw is made per cell and image, and y is expanded to the pixels; the hardware greedy runs on
+ * the pixels (cells stay constant except where the bit allowance runs out).
+ * Input and output: [B, rows, cols, 1] native ADC counts.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { quantizeCounts, quantizeCountsSTE } from './hard.js';
 import { accurateMean, greedyLevels } from './budget.js';
-import { ReadoutQuantizationLayer, readAndDispose, type LayerArgs, type MaskMode, type ReadoutLayerConfig } from './readout-layer.js';
+import { ReadoutQuantizationLayer, readAndDispose, straightThroughMask, type LayerArgs, type MaskMode, type ReadoutLayerConfig } from './readout-layer.js';
+import { expandCells, isPerPixel, meanCategoricalEntropy } from './layout-family.js';
 
 export interface MultiLevelConfig extends ReadoutLayerConfig {
   /** Reduced modes, bits kept, descending, each < nativeBits (the profile's `modes`). */
@@ -30,14 +35,16 @@ export interface MultiLevelConfig extends ReadoutLayerConfig {
 /**
  * Rescales per-pixel level probabilities q [..., K] (levels ordered as `bits`, descending, bits[0] =
  * native, bits[K−1] = lowest) so the mean expected bits equal budgetBits; returns the same shape.
+ * `weights` (q's shape without K, sum 1): the mean is weighted (cells covering unequal pixel counts).
  */
-export function rescaleToBitBudget(q: tf.Tensor, bits: number[], budgetBits: number): tf.Tensor {
+export function rescaleToBitBudget(q: tf.Tensor, bits: number[], budgetBits: number, weights?: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const K = bits.length;
     const native = bits[0]!;
     const lowest = bits[K - 1]!;
     const bitsT = tf.tensor1d(bits);
-    const expected = accurateMean(tf.sum(tf.mul(q, bitsT), -1));
+    const perCell = tf.sum(tf.mul(q, bitsT), -1);
+    const expected = weights ? tf.sum(tf.mul(perCell, weights)) : accurateMean(perCell);
     const oneHot = (k: number) => tf.oneHot(tf.tensor1d([k], 'int32'), K).reshape([K]);
     const alphaDown = tf.div(tf.sub(expected, budgetBits), tf.maximum(tf.sub(expected, lowest), 1e-6));
     const alphaUp = tf.div(tf.sub(budgetBits, expected), tf.maximum(tf.sub(native, expected), 1e-6));
@@ -91,21 +98,36 @@ export class MultiLevelQuantization extends ReadoutQuantizationLayer {
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const K = this.levelCount;
     const rng = new Rng(this.seed);
-    const w = new Float32Array(this.rows * this.cols * K);
+    const [cellRows, cellCols] = this.cellShape;
+    const w = new Float32Array(cellRows * cellCols * K);
     for (let i = 0; i < w.length; i++) {
       // `loupe`: wide uniform logits (level probabilities spread over (0, 1)); `small`: near uniform.
       const half = this.init === 'small' ? this.initScale : 4 / this.slope;
       w[i] = rng.uniform(-half, half);
     }
-    this.buildLogits(inputShape, [this.rows, this.cols, K], w);
+    this.buildLogits(inputShape, [cellRows, cellCols, K], w);
+  }
+
+  /** Rescaled level probabilities per cell q̃: [cellRows, cellCols, K]; pixel-weighted expected bits = budgetBits. */
+  cellProbabilityTensor(): tf.Tensor3D {
+    const logits = this.builtLogits();
+    return tf.tidy(() => {
+      const weights = this.cellWeights ? tf.tensor2d(this.cellWeights, this.cellShape) : undefined;
+      return rescaleToBitBudget(tf.softmax(tf.mul(logits.read(), this.slope)), this.levelBits, this.budgetBits, weights);
+    }) as tf.Tensor3D;
   }
 
   /** Rescaled level probabilities q̃: [rows, cols, K], expected bits per pixel = budgetBits. */
   probabilityTensor(): tf.Tensor3D {
-    const logits = this.builtLogits();
-    return tf.tidy(() =>
-      rescaleToBitBudget(tf.softmax(tf.mul(logits.read(), this.slope)), this.levelBits, this.budgetBits),
-    ) as tf.Tensor3D;
+    if (isPerPixel(this.geometry)) return this.cellProbabilityTensor();
+    return tf.tidy(() => {
+      const cells = tf.reshape(this.cellProbabilityTensor(), [1, ...this.cellShape, this.levelCount]) as tf.Tensor4D;
+      return tf.reshape(expandCells(cells, this.geometry), [this.rows, this.cols, this.levelCount]) as tf.Tensor3D;
+    });
+  }
+
+  override meanEntropy(): tf.Scalar {
+    return tf.tidy(() => meanCategoricalEntropy(this.probabilityTensor()));
   }
 
   /** q̃ row-major [rows·cols, K] (level index fastest). */
@@ -152,10 +174,15 @@ export class MultiLevelQuantization extends ReadoutQuantizationLayer {
         const levels = this.currentHardwareAssignment();
         return tf.oneHot(tf.tensor1d(Int32Array.from(levels), 'int32'), K).cast('float32').reshape([1, this.rows, this.cols, K]);
       }
-      const q = tf.reshape(this.probabilityTensor(), [1, this.rows, this.cols, K]);
-      if (mode === 'expected') return q as tf.Tensor4D;
-      const g = this.sampleNoise([batch, this.rows, this.cols, K], 'gumbel');
-      return gumbelSoftmax(q, g, this.temperature) as tf.Tensor4D;
+      if (mode === 'expected') return tf.reshape(this.probabilityTensor(), [1, this.rows, this.cols, K]) as tf.Tensor4D;
+      // One draw per cell and image, expanded to its pixels.
+      const q = tf.reshape(this.cellProbabilityTensor(), [1, ...this.cellShape, K]);
+      const g = this.sampleNoise([batch, ...this.cellShape, K], 'gumbel');
+      const relaxed = expandCells(gumbelSoftmax(q, g, this.temperature) as tf.Tensor4D, this.geometry);
+      if (!this.straightThrough) return relaxed;
+      const levels = this.currentHardwareAssignment();
+      const hard = tf.oneHot(tf.tensor1d(Int32Array.from(levels), 'int32'), K).cast('float32').reshape([1, this.rows, this.cols, K]);
+      return straightThroughMask(hard, relaxed) as tf.Tensor4D;
     });
   }
 

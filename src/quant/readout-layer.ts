@@ -1,12 +1,14 @@
 /**
- * What the trainable quantization layers share: a per-pixel logit tensor over the detector's
- * rows × cols readout, the sampling temperature and noise, the mask mode, the shape check and the
- * serialised settings. TrainableQuantization (one reduced mode) and MultiLevelQuantization (several)
+ * What the trainable quantization layers share: a logit tensor over the cells of the layout family
+ * (one cell per pixel by default, see layout-family.ts) of the detector's rows × cols readout, the
+ * sampling temperature and noise, the mask mode, the straight-through option, the layout penalties,
+ * the shape check and the serialised settings. TrainableQuantization (one reduced mode) and MultiLevelQuantization (several)
  * add only their probability maps, sampling and quantizers.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { QuantizerRule } from '../profile/types.js';
 import { noiseKeyFromSeed, noiseTensor, type NoiseKey, type NoiseTransform } from './noise.js';
+import { cellGeometry, cellsEqualInSize, pixelsPerCell, PIXEL_FAMILY, totalVariation, type CellGeometry, type LayoutFamily } from './layout-family.js';
 
 /**
  * How the selection mask is formed when the layer runs:
@@ -35,6 +37,21 @@ export interface ReadoutLayerConfig {
   /** Half-width of the `small` logit init. */
   initScale?: number;
   mode?: MaskMode;
+  /** Which pixels share a logit (default `pixel`: one logit per pixel). */
+  layout?: LayoutFamily;
+  /**
+   * Straight-through hard mask: in the `stochastic` mode the forward pass uses the hardware layout
+   * of the current logits and the gradient is that of the relaxed sample (default false).
+   */
+  straightThrough?: boolean;
+}
+
+/** Weights of the layout penalties added to the training loss (0 = off). */
+export interface LayoutPenaltyWeights {
+  /** λ of λ·mean entropy of the probability map (nats): pushes probabilities towards 0 and 1. */
+  entropy: number;
+  /** λ of λ·totalVariation(logits) (logit units per pixel): a spatially smooth map. */
+  totalVariation: number;
 }
 
 export type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -62,6 +79,18 @@ export function checkTemperature(t: number): number {
   return t;
 }
 
+/**
+ * Forward = hard, backward = identity to `relaxed` (m = hard + relaxed − stop_gradient(relaxed),
+ * with the value exactly `hard`). hard broadcastable to relaxed; result has relaxed's shape.
+ */
+export function straightThroughMask(hard: tf.Tensor, relaxed: tf.Tensor): tf.Tensor {
+  const ste = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const r = args[0] as tf.Tensor;
+    return { value: tf.add(tf.zerosLike(r), hard), gradFunc: (dy: tf.Tensor) => dy };
+  });
+  return ste(relaxed) as tf.Tensor;
+}
+
 /** The shared shell; subclasses build `logits` with buildLogits and draw noise with sampleNoise. */
 export abstract class ReadoutQuantizationLayer extends tf.layers.Layer {
   readonly rows: number;
@@ -74,6 +103,11 @@ export abstract class ReadoutQuantizationLayer extends tf.layers.Layer {
   readonly initScale: number;
   temperature: number;
   mode: MaskMode;
+  readonly layout: LayoutFamily;
+  readonly geometry: CellGeometry;
+  readonly straightThrough: boolean;
+  /** Share of the detector's pixels each cell covers (row-major over cells), or null when all are equal. */
+  protected readonly cellWeights: Float32Array | null;
   protected logits: tf.LayerVariable | null = null;
   private noiseKey: NoiseKey;
   /** Draws of the current stream used so far (the next draw's index). */
@@ -93,6 +127,29 @@ export abstract class ReadoutQuantizationLayer extends tf.layers.Layer {
     this.initScale = config.initScale ?? 0.05;
     this.mode = config.mode ?? 'stochastic';
     this.noiseKey = noiseKeyFromSeed(this.seed);
+    this.layout = config.layout ?? PIXEL_FAMILY;
+    this.geometry = cellGeometry(this.layout, this.rows, this.cols);
+    this.straightThrough = config.straightThrough ?? false;
+    const n = this.rows * this.cols;
+    this.cellWeights = cellsEqualInSize(this.geometry) ? null : pixelsPerCell(this.geometry).map((v) => v / n);
+  }
+
+  /** [cellRows, cellCols]: the shape of the learned map (rows, cols for the `pixel` family). */
+  get cellShape(): [number, number] {
+    return [this.geometry.cellRows, this.geometry.cellCols];
+  }
+
+  /** Mean entropy of the layer's probability map (nats), differentiable in the logits. */
+  abstract meanEntropy(): tf.Scalar;
+
+  /** λ_H·meanEntropy + λ_TV·totalVariation(logits): the layout's share of the training loss. */
+  layoutPenalty(weights: LayoutPenaltyWeights): tf.Scalar {
+    return tf.tidy(() => {
+      let penalty = tf.scalar(0);
+      if (weights.entropy) penalty = tf.add(penalty, tf.mul(this.meanEntropy(), weights.entropy));
+      if (weights.totalVariation) penalty = tf.add(penalty, tf.mul(totalVariation(this.builtLogits().read()), weights.totalVariation));
+      return penalty as tf.Scalar;
+    });
   }
 
   /** Checks the input shape and creates the trainable logits with the given initial values. */
@@ -181,6 +238,9 @@ export abstract class ReadoutQuantizationLayer extends tf.layers.Layer {
       init: this.init,
       initScale: this.initScale,
       mode: this.mode,
+      // Only when set, so the saved topology of a default layer stays as it was.
+      ...(this.layout.family !== 'pixel' ? { layout: { ...this.layout } } : {}),
+      ...(this.straightThrough ? { straightThrough: true } : {}),
     };
   }
 }

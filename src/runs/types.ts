@@ -3,6 +3,8 @@
  * folder (src/runs/store.ts reads and writes it). Tables, plots and the report are pure functions of a list of these, so outputs of
  * sharded sweeps merge by concatenating their run lists.
  */
+import type { LayoutFamily } from '../config/experiment-config.js';
+
 export type Setup =
   /** Full-precision U-Net, full-precision input. */
   | 'baseline'
@@ -85,6 +87,12 @@ export interface RunResult {
   hardwareLayout?: number[];
   /** Multilevel: ADC bits of each pixel in the hardware layout, row-major. */
   bitsMap?: number[];
+  /** Learned setups with a layout family other than `pixel` (absent = pixel): the family as configured. */
+  layoutFamily?: LayoutFamily;
+  /** With layoutFamily: [rows, cols] of the learned cell map. */
+  layoutCells?: [number, number];
+  /** Learned setups trained with a straight-through hard mask (absent = relaxed). */
+  straightThrough?: boolean;
   rows: number;
   cols: number;
   trainSeconds: number;

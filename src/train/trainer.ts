@@ -11,6 +11,7 @@ import { loadCheckpoint, saveCheckpoint, type NamedArray } from './checkpoint.js
 import { evaluate } from './evaluate.js';
 import { hasTrainableLayer, type JointModel } from './joint.js';
 import { learningRateAt, temperatureAt } from './schedule.js';
+import type { LayoutPenaltyWeights } from '../quant/readout-layer.js';
 
 export interface TrainOptions {
   epochs: number;
@@ -30,6 +31,11 @@ export interface TrainOptions {
    * evaluated on) instead of sampled masks. 1 (the default) never fixes it.
    */
   fixLayoutAt?: number;
+  /**
+   * Penalties on a trainable layer's map added to the loss while the layout learns (entropy:
+   * polarisation; totalVariation: smoothness of the logits). Absent or 0: off.
+   */
+  layoutPenalty?: LayoutPenaltyWeights;
   seed: number;
   /** Training-data augmentation (none when absent); its stream depends only on (seed, epoch, slice), so resuming repeats it. */
   augment?: AugmentConfig;
@@ -101,6 +107,7 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
   /** Whether the layer's hardware layout is read back for this epoch (evaluation unpins it). */
   let layoutPinned = false;
   const readEvery = Math.max(1, opts.lossReadEvery ?? defaultLossReadEvery(tf.getBackend()));
+  const penalty = opts.layoutPenalty && (opts.layoutPenalty.entropy || opts.layoutPenalty.totalVariation) ? opts.layoutPenalty : null;
 
   let epoch = 0;
   let stepInEpoch = 0;
@@ -166,10 +173,15 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
         const idx = batchIndices(train.slices.length, opts.batchSize, opts.seed, epoch, stepInEpoch);
         const { counts, masks } = makeBatch(train, idx, opts.augment && { config: opts.augment, seed: opts.seed, epoch });
         const mode = layoutFixed ? 'hardware' : 'stochastic';
-        const { value, grads } = tf.variableGrads(
-          () => diceBceLoss(masks, model.forward(counts, { training: true, mode }), { perImage: opts.dice === 'perImage' }) as tf.Scalar,
-          layoutFixed ? unetOnly : trainable,
-        );
+        // Straight-through: this step's forward pass uses the hardware layout of the current
+        // logits, read back here once (asynchronously, so every backend can).
+        const steThisStep = !layoutFixed && layer?.straightThrough === true;
+        if (steThisStep) await layer!.pinHardware();
+        const { value, grads } = tf.variableGrads(() => {
+          const loss = diceBceLoss(masks, model.forward(counts, { training: true, mode }), { perImage: opts.dice === 'perImage' }) as tf.Scalar;
+          return penalty && !layoutFixed ? (tf.add(loss, layer!.layoutPenalty(penalty)) as tf.Scalar) : loss;
+        }, layoutFixed ? unetOnly : trainable);
+        if (steThisStep) layer!.unpinHardware();
         adam.apply(trainable.map((v) => grads[v.name] ?? null), lr);
         tf.dispose([counts, masks, ...Object.values(grads)]);
         pending.push({ loss: value, epoch, stepInEpoch });
