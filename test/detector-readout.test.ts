@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { countsPerCode, digitise, expectedCounts, logNormalise, noisyCounts, poisson, POISSON_NORMAL_ABOVE, type AdcSettings } from '../src/detector/readout.js';
+import { quantizeValue } from '../src/quant/hard.js';
 import { Rng } from '../src/util/rng.js';
 
 test('expected counts: I0·exp(−p)', () => {
@@ -61,7 +62,7 @@ test('ADC native: clip to [0, full scale], round to the nearest code, top code 2
 });
 
 for (const rule of ['floor', 'midrise'] as const) {
-  test(`ADC per-channel layout (${rule}): channels marked reduced keep k bits at every view, the others stay native`, () => {
+  test(`ADC per-channel layout (${rule}): channels marked reduced keep k bits at every view (as src/quant/hard.ts), the others stay native`, () => {
     const channels = 6;
     const kept = [8, 3, 8, 5, 8, 3];
     const rng = new Rng(5);
@@ -75,10 +76,7 @@ for (const rule of ['floor', 'midrise'] as const) {
         assert.is(out[i], native[i]);
         continue;
       }
-      const step = 2 ** (8 - k);
-      const floored = Math.floor(code / step) * step;
-      const want = rule === 'floor' ? floored : Math.min(floored + step / 2, 255);
-      assert.is(out[i], want * 4, `reading ${i}, channel ${i % channels}`);
+      assert.is(out[i], quantizeValue(code, 8, k, rule) * 4, `reading ${i}, channel ${i % channels}`);
     }
     // The reduced channels take at most 2^k distinct values.
     const distinct = new Set<number>();

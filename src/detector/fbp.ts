@@ -6,12 +6,12 @@
  *   on the virtual detector through the isocentre (pitch τ = channelMm·D_so/D_sd):
  *   R'(s) = R(s)·D/√(D² + s²),  Q = ½·τ·(R' ∗ h),  μ = Δβ · Σ_v Q_v(s′)/U²,
  *   U = (D − r·e)/D,  s′ = D·(r·d)/(D − r·e),  D = D_so.
- * Back-projection is pixel-driven with linear interpolation between channels; outside the detector
- * a reading counts as zero. Filtering is a linear convolution with a symmetric kernel of 2C − 1 taps
+ * Back-projection is pixel-driven with linear interpolation between channels (weights computed on the
+ * fly per view and image row, shared by a batch); outside the detector a reading counts as zero. Filtering is a linear convolution with a symmetric kernel of 2C − 1 taps
  * (spatial domain, exact: no circular wrap), so its matrix is symmetric and is its own transpose.
  * Every step has its transpose here, for the gradient of the tfjs op (src/detector/op.ts).
  */
-import { isoChannelMm, pixelX, pixelY, viewAngle, checkGeometry, type ScanGeometry } from './geometry.js';
+import { checkGeometry, isoChannelMm, pixelX, pixelY, viewAngle, type ScanGeometry } from './geometry.js';
 
 export type Apodisation = 'ram-lak' | 'shepp-logan' | 'hann';
 
@@ -22,10 +22,11 @@ export interface FbpPlan {
   kernel: Float32Array;
   /** Per-channel weight applied before filtering [channels] (fan: D/√(D²+s²); parallel: 1). */
   preWeight: Float32Array;
-  /** Back-projection table, [views × pixels] each: first channel index and the weights of it and the next. */
-  lowChannel: Int32Array;
-  lowWeight: Float32Array;
-  highWeight: Float32Array;
+  /** Per view: cos β, sin β. */
+  cosView: Float64Array;
+  sinView: Float64Array;
+  /** Back-projection weight per view: Δθ (parallel 180°), Δθ/2 (parallel 360°), Δβ (fan, times 1/U² per pixel). */
+  viewScale: number;
 }
 
 /**
@@ -65,7 +66,7 @@ export function rampKernel(channels: number, tau: number, apodisation: Apodisati
   return taps;
 }
 
-/** Precomputes the filter and the back-projection table of a geometry (memory: 12 bytes × views × pixels). */
+/** Precomputes the filter and the view angles of a geometry. */
 export function makeFbpPlan(g: ScanGeometry, apodisation: Apodisation = 'shepp-logan'): FbpPlan {
   checkGeometry(g);
   if (g.channels < 2) throw new RangeError('FBP needs at least 2 channels');
@@ -79,44 +80,115 @@ export function makeFbpPlan(g: ScanGeometry, apodisation: Apodisation = 'shepp-l
     const s = (c - (g.channels - 1) / 2) * tau;
     preWeight[c] = fan ? D / Math.sqrt(D * D + s * s) : 1;
   }
+  const cosView = new Float64Array(g.views);
+  const sinView = new Float64Array(g.views);
+  for (let v = 0; v < g.views; v++) (cosView[v] = Math.cos(viewAngle(g, v))), (sinView[v] = Math.sin(viewAngle(g, v)));
   const dTheta = ((g.coverageDeg * Math.PI) / 180) / g.views;
   const viewScale = fan ? dTheta : g.coverageDeg === 360 ? dTheta / 2 : dTheta;
-  const pixels = g.rows * g.cols;
-  const lowChannel = new Int32Array(g.views * pixels);
-  const lowWeight = new Float32Array(g.views * pixels);
-  const highWeight = new Float32Array(g.views * pixels);
+  return { geometry: g, apodisation, kernel, preWeight, cosView, sinView, viewScale };
+}
+
+/**
+ * The filter as a matrix M [channels × channels], row-major, so that a filtered view row is q = p · M
+ * (M[m][n] = preWeight[m]·kernel[n − m + C − 1]); for a matrix product on a tfjs backend.
+ */
+export function filterMatrix(plan: FbpPlan): Float32Array {
+  const C = plan.geometry.channels;
+  const m = new Float32Array(C * C);
+  for (let i = 0; i < C; i++) for (let n = 0; n < C; n++) m[i * C + n] = plan.preWeight[i]! * plan.kernel[n - i + C - 1]!;
+  return m;
+}
+
+/**
+ * The interpolation of view v for image row i: for each column j, the lower channel (low[j]) and the
+ * weights of it and the next one (w0[j], w1[j]), back-projection scale included. Channels outside
+ * the detector get weight 0 (low is kept in [0, C − 2] so both reads stay in range).
+ */
+function rowWeights(plan: FbpPlan, v: number, i: number, low: Int32Array, w0: Float32Array, w1: Float32Array): void {
+  const g = plan.geometry;
+  const fan = g.beam === 'fan';
+  const D = g.sourceToIsoMm;
+  const tau = isoChannelMm(g);
   const centre = (g.channels - 1) / 2;
-  for (let v = 0; v < g.views; v++) {
-    const beta = viewAngle(g, v);
-    const ex = Math.cos(beta);
-    const ey = Math.sin(beta);
-    for (let i = 0; i < g.rows; i++) {
-      const y = pixelY(g, i);
-      for (let j = 0; j < g.cols; j++) {
-        const x = pixelX(g, j);
-        let s = x * ex + y * ey;
-        let scale = viewScale;
-        if (fan) {
-          const along = D - s; // D − r·e
-          s = (D * (-x * ey + y * ex)) / along;
-          scale = (viewScale * D * D) / (along * along);
+  const ex = plan.cosView[v]!;
+  const ey = plan.sinView[v]!;
+  const y = pixelY(g, i);
+  for (let j = 0; j < g.cols; j++) {
+    const x = pixelX(g, j);
+    let s = x * ex + y * ey;
+    let scale = plan.viewScale;
+    if (fan) {
+      const along = D - s; // D − r·e
+      s = (D * (-x * ey + y * ex)) / along;
+      scale = (plan.viewScale * D * D) / (along * along);
+    }
+    const u = s / tau + centre;
+    let c0 = Math.floor(u);
+    const f = u - c0;
+    let a = scale * (1 - f);
+    let b = scale * f;
+    if (c0 === -1) [c0, a, b] = [0, b, 0];
+    else if (c0 === g.channels - 1) [c0, a, b] = [g.channels - 2, 0, a];
+    else if (c0 < -1 || c0 > g.channels - 1) [c0, a, b] = [0, 0, 0];
+    low[j] = c0;
+    w0[j] = a;
+    w1[j] = b;
+  }
+}
+
+/**
+ * Pixel-driven back-projection B of a batch: q [batch × views × channels] → μ [batch × rows × cols],
+ * 1/mm. The weights are computed once per (view, row) and used for every image of the batch.
+ */
+export function backprojectBatch(plan: FbpPlan, q: Float32Array, batch: number): Float32Array {
+  const { views, channels, rows, cols } = plan.geometry;
+  const pixels = rows * cols;
+  const sino = views * channels;
+  const out = new Float32Array(batch * pixels);
+  const low = new Int32Array(cols);
+  const w0 = new Float32Array(cols);
+  const w1 = new Float32Array(cols);
+  for (let v = 0; v < views; v++) {
+    for (let i = 0; i < rows; i++) {
+      rowWeights(plan, v, i, low, w0, w1);
+      for (let b = 0; b < batch; b++) {
+        const qBase = b * sino + v * channels;
+        const oBase = b * pixels + i * cols;
+        for (let j = 0; j < cols; j++) {
+          const c = qBase + low[j]!;
+          out[oBase + j] += w0[j]! * q[c]! + w1[j]! * q[c + 1]!;
         }
-        const u = s / tau + centre;
-        let c0 = Math.floor(u);
-        const f = u - c0;
-        let w0 = scale * (1 - f);
-        let w1 = scale * f;
-        if (c0 === -1) [c0, w0, w1] = [0, w1, 0];
-        else if (c0 === g.channels - 1) [c0, w0, w1] = [g.channels - 2, 0, w0];
-        else if (c0 < -1 || c0 > g.channels - 1) [c0, w0, w1] = [0, 0, 0];
-        const at = v * pixels + i * g.cols + j;
-        lowChannel[at] = c0;
-        lowWeight[at] = w0;
-        highWeight[at] = w1;
       }
     }
   }
-  return { geometry: g, apodisation, kernel, preWeight, lowChannel, lowWeight, highWeight };
+  return out;
+}
+
+/** Bᵀ of a batch: images [batch × rows × cols] → sinograms [batch × views × channels], the exact transpose of backprojectBatch. */
+export function backprojectBatchTranspose(plan: FbpPlan, image: Float32Array, batch: number): Float32Array {
+  const { views, channels, rows, cols } = plan.geometry;
+  const pixels = rows * cols;
+  const sino = views * channels;
+  const out = new Float32Array(batch * sino);
+  const low = new Int32Array(cols);
+  const w0 = new Float32Array(cols);
+  const w1 = new Float32Array(cols);
+  for (let v = 0; v < views; v++) {
+    for (let i = 0; i < rows; i++) {
+      rowWeights(plan, v, i, low, w0, w1);
+      for (let b = 0; b < batch; b++) {
+        const qBase = b * sino + v * channels;
+        const iBase = b * pixels + i * cols;
+        for (let j = 0; j < cols; j++) {
+          const c = qBase + low[j]!;
+          const value = image[iBase + j]!;
+          out[c] += w0[j]! * value;
+          out[c + 1] += w1[j]! * value;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** Pre-weights and filters each view: p [views × channels] → q [views × channels]. Symmetric: see filterTranspose. */
@@ -154,37 +226,13 @@ function convolveRow(kernel: Float32Array, x: Float32Array, out: Float32Array, o
 }
 
 /** Pixel-driven back-projection B: q [views × channels] → μ [rows × cols], 1/mm. */
-export function backprojectPixels(plan: FbpPlan, q: Float32Array, out = new Float32Array(plan.geometry.rows * plan.geometry.cols)): Float32Array {
-  const { views, channels } = plan.geometry;
-  const pixels = out.length;
-  out.fill(0);
-  for (let v = 0; v < views; v++) {
-    const base = v * pixels;
-    const row = v * channels;
-    for (let p = 0; p < pixels; p++) {
-      const c = row + plan.lowChannel[base + p]!;
-      out[p] += plan.lowWeight[base + p]! * q[c]! + plan.highWeight[base + p]! * q[c + 1]!;
-    }
-  }
-  return out;
+export function backprojectPixels(plan: FbpPlan, q: Float32Array): Float32Array {
+  return backprojectBatch(plan, q, 1);
 }
 
 /** Bᵀ: image [rows × cols] → sinogram [views × channels], the exact transpose of backprojectPixels. */
-export function backprojectPixelsTranspose(plan: FbpPlan, image: Float32Array, out = new Float32Array(plan.geometry.views * plan.geometry.channels)): Float32Array {
-  const { views, channels } = plan.geometry;
-  const pixels = image.length;
-  out.fill(0);
-  for (let v = 0; v < views; v++) {
-    const base = v * pixels;
-    const row = v * channels;
-    for (let p = 0; p < pixels; p++) {
-      const c = row + plan.lowChannel[base + p]!;
-      const value = image[p]!;
-      out[c] += plan.lowWeight[base + p]! * value;
-      out[c + 1] += plan.highWeight[base + p]! * value;
-    }
-  }
-  return out;
+export function backprojectPixelsTranspose(plan: FbpPlan, image: Float32Array): Float32Array {
+  return backprojectBatchTranspose(plan, image, 1);
 }
 
 /** FBP: line integrals p [views × channels], unitless → μ [rows × cols], 1/mm. */

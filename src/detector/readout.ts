@@ -53,19 +53,42 @@ export function viewRng(seed: number, image: number, view: number): Rng {
 /**
  * expected [views × channels] counts → analog detector output [same shape] counts:
  * Poisson(expected) + N(0, σ_e²); may be negative (the ADC clips). Deterministic in (seed, image).
+ * Normal draws come in Box–Muller pairs (cos and sin of one pair of uniforms), half the logs of Rng.normal.
  */
 export function noisyCounts(expected: Float32Array, channels: number, sigmaE: number, seed: number, image = 0): Float32Array {
   const views = expected.length / channels;
   if (!Number.isInteger(views)) throw new RangeError(`${expected.length} readings is not a multiple of ${channels} channels`);
   const out = new Float32Array(expected.length);
   for (let v = 0; v < views; v++) {
-    const rng = viewRng(seed, image, v);
+    const normals = new NormalPairs(viewRng(seed, image, v));
     for (let c = 0; c < channels; c++) {
       const i = v * channels + c;
-      out[i] = poisson(rng, expected[i]!) + (sigmaE > 0 ? sigmaE * rng.normal() : 0);
+      const mean = expected[i]!;
+      const photons = mean > POISSON_NORMAL_ABOVE ? Math.max(0, Math.round(mean + Math.sqrt(mean) * normals.next())) : poisson(normals.rng, mean);
+      out[i] = photons + (sigmaE > 0 ? sigmaE * normals.next() : 0);
     }
   }
   return out;
+}
+
+/** Standard normals from a seeded Rng, both values of each Box–Muller pair used. */
+class NormalPairs {
+  private spare: number | null = null;
+  constructor(readonly rng: Rng) {}
+
+  next(): number {
+    if (this.spare !== null) {
+      const z = this.spare;
+      this.spare = null;
+      return z;
+    }
+    let u = 0;
+    while (u === 0) u = this.rng.next();
+    const r = Math.sqrt(-2 * Math.log(u));
+    const angle = 2 * Math.PI * this.rng.next();
+    this.spare = r * Math.sin(angle);
+    return r * Math.cos(angle);
+  }
 }
 
 /**
@@ -78,12 +101,22 @@ export function digitise(analog: Float32Array, keptBits: ArrayLike<number>, adc:
   const channels = keptBits.length;
   const lsb = countsPerCode(adc);
   const maxCode = 2 ** adc.nativeBits - 1;
+  // Per channel: the step of its kept bits (1 = native) and midrise's half step, as quantizeValue computes them.
+  const step = new Float64Array(channels);
+  const offset = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) {
+    const kept = Math.min(keptBits[c]!, adc.nativeBits);
+    quantizeValue(0, adc.nativeBits, kept, adc.rule); // validates the bits
+    step[c] = 2 ** (adc.nativeBits - kept);
+    offset[c] = adc.rule === 'midrise' && step[c]! > 1 ? step[c]! / 2 : 0;
+  }
   const out = new Float32Array(analog.length);
   for (let i = 0; i < analog.length; i++) {
+    const c = i % channels;
     const clipped = Math.min(Math.max(analog[i]!, 0), adc.fullScaleCounts);
     const code = Math.min(Math.round(clipped / lsb), maxCode);
-    const kept = keptBits[i % channels]!;
-    out[i] = (kept >= adc.nativeBits ? code : quantizeValue(code, adc.nativeBits, kept, adc.rule)) * lsb;
+    const s = step[c]!;
+    out[i] = Math.min(Math.floor(code / s) * s + offset[c]!, maxCode) * lsb;
   }
   return out;
 }
