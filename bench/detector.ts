@@ -16,7 +16,7 @@ import { channelsToCover, type ScanGeometry } from '../src/detector/geometry.js'
 import { MixedReconstruction, nativeAndReduced } from '../src/detector/op.js';
 import { loadDetectorSpace, scanGeometry } from '../src/detector/profile.js';
 import { project } from '../src/detector/projector.js';
-import { countsPerCode, expectedCounts, noisyCounts } from '../src/detector/readout.js';
+import { defaultFloorCounts, expectedCounts, noisyCounts } from '../src/detector/readout.js';
 import { sheppLoganHu } from '../src/detector/shepp-logan.js';
 import { prepareTrainingStep } from './step-lib.js';
 
@@ -61,7 +61,7 @@ function prepareDetectorStep(g: ScanGeometry) {
   const sino = g.views * g.channels;
   let clean: Float32Array[] = [];
   const projectMs = elapsed(() => (clean = images.map((mu) => project(g, mu))));
-  const op = new MixedReconstruction(plan, { waterMu: space.waterMu, i0: space.i0, floorCounts: countsPerCode(space.adc) / 2 });
+  const op = new MixedReconstruction(plan, { waterMu: space.waterMu, i0: space.i0, floorCounts: defaultFloorCounts(space.adc) });
   const mask = tf.variable(tf.fill([g.channels], 0.5) as tf.Tensor1D);
   const weights = tf.randomUniform([batch, size, size], -1, 1, 'float32', 1);
   let stepIndex = 0;

@@ -11,7 +11,7 @@ import { fbp, fbpTranspose, makeFbpPlan } from '../src/detector/fbp.js';
 import { channelsToCover, type ScanGeometry } from '../src/detector/geometry.js';
 import { MixedReconstruction, nativeAndReduced } from '../src/detector/op.js';
 import { project } from '../src/detector/projector.js';
-import { countsPerCode, expectedCounts, logNormalise, noisyCounts, type AdcSettings } from '../src/detector/readout.js';
+import { defaultFloorCounts, expectedCounts, logNormalise, noisyCounts, type AdcSettings } from '../src/detector/readout.js';
 import { sheppLoganHu } from '../src/detector/shepp-logan.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -28,7 +28,7 @@ const adc: AdcSettings = { nativeBits: 12, fullScaleCounts: 4096, rule: 'midrise
 const I0 = 3000;
 const KEPT = 5;
 const plan = makeFbpPlan(g, 'shepp-logan');
-const floorCounts = countsPerCode(adc) / 2;
+const floorCounts = defaultFloorCounts(adc);
 const op = new MixedReconstruction(plan, { waterMu: WATER, i0: I0, floorCounts });
 
 /** Analog readings [BATCH × views × channels]: the phantom and its mirror image, with noise. */

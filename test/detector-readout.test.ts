@@ -85,6 +85,10 @@ for (const rule of ['floor', 'midrise'] as const) {
   });
 }
 
+test('ADC: kept bits above nativeBits are a programming error', () => {
+  assert.throws(() => digitise(new Float32Array(2), [8, 9], adc), /keptBits/);
+});
+
 test('log: −log(counts/I0), zero counts go to the floor', () => {
   const p = logNormalise(Float32Array.from([1000, 0, 100]), 1000, 0.5);
   assert.ok(Math.abs(p[0]!) < 1e-7);

@@ -105,8 +105,8 @@ export function digitise(analog: Float32Array, keptBits: ArrayLike<number>, adc:
   const step = new Float64Array(channels);
   const offset = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
-    const kept = Math.min(keptBits[c]!, adc.nativeBits);
-    quantizeValue(0, adc.nativeBits, kept, adc.rule); // validates the bits
+    const kept = keptBits[c]!;
+    quantizeValue(0, adc.nativeBits, kept, adc.rule); // throws a RangeError for bits outside [1, nativeBits]
     step[c] = 2 ** (adc.nativeBits - kept);
     offset[c] = adc.rule === 'midrise' && step[c]! > 1 ? step[c]! / 2 : 0;
   }
@@ -119,6 +119,11 @@ export function digitise(analog: Float32Array, keptBits: ArrayLike<number>, adc:
     out[i] = Math.min(Math.floor(code / s) * s + offset[c]!, maxCode) * lsb;
   }
   return out;
+}
+
+/** The default floor of the log step: half a native LSB, in counts. */
+export function defaultFloorCounts(adc: AdcSettings): number {
+  return countsPerCode(adc) / 2;
 }
 
 /**
