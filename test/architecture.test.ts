@@ -16,7 +16,7 @@ const src = join(root, 'src');
 const LAYERS: readonly (readonly string[])[] = [
   ['util'], // src/util and src/errors.ts
   ['profile', 'data', 'config', 'runs', 'layout-io'],
-  ['quant', 'model'],
+  ['quant', 'model', 'detector'],
   ['train'],
   ['experiments'],
   ['report'],

@@ -6,7 +6,7 @@
 import { UserError } from '../errors.js';
 import { loadProfile, profileProblems } from '../profile/load.js';
 import type { DetectorProfile } from '../profile/types.js';
-import type { SchemaProblem } from '../profile/validate.js';
+import type { SchemaProblem } from '../util/validate.js';
 import { readJsonFile } from '../util/json-file.js';
 import { WATER_MU_70KEV_PER_MM } from './attenuation.js';
 import type { Apodisation } from './fbp.js';
