@@ -207,3 +207,16 @@ export function safeFolderName(name: string): string {
   const cleaned = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 80);
   return cleaned === '' ? 'profile' : cleaned;
 }
+
+/**
+ * `--hu-from-display low,high`: the HU window display images were exported with (grey 0 = low HU,
+ * top grey = high HU), for detector-space mode only; low < high, both within [−2000, 4000] HU.
+ */
+export function parseHuWindow(flag: string, text: string, profile: { detector?: unknown; name: string }): { lowHu: number; highHu: number } {
+  if (!profile.detector) throw new UserError(`--${flag} applies to detector-space profiles only (${profile.name} has no detector section)`);
+  const values = parseNumberList(flag, text);
+  const [low, high] = values;
+  if (values.length !== 2 || low === undefined || high === undefined || !(low < high) || low < -2000 || high > 4000)
+    throw new UserError(`--${flag}: expected low,high HU with -2000 <= low < high <= 4000, got "${text}"`);
+  return { lowHu: low, highHu: high };
+}

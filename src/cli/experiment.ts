@@ -9,7 +9,7 @@ import { DATASET_PRESETS, type DataSource, type DatasetPreset } from '../experim
 import { readExperimentRecord } from '../experiments/record.js';
 import { EXPERIMENT_KINDS, type ExperimentKind } from '../experiments/plan.js';
 import { loadProfile, studyProfile } from '../profile/load.js';
-import { checkBudgets, optionalInteger, parseInteger, parseIntegerList, parseList, parseNumberList, parseShardFlag, refuseInapplicable, safeFolderName, terminalSafe } from './args.js';
+import { checkBudgets, optionalInteger, parseInteger, parseIntegerList, parseList, parseHuWindow, parseNumberList, parseShardFlag, refuseInapplicable, safeFolderName, terminalSafe } from './args.js';
 import { loadCompute } from './compute.js';
 import { printJson, timestamp } from './format.js';
 import { dataFlagOptions, limitsFromFlags, type DataFlagArgs } from './data-flags.js';
@@ -24,6 +24,7 @@ interface ExperimentArgs extends DataFlagArgs {
   'test-volumes'?: string[];
   'volume-starts'?: string[];
   every?: number;
+  'hu-from-display'?: string;
   preset?: DatasetPreset;
   backend: BackendName;
   out?: string;
@@ -51,6 +52,11 @@ function experimentOptions<T>(y: Argv<T>, kind: ExperimentKind): Argv<T & Experi
     .option('test-volumes', { type: 'string', array: true, describe: 'volume ids held out for testing, separated by commas or spaces (default: a seeded share)' })
     .option('volume-starts', { type: 'string', array: true, describe: 'first-slice indices of each volume in --data (sorted file order), separated by commas or spaces' })
     .option('every', { type: 'number', describe: 'keep every n-th slice of --data (file order) for quicker runs' })
+    .option('hu-from-display', {
+      type: 'string',
+      describe:
+        'detector space with display images (8-bit PNG): low,high HU that grey 0 and the top grey level stand for. An approximation: windowing and contrast enhancement cannot be undone',
+    })
     .option('preset', { choices: Object.keys(DATASET_PRESETS), describe: 'a known dataset layout: volume starts and held-out volumes (covid-ct-20)' })
     .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName, describe: 'compute backend' })
     .option('out', { type: 'string', describe: `output folder (default: out/${kind}-<profile>-<time>, demo: out/demo)` })
@@ -128,8 +134,10 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
         every: optionalInteger('every', args.every, 1),
         ...(args.split ? { split: args.split } : {}),
         limits: limitsFromFlags(args),
+        ...(args['hu-from-display'] !== undefined ? { huFromDisplay: parseHuWindow('hu-from-display', args['hu-from-display'], profile) } : {}),
       }
     : { kind: 'synthetic' };
+  if (!args.data && args['hu-from-display'] !== undefined) throw new UserError('--hu-from-display describes a --data folder of display images: give --data too');
   if (args.resume && !args.out && kind !== 'demo') throw new UserError('--resume needs --out: the folder of the run to continue');
   // The profile's name is the user's text: sanitised, so "../x" cannot leave out/.
   const outDir = args.out ?? (kind === 'demo' ? join('out', 'demo') : join('out', `${kind}-${safeFolderName(profile.name)}-${timestamp()}`));

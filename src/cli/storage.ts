@@ -29,8 +29,14 @@ export const storageCommand: CommandModule<object, StorageArgs> = {
       return { file, profile };
     });
     // Exact fractions come from mathjs, loaded here only: it costs as much start-up time as tfjs.
-    const { storageReport } = await import('../profile/storage.js');
-    const reports = checked.map(({ file, profile }) => ({ file, profile: profile.name, rows: storageReport(profile, budgets) }));
+    const { detectorStorageReport, storageReport } = await import('../profile/storage.js');
+    // Detector-space profiles (fraction budgets) add the frame as the detector stores it: views × channels readings.
+    const reports = checked.map(({ file, profile }) => ({
+      file,
+      profile: profile.name,
+      rows: storageReport(profile, budgets),
+      ...(profile.detector && profile.budget.kind === 'fraction' ? { detector: detectorStorageReport(profile, budgets) } : {}),
+    }));
     if (args.json) return printJson(reports);
     for (const r of reports) {
       const kind = r.rows[0]?.budgetKind === 'bitsPerPixel' ? 'bits/pixel' : 'fraction';
@@ -50,6 +56,25 @@ export const storageCommand: CommandModule<object, StorageArgs> = {
           ]),
         )}\n`,
       );
+      if (r.detector) {
+        const d = r.detector[0]!;
+        process.stdout.write(`detector space: frame of ${d.views} views × ${d.channels} channels, reduced channels at ${d.keptBits} bits\n`);
+        process.stdout.write(
+          `${formatTable(
+            ['budget (fraction)', 'reduced channels', 'native bits/frame', 'layout bits/frame', 'native bytes', 'layout bytes', 'bits/reading', 'saving %'],
+            r.detector.map((s) => [
+              s.budget,
+              s.reducedChannels,
+              s.nativeBitsPerFrame,
+              s.layoutBitsPerFrame,
+              s.nativeBytesPerFrame,
+              s.layoutBytesPerFrame,
+              s.bitsPerReadingExact,
+              Number(s.savingPercent.toFixed(4)),
+            ]),
+          )}\n`,
+        );
+      }
     }
   },
 };

@@ -25,6 +25,11 @@ export interface CtDataset {
   volumeRule?: string;
   /** Inputs a loader skipped under `skipBad`, each with the reason. */
   skipped?: SkippedInput[];
+  /**
+   * The HU that counts 0 and 2^nativeBits − 1 stand for (detector-space mode reads HU); absent = the
+   * default window [−1024, 1024] HU of the phantoms and HU loaders (src/data/hu.ts).
+   */
+  huWindow?: { lowHu: number; highHu: number };
 }
 
 /** A file (or slice) a loader left out under `skipBad`. */

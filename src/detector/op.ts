@@ -86,22 +86,29 @@ export class MixedReconstruction {
     this.backproject = backprojectHuOp(plan, settings.waterMu);
   }
 
-  /** readings [B × views × channels] counts, mask [channels] → HU [B, rows, cols]. */
-  reconstruct(readings: Readings, mask: tf.Tensor1D): tf.Tensor3D {
+  /**
+   * readings [B × views × channels] counts, mask [channels] (one layout for the batch) or
+   * [B, channels] (one sampled mask per image) → HU [B, rows, cols]; the gradient has the mask's shape.
+   */
+  reconstruct(readings: Readings, mask: tf.Tensor1D | tf.Tensor2D): tf.Tensor3D {
     const { views, channels } = this.plan.geometry;
     const { batch, native, reduced } = readings;
     const size = batch * views * channels;
     if (native.length !== size || reduced.length !== size) throw new RangeError(`readings: expected ${size} values each`);
-    if (mask.shape[0] !== channels) throw new RangeError(`mask: expected [${channels}], got [${mask.shape.join(', ')}]`);
+    const perImage = mask.rank === 2;
+    if (perImage ? mask.shape[0] !== batch || mask.shape[1] !== channels : mask.shape[0] !== channels)
+      throw new RangeError(`mask: expected [${channels}] or [${batch}, ${channels}], got [${mask.shape.join(', ')}]`);
+    const perView = views * channels;
+    // Index of reading i's mask value: its channel, plus its image's row for per-image masks.
+    const maskIndex = perImage ? (i: number) => Math.floor(i / perView) * channels + (i % channels) : (i: number) => i % channels;
     const { i0, floorCounts } = this.settings;
     const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-      const m = (args[0] as tf.Tensor1D).dataSync();
+      const m = (args[0] as tf.Tensor).dataSync();
       const p = new Float32Array(size);
-      const slope = new Float32Array(size); // ∂p/∂m_c per reading
+      const slope = new Float32Array(size); // ∂p/∂m per reading
       for (let i = 0; i < size; i++) {
-        const c = i % channels;
         const difference = reduced[i]! - native[i]!;
-        const counts = native[i]! + m[c]! * difference;
+        const counts = native[i]! + m[maskIndex(i)]! * difference;
         const floored = counts <= floorCounts;
         p[i] = -Math.log((floored ? floorCounts : counts) / i0);
         slope[i] = floored ? 0 : -difference / counts;
@@ -114,9 +121,9 @@ export class MixedReconstruction {
           const g = tf.tidy(() => tf.matMul(tf.tensor2d(dq, [batch * views, channels]), this.filter, false, true));
           const gData = g.dataSync();
           g.dispose();
-          const dm = new Float32Array(channels);
-          for (let i = 0; i < size; i++) dm[i % channels] += slope[i]! * gData[i]!;
-          return tf.tensor1d(dm);
+          const dm = new Float32Array(m.length);
+          for (let i = 0; i < size; i++) dm[maskIndex(i)] += slope[i]! * gData[i]!;
+          return tf.tensor(dm, mask.shape);
         },
       };
     });

@@ -25,6 +25,11 @@ export type DataSource =
       split?: SplitRule;
       /** Size limits checked from file headers before decoding (`--max-pixels`, `--max-voxels`). */
       limits?: PixelLimits;
+      /**
+       * Detector space with display images (`--hu-from-display`): the HU that grey 0 and the top grey
+       * level stand for. An approximation: windowing and contrast enhancement cannot be undone.
+       */
+      huFromDisplay?: { lowHu: number; highHu: number };
     };
 
 export interface PreparedData {
@@ -89,7 +94,13 @@ export async function prepareData(
     const thinned = every > 1 ? `, every ${every}th slice: ${kept.slices.length}` : '';
     label = `${source.path} (${loaded.slices.length} slices${thinned}, ${loaded.nativeBits}-bit${skipped})`;
   }
-  if (ds.nativeBits !== profile.nativeBits)
+  if (source.kind === 'folder' && source.huFromDisplay) ds = { ...ds, huWindow: { ...source.huFromDisplay } };
+  // Detector space reads HU: the data's depth is its own (its counts map to HU), the ADC's is the profile's.
+  if (profile.detector && ds.nativeBits <= 8 && !ds.huWindow)
+    throw new UserError(
+      `the data is ${ds.nativeBits}-bit display images; detector space needs HU: give --hu-from-display low,high (the HU window they were exported with)`,
+    );
+  if (!profile.detector && ds.nativeBits !== profile.nativeBits)
     throw new UserError(
       `the data is ${ds.nativeBits}-bit but the profile ${profile.name} is ${profile.nativeBits}-bit: use a matching profile`,
     );

@@ -21,7 +21,7 @@ export async function reevaluateRuns(dir: string, record: ExperimentRecord, test
     const point = pointOfRun(run);
     const ckpt = join(dir, 'checkpoints', `${point.id}.ckpt`);
     if (!existsSync(ckpt)) throw new UserError(`run ${run.id} has no checkpoint to evaluate`, { file: ckpt });
-    const trained = modelForPoint(record.profile, record.config, point);
+    const trained = modelForPoint(record.profile, record.config, point, test);
     try {
       restoreModelState(trained, ckpt);
       const model =

@@ -66,18 +66,31 @@ function budgetPoints(profile: DetectorProfile, budget: number, seed: number): P
   ];
 }
 
+/**
+ * Detector space (a profile with a `detector` section): the uniform designs retrained in a study are
+ * those at the same stored bits as each budget's mixed layout, round((1 − b)·native + b·k), and k itself,
+ * descending; setup (a) still evaluates every level. A channel retraining costs a reconstruction per
+ * image and step, so the study trains the comparisons it reports, not all native − 1 levels.
+ */
+export function detectorRetrainLevels(profile: DetectorProfile, budgets: number[]): number[] {
+  const k = reducedMode(profile);
+  const levels = new Set([k, ...budgets.map((b) => Math.round((1 - b) * profile.nativeBits + b * k))]);
+  return [...levels].filter((bits) => bits >= 1 && bits < profile.nativeBits).sort((a, b) => b - a);
+}
+
 /** The published comparison: baseline (+ setup a), retrained at each bit level (b), learned and random at the profile's budget (or the given ones). */
 export function planStudy(
   profile: DetectorProfile,
   seeds: number[],
-  opts: { bitLevels?: number[]; budgets?: number[] } = {},
+  opts: { bitLevels?: number[]; budgets?: number[]; retrainLevels?: number[] } = {},
 ): PlanPoint[] {
   const levels = opts.bitLevels ?? studyBitLevels(profile);
   const budgets = opts.budgets?.length ? opts.budgets : [profile.budget.value];
+  const retrain = opts.retrainLevels ?? levels;
   const points: PlanPoint[] = [];
   for (const seed of seeds) {
     points.push({ ...baselinePoint(profile, seed, true), evaluateAllPixelsAt: levels });
-    for (const keptBits of levels)
+    for (const keptBits of retrain)
       points.push({ id: runId('all-pixels-retrained', seed, { keptBits }), setup: 'all-pixels-retrained', seed, keptBits });
     for (const b of budgets) points.push(...budgetPoints(profile, b, seed));
   }

@@ -12,6 +12,10 @@ import type { ExperimentConfig } from '../config/experiment-config.js';
 import { runId, type PlanPoint } from './plan.js';
 import { readRunsIfAll, writeRun } from '../runs/store.js';
 import { hasBudget, type RunResult } from '../runs/types.js';
+import { DetectorReadout } from '../detector/input-stage.js';
+import { detectorSpaceOf } from '../detector/profile.js';
+import { DEFAULT_HU_WINDOW } from '../data/hu.js';
+import { pixelsForBudget } from '../quant/budget.js';
 
 export interface SplitData {
   train: CtDataset;
@@ -41,6 +45,50 @@ function resultIds(point: PlanPoint): string[] {
   return [point.id, ...(point.evaluateAllPixelsAt ?? []).map((k) => runId('all-pixels-baseline', point.seed, { keptBits: k }))];
 }
 
+/** Detectors of this process by settings: one per scan, data window and size, so their caches are shared by the points. */
+const readouts = new Map<string, DetectorReadout>();
+
+/**
+ * The detector of a detector-space profile (null for image space) for data of the given depth and HU
+ * window (default: the profile's depth, [−1024, 1024] HU).
+ */
+export function detectorReadoutFor(
+  profile: DetectorProfile,
+  config: ExperimentConfig,
+  data?: Pick<CtDataset, 'nativeBits' | 'huWindow'>,
+): DetectorReadout | null {
+  const space = detectorSpaceOf(profile);
+  if (!space) return null;
+  const dataWindow = data?.huWindow ?? DEFAULT_HU_WINDOW;
+  const dataBits = data?.nativeBits ?? profile.nativeBits;
+  const key = JSON.stringify([profile.detector, profile.nativeBits, profile.rule, config.size, dataWindow, dataBits]);
+  let readout = readouts.get(key);
+  if (!readout) {
+    readout = new DetectorReadout({ space, rows: config.size, cols: config.size, dataWindow: { ...dataWindow }, dataBits });
+    readouts.set(key, readout);
+  }
+  return readout;
+}
+
+/** Channels a point reads at reduced precision in detector space: exactly round(budget · channels) (the hardware count). */
+export function reducedChannels(channels: number, point: PlanPoint): number {
+  switch (point.setup) {
+    case 'baseline':
+      return 0;
+    case 'all-pixels-retrained':
+      return channels;
+    default:
+      return pixelsForBudget(point.budget!, channels);
+  }
+}
+
+/** Detector space: stored bits per reading averaged over the channels (views cancel). */
+function bitsPerChannel(profile: DetectorProfile, point: PlanPoint, channels: number): number {
+  if (point.setup === 'baseline') return profile.nativeBits;
+  const reduced = reducedChannels(channels, point);
+  return ((channels - reduced) * profile.nativeBits + reduced * point.keptBits!) / channels;
+}
+
 function bitsPerPixel(profile: DetectorProfile, point: PlanPoint): number {
   switch (point.setup) {
     case 'baseline':
@@ -57,8 +105,11 @@ function bitsPerPixel(profile: DetectorProfile, point: PlanPoint): number {
   }
 }
 
-function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: PlanPoint): InputStage {
-  const { size, slope, temperature } = config;
+function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: PlanPoint, channels?: number): InputStage {
+  const { slope, temperature } = config;
+  // Detector space: the layout is one row of channels (one ADC per channel), else the size×size pixels.
+  const rows = channels === undefined ? config.size : 1;
+  const cols = channels ?? config.size;
   // Only non-default options reach the layer, so a default layer is built exactly as before.
   const family = {
     ...(config.layout.family !== 'pixel' ? { layout: config.layout } : {}),
@@ -72,14 +123,14 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
     case 'random':
       // Same seed for both kinds of control, so a rerun draws the same layout.
       return point.keptBits === undefined
-        ? { kind: 'fixedBits', bitsMap: randomLevelLayout(size, size, [profile.nativeBits, ...profile.modes], point.budget!, point.seed * 7919 + 1) }
-        : { kind: 'fixed', keptBits: point.keptBits, layout: randomLayout(size, size, point.budget!, point.seed * 7919 + 1) };
+        ? { kind: 'fixedBits', bitsMap: randomLevelLayout(rows, cols, [profile.nativeBits, ...profile.modes], point.budget!, point.seed * 7919 + 1) }
+        : { kind: 'fixed', keptBits: point.keptBits, layout: randomLayout(rows, cols, point.budget!, point.seed * 7919 + 1) };
     case 'learned':
       return {
         kind: 'learned',
         layer: new TrainableQuantization({
-          rows: size,
-          cols: size,
+          rows,
+          cols,
           nativeBits: profile.nativeBits,
           keptBits: point.keptBits!,
           rule: profile.rule,
@@ -94,8 +145,8 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
       return {
         kind: 'multilevel',
         layer: new MultiLevelQuantization({
-          rows: size,
-          cols: size,
+          rows,
+          cols,
           nativeBits: profile.nativeBits,
           modes: profile.modes,
           rule: profile.rule,
@@ -109,14 +160,25 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
   }
 }
 
-/** The untrained model of a point (its input stage and a seeded U-Net). */
-export function modelForPoint(profile: DetectorProfile, config: ExperimentConfig, point: PlanPoint): JointModel {
+/**
+ * The untrained model of a point (its input stage and a seeded U-Net). A detector-space profile reads
+ * the images with its detector: `data` says their depth and HU window (default: the profile's depth,
+ * [−1024, 1024] HU).
+ */
+export function modelForPoint(
+  profile: DetectorProfile,
+  config: ExperimentConfig,
+  point: PlanPoint,
+  data?: Pick<CtDataset, 'nativeBits' | 'huWindow'>,
+): JointModel {
+  const detector = detectorReadoutFor(profile, config, data);
   return new JointModel({
     height: config.size,
     width: config.size,
     nativeBits: profile.nativeBits,
     rule: profile.rule,
-    stage: inputStage(profile, config, point),
+    stage: inputStage(profile, config, point, detector?.channels),
+    ...(detector ? { detector } : {}),
     unet: config.unet,
     seed: point.seed,
     // Absent in configs recorded before the option existed: the default (fixed) then applies.
@@ -141,7 +203,8 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
   const done = ctx.resume ? finishedPoint(ctx.outDir, point) : null;
   if (done) return { results: done, stopped: false };
   const { config, profile, data } = ctx;
-  const model = modelForPoint(profile, config, point);
+  const model = modelForPoint(profile, config, point, data.train);
+  const channels = model.options.detector?.channels;
   try {
     // The random control trains exactly as long as the learned layer it is compared with.
     const epochs = hasBudget(point.setup) ? config.epochs : config.baselineEpochs;
@@ -179,8 +242,9 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       collapsed: reason !== null,
       ...(reason ? { collapseReason: reason } : {}),
       history: outcome.history,
-      rows: config.size,
-      cols: config.size,
+      // The layout's shape: size × size pixels, or one row of channels in detector space.
+      rows: channels === undefined ? config.size : 1,
+      cols: channels ?? config.size,
       trainSeconds: outcome.seconds,
       backend: ctx.backend,
       checkpoint: `checkpoints/${point.id}.ckpt`,
@@ -191,7 +255,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       setup: point.setup,
       dice,
       validationDice,
-      bitsPerPixel: bitsPerPixel(profile, point),
+      bitsPerPixel: channels === undefined ? bitsPerPixel(profile, point) : bitsPerChannel(profile, point, channels),
       ...(point.keptBits !== undefined ? { keptBits: point.keptBits } : {}),
       ...(point.budget !== undefined ? { budget: point.budget } : {}),
     };

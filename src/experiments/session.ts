@@ -7,7 +7,7 @@ import { readStoredRuns } from '../runs/store.js';
 import { learnsLayout, type RunResult } from '../runs/types.js';
 import { prepareData, type DataSource, type PreparedData } from './data.js';
 import { makeFolder } from '../util/atomic.js';
-import { planStudy, planSweep, seedList, type PlanPoint } from './plan.js';
+import { detectorRetrainLevels, planStudy, planSweep, seedList, type PlanPoint } from './plan.js';
 import { writeExperimentRecord } from './record.js';
 import { executePoints, installStopHandler, runWorkers } from './runner.js';
 import { prepareOutFolder } from './out-folder.js';
@@ -58,11 +58,14 @@ export function planFor(kind: ExperimentKind, profile: DetectorProfile, config: 
     case 'train':
       return planSweep(profile, [profile.budget.value], seeds).filter((p) => learnsLayout(p.setup));
     case 'study':
-      return planStudy(profile, seeds, { budgets });
+      return planStudy(profile, seeds, {
+        budgets,
+        ...(profile.detector ? { retrainLevels: detectorRetrainLevels(profile, budgets?.length ? budgets : [profile.budget.value]) } : {}),
+      });
     case 'sweep':
       return planSweep(profile, sweepBudgets, seeds);
     case 'demo':
-      return planStudy(profile, seeds, { budgets: sweepBudgets });
+      return planStudy(profile, seeds, { budgets: sweepBudgets, ...(profile.detector ? { retrainLevels: detectorRetrainLevels(profile, sweepBudgets) } : {}) });
   }
 }
 

@@ -23,7 +23,7 @@ export async function examplePredictions(
     runs.find((r) => learnsLayout(r.setup) && !r.collapsed && r.budget === profile.budget.value) ??
     runs.find((r) => r.setup === 'baseline' && !r.collapsed);
   if (!run?.checkpoint) return [];
-  const model = modelForPoint(profile, config, pointOfRun(run));
+  const model = modelForPoint(profile, config, pointOfRun(run), test);
   try {
     restoreModelState(model, join(outDir, run.checkpoint));
     const indices = test.slices

@@ -2,6 +2,7 @@ import { UserError } from '../errors.js';
 import { MAX_JSON_DEPTH, nestingDepth, readJsonFile, readShippedSchema } from '../util/json-file.js';
 import type { Budget, DetectorProfile, QuantizerRule } from './types.js';
 import { compileSchema, schemaProblems, type SchemaProblem } from '../util/validate.js';
+import { detectorSectionProblems, type DetectorSectionJson } from './detector-section.js';
 
 /** The profile as written in JSON (see schemas/detector-profile.schema.json). */
 interface ProfileJson {
@@ -10,6 +11,7 @@ interface ProfileJson {
   geometry: { rows: number; cols: number };
   adc: { nativeBits: number; modes: number[]; quantizer?: QuantizerRule };
   budget: { fraction?: number; bitsPerPixel?: number; sweep?: number[] };
+  detector?: DetectorSectionJson;
 }
 
 /** Every problem of a parsed profile document: schema first, then the rules a schema cannot say. */
@@ -44,7 +46,7 @@ export function profileProblems(doc: unknown): SchemaProblem[] {
   };
   checkBudget(fraction ?? bitsPerPixel!, fraction !== undefined ? '/budget/fraction' : '/budget/bitsPerPixel');
   sweep?.forEach((v, i) => checkBudget(v, `/budget/sweep/${i}`));
-  return problems;
+  return problems.length ? problems : detectorSectionProblems(doc);
 }
 
 /** Loads and validates a detector profile; throws a UserError naming the file, the JSON pointer and what was expected. */
@@ -75,6 +77,8 @@ function toProfile(p: ProfileJson, file?: string): DetectorProfile {
     budget,
     sweep: p.budget.sweep ?? [],
     file,
+    // Only when present, so an image-space profile's object (and experiment.json) stays as it was.
+    ...(p.detector ? { detector: { ...p.detector } } : {}),
   };
 }
 

@@ -1,3 +1,5 @@
+import type { DetectorSectionJson } from './detector-section.js';
+
 /** The quantizer rule of a reduced-precision readout mode (see src/quant/hard.ts). */
 export type QuantizerRule = 'floor' | 'midrise';
 
@@ -26,4 +28,6 @@ export interface DetectorProfile {
   sweep: number[];
   /** The file it was loaded from, for messages and manifests. */
   file?: string;
+  /** Detector-space mode (src/detector/): scan, noise and ADC range; absent = image space. */
+  detector?: DetectorSectionJson;
 }

@@ -4,6 +4,7 @@ import type { DiceSummary } from '../runs/types.js';
 import { diceOverSet } from '../model/metrics.js';
 import type { MaskMode } from '../quant/layer.js';
 import { makeBatch } from './batches.js';
+import { EVALUATION_EPOCH } from '../detector/input-stage.js';
 import { hasTrainableLayer, type JointModel } from './joint.js';
 
 /**
@@ -25,7 +26,7 @@ export async function predictMasks(
     for (let start = 0; start < indices.length; start += opts.batchSize) {
       const idx = indices.slice(start, start + opts.batchSize);
       const { counts, masks } = makeBatch(ds, idx);
-      const pred = tf.tidy(() => tf.step(tf.sub(model.forward(counts, { training: false, mode: opts.mode }), 0.5)));
+      const pred = tf.tidy(() => tf.step(tf.sub(model.forward(counts, { training: false, mode: opts.mode, readout: { epoch: EVALUATION_EPOCH, indices: idx } }), 0.5)));
       tf.dispose([counts, masks]);
       const values = await pred.data();
       pred.dispose();

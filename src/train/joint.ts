@@ -5,6 +5,7 @@ import type { MultiLevelQuantization } from '../quant/multilevel.js';
 import type { QuantizerRule } from '../profile/types.js';
 import { buildUNet, type UNetConfig } from '../model/unet.js';
 import { checkNormalisation, normaliseInput, type InputNormalisation } from '../model/input-normalisation.js';
+import { EVALUATION_EPOCH, type ChannelDesign, type DetectorReadout, type ReadoutKeys } from '../detector/input-stage.js';
 
 /**
  * What happens to the native readout before the U-Net sees it:
@@ -14,6 +15,12 @@ import { checkNormalisation, normaliseInput, type InputNormalisation } from '../
  * - `fixedBits`: ADC bits per pixel (row-major; native = untouched), the multi-level random control;
  * - `learned`: the trainable quantization layer (setup c);
  * - `multilevel`: the multi-level layer (each pixel picks one of the profile's modes).
+ *
+ * In detector space (JointModelOptions.detector) the same kinds act on detector channels instead of
+ * pixels: `none` = every channel native, `all` = every channel at keptBits, `fixed` = a 0/1 layout
+ * over the channels, `learned` = a layer of rows 1 × cols channels; `fixedBits` and `multilevel` are
+ * image-space only. Keeping the kinds lets the trainer, the run records and the report treat a
+ * channel layout exactly as a pixel layout.
  */
 export type InputStage =
   | { kind: 'none' }
@@ -37,6 +44,19 @@ export interface JointModelOptions {
   seed: number;
   /** How the readout is scaled after the input stage (default `fixed`: counts / full scale). */
   normalisation?: InputNormalisation;
+  /**
+   * Detector space: the images are clean data counts, read by this detector, reconstructed and
+   * scaled by it (src/detector/input-stage.ts); `normalisation` does not apply. The model does not own it.
+   */
+  detector?: DetectorReadout;
+}
+
+/** Options of a forward pass. */
+export interface ForwardOptions {
+  training: boolean;
+  mode: MaskMode;
+  /** Detector space: the noise keys of the batch (default: evaluation noise keyed by batch position); the seed is the model's. */
+  readout?: Omit<ReadoutKeys, 'seed'>;
 }
 
 /**
@@ -59,8 +79,15 @@ export class JointModel {
     this.ownsUnet = unet === undefined;
     if (options.normalisation) checkNormalisation(options.normalisation, options.nativeBits);
     this.unet = unet ?? buildUNet({ ...options.unet, height: options.height, width: options.width, seed: options.seed });
+    const detector = options.detector;
+    if (detector && (options.stage.kind === 'fixedBits' || options.stage.kind === 'multilevel'))
+      throw new RangeError(`input stage ${options.stage.kind} is image-space only (detector space has one reduced mode per channel)`);
+    if (detector && options.stage.kind === 'fixed' && options.stage.layout.length !== detector.channels)
+      throw new RangeError(`channel layout: expected ${detector.channels} channels, got ${options.stage.layout.length}`);
     this.fixedMask =
-      options.stage.kind === 'fixed'
+      options.stage.kind === 'fixed' && detector
+        ? (tf.tensor1d(Float32Array.from(options.stage.layout)) as unknown as tf.Tensor4D)
+        : options.stage.kind === 'fixed'
         ? tf.tensor4d(Float32Array.from(options.stage.layout), [1, options.height, options.width, 1])
         : null;
     const stage = options.stage;
@@ -75,7 +102,10 @@ export class JointModel {
         : [];
     if (hasTrainableLayer(options.stage)) {
       // Build the layer so its logits exist before training starts.
-      options.stage.layer.apply(tf.zeros([1, options.height, options.width, 1]), { mode: 'expected' });
+      const shape = detector ? [1, 1, detector.channels, 1] : [1, options.height, options.width, 1];
+      tf.tidy(() => {
+        (options.stage as LearnedStage).layer.apply(tf.zeros(shape), { mode: 'expected' });
+      });
     }
   }
 
@@ -106,8 +136,38 @@ export class JointModel {
     }
   }
 
+  /** Detector space: which channels this stage reads at reduced precision (the mask in `mode`). */
+  channelDesign(batch: number, mode: MaskMode): ChannelDesign {
+    const stage = this.stage;
+    switch (stage.kind) {
+      case 'none':
+        return { kind: 'native' };
+      case 'all':
+        return { kind: 'all', keptBits: stage.keptBits };
+      case 'fixed':
+        return { kind: 'mask', keptBits: stage.keptBits, mask: this.fixedMask as unknown as tf.Tensor1D };
+      case 'learned': {
+        const m = stage.layer.mask(batch, mode); // [B or 1, 1, channels, 1]
+        const channels = m.shape[2];
+        const mask = m.shape[0] === 1 ? tf.reshape(m, [channels]) : tf.reshape(m, [m.shape[0], channels]);
+        return { kind: 'mask', keptBits: stage.layer.keptBits, mask: mask as tf.Tensor1D | tf.Tensor2D };
+      }
+      default:
+        throw new RangeError(`input stage ${stage.kind} is image-space only`);
+    }
+  }
+
   /** Probabilities [B,H,W,1] for counts [B,H,W,1]; `training` switches normalisation layers to batch statistics. */
-  forward(counts: tf.Tensor4D, opts: { training: boolean; mode: MaskMode }): tf.Tensor4D {
+  forward(counts: tf.Tensor4D, opts: ForwardOptions): tf.Tensor4D {
+    const detector = this.options.detector;
+    if (detector) {
+      return tf.tidy(() => {
+        const batch = counts.shape[0];
+        const keys = { seed: this.options.seed, ...(opts.readout ?? { epoch: EVALUATION_EPOCH, indices: Array.from({ length: batch }, (_, i) => i) }) };
+        const x = detector.unetInput(counts, this.channelDesign(batch, opts.mode), keys);
+        return this.unet.apply(x, { training: opts.training }) as tf.Tensor4D;
+      });
+    }
     return tf.tidy(() => {
       const stageOut = this.applyStage(counts, opts.mode);
       const norm = this.options.normalisation;

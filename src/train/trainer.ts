@@ -178,7 +178,7 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
         const steThisStep = !layoutFixed && layer?.straightThrough === true;
         if (steThisStep) await layer!.pinHardware();
         const { value, grads } = tf.variableGrads(() => {
-          const loss = diceBceLoss(masks, model.forward(counts, { training: true, mode }), { perImage: opts.dice === 'perImage' }) as tf.Scalar;
+          const loss = diceBceLoss(masks, model.forward(counts, { training: true, mode, readout: { epoch, indices: idx } }), { perImage: opts.dice === 'perImage' }) as tf.Scalar;
           return penalty && !layoutFixed ? (tf.add(loss, layer!.layoutPenalty(penalty)) as tf.Scalar) : loss;
         }, layoutFixed ? unetOnly : trainable);
         if (steThisStep) layer!.unpinHardware();
