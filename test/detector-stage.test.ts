@@ -5,7 +5,7 @@
  * round(b·C) reduced channels and exports as .ctql; storage per frame; the study's plan; the
  * display-to-HU flag.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -25,7 +25,9 @@ import { defaultFloorCounts, digitise, expectedCounts, logNormalise, noisyCounts
 import { UserError } from '../src/errors.js';
 import { detectorRetrainLevels, planStudy } from '../src/experiments/plan.js';
 import { detectorReadoutFor, modelForPoint, reducedChannels } from '../src/experiments/run-point.js';
-import { decodeLayout, encodeLayout, layoutFromMask } from '../src/layout-io/layout-file.js';
+import { decodeLayout, encodeLayout, layoutFromMask, readLayoutFile } from '../src/layout-io/layout-file.js';
+import { writeDetectorOutputs } from '../src/pipeline/detector-outputs.js';
+import type { RunResult } from '../src/runs/types.js';
 import { loadProfile } from '../src/profile/load.js';
 import { detectorStorageRow } from '../src/profile/storage.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
@@ -199,6 +201,28 @@ test('--hu-from-display: a window for detector profiles only; the readout maps t
   assert.is(display.options.dataBits, 8);
   assert.is(detectorReadoutFor(profile, config), detectorReadoutFor(profile, config), 'one detector (and cache) per settings');
   assert.is(loadDetectorSpace('detector-profiles/detector-parallel-12bit.json').section.channels, 96);
+});
+
+test('detector outputs: channel layout (.ctql, CSV per channel), bits-per-channel plot, sinogram and reconstruction previews, errors, storage', async () => {
+  const layout = Array.from({ length: C }, (_, c) => (Math.abs(c - (C - 1) / 2) > C / 4 ? 1 : 0));
+  const base = { seed: 1, nativeBits: NATIVE, collapsed: false, history: [], rows: 1, cols: C, dice: { mean: 0.5, perImage: [], pooled: 0.5, emptyPredictionShare: 0 } };
+  const runs = [
+    { ...base, id: 'learned-k3-b0.5-s1', setup: 'learned', keptBits: 3, budget: 0.5, bitsPerPixel: 7.5, hardwareLayout: layout, probabilityMap: layout.map((m) => (m ? 0.9 : 0.1)) },
+    { ...base, id: 'random-k3-b0.5-s1', setup: 'random', keptBits: 3, budget: 0.5, bitsPerPixel: 7.5, hardwareLayout: Array.from({ length: C }, (_, c) => c % 2) },
+  ] as unknown as RunResult[];
+  const out = mkdtempSync(join(tmpdir(), 'ctquant-detector-out-'));
+  const files = await writeDetectorOutputs(out, runs, profile, config, data);
+  for (const f of ['channel-layout-learned-k3-b0.5-s1.ctql', 'channel-layout-learned-k3-b0.5-s1.csv', 'bits-per-channel.png', 'sinograms.png', 'reconstructions.png', 'reconstruction-error.json', 'storage.json'])
+    assert.ok(files.includes(join('detector', f)), f);
+  const csv = readFileSync(join(out, 'detector', 'channel-layout-learned-k3-b0.5-s1.csv'), 'utf8').trim().split('\n');
+  assert.is(csv.length, C + 1);
+  assert.is(csv[1], `0,${(-(C - 1) / 2 * 2).toFixed(3)},,3,0.900000`);
+  const ctql = readLayoutFile(join(out, 'detector', 'channel-layout-learned-k3-b0.5-s1.ctql'));
+  assert.equal([ctql.rows, ctql.cols], [1, C]);
+  const errors = JSON.parse(readFileSync(join(out, 'detector', 'reconstruction-error.json'), 'utf8')) as { designs: { design: string; rmseHu: number; bitsPerReading: number }[] };
+  assert.equal(errors.designs.map((d) => d.bitsPerReading), [12, 7.5, 7.5, 8, 3]);
+  // Every channel at 3 bits reads far worse than native.
+  assert.ok(errors.designs[4]!.rmseHu > errors.designs[0]!.rmseHu);
 });
 
 test.after(() => readout.dispose());

@@ -15,6 +15,7 @@ import { mergeRuns } from '../runs/store.js';
 import type { RunResult } from '../runs/types.js';
 import { makeFolder } from '../util/atomic.js';
 import { examplePredictions } from './examples.js';
+import { writeDetectorOutputs } from './detector-outputs.js';
 
 export type SessionOptions = Omit<ExperimentOptions, 'isWorker'>;
 
@@ -50,6 +51,8 @@ export async function runSession(opts: SessionOptions): Promise<SessionOutcome> 
       tfjsVersion: tf.version.tfjs,
     },
   });
+  // Detector space: channel layouts, bits per channel, sinogram and reconstruction previews, storage per frame.
+  if (data && opts.profile.detector) files.push(...(await writeDetectorOutputs(outDir, runs, opts.profile, opts.config, data.split.test)));
   return { outDir, runs, files, stopped, backend, seconds };
 }
 

@@ -1,0 +1,164 @@
+/**
+ * The detector-space outputs of an experiment, in <out>/detector/: the learned channel layouts
+ * (.ctql of 1 row × channels, and a CSV per channel), bits per channel across the detector (SVG and
+ * PNG), sinogram and reconstruction previews of the designs at the same stored bits (PNG), the HU
+ * error of each design's reconstruction on the test set, and the storage per frame (JSON).
+ */
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { ExperimentConfig } from '../config/experiment-config.js';
+import { countToHu } from '../data/hu.js';
+import { encodeGreyPng } from '../data/png.js';
+import type { CtDataset } from '../data/types.js';
+import { EVALUATION_EPOCH, type DetectorReadout } from '../detector/input-stage.js';
+import { channelOffset } from '../detector/geometry.js';
+import { logNormalise, defaultFloorCounts } from '../detector/readout.js';
+import { detectorReadoutFor } from '../experiments/run-point.js';
+import { reducedMode } from '../experiments/plan.js';
+import { layoutFromMask, writeLayoutFile } from '../layout-io/layout-file.js';
+import { detectorStorageReport } from '../profile/storage.js';
+import type { DetectorProfile } from '../profile/types.js';
+import { bitsPerChannelSvg, channelLayoutCsv, greyLevels, panelRowSvg, type ChannelPositions, type PanelImage } from '../report/detector.js';
+import { svgToPng } from '../report/svg-plot.js';
+import type { RunResult } from '../runs/types.js';
+import { makeFolder, writeFileAtomic } from '../util/atomic.js';
+
+/** Reconstructions are shown in a lung window: level −600 HU, width 1500 HU. */
+const PREVIEW_HU: [number, number] = [-1350, 150];
+
+/** A design to compare: its name and which channels it reduces (0/1 per channel) to how many bits. */
+interface NamedDesign {
+  name: string;
+  layout: Uint8Array;
+  keptBits: number;
+}
+
+function positionsOf(readout: DetectorReadout): ChannelPositions {
+  const g = readout.geometry;
+  const offsetMm = Array.from({ length: g.channels }, (_, c) => channelOffset(g, c));
+  return g.beam === 'fan'
+    ? { offsetMm, fanAngleDeg: offsetMm.map((u) => (Math.atan(u / g.sourceToDetectorMm) * 180) / Math.PI) }
+    : { offsetMm };
+}
+
+/** HU reconstruction [rows × cols] and line integrals [views × channels] of analog readings of one image under a design. */
+function readDesign(readout: DetectorReadout, analog: Float32Array, design: NamedDesign): { p: Float32Array; hu: Float32Array } {
+  const adc = readout.options.space.adc;
+  const C = readout.channels;
+  const nativeReadings = readout.readings(analog, 1, { kind: 'native' }).native;
+  const reduced = readout.readings(analog, 1, { kind: 'all', keptBits: design.keptBits }).reduced;
+  const mixed = Float32Array.from(nativeReadings, (v, i) => (design.layout[i % C] ? reduced[i]! : v));
+  const p = logNormalise(mixed, readout.options.space.i0, defaultFloorCounts(adc));
+  const hu = tf.tidy(() => readout.reconstruction.reconstructLineIntegrals(tf.tensor3d(p, [1, readout.geometry.views, C])).dataSync() as Float32Array);
+  return { p, hu: Float32Array.from(hu) };
+}
+
+async function pngBase64(grey: Uint8Array, width: number, height: number): Promise<string> {
+  return (await encodeGreyPng(grey, width, height)).toString('base64');
+}
+
+/**
+ * Writes the detector outputs for the runs of a detector-space experiment (none for image space);
+ * returns the files written. `test` is the test split the runs were evaluated on.
+ */
+export async function writeDetectorOutputs(
+  outDir: string,
+  runs: readonly RunResult[],
+  profile: DetectorProfile,
+  config: ExperimentConfig,
+  test: CtDataset,
+): Promise<string[]> {
+  const readout = detectorReadoutFor(profile, config, test);
+  if (!readout || test.slices.length === 0) return [];
+  const dir = join(outDir, 'detector');
+  makeFolder(dir);
+  const files: string[] = [];
+  const write = (name: string, data: string | Uint8Array) => {
+    writeFileAtomic(join(dir, name), data);
+    files.push(join('detector', name));
+  };
+  const C = readout.channels;
+  const native = profile.nativeBits;
+  const keptBits = reducedMode(profile);
+  const positions = positionsOf(readout);
+  const learned = runs.filter((r) => r.setup === 'learned' && r.hardwareLayout?.length === C).sort((a, b) => a.seed - b.seed || (a.budget ?? 0) - (b.budget ?? 0));
+
+  // Layout files and the per-channel CSV of every learned run.
+  for (const r of learned) {
+    const layout = Uint8Array.from(r.hardwareLayout!);
+    writeLayoutFile(join(dir, `channel-layout-${r.id}.ctql`), layoutFromMask(layout, 1, C, native, r.keptBits ?? keptBits));
+    files.push(join('detector', `channel-layout-${r.id}.ctql`));
+    write(`channel-layout-${r.id}.csv`, channelLayoutCsv(positions, Array.from(layout, (m) => (m ? (r.keptBits ?? keptBits) : native)), r.probabilityMap));
+  }
+  if (learned.length) {
+    const svg = bitsPerChannelSvg(
+      positions,
+      learned.map((r) => ({ id: r.id, bits: r.hardwareLayout!.map((m) => (m ? (r.keptBits ?? keptBits) : native)), ...(r.probabilityMap ? { probability: r.probabilityMap } : {}) })),
+      native,
+      keptBits,
+      `${C} channels × ${readout.geometry.views} views, ${readout.geometry.beam} beam; exactly round(b·C) channels reduced per layout`,
+    );
+    write('bits-per-channel.svg', svg);
+    write('bits-per-channel.png', await svgToPng(svg));
+  }
+
+  // Designs at the primary learned run's budget: its layout, the random control's, and every channel at the same stored bits.
+  const primary = learned.find((r) => !r.collapsed) ?? learned[0];
+  const designs: NamedDesign[] = [{ name: `native (${native} bits)`, layout: new Uint8Array(C), keptBits }];
+  if (primary) {
+    const budget = primary.budget!;
+    designs.push({ name: `learned ${primary.id}`, layout: Uint8Array.from(primary.hardwareLayout!), keptBits: primary.keptBits ?? keptBits });
+    const random = runs.find((r) => r.setup === 'random' && r.seed === primary.seed && r.budget === budget && r.hardwareLayout?.length === C);
+    if (random) designs.push({ name: `random ${random.id}`, layout: Uint8Array.from(random.hardwareLayout!), keptBits: random.keptBits ?? keptBits });
+    const sameBits = Math.round(primary.bitsPerPixel);
+    if (sameBits < native) designs.push({ name: `every channel at ${sameBits} bits`, layout: new Uint8Array(C).fill(1), keptBits: sameBits });
+    designs.push({ name: `every channel at ${keptBits} bits`, layout: new Uint8Array(C).fill(1), keptBits });
+  }
+  const seed = primary?.seed ?? config.seed;
+  const hw = test.height * test.width;
+  const cleanHu = (i: number) => Float32Array.from(test.slices[i]!.image, (c) => countToHu(c, test.nativeBits, test.huWindow ?? undefined));
+
+  // HU error of each design's reconstruction against the clean image, inside the body (> −900 HU), over the test set.
+  const errors = designs.map(() => ({ sum: 0, n: 0 }));
+  for (let i = 0; i < test.slices.length; i++) {
+    const analog = readout.analog(test.slices[i]!.image, 1, { seed, epoch: EVALUATION_EPOCH, indices: [i] });
+    const truth = cleanHu(i);
+    designs.forEach((d, k) => {
+      const { hu } = readDesign(readout, analog, d);
+      for (let j = 0; j < hw; j++) {
+        if (truth[j]! <= -900) continue;
+        errors[k]!.sum += (hu[j]! - truth[j]!) ** 2;
+        errors[k]!.n += 1;
+      }
+    });
+  }
+  const errorRows = designs.map((d, k) => ({
+    design: d.name,
+    reducedChannels: d.layout.reduce((s, v) => s + v, 0),
+    keptBits: d.keptBits,
+    bitsPerReading: (d.layout.reduce((s, v) => s + v, 0) * d.keptBits + (C - d.layout.reduce((s, v) => s + v, 0)) * native) / C,
+    rmseHu: Math.sqrt(errors[k]!.sum / Math.max(1, errors[k]!.n)),
+  }));
+  write('reconstruction-error.json', `${JSON.stringify({ seed, testImages: test.slices.length, region: 'clean HU > -900', designs: errorRows }, null, 2)}\n`);
+
+  // Previews of the test image with the largest lesion.
+  const shown = test.slices.map((s, i) => ({ i, lesion: s.mask.reduce((a, v) => a + v, 0) })).sort((a, b) => b.lesion - a.lesion)[0]!.i;
+  const analog = readout.analog(test.slices[shown]!.image, 1, { seed, epoch: EVALUATION_EPOCH, indices: [shown] });
+  const read = designs.map((d) => readDesign(readout, analog, d));
+  const pMax = Math.max(...read[0]!.p);
+  const { views } = readout.geometry;
+  const sinograms: PanelImage[] = [];
+  const recons: PanelImage[] = [{ label: 'clean image (HU)', pngBase64: await pngBase64(greyLevels(cleanHu(shown), ...PREVIEW_HU), test.width, test.height), width: test.width, height: test.height }];
+  for (const [k, d] of designs.entries()) {
+    sinograms.push({ label: d.name, pngBase64: await pngBase64(greyLevels(read[k]!.p, 0, pMax), C, views), width: C, height: views });
+    recons.push({ label: `${d.name}: ${errorRows[k]!.rmseHu.toFixed(0)} HU RMSE`, pngBase64: await pngBase64(greyLevels(read[k]!.hu, ...PREVIEW_HU), test.width, test.height), width: test.width, height: test.height });
+  }
+  const imageName = test.slices[shown]!.name;
+  const sinogramSvg = panelRowSvg(sinograms, 2, `Sinograms −log(counts/I0) of ${imageName}, views down × channels across, 0 … ${pMax.toFixed(2)} black to white (same noise draw for every design)`);
+  write('sinograms.png', await svgToPng(sinogramSvg));
+  const reconSvg = panelRowSvg(recons, 3, `FBP reconstructions of ${imageName}, lung window ${PREVIEW_HU[0]} … ${PREVIEW_HU[1]} HU; RMSE over the test set inside the body (clean HU > −900)`);
+  write('reconstructions.png', await svgToPng(reconSvg));
+
+  if (profile.budget.kind === 'fraction') write('storage.json', `${JSON.stringify(detectorStorageReport(profile, [...new Set(learned.map((r) => r.budget!))].sort((a, b) => a - b)), null, 2)}\n`);
+  return files;
+}

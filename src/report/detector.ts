@@ -1,0 +1,108 @@
+/**
+ * What a detector-space run looks like to a detector engineer: bits per channel across the detector
+ * (over channel offset and, for a fan, fan angle), the channel layout as a CSV, and labelled
+ * previews of sinograms and reconstructions of several designs. Pure functions: text, plot
+ * specifications and SVG documents; src/pipeline/detector-outputs.ts writes them.
+ */
+import { escapeXml, GREY, PALETTE, plotGridSvg, svgDocument, type PlotSpec, type Series } from './svg-plot.js';
+
+/** Where each channel sits: offset from the detector centre (mm) and, for a fan beam, its fan angle (degrees). */
+export interface ChannelPositions {
+  offsetMm: number[];
+  /** Fan beam only: atan(offset / source-to-detector distance). */
+  fanAngleDeg?: number[];
+}
+
+/** A learned channel layout of one run: hardware bits per channel and the layer's reduce probability p̃. */
+export interface ChannelLayoutOfRun {
+  id: string;
+  bits: number[];
+  probability?: number[];
+}
+
+/** CSV: channel, offset_mm, fan_angle_deg (empty for parallel beams), bits, reduce_probability (empty when unknown). */
+export function channelLayoutCsv(positions: ChannelPositions, bits: readonly number[], probability?: readonly number[]): string {
+  const lines = ['channel,offset_mm,fan_angle_deg,bits,reduce_probability'];
+  bits.forEach((b, c) => {
+    const angle = positions.fanAngleDeg ? positions.fanAngleDeg[c]!.toFixed(4) : '';
+    const p = probability ? probability[c]!.toFixed(6) : '';
+    lines.push(`${c},${positions.offsetMm[c]!.toFixed(3)},${angle},${b},${p}`);
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Two panels over the channel offset (mm; the fan angle in the x label of a fan): the hardware bits
+ * of each learned run, and their reduce probability p̃ (when recorded).
+ */
+export function bitsPerChannelSvg(positions: ChannelPositions, runs: readonly ChannelLayoutOfRun[], nativeBits: number, keptBits: number, note: string): string {
+  const x = positions.offsetMm;
+  const fan = positions.fanAngleDeg;
+  const xLabel = fan
+    ? `channel offset at the detector, mm (fan angle ${fan[0]!.toFixed(1)}° … ${fan[fan.length - 1]!.toFixed(1)}°)`
+    : 'channel offset from the centre, mm (parallel beam)';
+  const bitsSeries: Series[] = runs.map((r, i) => ({
+    name: r.id,
+    color: PALETTE[i % PALETTE.length]!,
+    style: 'line',
+    marker: 'none',
+    // Runs side by side would hide each other at equal bits: a small vertical offset separates them.
+    points: r.bits.map((b, c) => ({ x: x[c]!, y: b + (i - (runs.length - 1) / 2) * 0.12 })),
+  }));
+  const probabilitySeries: Series[] = runs
+    .filter((r) => r.probability)
+    .map((r, i) => ({ name: r.id, color: PALETTE[i % PALETTE.length]!, style: 'line', marker: 'none', points: r.probability!.map((p, c) => ({ x: x[c]!, y: p })) }));
+  const specs: PlotSpec[] = [
+    {
+      title: `ADC bits per channel (hardware layout; ${nativeBits} native, ${keptBits} reduced)`,
+      xLabel,
+      yLabel: 'bits (runs offset by ±0.12 to stay visible)',
+      series: bitsSeries,
+      yDomain: [keptBits - 1, nativeBits + 1],
+      note,
+    },
+    {
+      title: 'reduce probability p̃ per channel (learned layer)',
+      xLabel,
+      yLabel: 'p̃ (1 = reduced)',
+      series: probabilitySeries.length ? probabilitySeries : [{ name: 'not recorded', color: GREY, style: 'points', points: [] }],
+      yDomain: [0, 1],
+    },
+  ];
+  return plotGridSvg(specs, 1, 900, 380);
+}
+
+/** Grey levels [0, 255] of values [rows × cols], linearly from low (black) to high (white), clipped. */
+export function greyLevels(values: ArrayLike<number>, low: number, high: number): Uint8Array {
+  const out = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = Math.round(255 * Math.min(1, Math.max(0, (values[i]! - low) / (high - low))));
+  return out;
+}
+
+/** One labelled picture of a panel row: a PNG (base64) of width × height pixels shown `scale` times larger. */
+export interface PanelImage {
+  label: string;
+  pngBase64: string;
+  width: number;
+  height: number;
+}
+
+/** Panels side by side with a label over each and a caption under the row: one SVG document. */
+export function panelRowSvg(panels: readonly PanelImage[], scale: number, caption: string): string {
+  const gap = 16;
+  const top = 28;
+  const width = panels.reduce((w, p) => w + p.width * scale + gap, gap);
+  const tallest = Math.max(...panels.map((p) => p.height * scale));
+  const height = top + tallest + 40;
+  let x = gap;
+  const parts: string[] = [];
+  for (const p of panels) {
+    const w = p.width * scale;
+    const h = p.height * scale;
+    parts.push(`<text x="${x + w / 2}" y="${top - 9}" font-size="13" text-anchor="middle">${escapeXml(p.label)}</text>`);
+    parts.push(`<image x="${x}" y="${top}" width="${w}" height="${h}" preserveAspectRatio="none" style="image-rendering:pixelated" href="data:image/png;base64,${p.pngBase64}" xlink:href="data:image/png;base64,${p.pngBase64}"/>`);
+    x += w + gap;
+  }
+  parts.push(`<text x="${gap}" y="${top + tallest + 24}" font-size="12" fill="#333">${escapeXml(caption)}</text>`);
+  return svgDocument(width, height, parts.join('\n'));
+}
