@@ -104,15 +104,15 @@ export async function writeDetectorOutputs(
 
   // Designs at the primary learned run's budget: its layout, the random control's, and every channel at the same stored bits.
   const primary = learned.find((r) => !r.collapsed) ?? learned[0];
-  const designs: NamedDesign[] = [{ name: `native (${native} bits)`, layout: new Uint8Array(C), keptBits }];
+  const designs: NamedDesign[] = [{ name: `native\n(${native} bits)`, layout: new Uint8Array(C), keptBits }];
   if (primary) {
     const budget = primary.budget!;
-    designs.push({ name: `learned ${primary.id}`, layout: Uint8Array.from(primary.hardwareLayout!), keptBits: primary.keptBits ?? keptBits });
+    designs.push({ name: `learned layout\n(${primary.id})`, layout: Uint8Array.from(primary.hardwareLayout!), keptBits: primary.keptBits ?? keptBits });
     const random = runs.find((r) => r.setup === 'random' && r.seed === primary.seed && r.budget === budget && r.hardwareLayout?.length === C);
-    if (random) designs.push({ name: `random ${random.id}`, layout: Uint8Array.from(random.hardwareLayout!), keptBits: random.keptBits ?? keptBits });
+    if (random) designs.push({ name: `random layout\n(${random.id})`, layout: Uint8Array.from(random.hardwareLayout!), keptBits: random.keptBits ?? keptBits });
     const sameBits = Math.round(primary.bitsPerPixel);
-    if (sameBits < native) designs.push({ name: `every channel at ${sameBits} bits`, layout: new Uint8Array(C).fill(1), keptBits: sameBits });
-    designs.push({ name: `every channel at ${keptBits} bits`, layout: new Uint8Array(C).fill(1), keptBits });
+    if (sameBits < native) designs.push({ name: `every channel\nat ${sameBits} bits`, layout: new Uint8Array(C).fill(1), keptBits: sameBits });
+    designs.push({ name: `every channel\nat ${keptBits} bits`, layout: new Uint8Array(C).fill(1), keptBits });
   }
   const seed = primary?.seed ?? config.seed;
   const hw = test.height * test.width;
@@ -133,7 +133,7 @@ export async function writeDetectorOutputs(
     });
   }
   const errorRows = designs.map((d, k) => ({
-    design: d.name,
+    design: d.name.replace('\n', ' '),
     reducedChannels: d.layout.reduce((s, v) => s + v, 0),
     keptBits: d.keptBits,
     bitsPerReading: (d.layout.reduce((s, v) => s + v, 0) * d.keptBits + (C - d.layout.reduce((s, v) => s + v, 0)) * native) / C,
@@ -148,15 +148,15 @@ export async function writeDetectorOutputs(
   const pMax = Math.max(...read[0]!.p);
   const { views } = readout.geometry;
   const sinograms: PanelImage[] = [];
-  const recons: PanelImage[] = [{ label: 'clean image (HU)', pngBase64: await pngBase64(greyLevels(cleanHu(shown), ...PREVIEW_HU), test.width, test.height), width: test.width, height: test.height }];
+  const recons: PanelImage[] = [{ label: 'clean image\n(HU)', pngBase64: await pngBase64(greyLevels(cleanHu(shown), ...PREVIEW_HU), test.width, test.height), width: test.width, height: test.height }];
   for (const [k, d] of designs.entries()) {
     sinograms.push({ label: d.name, pngBase64: await pngBase64(greyLevels(read[k]!.p, 0, pMax), C, views), width: C, height: views });
-    recons.push({ label: `${d.name}: ${errorRows[k]!.rmseHu.toFixed(0)} HU RMSE`, pngBase64: await pngBase64(greyLevels(read[k]!.hu, ...PREVIEW_HU), test.width, test.height), width: test.width, height: test.height });
+    recons.push({ label: `${d.name}\n${errorRows[k]!.rmseHu.toFixed(0)} HU RMSE`, pngBase64: await pngBase64(greyLevels(read[k]!.hu, ...PREVIEW_HU), test.width, test.height), width: test.width, height: test.height });
   }
   const imageName = test.slices[shown]!.name;
   const sinogramSvg = panelRowSvg(sinograms, 2, `Sinograms −log(counts/I0) of ${imageName}, views down × channels across, 0 … ${pMax.toFixed(2)} black to white (same noise draw for every design)`);
   write('sinograms.png', await svgToPng(sinogramSvg));
-  const reconSvg = panelRowSvg(recons, 3, `FBP reconstructions of ${imageName}, lung window ${PREVIEW_HU[0]} … ${PREVIEW_HU[1]} HU; RMSE over the test set inside the body (clean HU > −900)`);
+  const reconSvg = panelRowSvg(recons, 4, `FBP reconstructions of ${imageName}, lung window ${PREVIEW_HU[0]} … ${PREVIEW_HU[1]} HU; RMSE over the test set inside the body (clean HU > −900)`);
   write('reconstructions.png', await svgToPng(reconSvg));
 
   if (profile.budget.kind === 'fraction') write('storage.json', `${JSON.stringify(detectorStorageReport(profile, [...new Set(learned.map((r) => r.budget!))].sort((a, b) => a - b)), null, 2)}\n`);

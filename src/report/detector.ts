@@ -87,10 +87,11 @@ export interface PanelImage {
   height: number;
 }
 
-/** Panels side by side with a label over each and a caption under the row: one SVG document. */
+/** Panels side by side with a label over each (lines split at '\n') and a caption under the row: one SVG document. */
 export function panelRowSvg(panels: readonly PanelImage[], scale: number, caption: string): string {
   const gap = 16;
-  const top = 28;
+  const labelLines = Math.max(...panels.map((p) => p.label.split('\n').length));
+  const top = 12 + 16 * labelLines;
   const width = panels.reduce((w, p) => w + p.width * scale + gap, gap);
   const tallest = Math.max(...panels.map((p) => p.height * scale));
   const height = top + tallest + 40;
@@ -99,7 +100,10 @@ export function panelRowSvg(panels: readonly PanelImage[], scale: number, captio
   for (const p of panels) {
     const w = p.width * scale;
     const h = p.height * scale;
-    parts.push(`<text x="${x + w / 2}" y="${top - 9}" font-size="13" text-anchor="middle">${escapeXml(p.label)}</text>`);
+    const lines = p.label.split('\n');
+    lines.forEach((line, i) => {
+      parts.push(`<text x="${x + w / 2}" y="${top - 8 - 16 * (lines.length - 1 - i)}" font-size="12" text-anchor="middle">${escapeXml(line)}</text>`);
+    });
     parts.push(`<image x="${x}" y="${top}" width="${w}" height="${h}" preserveAspectRatio="none" style="image-rendering:pixelated" href="data:image/png;base64,${p.pngBase64}" xlink:href="data:image/png;base64,${p.pngBase64}"/>`);
     x += w + gap;
   }
