@@ -212,7 +212,7 @@ test('detector outputs: channel layout (.ctql, CSV per channel), bits-per-channe
   ] as unknown as RunResult[];
   const out = mkdtempSync(join(tmpdir(), 'ctquant-detector-out-'));
   const files = await writeDetectorOutputs(out, runs, profile, config, data);
-  for (const f of ['channel-layout-learned-k3-b0.5-s1.ctql', 'channel-layout-learned-k3-b0.5-s1.csv', 'bits-per-channel.png', 'sinograms.png', 'reconstructions.png', 'reconstruction-error.json', 'storage.json'])
+  for (const f of ['channel-layout-learned-k3-b0.5-s1.ctql', 'channel-layout-learned-k3-b0.5-s1.csv', 'channel-flux.csv', 'channel-flux.json', 'bits-per-channel.png', 'sinograms.png', 'reconstructions.png', 'reconstruction-error.json', 'storage.json'])
     assert.ok(files.includes(join('detector', f)), f);
   const csv = readFileSync(join(out, 'detector', 'channel-layout-learned-k3-b0.5-s1.csv'), 'utf8').trim().split('\n');
   assert.is(csv.length, C + 1);

@@ -2,7 +2,8 @@
  * The detector-space outputs of an experiment, in <out>/detector/: the learned channel layouts
  * (.ctql of 1 row × channels, and a CSV per channel), bits per channel across the detector (SVG and
  * PNG), sinogram and reconstruction previews of the designs at the same stored bits (PNG), the HU
- * error of each design's reconstruction on the test set, and the storage per frame (JSON).
+ * error of each design's reconstruction on the test set, the flux per channel against which channels
+ * the layouts reduce (CSV, JSON), and the storage per frame (JSON).
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -101,6 +102,42 @@ export async function writeDetectorOutputs(
     write('bits-per-channel.svg', svg);
     write('bits-per-channel.png', await svgToPng(svg));
   }
+
+  // Flux per channel over the test set (noise-free expected counts): which channels the layouts reduce.
+  const { views: viewCount } = readout.geometry;
+  const meanCounts = new Float64Array(C);
+  const minCounts = new Float64Array(C).fill(Infinity);
+  for (const s of test.slices) {
+    const expected = readout.expectedOf(s.image);
+    for (let i = 0; i < expected.length; i++) {
+      const c = i % C;
+      meanCounts[c] += expected[i]! / (viewCount * test.slices.length);
+      minCounts[c] = Math.min(minCounts[c]!, expected[i]!);
+    }
+  }
+  const i0 = readout.options.space.i0;
+  // A channel "in the body's shadow" loses more than 10 % of I0 on some view of some test image.
+  const shadow = Array.from(minCounts, (m) => m < 0.9 * i0);
+  const reducedShare = Array.from({ length: C }, (_, c) => (learned.length ? learned.filter((r) => r.hardwareLayout![c] === 1).length / learned.length : NaN));
+  const fluxLines = ['channel,offset_mm,mean_counts,min_counts,in_body_shadow,share_of_learned_layouts_reducing'];
+  for (let c = 0; c < C; c++)
+    fluxLines.push(`${c},${positions.offsetMm[c]!.toFixed(3)},${meanCounts[c]!.toFixed(1)},${minCounts[c]!.toFixed(1)},${shadow[c] ? 1 : 0},${Number.isNaN(reducedShare[c]!) ? '' : reducedShare[c]!.toFixed(3)}`);
+  write('channel-flux.csv', `${fluxLines.join('\n')}\n`);
+  const perRun = learned.map((r) => {
+    const reduced = r.hardwareLayout!.map((m, c) => ({ m, c })).filter((x) => x.m === 1).map((x) => x.c);
+    const kept = r.hardwareLayout!.map((m, c) => ({ m, c })).filter((x) => x.m === 0).map((x) => x.c);
+    const mean = (cs: number[], v: Float64Array) => (cs.length ? cs.reduce((a, c) => a + v[c]!, 0) / cs.length : NaN);
+    return {
+      id: r.id,
+      budget: r.budget,
+      reducedChannels: reduced.length,
+      reducedInBodyShadow: reduced.filter((c) => shadow[c]).length,
+      channelsInBodyShadow: shadow.filter(Boolean).length,
+      meanMinCountsReduced: mean(reduced, minCounts),
+      meanMinCountsNative: mean(kept, minCounts),
+    };
+  });
+  write('channel-flux.json', `${JSON.stringify({ i0, shadowRule: 'min expected counts < 0.9·I0 over the test set', runs: perRun }, null, 2)}\n`);
 
   // Designs at the primary learned run's budget: its layout, the random control's, and every channel at the same stored bits.
   const primary = learned.find((r) => !r.collapsed) ?? learned[0];
