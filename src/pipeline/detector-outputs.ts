@@ -32,6 +32,8 @@ interface NamedDesign {
   name: string;
   layout: Uint8Array;
   keptBits: number;
+  /** The budget it is compared at (0 native, 1 every channel at the lowest mode). */
+  budget: number;
 }
 
 function positionsOf(readout: DetectorReadout): ChannelPositions {
@@ -94,7 +96,7 @@ export async function writeDetectorOutputs(
   if (learned.length) {
     const svg = bitsPerChannelSvg(
       positions,
-      learned.map((r) => ({ id: r.id, bits: r.hardwareLayout!.map((m) => (m ? (r.keptBits ?? keptBits) : native)), ...(r.probabilityMap ? { probability: r.probabilityMap } : {}) })),
+      learned.map((r) => ({ id: r.id, group: `budget ${r.budget}`, bits: r.hardwareLayout!.map((m) => (m ? (r.keptBits ?? keptBits) : native)), ...(r.probabilityMap ? { probability: r.probabilityMap } : {}) })),
       native,
       keptBits,
       `${C} channels × ${readout.geometry.views} views, ${readout.geometry.beam} beam; exactly round(b·C) channels reduced per layout`,
@@ -139,18 +141,24 @@ export async function writeDetectorOutputs(
   });
   write('channel-flux.json', `${JSON.stringify({ i0, shadowRule: 'min expected counts < 0.9·I0 over the test set', runs: perRun }, null, 2)}\n`);
 
-  // Designs at the primary learned run's budget: its layout, the random control's, and every channel at the same stored bits.
-  const primary = learned.find((r) => !r.collapsed) ?? learned[0];
-  const designs: NamedDesign[] = [{ name: `native\n(${native} bits)`, layout: new Uint8Array(C), keptBits }];
-  if (primary) {
-    const budget = primary.budget!;
-    designs.push({ name: `learned layout\n(${primary.id})`, layout: Uint8Array.from(primary.hardwareLayout!), keptBits: primary.keptBits ?? keptBits });
-    const random = runs.find((r) => r.setup === 'random' && r.seed === primary.seed && r.budget === budget && r.hardwareLayout?.length === C);
-    if (random) designs.push({ name: `random layout\n(${random.id})`, layout: Uint8Array.from(random.hardwareLayout!), keptBits: random.keptBits ?? keptBits });
-    const sameBits = Math.round(primary.bitsPerPixel);
-    if (sameBits < native) designs.push({ name: `every channel\nat ${sameBits} bits`, layout: new Uint8Array(C).fill(1), keptBits: sameBits });
-    designs.push({ name: `every channel\nat ${keptBits} bits`, layout: new Uint8Array(C).fill(1), keptBits });
-  }
+  // Designs: at each budget the learned layout of the primary seed, the random control's, and every
+  // channel at the same stored bits; previews show the profile's budget (else the first).
+  const primary = learned.find((r) => !r.collapsed && r.budget === profile.budget.value) ?? learned.find((r) => !r.collapsed) ?? learned[0];
+  const nativeDesign: NamedDesign = { name: `native\n(${native} bits)`, layout: new Uint8Array(C), keptBits, budget: 0 };
+  const designsAt = (budget: number): NamedDesign[] => {
+    const out: NamedDesign[] = [];
+    const run = learned.find((r) => r.seed === primary!.seed && r.budget === budget);
+    if (run) out.push({ name: `learned layout\n(${run.id})`, layout: Uint8Array.from(run.hardwareLayout!), keptBits: run.keptBits ?? keptBits, budget });
+    const random = runs.find((r) => r.setup === 'random' && r.seed === primary!.seed && r.budget === budget && r.hardwareLayout?.length === C);
+    if (random) out.push({ name: `random layout\n(${random.id})`, layout: Uint8Array.from(random.hardwareLayout!), keptBits: random.keptBits ?? keptBits, budget });
+    const sameBits = Math.round((1 - budget) * native + budget * keptBits);
+    if (sameBits < native) out.push({ name: `every channel\nat ${sameBits} bits`, layout: new Uint8Array(C).fill(1), keptBits: sameBits, budget });
+    return out;
+  };
+  const lowest: NamedDesign = { name: `every channel\nat ${keptBits} bits`, layout: new Uint8Array(C).fill(1), keptBits, budget: 1 };
+  const budgets = [...new Set(learned.map((r) => r.budget!))].sort((a, b) => a - b);
+  const designs: NamedDesign[] = primary ? [nativeDesign, ...budgets.flatMap(designsAt), lowest] : [nativeDesign];
+  const shownDesigns: NamedDesign[] = primary ? [nativeDesign, ...designsAt(primary.budget!), lowest] : [nativeDesign];
   const seed = primary?.seed ?? config.seed;
   const hw = test.height * test.width;
   const cleanHu = (i: number) => Float32Array.from(test.slices[i]!.image, (c) => countToHu(c, test.nativeBits, test.huWindow ?? undefined));
@@ -171,6 +179,7 @@ export async function writeDetectorOutputs(
   }
   const errorRows = designs.map((d, k) => ({
     design: d.name.replace('\n', ' '),
+    budget: d.budget,
     reducedChannels: d.layout.reduce((s, v) => s + v, 0),
     keptBits: d.keptBits,
     bitsPerReading: (d.layout.reduce((s, v) => s + v, 0) * d.keptBits + (C - d.layout.reduce((s, v) => s + v, 0)) * native) / C,
@@ -181,14 +190,15 @@ export async function writeDetectorOutputs(
   // Previews of the test image with the largest lesion.
   const shown = test.slices.map((s, i) => ({ i, lesion: s.mask.reduce((a, v) => a + v, 0) })).sort((a, b) => b.lesion - a.lesion)[0]!.i;
   const analog = readout.analog(test.slices[shown]!.image, 1, { seed, epoch: EVALUATION_EPOCH, indices: [shown] });
-  const read = designs.map((d) => readDesign(readout, analog, d));
+  const read = shownDesigns.map((d) => readDesign(readout, analog, d));
+  const rmseOf = (d: NamedDesign) => errorRows[designs.findIndex((x) => x.name === d.name && x.budget === d.budget)]!.rmseHu;
   const pMax = Math.max(...read[0]!.p);
   const { views } = readout.geometry;
   const sinograms: PanelImage[] = [];
   const recons: PanelImage[] = [{ label: 'clean image\n(HU)', pngBase64: await pngBase64(greyLevels(cleanHu(shown), ...PREVIEW_HU), test.width, test.height), width: test.width, height: test.height }];
-  for (const [k, d] of designs.entries()) {
+  for (const [k, d] of shownDesigns.entries()) {
     sinograms.push({ label: d.name, pngBase64: await pngBase64(greyLevels(read[k]!.p, 0, pMax), C, views), width: C, height: views });
-    recons.push({ label: `${d.name}\n${errorRows[k]!.rmseHu.toFixed(0)} HU RMSE`, pngBase64: await pngBase64(greyLevels(read[k]!.hu, ...PREVIEW_HU), test.width, test.height), width: test.width, height: test.height });
+    recons.push({ label: `${d.name}\n${rmseOf(d).toFixed(0)} HU RMSE`, pngBase64: await pngBase64(greyLevels(read[k]!.hu, ...PREVIEW_HU), test.width, test.height), width: test.width, height: test.height });
   }
   const imageName = test.slices[shown]!.name;
   const sinogramSvg = panelRowSvg(sinograms, 2, `Sinograms −log(counts/I0) of ${imageName}, views down × channels across, 0 … ${pMax.toFixed(2)} black to white (same noise draw for every design)`);

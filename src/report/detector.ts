@@ -13,9 +13,10 @@ export interface ChannelPositions {
   fanAngleDeg?: number[];
 }
 
-/** A learned channel layout of one run: hardware bits per channel and the layer's reduce probability p̃. */
+/** A learned channel layout of one run: hardware bits per channel and the layer's reduce probability p̃; runs of one `group` (a budget) are averaged. */
 export interface ChannelLayoutOfRun {
   id: string;
+  group: string;
   bits: number[];
   probability?: number[];
 }
@@ -31,9 +32,21 @@ export function channelLayoutCsv(positions: ChannelPositions, bits: readonly num
   return `${lines.join('\n')}\n`;
 }
 
+/** Per group (in first-seen order): the channel-wise mean of `pick` over its runs that have it. */
+function groupMeans(runs: readonly ChannelLayoutOfRun[], pick: (r: ChannelLayoutOfRun) => number[] | undefined): { group: string; n: number; mean: number[] }[] {
+  const groups = [...new Set(runs.map((r) => r.group))];
+  return groups
+    .map((group) => {
+      const values = runs.filter((r) => r.group === group).map(pick).filter((v): v is number[] => v !== undefined);
+      const mean = values.length ? values[0]!.map((_, c) => values.reduce((a, v) => a + v[c]!, 0) / values.length) : [];
+      return { group, n: values.length, mean };
+    })
+    .filter((g) => g.n > 0);
+}
+
 /**
- * Two panels over the channel offset (mm; the fan angle in the x label of a fan): the hardware bits
- * of each learned run, and their reduce probability p̃ (when recorded).
+ * Two panels over the channel offset (mm; the fan angle range in the x label of a fan): the hardware
+ * bits per channel and the reduce probability p̃, each the mean over the runs (seeds) of a group.
  */
 export function bitsPerChannelSvg(positions: ChannelPositions, runs: readonly ChannelLayoutOfRun[], nativeBits: number, keptBits: number, note: string): string {
   const x = positions.offsetMm;
@@ -41,31 +54,23 @@ export function bitsPerChannelSvg(positions: ChannelPositions, runs: readonly Ch
   const xLabel = fan
     ? `channel offset at the detector, mm (fan angle ${fan[0]!.toFixed(1)}° … ${fan[fan.length - 1]!.toFixed(1)}°)`
     : 'channel offset from the centre, mm (parallel beam)';
-  const bitsSeries: Series[] = runs.map((r, i) => ({
-    name: r.id,
-    color: PALETTE[i % PALETTE.length]!,
-    style: 'line',
-    marker: 'none',
-    // Runs side by side would hide each other at equal bits: a small vertical offset separates them.
-    points: r.bits.map((b, c) => ({ x: x[c]!, y: b + (i - (runs.length - 1) / 2) * 0.12 })),
-  }));
-  const probabilitySeries: Series[] = runs
-    .filter((r) => r.probability)
-    .map((r, i) => ({ name: r.id, color: PALETTE[i % PALETTE.length]!, style: 'line', marker: 'none', points: r.probability!.map((p, c) => ({ x: x[c]!, y: p })) }));
+  const series = (groups: { group: string; n: number; mean: number[] }[]): Series[] =>
+    groups.map((g, i) => ({ name: `${g.group} (${g.n} run${g.n > 1 ? 's' : ''})`, color: PALETTE[i % PALETTE.length]!, style: 'line', marker: 'none', points: g.mean.map((y, c) => ({ x: x[c]!, y })) }));
+  const probability = series(groupMeans(runs, (r) => r.probability));
   const specs: PlotSpec[] = [
     {
-      title: `ADC bits per channel (hardware layout; ${nativeBits} native, ${keptBits} reduced)`,
+      title: `ADC bits per channel, hardware layout (${nativeBits} native, ${keptBits} reduced; mean over seeds)`,
       xLabel,
-      yLabel: 'bits (runs offset by ±0.12 to stay visible)',
-      series: bitsSeries,
+      yLabel: 'bits',
+      series: series(groupMeans(runs, (r) => r.bits)),
       yDomain: [keptBits - 1, nativeBits + 1],
       note,
     },
     {
-      title: 'reduce probability p̃ per channel (learned layer)',
+      title: 'reduce probability p̃ per channel (learned layer; mean over seeds)',
       xLabel,
       yLabel: 'p̃ (1 = reduced)',
-      series: probabilitySeries.length ? probabilitySeries : [{ name: 'not recorded', color: GREY, style: 'points', points: [] }],
+      series: probability.length ? probability : [{ name: 'not recorded', color: GREY, style: 'points', points: [] }],
       yDomain: [0, 1],
     },
   ];
