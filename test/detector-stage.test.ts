@@ -25,6 +25,7 @@ import { defaultFloorCounts, digitise, expectedCounts, logNormalise, noisyCounts
 import { UserError } from '../src/errors.js';
 import { detectorRetrainLevels, planStudy } from '../src/experiments/plan.js';
 import { detectorReadoutFor, modelForPoint, reducedChannels } from '../src/experiments/run-point.js';
+import { planFor } from '../src/experiments/session.js';
 import { decodeLayout, encodeLayout, layoutFromMask, readLayoutFile } from '../src/layout-io/layout-file.js';
 import { writeDetectorOutputs } from '../src/pipeline/detector-outputs.js';
 import type { RunResult } from '../src/runs/types.js';
@@ -190,6 +191,12 @@ test('the detector study retrains uniform designs at the budgets\' stored bits a
   const points = planStudy(shipped, [1], { budgets: [0.5], retrainLevels: detectorRetrainLevels(shipped, [0.5]) });
   assert.equal(points.map((p) => p.id), ['baseline-s1', 'all-pixels-retrained-k8-s1', 'all-pixels-retrained-k4-s1', 'learned-k4-b0.5-s1', 'random-k4-b0.5-s1']);
   assert.equal(points[0]!.evaluateAllPixelsAt, [11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+});
+
+test('an experiment on a detector profile with a bits-per-pixel budget is refused in one line at /budget/bitsPerPixel', () => {
+  const fan = loadProfile('detector-profiles/detector-fan-16bit.json');
+  assert.throws(() => planFor('study', fan, config), (e: unknown) => e instanceof UserError && /one reduced mode per channel/.test((e as Error).message) && (e as UserError).pointer === '/budget/bitsPerPixel');
+  assert.is(planFor('study', profile, config).length, 3 * 5);
 });
 
 test('--hu-from-display: a window for detector profiles only; the readout maps the data through it', () => {

@@ -52,6 +52,11 @@ export interface ExperimentOutcome {
 
 /** The points of an experiment kind. `train` is one learned (or multilevel) run at the profile's budget. */
 export function planFor(kind: ExperimentKind, profile: DetectorProfile, config: ExperimentConfig, budgets?: number[]): PlanPoint[] {
+  if (profile.detector && profile.budget.kind !== 'fraction')
+    throw new UserError(`detector space has one reduced mode per channel: the profile needs a "fraction" budget (multi-level layouts are image-space only)`, {
+      ...(profile.file ? { file: profile.file } : {}),
+      pointer: '/budget/bitsPerPixel',
+    });
   const seeds = kind === 'train' ? [config.seed] : seedList(config.seed, config.seeds);
   const sweepBudgets = budgets?.length ? budgets : profile.sweep.length ? profile.sweep : [profile.budget.value];
   switch (kind) {
