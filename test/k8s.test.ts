@@ -19,6 +19,7 @@ const MANIFEST = join(projectRoot, 'deploy/k8s/sweep-indexed-job.yaml');
 
 /** The parts of the manifest this test reads. */
 interface Container {
+  name: string;
   command: string[];
   workingDir?: string;
   volumeMounts: { name: string; mountPath: string }[];
@@ -30,6 +31,7 @@ interface IndexedJob {
     completionMode: string;
     completions: number;
     parallelism: number;
+    podFailurePolicy: { rules: { action: string; onExitCodes?: { containerName: string; operator: string; values: number[] } }[] };
     template: {
       spec: {
         restartPolicy: string;
@@ -81,6 +83,9 @@ test('the manifest is an indexed Job: completions = parallelism = the shard coun
   // ctquant stops after the current step and writes a checkpoint on SIGTERM; SIGKILL follows after this.
   assert.ok(pod.terminationGracePeriodSeconds >= 60, `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds}`);
   assert.is(pod.restartPolicy, 'Never');
+  // Bad input (2) and a NaN loss (3) repeat on a retry; a stop by signal (143) must stay retryable.
+  const failJob = job.spec.podFailurePolicy.rules.find((r) => r.action === 'FailJob')?.onExitCodes;
+  assert.equal(failJob, { containerName: container.name, operator: 'In', values: [2, 3] });
   assert.equal(container.command.slice(0, 2), ['sh', '-c']);
   // exec: node is process 1 and gets the SIGTERM; a shell there would swallow it.
   assert.ok(script.startsWith(`${PROGRAM}sweep `), script);
