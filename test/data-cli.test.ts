@@ -4,6 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../src/cli/main.js';
+import { encodeNifti1 } from '../src/data/nifti.js';
+import { mkdirSync } from 'node:fs';
 
 const root = mkdtempSync(join(tmpdir(), 'ctquant-data-cli-'));
 
@@ -46,6 +48,21 @@ test('data synth writes ct/, covid/, volumes.json and a preview; inspect reads t
   const again = await run('data', 'synth', '--out', dir, '--n', '2', '--size', '32');
   assert.is(again.code, 2);
   assert.match(again.err, /--force/);
+});
+
+test('data inspect prints the orientation NIfTI records; --orient canonical applies it', async () => {
+  const dir = join(root, 'nii-orient');
+  mkdirSync(join(dir, 'ct'), { recursive: true });
+  mkdirSync(join(dir, 'covid'), { recursive: true });
+  const sform: [number[], number[], number[]] = [[-1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]];
+  writeFileSync(join(dir, 'ct', 'p1.nii'), encodeNifti1([4, 3, 2], new Int16Array(24), { sform }));
+  writeFileSync(join(dir, 'covid', 'p1.nii'), encodeNifti1([4, 3, 2], new Uint8Array(24), { sform }));
+  const plain = await run('data', 'inspect', dir);
+  assert.is(plain.code, 0, plain.err);
+  assert.match(plain.out, /orientation: columns→L rows→P \(nifti sform\)\n/);
+  const r = await run('--json', 'data', 'inspect', dir, '--orient', 'canonical');
+  assert.is(r.code, 0, r.err);
+  assert.is(JSON.parse(r.out).orientation, 'columns→L rows→P (nifti sform), made canonical (columns→L rows→P)');
 });
 
 test('data inspect: bad input is one line naming the file, exit 2; --skip-bad reports skips', async () => {

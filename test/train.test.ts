@@ -274,6 +274,17 @@ test('collapse: all-empty predictions on data with lesions are flagged, a sound 
   assert.is(collapseReason(sound, data), null);
 });
 
+test('collapse message: the printed Dice is below the printed limit (never "0.020 < 0.02")', () => {
+  for (const pooled of [0.0199996, 0.01996, 0.0195, 0.019999999, 0.001]) {
+    const reason = collapseReason({ perImage: [], mean: 0.2, pooled, emptyPredictionShare: 0.5 }, data) ?? '';
+    const m = /Dice (\S+) < (\S+)/.exec(reason);
+    assert.ok(m, reason);
+    assert.ok(Number(m![1]) < Number(m![2]), reason);
+  }
+  assert.match(collapseReason({ perImage: [], mean: 0.2, pooled: 0.0199996, emptyPredictionShare: 0.5 }, data) ?? '', /Dice 0\.0199996 < 0\.02 /);
+  assert.match(collapseReason({ perImage: [], mean: 0.2, pooled: 0.001, emptyPredictionShare: 0.5 }, data) ?? '', /Dice 0\.001 < 0\.02 /);
+});
+
 test('plan: shards are disjoint and cover the plan; bad shard specs are refused', () => {
   const p = studyProfile(32);
   const plan = [...planStudy(p, seedList(1, 2)), ...planSweep(p, [0.25, 0.75], [1])];

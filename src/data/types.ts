@@ -25,6 +25,11 @@ export interface CtDataset {
   volumeRule?: string;
   /** Inputs a loader skipped under `skipBad`, each with the reason. */
   skipped?: SkippedInput[];
+  /**
+   * The slice orientation the files record (NIfTI, DICOM; absent for PNG and phantoms), e.g.
+   * "columns→L rows→A (nifti sform)", and whether it was applied ("made canonical").
+   */
+  orientation?: string;
 }
 
 /** A file (or slice) a loader left out under `skipBad`. */

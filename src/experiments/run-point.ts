@@ -203,12 +203,14 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       }
       if (stage.layer.straightThrough) main.straightThrough = true;
     }
+    // Stochastic masks at the schedule's final temperature, from the layer's evaluation noise stream (see predictMasks).
+    const stochastic = { ...evalOpts, mode: 'stochastic' as const, temperature: config.temperature.end };
     if (stage.kind === 'learned') {
-      main.diceStochastic = await evaluate(model, data.test, { ...evalOpts, mode: 'stochastic' });
+      main.diceStochastic = await evaluate(model, data.test, stochastic);
       main.probabilityMap = Array.from(await stage.layer.probabilityMap());
       main.hardwareLayout = Array.from(await stage.layer.hardwareLayout());
     } else if (stage.kind === 'multilevel') {
-      main.diceStochastic = await evaluate(model, data.test, { ...evalOpts, mode: 'stochastic' });
+      main.diceStochastic = await evaluate(model, data.test, stochastic);
       main.bitsMap = Array.from(await stage.layer.bitsMap());
     } else if (stage.kind === 'fixed') {
       main.hardwareLayout = Array.from(stage.layout);

@@ -166,6 +166,10 @@ export class TrainableQuantization extends ReadoutQuantizationLayer {
     this.buildLogits(inputShape, [cellRows, cellCols], w);
   }
 
+  get noiseDrawsPerImage(): number {
+    return this.cellShape[0] * this.cellShape[1];
+  }
+
   /** The cell weights as a tensor, or undefined when the cells are equal in size (plain mean). */
   private cellWeightTensor(): tf.Tensor2D | undefined {
     return this.cellWeights ? tf.tensor2d(this.cellWeights, this.cellShape) : undefined;

@@ -95,6 +95,10 @@ export class MultiLevelQuantization extends ReadoutQuantizationLayer {
     return this.levelBits.length;
   }
 
+  get noiseDrawsPerImage(): number {
+    return this.cellShape[0] * this.cellShape[1] * this.levelCount;
+  }
+
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const K = this.levelCount;
     const rng = new Rng(this.seed);
