@@ -15,6 +15,7 @@ import { toBinaryMask } from './mask.js';
 import { listFiles } from './folder.js';
 import { checkPixelCount, readGreyImage } from './png.js';
 import { limitsOf, type PixelLimits } from './limits.js';
+import { SLICE_ORDER_RULES, seriesOrder } from './slice-order.js';
 import { readFolderNames, readRegularFile, requireFolder, statPath } from '../util/fs-safe.js';
 
 export interface ScanOptions extends PixelLimits {
@@ -28,6 +29,9 @@ export interface ScanOptions extends PixelLimits {
   imageDir?: string;
   maskDir?: string;
 }
+
+/** NIfTI slices come in the volume's own z index order. */
+const NIFTI_SLICE_ORDER = 'NIfTI z index';
 
 const niftiStem = (f: string) => f.replace(/\.nii(\.gz)?$/i, '');
 export const isNiftiFile = (f: string) => /\.nii(\.gz)?$/i.test(f);
@@ -54,9 +58,9 @@ export function loadNiftiPair(imagePath: string, maskPath: string, opts: ScanOpt
     const mask = Uint8Array.from(axialSlice(msk, mask3d, k));
     if (opts.lesionSlicesOnly && !mask.some((m) => m !== 0)) continue;
     const image = huImageToCounts(axialSlice(img, img.data, k), nativeBits, window);
-    slices.push({ image, mask, volumeId, name: `${volumeId}-z${String(k).padStart(3, '0')}` });
+    slices.push({ image, mask, volumeId, name: `${volumeId}-z${String(k).padStart(3, '0')}`, sliceIndex: k });
   }
-  return { height: img.dims[1], width: img.dims[0], nativeBits, slices, source: imagePath, volumeRule: 'NIfTI file stem' };
+  return { height: img.dims[1], width: img.dims[0], nativeBits, slices, source: imagePath, volumeRule: 'NIfTI file stem', sliceOrder: NIFTI_SLICE_ORDER };
 }
 
 /**
@@ -99,7 +103,7 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
     }
   }
   if (slices.length === 0 || !shape) throw new UserError(`no usable slices (${skips.skipped.length} files skipped)`, { file: dir });
-  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'NIfTI file stem', ...skips.datasetField() };
+  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'NIfTI file stem', sliceOrder: NIFTI_SLICE_ORDER, ...skips.datasetField() };
 }
 
 const UNCOMPRESSED = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
@@ -109,7 +113,12 @@ interface DicomImage {
   rows: number;
   cols: number;
   hu: Float32Array;
+  /** ImagePositionPatient z (mm), NaN when absent. */
   z: number;
+  /** ImagePositionPatient x, y, z (mm), when every component is present. */
+  position?: [number, number, number];
+  /** ImageOrientationPatient row then column direction cosines, when present. */
+  orientation?: [number, number, number, number, number, number];
   instance: number;
   patientId: string;
 }
@@ -154,15 +163,24 @@ export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
     cols,
     hu,
     z: ds.floatString('x00200032', 2) ?? NaN,
+    ...decimalValues(ds, 'x00200032', 3, 'position'),
+    ...decimalValues(ds, 'x00200037', 6, 'orientation'),
     instance: ds.intString('x00200013') ?? NaN,
     patientId: ds.string('x00100020')?.trim() ?? '',
   };
 }
 
+/** `{ [field]: values }` when a multi-valued decimal-string tag has `count` finite values, else `{}`. */
+function decimalValues<F extends 'position' | 'orientation'>(ds: dicomParser.DataSet, tag: string, count: number, field: F): Partial<Pick<DicomImage, F>> {
+  const values = Array.from({ length: count }, (_, i) => ds.floatString(tag, i) ?? NaN);
+  return values.every(Number.isFinite) ? ({ [field]: values } as Partial<Pick<DicomImage, F>>) : {};
+}
+
 /**
  * One DICOM series (a folder of single-frame files) with its masks: a NIfTI mask volume whose
- * slice k matches the k-th image sorted by ascending ImagePositionPatient z (else InstanceNumber,
- * else file name), or a folder of PNG masks named like the DICOM files (`IM0001.dcm` → `IM0001.png`).
+ * slice k matches the k-th image in scan order (ImagePositionPatient along the slice normal, else
+ * InstanceNumber, else file name; see slice-order.ts; the dataset's `sliceOrder` says which), or
+ * a folder of PNG masks named like the DICOM files (`IM0001.dcm` → `IM0001.png`).
  * The volume id is the PatientID, else the series folder name.
  */
 export async function loadDicomSeries(seriesDir: string, maskPath: string, opts: ScanOptions = {}): Promise<CtDataset> {
@@ -184,8 +202,9 @@ export async function loadDicomSeries(seriesDir: string, maskPath: string, opts:
     }
   }
   if (images.length === 0) throw new UserError(`no usable DICOM images (${skips.skipped.length} skipped)`, { file: seriesDir });
-  const key = images.every((im) => Number.isFinite(im.z)) ? 'z' : images.every((im) => Number.isFinite(im.instance)) ? 'instance' : null;
-  images.sort((a, b) => (key ? a[key] - b[key] : 0) || a.file.localeCompare(b.file));
+  const ordered = seriesOrder(images);
+  const sorted = ordered.order.map((i) => images[i]!);
+  images.splice(0, images.length, ...sorted);
   const { rows, cols } = images[0]!;
   const volumeId = images[0]!.patientId || basename(seriesDir);
   const masks: (Uint8Array | null)[] = [];
@@ -216,10 +235,11 @@ export async function loadDicomSeries(seriesDir: string, maskPath: string, opts:
   images.forEach((im, k) => {
     const mask = masks[k];
     if (!mask || (opts.lesionSlicesOnly && !mask.some((m) => m !== 0))) return;
-    slices.push({ image: huImageToCounts(im.hu, nativeBits, window), mask, volumeId, name: basename(im.file).replace(/\.[^.]*$/, '') });
+    slices.push({ image: huImageToCounts(im.hu, nativeBits, window), mask, volumeId, name: basename(im.file).replace(/\.[^.]*$/, ''), sliceIndex: k });
   });
   if (slices.length === 0) throw new UserError('no usable slices', { file: seriesDir });
-  return { height: rows, width: cols, nativeBits, slices, source: seriesDir, volumeRule: 'DICOM PatientID', ...skips.datasetField() };
+  const sliceOrder = `DICOM ${SLICE_ORDER_RULES[ordered.rule]}`;
+  return { height: rows, width: cols, nativeBits, slices, source: seriesDir, volumeRule: 'DICOM PatientID', sliceOrder, ...skips.datasetField() };
 }
 
 /**
@@ -234,6 +254,7 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
   if (series.length === 0) throw new UserError('no DICOM series folders', { file: imageDir });
   const slices: CtSlice[] = [];
   const skips = skipCollector(opts.skipBad);
+  const orders = new Set<string>();
   let shape: [number, number] | null = null;
   for (const s of series) {
     const candidates = [join(maskDir, s), join(maskDir, `${s}.nii.gz`), join(maskDir, `${s}.nii`)];
@@ -243,11 +264,12 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
       const got = await loadDicomSeries(join(imageDir, s), maskPath, opts);
       shape = sameSliceShape(shape, got, "series'", join(imageDir, s));
       slices.push(...got.slices);
+      if (got.sliceOrder) orders.add(got.sliceOrder);
       skips.skipped.push(...(got.skipped ?? []));
     } catch (e) {
       skips.skipOrThrow(e);
     }
   }
   if (!shape || slices.length === 0) throw new UserError(`no usable slices (${skips.skipped.length} skipped)`, { file: dir });
-  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'DICOM PatientID', ...skips.datasetField() };
+  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'DICOM PatientID', sliceOrder: [...orders].join('; '), ...skips.datasetField() };
 }

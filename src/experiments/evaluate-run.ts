@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { mergeRuns } from '../runs/store.js';
-import { collapseReason, evaluate } from '../train/evaluate.js';
+import { collapseReason, evaluate, evaluateSlicesAndVolumes } from '../train/evaluate.js';
 import { JointModel } from '../train/joint.js';
 import { restoreModelState } from '../train/trainer.js';
 import type { ExperimentRecord } from './record.js';
@@ -28,9 +28,9 @@ export async function reevaluateRuns(dir: string, record: ExperimentRecord, test
         run.setup === 'all-pixels-baseline'
           ? new JointModel({ ...trained.options, stage: { kind: 'all', keptBits: run.keptBits! } }, trained.unet)
           : trained;
-      const dice = await evaluate(model, test, { mode: 'hardware', batchSize });
+      const { dice, diceVolume } = await evaluateSlicesAndVolumes(model, test, { mode: 'hardware', batchSize });
       const reason = collapseReason(dice, test);
-      const next: RunResult = { ...run, dice, collapsed: run.collapsed || reason !== null };
+      const next: RunResult = { ...run, dice, diceVolume, collapsed: run.collapsed || reason !== null };
       if (reason && !run.collapsed) next.collapseReason = `on the new data: ${reason}`;
       if (run.diceStochastic) next.diceStochastic = await evaluate(model, test, { mode: 'stochastic', batchSize });
       out.push(next);
