@@ -19,6 +19,12 @@ import { makeBatch } from '../src/train/batches.js';
 import { JointModel, type InputStage } from '../src/train/joint.js';
 import { trainModel, type TrainOptions } from '../src/train/trainer.js';
 import { evaluateSlicesAndVolumes, evaluate } from '../src/train/evaluate.js';
+import { modelForPoint, runPoint } from '../src/experiments/run-point.js';
+import { prepareData } from '../src/experiments/data.js';
+import { writePngFolder } from '../src/data/folder.js';
+import { studyProfile } from '../src/profile/load.js';
+import { readRunFile } from '../src/runs/store.js';
+import type { UserError } from '../src/errors.js';
 
 await startBackend('wasm');
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-context-'));
@@ -194,6 +200,28 @@ test('resume with k = 3 (learned layout, augmentation) reaches the same weights 
   assert.equal(both.dice, await evaluate(second, data, { mode: 'hardware', batchSize: 4 }));
   assert.equal(both.diceVolume.perVolume.map((v) => v.id), ['synth-v000', 'synth-v001']);
   second.dispose();
+});
+
+test('a k = 3 point from the config trains, records 3D Dice per test volume, and one layout; --every > 1 is refused for 2.5D', async () => {
+  const config = resolveConfig({ size: S, epochs: 1, batchSize: 4, unet: { depth: 2, baseFilters: 4, normalization: 'group' }, context: { slices: 3 } });
+  const split = { train: { ...data, slices: data.slices.slice(0, 4) }, validation: { ...data, slices: [] }, test: { ...data, slices: data.slices.slice(4) } };
+  const outDir = mkdtempSync(join(tmpdir(), 'ctquant-context-point-'));
+  const point = { id: 'learned-b0.25-s1', setup: 'learned' as const, seed: 1, keptBits: 1, budget: 0.25 };
+  const built = modelForPoint(studyProfile(S), config, point);
+  assert.equal(built.unet.inputs[0]!.shape, [null, S, S, 3]);
+  built.dispose();
+  const { results } = await runPoint({ profile: studyProfile(S), config, data: split, outDir, backend: 'wasm', resume: false }, point);
+  const run = results[0]!;
+  assert.equal(run.diceVolume!.perVolume.map((v) => v.id), ['synth-v001']);
+  assert.is(run.hardwareLayout!.length, S * S);
+  assert.equal(readRunFile(join(outDir, 'runs', `${point.id}.json`)).diceVolume, run.diceVolume);
+  const folder = join(dir, 'folder');
+  await writePngFolder(data, folder);
+  const source = { kind: 'folder' as const, path: folder, skipBad: false, every: 2 };
+  await prepareData(source, studyProfile(S), config).then(
+    () => assert.unreachable('expected a UserError'),
+    (e: unknown) => assert.match((e as UserError).message, /context.slices 3 reads adjacent slices.*--every 1/),
+  );
 });
 
 test.run();
