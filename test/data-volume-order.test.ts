@@ -42,7 +42,7 @@ test('NIfTI volumes: slices in z order with sliceIndex, whatever order the files
   const d = join(root, 'nii');
   mkdirSync(join(d, 'ct'), { recursive: true });
   mkdirSync(join(d, 'covid'), { recursive: true });
-  // Written in reverse name order; names sort b < c < a is not what the loader relies on.
+  // Written out of name order: each volume's slice order comes from its own z index.
   for (const [name, v] of [['case-c', 2], ['case-a', 0], ['case-b', 1]] as const) {
     writeFileSync(join(d, 'ct', `${name}.nii`), encodeNifti1([X, Y, Z], volume(v)));
     writeFileSync(join(d, 'covid', `${name}.nii`), encodeNifti1([X, Y, Z], maskVolume([2, 3])));
