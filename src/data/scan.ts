@@ -15,6 +15,7 @@ import { toBinaryMask } from './mask.js';
 import { listFiles } from './folder.js';
 import { checkPixelCount, readGreyImage } from './png.js';
 import { limitsOf, type PixelLimits } from './limits.js';
+import { SLICE_ORDER_RULES, seriesOrder } from './slice-order.js';
 import { readFolderNames, readRegularFile, requireFolder, statPath } from '../util/fs-safe.js';
 import { applyFix, dicomOrientation, joinOrientations, niftiSliceOrientation, orientationPlan, type CanonicalFix, type OrientMode } from './orientation.js';
 
@@ -40,6 +41,9 @@ function oriented(image: Float32Array, mask: Uint8Array, height: number, width: 
 
 /** [height, width] of H×W slices after `fix`. */
 const orientedShape = (height: number, width: number, fix: CanonicalFix | null): [number, number] => (fix?.transpose ? [width, height] : [height, width]);
+
+/** NIfTI slices come in the volume's own z index order. */
+const NIFTI_SLICE_ORDER = 'NIfTI z index';
 
 const niftiStem = (f: string) => f.replace(/\.nii(\.gz)?$/i, '');
 export const isNiftiFile = (f: string) => /\.nii(\.gz)?$/i.test(f);
@@ -68,10 +72,10 @@ export function loadNiftiPair(imagePath: string, maskPath: string, opts: ScanOpt
     const rawMask = Uint8Array.from(axialSlice(msk, mask3d, k));
     if (opts.lesionSlicesOnly && !rawMask.some((m) => m !== 0)) continue;
     const { image, mask } = oriented(huImageToCounts(axialSlice(img, img.data, k), nativeBits, window), rawMask, img.dims[1], img.dims[0], fix);
-    slices.push({ image, mask, volumeId, name: `${volumeId}-z${String(k).padStart(3, '0')}` });
+    slices.push({ image, mask, volumeId, name: `${volumeId}-z${String(k).padStart(3, '0')}`, sliceIndex: k });
   }
   const [height, width] = orientedShape(img.dims[1], img.dims[0], fix);
-  return { height, width, nativeBits, slices, source: imagePath, volumeRule: 'NIfTI file stem', orientation: text };
+  return { height, width, nativeBits, slices, source: imagePath, volumeRule: 'NIfTI file stem', sliceOrder: NIFTI_SLICE_ORDER, orientation: text };
 }
 
 /**
@@ -117,7 +121,7 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
   }
   if (slices.length === 0 || !shape) throw new UserError(`no usable slices (${skips.skipped.length} files skipped)`, { file: dir });
   const orientation = joinOrientations(orientations);
-  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'NIfTI file stem', ...skips.datasetField(), ...(orientation ? { orientation } : {}) };
+  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'NIfTI file stem', sliceOrder: NIFTI_SLICE_ORDER, ...skips.datasetField(), ...(orientation ? { orientation } : {}) };
 }
 
 const UNCOMPRESSED = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
@@ -127,11 +131,14 @@ interface DicomImage {
   rows: number;
   cols: number;
   hu: Float32Array;
+  /** ImagePositionPatient z (mm), NaN when absent. */
   z: number;
+  /** ImagePositionPatient x, y, z (mm), when every component is present. */
+  position?: [number, number, number];
+  /** ImageOrientationPatient row then column direction cosines, when present. */
+  orientation?: [number, number, number, number, number, number];
   instance: number;
   patientId: string;
-  /** ImageOrientationPatient (0020,0037), 6 direction cosines; absent when the file has none. */
-  orientation?: number[];
 }
 
 /** Reads one single-frame uncompressed DICOM image and applies rescale slope / intercept (→ HU). */
@@ -174,22 +181,24 @@ export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
     cols,
     hu,
     z: ds.floatString('x00200032', 2) ?? NaN,
+    ...decimalValues(ds, 'x00200032', 3, 'position'),
+    ...decimalValues(ds, 'x00200037', 6, 'orientation'),
     instance: ds.intString('x00200013') ?? NaN,
     patientId: ds.string('x00100020')?.trim() ?? '',
-    ...dicomOrientationField(ds.string('x00200037')),
   };
 }
 
-/** The 6 numbers of an ImageOrientationPatient string ("1\\0\\0\\0\\1\\0"), or nothing when absent or malformed. */
-function dicomOrientationField(text: string | undefined): { orientation?: number[] } {
-  const values = text?.split('\\').map((v) => Number(v.trim()));
-  return values && values.length === 6 && values.every(Number.isFinite) ? { orientation: values } : {};
+/** `{ [field]: values }` when a multi-valued decimal-string tag has `count` finite values, else `{}`. */
+function decimalValues<F extends 'position' | 'orientation'>(ds: dicomParser.DataSet, tag: string, count: number, field: F): Partial<Pick<DicomImage, F>> {
+  const values = Array.from({ length: count }, (_, i) => ds.floatString(tag, i) ?? NaN);
+  return values.every(Number.isFinite) ? ({ [field]: values } as Partial<Pick<DicomImage, F>>) : {};
 }
 
 /**
  * One DICOM series (a folder of single-frame files) with its masks: a NIfTI mask volume whose
- * slice k matches the k-th image sorted by ascending ImagePositionPatient z (else InstanceNumber,
- * else file name), or a folder of PNG masks named like the DICOM files (`IM0001.dcm` → `IM0001.png`).
+ * slice k matches the k-th image in scan order (ImagePositionPatient along the slice normal, else
+ * InstanceNumber, else file name; see slice-order.ts; the dataset's `sliceOrder` says which), or
+ * a folder of PNG masks named like the DICOM files (`IM0001.dcm` → `IM0001.png`).
  * The volume id is the PatientID, else the series folder name.
  */
 export async function loadDicomSeries(seriesDir: string, maskPath: string, opts: ScanOptions = {}): Promise<CtDataset> {
@@ -211,8 +220,9 @@ export async function loadDicomSeries(seriesDir: string, maskPath: string, opts:
     }
   }
   if (images.length === 0) throw new UserError(`no usable DICOM images (${skips.skipped.length} skipped)`, { file: seriesDir });
-  const key = images.every((im) => Number.isFinite(im.z)) ? 'z' : images.every((im) => Number.isFinite(im.instance)) ? 'instance' : null;
-  images.sort((a, b) => (key ? a[key] - b[key] : 0) || a.file.localeCompare(b.file));
+  const ordered = seriesOrder(images);
+  const sorted = ordered.order.map((i) => images[i]!);
+  images.splice(0, images.length, ...sorted);
   const { rows, cols } = images[0]!;
   const volumeId = images[0]!.patientId || basename(seriesDir);
   const masks: (Uint8Array | null)[] = [];
@@ -247,11 +257,12 @@ export async function loadDicomSeries(seriesDir: string, maskPath: string, opts:
     const rawMask = masks[k];
     if (!rawMask || (opts.lesionSlicesOnly && !rawMask.some((m) => m !== 0))) return;
     const { image, mask } = oriented(huImageToCounts(im.hu, nativeBits, window), rawMask, rows, cols, fix);
-    slices.push({ image, mask, volumeId, name: basename(im.file).replace(/\.[^.]*$/, '') });
+    slices.push({ image, mask, volumeId, name: basename(im.file).replace(/\.[^.]*$/, ''), sliceIndex: k });
   });
   if (slices.length === 0) throw new UserError('no usable slices', { file: seriesDir });
   const [height, width] = orientedShape(rows, cols, fix);
-  return { height, width, nativeBits, slices, source: seriesDir, volumeRule: 'DICOM PatientID', ...skips.datasetField(), orientation: text };
+  const sliceOrder = `DICOM ${SLICE_ORDER_RULES[ordered.rule]}`;
+  return { height, width, nativeBits, slices, source: seriesDir, volumeRule: 'DICOM PatientID', sliceOrder, ...skips.datasetField(), orientation: text };
 }
 
 /**
@@ -267,6 +278,7 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
   const slices: CtSlice[] = [];
   const orientations: string[] = [];
   const skips = skipCollector(opts.skipBad);
+  const orders = new Set<string>();
   let shape: [number, number] | null = null;
   for (const s of series) {
     const candidates = [join(maskDir, s), join(maskDir, `${s}.nii.gz`), join(maskDir, `${s}.nii`)];
@@ -277,6 +289,7 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
       shape = sameSliceShape(shape, got, "series'", join(imageDir, s));
       slices.push(...got.slices);
       if (got.orientation) orientations.push(got.orientation);
+      if (got.sliceOrder) orders.add(got.sliceOrder);
       skips.skipped.push(...(got.skipped ?? []));
     } catch (e) {
       skips.skipOrThrow(e);
@@ -284,5 +297,5 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
   }
   if (!shape || slices.length === 0) throw new UserError(`no usable slices (${skips.skipped.length} skipped)`, { file: dir });
   const orientation = joinOrientations(orientations);
-  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'DICOM PatientID', ...skips.datasetField(), ...(orientation ? { orientation } : {}) };
+  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'DICOM PatientID', sliceOrder: [...orders].join('; '), ...skips.datasetField(), ...(orientation ? { orientation } : {}) };
 }

@@ -97,6 +97,8 @@ export async function prepareData(
     splitRule = opts.allTest ? 'none: every slice is test data' : split === 'slice' ? SLICE_SPLIT_RULE : `by volume (${loaded.volumeRule ?? 'ids from the loader'})`;
     if (loaded.slices.length === 0) throw new UserError('no usable slices', { file: source.path });
     const every = source.every ?? 1;
+    if (every > 1 && (config.context?.slices ?? 1) > 1)
+      throw new UserError(`context.slices ${config.context.slices} reads adjacent slices, but --every ${every} keeps only every ${every}th: use --every 1 for a 2.5D run`);
     const kept = every > 1 ? subset(loaded, loaded.slices.map((_, i) => i).filter((i) => i % every === 0)) : loaded;
     ds = kept.height === config.size && kept.width === config.size ? kept : resizeDataset(kept, config.size, config.fit ?? 'stretch');
     const skipped = loaded.skipped?.length ? `, ${loaded.skipped.length} file(s) skipped` : '';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { mergeRuns } from '../runs/store.js';
-import { evaluate } from '../train/evaluate.js';
+import { evaluate, evaluateSlicesAndVolumes } from '../train/evaluate.js';
 import { JointModel } from '../train/joint.js';
 import { restoreModelState } from '../train/trainer.js';
 import type { ExperimentRecord } from './record.js';
@@ -32,8 +32,8 @@ export async function reevaluateRuns(dir: string, record: ExperimentRecord, test
         run.setup === 'all-pixels-baseline'
           ? new JointModel({ ...trained.options, stage: { kind: 'all', keptBits: run.keptBits! } }, trained.unet)
           : trained;
-      const dice = await evaluate(model, test, { mode: 'hardware', batchSize });
-      const next: RunResult = { ...run, dice };
+      const { dice, diceVolume } = await evaluateSlicesAndVolumes(model, test, { mode: 'hardware', batchSize });
+      const next: RunResult = { ...run, dice, diceVolume };
       if (run.diceStochastic) next.diceStochastic = await evaluate(model, test, { mode: 'stochastic', batchSize, temperature: record.config.temperature.end });
       out.push(next);
     } finally {

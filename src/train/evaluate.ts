@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CtDataset } from '../data/types.js';
-import type { DiceSummary } from '../runs/types.js';
-import { diceOverSet } from '../model/metrics.js';
+import type { DiceSummary, VolumeDiceSummary } from '../runs/types.js';
+import { diceOverSet, diceOverVolumes } from '../model/metrics.js';
 import type { MaskMode } from '../quant/layer.js';
 import { makeBatch } from './batches.js';
 import { hasTrainableLayer, type JointModel } from './joint.js';
@@ -52,7 +52,7 @@ export async function predictMasks(model: JointModel, ds: CtDataset, opts: Predi
   try {
     for (const idx of batches) {
       sampled?.startEvaluationNoise(idx[0]!);
-      const { counts, masks } = makeBatch(ds, idx);
+      const { counts, masks } = makeBatch(ds, idx, undefined, model.contextSlices);
       const pred = tf.tidy(() => tf.step(tf.sub(model.forward(counts, { training: false, mode: opts.mode }), 0.5)));
       tf.dispose([counts, masks]);
       const values = await pred.data();
@@ -76,6 +76,20 @@ function plainBatches(indices: readonly number[], size: number): number[][] {
 export async function evaluate(model: JointModel, ds: CtDataset, opts: Omit<PredictOptions, 'indices'>): Promise<DiceSummary> {
   const preds = await predictMasks(model, ds, opts);
   return diceOverSet(ds.slices.map((s) => s.mask), preds);
+}
+
+/**
+ * Discrete Dice of `model` on `ds` per slice (as `evaluate`, the same numbers) and per volume
+ * (3D Dice: TP / FP / FN summed over each volume's slices), from one prediction pass.
+ */
+export async function evaluateSlicesAndVolumes(
+  model: JointModel,
+  ds: CtDataset,
+  opts: { mode: MaskMode; batchSize: number },
+): Promise<{ dice: DiceSummary; diceVolume: VolumeDiceSummary }> {
+  const preds = await predictMasks(model, ds, opts);
+  const masks = ds.slices.map((s) => s.mask);
+  return { dice: diceOverSet(masks, preds), diceVolume: diceOverVolumes(ds.slices.map((s) => s.volumeId), masks, preds) };
 }
 
 /**
