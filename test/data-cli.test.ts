@@ -3,31 +3,14 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../src/cli/main.js';
+import { runCliInProcess } from './helpers/cli-in-process.js';
 import { encodeNifti1 } from '../src/data/nifti.js';
 import { mkdirSync } from 'node:fs';
 
 const root = mkdtempSync(join(tmpdir(), 'ctquant-data-cli-'));
 
-/** Runs the CLI in-process; returns stdout, stderr and the exit code it set. */
-async function run(...argv: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  process.exitCode = 0;
-  try {
-    await main(argv);
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { out, err, code };
-}
+/** The CLI in-process: stdout, stderr and the exit code it set. */
+const run = runCliInProcess;
 
 test('data synth writes ct/, covid/, volumes.json and a preview; inspect reads them back', async () => {
   const dir = join(root, 'syn');

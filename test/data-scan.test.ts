@@ -11,6 +11,7 @@ import { summarizeDataset } from '../src/data/summary.js';
 import { huToCount } from '../src/data/hu.js';
 import { encodeGreyPng } from '../src/data/png.js';
 import { UserError } from '../src/errors.js';
+import { encodeDicom } from './helpers/dicom.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ctquant-data-scan-'));
 const X = 6, Y = 4, Z = 3;
@@ -91,43 +92,11 @@ test('NIfTI bad input: header that lies about its size, size mismatch, non-binar
   expectUserError(() => loadNiftiPair(join(d, 'short.nii.gz'), join(d, 'm.nii')), /short\.nii\.gz$/, /gzip/);
 });
 
-/** A minimal explicit-VR little-endian DICOM file: 16-bit signed pixels with rescale slope/intercept. */
-function dicomFile(opts: { rows: number; cols: number; pixels: Int16Array; slope: number; intercept: number; z: number; instance: number; patient: string; iop?: string }): Uint8Array {
-  const parts: Buffer[] = [];
-  const el = (group: number, element: number, vr: string, value: Buffer) => {
-    if (value.length % 2) value = Buffer.concat([value, Buffer.from([vr === 'UI' ? 0 : 0x20])]);
-    const long = ['OB', 'OW', 'SQ', 'UN', 'UT'].includes(vr);
-    const h = Buffer.alloc(long ? 12 : 8);
-    h.writeUInt16LE(group, 0);
-    h.writeUInt16LE(element, 2);
-    h.write(vr, 4, 'latin1');
-    if (long) h.writeUInt32LE(value.length, 8);
-    else h.writeUInt16LE(value.length, 6);
-    return Buffer.concat([h, value]);
-  };
-  const us = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; };
-  const str = (s: string) => Buffer.from(s, 'latin1');
-  const meta = Buffer.concat([el(0x0002, 0x0001, 'OB', Buffer.from([0, 1])), el(0x0002, 0x0010, 'UI', str('1.2.840.10008.1.2.1'))]);
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(meta.length);
-  parts.push(Buffer.alloc(128), str('DICM'), el(0x0002, 0x0000, 'UL', len), meta);
-  parts.push(
-    el(0x0010, 0x0020, 'LO', str(opts.patient)),
-    el(0x0020, 0x0013, 'IS', str(String(opts.instance))),
-    el(0x0020, 0x0032, 'DS', str(`0\\0\\${opts.z}`)),
-    ...(opts.iop ? [el(0x0020, 0x0037, 'DS', str(opts.iop))] : []),
-    el(0x0028, 0x0002, 'US', us(1)),
-    el(0x0028, 0x0010, 'US', us(opts.rows)),
-    el(0x0028, 0x0011, 'US', us(opts.cols)),
-    el(0x0028, 0x0100, 'US', us(16)),
-    el(0x0028, 0x0101, 'US', us(16)),
-    el(0x0028, 0x0103, 'US', us(1)),
-    el(0x0028, 0x1052, 'DS', str(String(opts.intercept))),
-    el(0x0028, 0x1053, 'DS', str(String(opts.slope))),
-    el(0x7fe0, 0x0010, 'OW', Buffer.from(opts.pixels.buffer, opts.pixels.byteOffset, opts.pixels.byteLength)),
-  );
-  return Buffer.concat(parts);
-}
+/** A DICOM slice at table position z (mm) on the axial axis; `iop` a sagittal or other orientation. */
+const dicomFile = (opts: { rows: number; cols: number; pixels: Int16Array; slope: number; intercept: number; z: number; instance: number; patient: string; iop?: number[] }) => {
+  const { z, iop, ...rest } = opts;
+  return encodeDicom({ ...rest, position: [0, 0, z], orientation: iop });
+};
 
 test('DICOM rows × columns above --max-pixels are refused before the pixels are read', () => {
   const d = join(root, 'dicom-limit');
@@ -222,7 +191,7 @@ test('--orient canonical on DICOM: ImageOrientationPatient with columns to the r
   mkdirSync(join(d, 'covid'), { recursive: true });
   const pixels = new Int16Array(X * Y);
   for (let i = 0; i < X * Y; i++) pixels[i] = i * 10;
-  writeFileSync(join(series, 'IM1.dcm'), dicomFile({ rows: Y, cols: X, pixels, slope: 1, intercept: -1024, z: 0, instance: 1, patient: 'R', iop: '-1\\0\\0\\0\\1\\0' }));
+  writeFileSync(join(series, 'IM1.dcm'), dicomFile({ rows: Y, cols: X, pixels, slope: 1, intercept: -1024, z: 0, instance: 1, patient: 'R', iop: [-1, 0, 0, 0, 1, 0] }));
   writeFileSync(join(d, 'covid', 'patR.nii'), encodeNifti1([X, Y, 1], new Uint8Array(X * Y)));
   const asStored = await loadDataset(d, { nativeBits: 12 });
   const canonical = await loadDataset(d, { nativeBits: 12, orient: 'canonical' });

@@ -17,6 +17,7 @@ import { splitByVolume } from '../src/data/split.js';
 import { huToCount } from '../src/data/hu.js';
 import { Rng } from '../src/util/rng.js';
 import type { CtDataset, CtSlice } from '../src/data/types.js';
+import { encodeDicom } from './helpers/dicom.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ctquant-volume-order-'));
 const X = 4, Y = 3, Z = 6;
@@ -59,39 +60,9 @@ test('NIfTI volumes: slices in z order with sliceIndex, whatever order the files
   assert.equal(lesions.slices.filter((s) => s.volumeId === 'case-a').map((s) => s.sliceIndex), [2, 3]);
 });
 
-/** A minimal explicit-VR little-endian DICOM file with optional position, orientation and instance number. */
-function dicomFile(opts: { pixels: Int16Array; patient: string; position?: number[]; orientation?: number[]; instance?: number }): Uint8Array {
-  const el = (group: number, element: number, vr: string, value: Buffer) => {
-    if (value.length % 2) value = Buffer.concat([value, Buffer.from([vr === 'UI' ? 0 : 0x20])]);
-    const long = ['OB', 'OW', 'SQ', 'UN', 'UT'].includes(vr);
-    const h = Buffer.alloc(long ? 12 : 8);
-    h.writeUInt16LE(group, 0);
-    h.writeUInt16LE(element, 2);
-    h.write(vr, 4, 'latin1');
-    if (long) h.writeUInt32LE(value.length, 8);
-    else h.writeUInt16LE(value.length, 6);
-    return Buffer.concat([h, value]);
-  };
-  const us = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; };
-  const str = (s: string) => Buffer.from(s, 'latin1');
-  const meta = Buffer.concat([el(0x0002, 0x0001, 'OB', Buffer.from([0, 1])), el(0x0002, 0x0010, 'UI', str('1.2.840.10008.1.2.1'))]);
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(meta.length);
-  const parts = [Buffer.alloc(128), str('DICM'), el(0x0002, 0x0000, 'UL', len), meta, el(0x0010, 0x0020, 'LO', str(opts.patient))];
-  if (opts.instance !== undefined) parts.push(el(0x0020, 0x0013, 'IS', str(String(opts.instance))));
-  if (opts.position) parts.push(el(0x0020, 0x0032, 'DS', str(opts.position.join('\\'))));
-  if (opts.orientation) parts.push(el(0x0020, 0x0037, 'DS', str(opts.orientation.join('\\'))));
-  parts.push(
-    el(0x0028, 0x0002, 'US', us(1)),
-    el(0x0028, 0x0010, 'US', us(Y)),
-    el(0x0028, 0x0011, 'US', us(X)),
-    el(0x0028, 0x0100, 'US', us(16)),
-    el(0x0028, 0x0101, 'US', us(16)),
-    el(0x0028, 0x0103, 'US', us(1)),
-    el(0x7fe0, 0x0010, 'OW', Buffer.from(opts.pixels.buffer, opts.pixels.byteOffset, opts.pixels.byteLength)),
-  );
-  return Buffer.concat(parts);
-}
+/** A DICOM slice X × Y of this file's volumes, with optional geometry. */
+const dicomFile = (opts: { pixels: Int16Array; patient: string; position?: number[]; orientation?: number[]; instance?: number }) =>
+  encodeDicom({ rows: Y, cols: X, ...opts });
 
 /**
  * A series of Z slices written under shuffled random names. `tilted`: a sagittal orientation

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { projectRoot, runCli } from './helpers/cli.js';
+import { writeTinyConfig, writeTinyProfile } from './helpers/experiment-files.js';
 import { arrayTasks, reportMissingSlurm, slurmMissing, startSlurmCluster, waitFor, type SlurmCluster } from './helpers/slurm.js';
 
 const SHARDS = 4;
@@ -20,32 +21,10 @@ const SHARDS = 4;
 const TEST_LIMIT_MS = 210_000;
 
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-slurm-'));
-const profile = join(dir, 'profile.json');
-writeFileSync(
-  profile,
-  JSON.stringify({
-    name: 'slurm-tiny',
-    geometry: { rows: 32, cols: 32 },
-    adc: { nativeBits: 8, modes: [1], quantizer: 'floor' },
-    budget: { fraction: 0.5, sweep: [0.25, 0.75] },
-  }),
-);
+const profile = writeTinyProfile(dir, 'slurm-tiny', { fraction: 0.5, sweep: [0.25, 0.75] });
 // Five trainings (baseline, learned and random at two budgets) of a few seconds each: long
 // enough to preempt one mid-training, short enough for 2 cores.
-const config = join(dir, 'config.json');
-writeFileSync(
-  config,
-  JSON.stringify({
-    size: 32,
-    epochs: 5,
-    batchSize: 4,
-    unet: { depth: 2, baseFilters: 8, normalization: 'batch' },
-    seeds: 1,
-    testFraction: 0.25,
-    validationFraction: 0.2,
-    synthetic: { slices: 48, slicesPerVolume: 4 },
-  }),
-);
+const config = writeTinyConfig(dir, { epochs: 5, baseFilters: 8, slices: 48, slicesPerVolume: 4 });
 const sweepArgs = ['sweep', '--profile', profile, '--config', config, '--backend', 'wasm'];
 
 /** Run records without wall-clock fields (trainSeconds, each epoch's seconds): the rest, losses and Dice included, must be bit-identical. */

@@ -18,6 +18,7 @@ import { augmentSlice } from '../src/train/augment.js';
 import { makeBatch } from '../src/train/batches.js';
 import { JointModel, type InputStage } from '../src/train/joint.js';
 import { trainModel, type TrainOptions } from '../src/train/trainer.js';
+import { shortTrainOptions, weightsOf } from './helpers/train.js';
 import { evaluateSlicesAndVolumes, evaluate } from '../src/train/evaluate.js';
 import { modelForPoint, runPoint } from '../src/experiments/run-point.js';
 import { prepareData } from '../src/experiments/data.js';
@@ -157,29 +158,16 @@ test('k = 3 builds a U-Net with 3 input channels; k = 1 keeps the 2D one; an eve
   const one = new JointModel(modelOptions({ kind: 'none' }));
   const oneExplicit = new JointModel({ ...modelOptions({ kind: 'none' }), contextSlices: 1 });
   assert.equal(one.unet.inputs[0]!.shape, [null, S, S, 1]);
-  const w = (m: JointModel) => m.stateVariables().map((s) => Array.from(s.variable.dataSync()));
-  assert.equal(w(oneExplicit), w(one));
+  assert.equal(weightsOf(oneExplicit), weightsOf(one));
   one.dispose();
   oneExplicit.dispose();
   assert.throws(() => new JointModel({ ...modelOptions({ kind: 'none' }), contextSlices: 2 }), /positive odd integer/);
 });
 
-const options = (extra: Partial<TrainOptions> = {}): TrainOptions => ({
-  epochs: 2,
-  batchSize: 4,
-  learningRate: 1e-3,
-  decayStart: 0.5,
-  decayFloor: 0.1,
-  warmupEpochs: 0.5,
-  dice: 'perImage',
-  temperature: { start: 1, end: 0.2 },
-  seed: 11,
-  augment: { ...resolveConfig({}).augment, flip: true, contrast: 0.1, noise: 0.01 },
-  ...extra,
-});
+const options = (extra: Partial<TrainOptions> = {}): TrainOptions =>
+  shortTrainOptions({ augment: { ...resolveConfig({}).augment, flip: true, contrast: 0.1, noise: 0.01 }, ...extra });
 
 const learnedModel = () => new JointModel({ ...modelOptions({ kind: 'learned', layer: learnedLayer() }), contextSlices: 3 });
-const weightsOf = (m: JointModel) => m.stateVariables().map((s) => Array.from(s.variable.dataSync()));
 
 test('resume with k = 3 (learned layout, augmentation) reaches the same weights as an uninterrupted run', async () => {
   const full = learnedModel();

@@ -23,6 +23,7 @@ import { collapseReason } from '../src/train/evaluate.js';
 import { JointModel } from '../src/train/joint.js';
 import { learningRateAt, temperatureAt } from '../src/train/schedule.js';
 import { trainModel, type TrainOptions } from '../src/train/trainer.js';
+import { shortTrainOptions, weightsOf } from './helpers/train.js';
 
 await startBackend('wasm');
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-train-'));
@@ -40,20 +41,7 @@ function learnedModel(family: { layout?: LayoutFamily; straightThrough?: boolean
   });
 }
 
-const options = (extra: Partial<TrainOptions> = {}): TrainOptions => ({
-  epochs: 2,
-  batchSize: 4,
-  learningRate: 1e-3,
-  decayStart: 0.5,
-  decayFloor: 0.1,
-  warmupEpochs: 0.5,
-  dice: 'perImage',
-  temperature: { start: 1, end: 0.2 },
-  seed: 11,
-  ...extra,
-});
-
-const weightsOf = (m: JointModel) => m.stateVariables().map((s) => Array.from(s.variable.dataSync()));
+const options = shortTrainOptions;
 
 test('schedule: warm-up, constant, linear decay to the floor', () => {
   const s = { base: 1e-3, warmupSteps: 10, decayStartStep: 50, totalSteps: 101, floor: 0.1 };
