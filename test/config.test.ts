@@ -25,7 +25,7 @@ const TOP = {
   size: 1, epochs: 1, baselineEpochs: 1, batchSize: 1, learningRate: 1, layerLearningRate: 1, decayStart: 1, decayFloor: 1,
   warmupEpochs: 1, fixLayoutAt: 1, unet: 1, dice: 1, slope: 1, temperature: 1, seed: 1, seeds: 1, testFraction: 1,
   validationFraction: 1, synthetic: 1, augment: 1, normalisation: 1, fit: 1,
-  layout: 1, layoutTraining: 1,
+  layout: 1, layoutTraining: 1, context: 1,
 } satisfies Record<keyof C, 1>;
 const NESTED = {
   unet: { depth: 1, baseFilters: 1, normalization: 1, outputPrior: 1 } satisfies Record<keyof C['unet'], 1>,
@@ -33,6 +33,7 @@ const NESTED = {
   synthetic: { slices: 1, slicesPerVolume: 1 } satisfies Record<keyof C['synthetic'], 1>,
   layoutTraining: { hardMask: 1, entropyWeight: 1, tvWeight: 1 } satisfies Record<keyof C['layoutTraining'], 1>,
   augment: { flip: 1, rotate90: 1, scale: 1, rotateDegrees: 1, contrast: 1, gamma: 1, windowShift: 1, noise: 1 } satisfies Record<keyof C['augment'], 1>,
+  context: { slices: 1 } satisfies Record<keyof C['context'], 1>,
 };
 const ENUMS = {
   dice: { perImage: 1, batch: 1 } satisfies Record<C['dice'], 1>,
@@ -71,6 +72,7 @@ test('the defaults are the documented recipe (unchanged by reading them from the
     augment: { flip: false, rotate90: false, scale: 0, rotateDegrees: 0, contrast: 0, gamma: 0, windowShift: 0, noise: 0 },
     normalisation: { kind: 'fixed' }, fit: 'stretch',
     layout: { family: 'pixel' }, layoutTraining: { hardMask: 'relaxed', entropyWeight: 0, tvWeight: 0 },
+    context: { slices: 1 },
   });
   const c = resolveConfig({ epochs: 3, unet: { depth: 2 } });
   assert.is(c.baselineEpochs, 3);

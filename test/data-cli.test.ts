@@ -3,29 +3,14 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../src/cli/main.js';
+import { runCliInProcess } from './helpers/cli-in-process.js';
+import { encodeNifti1 } from '../src/data/nifti.js';
+import { mkdirSync } from 'node:fs';
 
 const root = mkdtempSync(join(tmpdir(), 'ctquant-data-cli-'));
 
-/** Runs the CLI in-process; returns stdout, stderr and the exit code it set. */
-async function run(...argv: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  process.exitCode = 0;
-  try {
-    await main(argv);
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { out, err, code };
-}
+/** The CLI in-process: stdout, stderr and the exit code it set. */
+const run = runCliInProcess;
 
 test('data synth writes ct/, covid/, volumes.json and a preview; inspect reads them back', async () => {
   const dir = join(root, 'syn');
@@ -46,6 +31,21 @@ test('data synth writes ct/, covid/, volumes.json and a preview; inspect reads t
   const again = await run('data', 'synth', '--out', dir, '--n', '2', '--size', '32');
   assert.is(again.code, 2);
   assert.match(again.err, /--force/);
+});
+
+test('data inspect prints the orientation NIfTI records; --orient canonical applies it', async () => {
+  const dir = join(root, 'nii-orient');
+  mkdirSync(join(dir, 'ct'), { recursive: true });
+  mkdirSync(join(dir, 'covid'), { recursive: true });
+  const sform: [number[], number[], number[]] = [[-1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]];
+  writeFileSync(join(dir, 'ct', 'p1.nii'), encodeNifti1([4, 3, 2], new Int16Array(24), { sform }));
+  writeFileSync(join(dir, 'covid', 'p1.nii'), encodeNifti1([4, 3, 2], new Uint8Array(24), { sform }));
+  const plain = await run('data', 'inspect', dir);
+  assert.is(plain.code, 0, plain.err);
+  assert.match(plain.out, /orientation: columns→L rows→P \(nifti sform\)\n/);
+  const r = await run('--json', 'data', 'inspect', dir, '--orient', 'canonical');
+  assert.is(r.code, 0, r.err);
+  assert.is(JSON.parse(r.out).orientation, 'columns→L rows→P (nifti sform), made canonical (columns→L rows→P)');
 });
 
 test('data inspect: bad input is one line naming the file, exit 2; --skip-bad reports skips', async () => {

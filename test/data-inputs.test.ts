@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
-import { main } from '../src/cli/main.js';
+import { runCliInProcess } from './helpers/cli-in-process.js';
 import { loadPngFolder } from '../src/data/folder.js';
 import { loadDataset } from '../src/data/load.js';
 import { encodeNifti1, parseNifti, readNifti } from '../src/data/nifti.js';
@@ -54,24 +54,7 @@ async function refused(p: Promise<unknown> | (() => unknown), message: RegExp, f
 }
 
 /** The CLI in-process: stdout, stderr and the exit code it set. */
-async function run(...argv: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  process.exitCode = 0;
-  try {
-    await main(argv);
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { out, err, code };
-}
+const run = runCliInProcess;
 
 const oneCleanLine = (err: string) => {
   assert.is(err.trimEnd().split('\n').length, 1, `one line: ${err}`);

@@ -7,9 +7,11 @@ import { gzipSync } from 'node:zlib';
 import { encodeNifti1, parseNifti } from '../src/data/nifti.js';
 import { loadDicomSeries, loadNiftiFolder, loadNiftiPair, readDicomHu } from '../src/data/scan.js';
 import { loadDataset } from '../src/data/load.js';
+import { summarizeDataset } from '../src/data/summary.js';
 import { huToCount } from '../src/data/hu.js';
 import { encodeGreyPng } from '../src/data/png.js';
 import { UserError } from '../src/errors.js';
+import { encodeDicom } from './helpers/dicom.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ctquant-data-scan-'));
 const X = 6, Y = 4, Z = 3;
@@ -90,42 +92,11 @@ test('NIfTI bad input: header that lies about its size, size mismatch, non-binar
   expectUserError(() => loadNiftiPair(join(d, 'short.nii.gz'), join(d, 'm.nii')), /short\.nii\.gz$/, /gzip/);
 });
 
-/** A minimal explicit-VR little-endian DICOM file: 16-bit signed pixels with rescale slope/intercept. */
-function dicomFile(opts: { rows: number; cols: number; pixels: Int16Array; slope: number; intercept: number; z: number; instance: number; patient: string }): Uint8Array {
-  const parts: Buffer[] = [];
-  const el = (group: number, element: number, vr: string, value: Buffer) => {
-    if (value.length % 2) value = Buffer.concat([value, Buffer.from([vr === 'UI' ? 0 : 0x20])]);
-    const long = ['OB', 'OW', 'SQ', 'UN', 'UT'].includes(vr);
-    const h = Buffer.alloc(long ? 12 : 8);
-    h.writeUInt16LE(group, 0);
-    h.writeUInt16LE(element, 2);
-    h.write(vr, 4, 'latin1');
-    if (long) h.writeUInt32LE(value.length, 8);
-    else h.writeUInt16LE(value.length, 6);
-    return Buffer.concat([h, value]);
-  };
-  const us = (v: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; };
-  const str = (s: string) => Buffer.from(s, 'latin1');
-  const meta = Buffer.concat([el(0x0002, 0x0001, 'OB', Buffer.from([0, 1])), el(0x0002, 0x0010, 'UI', str('1.2.840.10008.1.2.1'))]);
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(meta.length);
-  parts.push(Buffer.alloc(128), str('DICM'), el(0x0002, 0x0000, 'UL', len), meta);
-  parts.push(
-    el(0x0010, 0x0020, 'LO', str(opts.patient)),
-    el(0x0020, 0x0013, 'IS', str(String(opts.instance))),
-    el(0x0020, 0x0032, 'DS', str(`0\\0\\${opts.z}`)),
-    el(0x0028, 0x0002, 'US', us(1)),
-    el(0x0028, 0x0010, 'US', us(opts.rows)),
-    el(0x0028, 0x0011, 'US', us(opts.cols)),
-    el(0x0028, 0x0100, 'US', us(16)),
-    el(0x0028, 0x0101, 'US', us(16)),
-    el(0x0028, 0x0103, 'US', us(1)),
-    el(0x0028, 0x1052, 'DS', str(String(opts.intercept))),
-    el(0x0028, 0x1053, 'DS', str(String(opts.slope))),
-    el(0x7fe0, 0x0010, 'OW', Buffer.from(opts.pixels.buffer, opts.pixels.byteOffset, opts.pixels.byteLength)),
-  );
-  return Buffer.concat(parts);
-}
+/** A DICOM slice at table position z (mm) on the axial axis; `iop` a sagittal or other orientation. */
+const dicomFile = (opts: { rows: number; cols: number; pixels: Int16Array; slope: number; intercept: number; z: number; instance: number; patient: string; iop?: number[] }) => {
+  const { z, iop, ...rest } = opts;
+  return encodeDicom({ ...rest, position: [0, 0, z], orientation: iop });
+};
 
 test('DICOM rows × columns above --max-pixels are refused before the pixels are read', () => {
   const d = join(root, 'dicom-limit');
@@ -176,6 +147,59 @@ test('DICOM series: rescale to HU, sort by position, masks from NIfTI or PNG; ba
   const skipped = await loadDicomSeries(series, join(d, 'maskA.nii'), { skipBad: true });
   assert.is(skipped.slices.length, Z);
   assert.is(skipped.skipped!.length, 1);
+});
+
+test('--orient canonical: a NIfTI stored with a flipped affine gives the same slices as the plain one; the default keeps them as stored', () => {
+  const d = join(root, 'orient');
+  mkdirSync(join(d, 'ct'), { recursive: true });
+  mkdirSync(join(d, 'covid'), { recursive: true });
+  // a: the usual RAS affine (i → Right, j → Anterior). b: the same anatomy stored with i running
+  // to the Left (voxel x holds a's X − 1 − x), which its sform says with a negative first column.
+  const mirrored = (f: (x: number, y: number, z: number) => number) => (x: number, y: number, z: number) => f(X - 1 - x, y, z);
+  const ras: [number[], number[], number[]] = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]];
+  const flipped: [number[], number[], number[]] = [[-1, 0, 0, X - 1], [0, 1, 0, 0], [0, 0, 1, 0]];
+  writeFileSync(join(d, 'ct', 'a.nii'), encodeNifti1([X, Y, Z], Int16Array.from(volume(huAt)), { sform: ras }));
+  writeFileSync(join(d, 'covid', 'a.nii'), encodeNifti1([X, Y, Z], Uint8Array.from(volume(maskAt)), { sform: ras }));
+  writeFileSync(join(d, 'ct', 'b.nii'), encodeNifti1([X, Y, Z], Int16Array.from(volume(mirrored(huAt))), { sform: flipped }));
+  writeFileSync(join(d, 'covid', 'b.nii'), encodeNifti1([X, Y, Z], Uint8Array.from(volume(mirrored(maskAt))), { sform: flipped }));
+  const pair = (stem: string, orient?: 'canonical') => loadNiftiPair(join(d, 'ct', `${stem}.nii`), join(d, 'covid', `${stem}.nii`), { nativeBits: 12, ...(orient ? { orient } : {}) });
+  const slicesOf = (ds: { slices: { image: Float32Array; mask: Uint8Array }[] }) => ds.slices.map((s) => [Array.from(s.image), Array.from(s.mask)]);
+  const [a, b, aCanon, bCanon] = [pair('a'), pair('b'), pair('a', 'canonical'), pair('b', 'canonical')];
+  assert.equal(slicesOf(aCanon), slicesOf(bCanon), 'canonical: the same slices whatever the storage');
+  assert.not.equal(slicesOf(a), slicesOf(b), 'as stored: mirror images');
+  // As stored, a's columns run to the patient's right; canonical (columns → left) mirrors them.
+  const mirrorRows = (v: ArrayLike<number>) => Array.from({ length: X * Y }, (_, i) => v[Math.floor(i / X) * X + (X - 1 - (i % X))]!);
+  assert.equal(Array.from(aCanon.slices[1]!.image), mirrorRows(a.slices[1]!.image));
+  assert.equal(Array.from(b.slices[1]!.image), Array.from(aCanon.slices[1]!.image), 'b is stored canonically already');
+  assert.is(a.orientation, 'columns→R rows→P (nifti sform)');
+  assert.is(bCanon.orientation, 'columns→L rows→P (nifti sform), made canonical (columns→L rows→P)');
+  // The default is the loader as it was: the plain volume of the earlier test, bit for bit.
+  assert.equal(slicesOf(a), slicesOf(loadNiftiPair(join(d, 'ct', 'a.nii'), join(d, 'covid', 'a.nii'), { nativeBits: 12, orient: 'as-stored' })));
+  const summary = summarizeDataset(loadNiftiFolder(d, { orient: 'canonical' }));
+  assert.match(summary.orientation ?? '', /columns→R rows→P \(nifti sform\), made canonical.*; columns→L rows→P/);
+  // A coronal volume (j along z) cannot be made canonical: an error naming the file.
+  writeFileSync(join(d, 'ct', 'c.nii'), encodeNifti1([X, Y, Z], Int16Array.from(volume(huAt)), { sform: [[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0]] }));
+  writeFileSync(join(d, 'covid', 'c.nii'), encodeNifti1([X, Y, Z], Uint8Array.from(volume(maskAt))));
+  expectUserError(() => pair('c', 'canonical'), /c\.nii$/, /not axial/);
+  assert.is(pair('c').slices.length, Z, 'as stored, it loads as before');
+});
+
+test('--orient canonical on DICOM: ImageOrientationPatient with columns to the right is mirrored; the series records it', async () => {
+  const d = join(root, 'dcm-orient');
+  const series = join(d, 'ct', 'patR');
+  mkdirSync(series, { recursive: true });
+  mkdirSync(join(d, 'covid'), { recursive: true });
+  const pixels = new Int16Array(X * Y);
+  for (let i = 0; i < X * Y; i++) pixels[i] = i * 10;
+  writeFileSync(join(series, 'IM1.dcm'), dicomFile({ rows: Y, cols: X, pixels, slope: 1, intercept: -1024, z: 0, instance: 1, patient: 'R', iop: [-1, 0, 0, 0, 1, 0] }));
+  writeFileSync(join(d, 'covid', 'patR.nii'), encodeNifti1([X, Y, 1], new Uint8Array(X * Y)));
+  const asStored = await loadDataset(d, { nativeBits: 12 });
+  const canonical = await loadDataset(d, { nativeBits: 12, orient: 'canonical' });
+  assert.is(asStored.orientation, 'columns→R rows→P (dicom)');
+  assert.match(canonical.orientation ?? '', /made canonical/);
+  const img = asStored.slices[0]!.image;
+  const mirrored = Array.from({ length: X * Y }, (_, i) => img[Math.floor(i / X) * X + (X - 1 - (i % X))]!);
+  assert.equal(Array.from(canonical.slices[0]!.image), mirrored);
 });
 
 /** The same phantom volume as a NIfTI file, for comparing loaders. */

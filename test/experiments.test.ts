@@ -5,35 +5,14 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { projectRoot, runCli } from './helpers/cli.js';
+import { writeTinyConfig, writeTinyProfile } from './helpers/experiment-files.js';
 import { workersHint } from '../src/experiments/session.js';
 import { installStopHandler, isStopRequested, nodeOptionsOf, stopExitCode } from '../src/experiments/runner.js';
 import { loadConfig } from '../src/config/experiment-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-exp-'));
-const profile = join(dir, 'profile.json');
-writeFileSync(
-  profile,
-  JSON.stringify({
-    name: 'tiny',
-    geometry: { rows: 32, cols: 32 },
-    adc: { nativeBits: 8, modes: [1], quantizer: 'floor' },
-    budget: { fraction: 0.5, sweep: [0.5] },
-  }),
-);
-const config = join(dir, 'config.json');
-writeFileSync(
-  config,
-  JSON.stringify({
-    size: 32,
-    epochs: 1,
-    batchSize: 4,
-    unet: { depth: 2, baseFilters: 4, normalization: 'batch' },
-    seeds: 1,
-    testFraction: 0.25,
-    validationFraction: 0.2,
-    synthetic: { slices: 16, slicesPerVolume: 2 },
-  }),
-);
+const profile = writeTinyProfile(dir, 'tiny', { fraction: 0.5, sweep: [0.5] });
+const config = writeTinyConfig(dir, { epochs: 1, baseFilters: 4, slices: 16, slicesPerVolume: 2 });
 const common = ['--profile', profile, '--config', config, '--backend', 'wasm'];
 
 const runsOf = (out: string) =>
@@ -100,35 +79,6 @@ test('eval: a saved run re-evaluates from its checkpoints to the same Dice on it
   assert.equal(after, before);
 });
 
-test('Ctrl-C stops after the current step, leaves a checkpoint, and --resume finishes', async () => {
-  const out = join(dir, 'interrupted');
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(projectRoot, 'src/cli/entry.ts'), 'train', ...common, '--epochs', '3', '--out', out],
-    { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let err = '';
-  let sent = false;
-  const code = await new Promise<number>((resolve) => {
-    child.stderr.on('data', (d) => {
-      err += d;
-      if (!sent && /epoch 1\/3 loss/.test(err)) {
-        sent = true;
-        child.kill('SIGINT');
-      }
-    });
-    child.on('close', (c) => resolve(c ?? -1));
-  });
-  assert.ok(sent, `never saw a progress line:\n${err}`);
-  assert.is(code, 130, err);
-  assert.match(err, /resume/);
-  assert.ok(readdirSync(join(out, 'checkpoints')).some((f) => f.endsWith('.ckpt')));
-  const r = runCli(['train', ...common, '--epochs', '3', '--out', out, '--resume']);
-  assert.is(r.code, 0, r.stderr);
-  assert.match(r.stderr, /resumed from/);
-  assert.ok(existsSync(join(out, 'report.html')));
-});
-
 /** Starts `train … --epochs 3 --out out`, sends `signal` once epoch 1 is logged; the exit code and stderr. */
 async function trainAndSignal(out: string, signal: NodeJS.Signals): Promise<{ code: number; err: string; sent: boolean }> {
   const child = spawn(
@@ -150,6 +100,19 @@ async function trainAndSignal(out: string, signal: NodeJS.Signals): Promise<{ co
   });
   return { code, err, sent };
 }
+
+test('Ctrl-C stops after the current step, leaves a checkpoint, and --resume finishes', async () => {
+  const out = join(dir, 'interrupted');
+  const { code, err, sent } = await trainAndSignal(out, 'SIGINT');
+  assert.ok(sent, `never saw a progress line:\n${err}`);
+  assert.is(code, 130, err);
+  assert.match(err, /resume/);
+  assert.ok(readdirSync(join(out, 'checkpoints')).some((f) => f.endsWith('.ckpt')));
+  const r = runCli(['train', ...common, '--epochs', '3', '--out', out, '--resume']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /resumed from/);
+  assert.ok(existsSync(join(out, 'report.html')));
+});
 
 test('SIGTERM (how schedulers stop a job) checkpoints like Ctrl-C, exits 143, and --resume ends where an uninterrupted run does', async () => {
   const out = join(dir, 'terminated');

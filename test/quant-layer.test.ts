@@ -214,4 +214,31 @@ test('invalid configurations are refused with the option named', () => {
   assert.throws(() => layer.apply(tf.zeros([1, 4, 5, 1])), /expects/);
 });
 
+test('evaluation noise: the stochastic mask of image i depends on (layer seed, i) only, not on the batch or earlier draws', () => {
+  const layers = [
+    new TrainableQuantization({ rows: 8, cols: 8, nativeBits: 8, keptBits: 2, rule: 'floor', budget: 0.5, seed: 11 }),
+    new MultiLevelQuantization({ rows: 8, cols: 8, nativeBits: 12, modes: [8, 4], rule: 'floor', budgetBits: 9, seed: 11 }),
+  ];
+  for (const layer of layers) {
+    layer.apply(tf.zeros([1, 8, 8, 1]), { mode: 'expected' });
+    const x = randomCounts(4, 8, 8, layer.nativeBits, 3);
+    const images = (t: tf.Tensor) => tf.unstack(t).map((u) => Array.from(u.dataSync()));
+    layer.startEvaluationNoise(2);
+    const batch = images(layer.apply(tf.slice(x, [2], [2]), { mode: 'stochastic' }) as tf.Tensor);
+    // Other draws in between (training steps, another evaluation) change nothing.
+    layer.resetNoise(999);
+    layer.apply(x, { mode: 'stochastic' });
+    layer.startEvaluationNoise(3);
+    const single = images(layer.apply(tf.slice(x, [3], [1]), { mode: 'stochastic' }) as tf.Tensor);
+    assert.equal(single[0], batch[1], `${layer.getClassName()}: image 3 alone = image 3 in a batch from 2`);
+    // An equal layer (same seed, as restored from a checkpoint) draws the same.
+    layer.startEvaluationNoise(2);
+    const again = images(layer.apply(tf.slice(x, [2], [2]), { mode: 'stochastic' }) as tf.Tensor);
+    assert.equal(again, batch);
+    layer.startEvaluationNoise(0);
+    const first = images(layer.apply(tf.slice(x, [2], [1]), { mode: 'stochastic' }) as tf.Tensor);
+    assert.not.equal(first[0], batch[0], 'another image index, other draws');
+  }
+});
+
 test.run();

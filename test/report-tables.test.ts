@@ -149,6 +149,15 @@ test('tables do not depend on run order (merged shards concatenate in any order)
   assert.throws(() => buildTables([...fixtureRuns(), fixtureRuns()[0]!], profile), /share the id/);
 });
 
+test('runs.csv has the 3D Dice column: the mean over test volumes where a run has one, empty where it has not', () => {
+  const runs = fixtureRuns();
+  const withVolumes = { ...runs[0]!, diceVolume: { perVolume: [{ id: 'v01', dice: 0.5 }, { id: 'v06', dice: 0.7 }], mean: 0.6 } };
+  const t = buildTables([withVolumes, ...runs.slice(1)], profile, { bootstrapSeed: 7 });
+  assert.is(t.runs.find((r) => r.id === withVolumes.id)!.dice_volume_mean, 0.6);
+  assert.is(t.runs.find((r) => r.id !== withVolumes.id)!.dice_volume_mean, undefined);
+  assert.ok(RUN_COLUMNS.includes('dice_volume_mean'));
+});
+
 test('CSV headers and cell formatting', () => {
   const firstLine = (csv: string) => csv.split('\n')[0];
   assert.is(firstLine(toCsv(tables.layout, LAYOUT_COLUMNS)), 'row,col,probability,adc_bits');

@@ -55,6 +55,18 @@ test('a damaged run file is a one-line UserError naming it', () => {
   });
 });
 
+test('diceVolume (3D Dice per test volume) round-trips; a malformed one names its pointer', () => {
+  withFolder((dir) => {
+    const run = { ...fixtureRuns()[0]!, diceVolume: { perVolume: [{ id: 'v01', dice: 0.5 }, { id: 'v06', dice: 0.25 }], mean: 0.375 } };
+    const file = join(dir, writeRun(dir, run));
+    assert.equal(readRunFile(file), run);
+    for (const [bad, pointer] of [[{ perVolume: [], mean: 'x' }, '/diceVolume/mean'], [{ perVolume: [{ id: 1, dice: 0 }], mean: 0 }, '/diceVolume/perVolume']] as const) {
+      writeFileSync(file, JSON.stringify({ ...run, diceVolume: bad }));
+      assert.throws(() => readRunFile(file), (e: unknown) => namesFile(file)(e) && (e as UserError).pointer === pointer);
+    }
+  });
+});
+
 test('finishedPoint: null until every run of the point is stored, then the validated runs; a damaged file is a UserError', () => {
   withFolder((dir) => {
     const baseline = fixtureRuns().find((r) => r.setup === 'baseline')!;

@@ -20,6 +20,7 @@ import {
 import { makeBatch } from '../src/train/batches.js';
 import { JointModel } from '../src/train/joint.js';
 import { trainModel, type TrainOptions } from '../src/train/trainer.js';
+import { shortTrainOptions, weightsOf } from './helpers/train.js';
 
 await startBackend('wasm');
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-augment-'));
@@ -155,20 +156,7 @@ function baselineModel(normalisation?: JointModel['options']['normalisation']): 
   });
 }
 
-const options = (extra: Partial<TrainOptions> = {}): TrainOptions => ({
-  epochs: 2,
-  batchSize: 4,
-  learningRate: 1e-3,
-  decayStart: 0.5,
-  decayFloor: 0.1,
-  warmupEpochs: 0.5,
-  dice: 'perImage',
-  temperature: { start: 1, end: 0.2 },
-  seed: 11,
-  augment: ALL,
-  ...extra,
-});
-const weightsOf = (m: JointModel) => m.stateVariables().map((s) => Array.from(s.variable.dataSync()));
+const options = (extra: Partial<TrainOptions> = {}): TrainOptions => shortTrainOptions({ augment: ALL, ...extra });
 
 test('an augmented run resumed after an interruption reaches the same weights as an uninterrupted one', async () => {
   const full = baselineModel();

@@ -23,6 +23,7 @@ import { collapseReason } from '../src/train/evaluate.js';
 import { JointModel } from '../src/train/joint.js';
 import { learningRateAt, temperatureAt } from '../src/train/schedule.js';
 import { trainModel, type TrainOptions } from '../src/train/trainer.js';
+import { shortTrainOptions, weightsOf } from './helpers/train.js';
 
 await startBackend('wasm');
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-train-'));
@@ -40,20 +41,7 @@ function learnedModel(family: { layout?: LayoutFamily; straightThrough?: boolean
   });
 }
 
-const options = (extra: Partial<TrainOptions> = {}): TrainOptions => ({
-  epochs: 2,
-  batchSize: 4,
-  learningRate: 1e-3,
-  decayStart: 0.5,
-  decayFloor: 0.1,
-  warmupEpochs: 0.5,
-  dice: 'perImage',
-  temperature: { start: 1, end: 0.2 },
-  seed: 11,
-  ...extra,
-});
-
-const weightsOf = (m: JointModel) => m.stateVariables().map((s) => Array.from(s.variable.dataSync()));
+const options = shortTrainOptions;
 
 test('schedule: warm-up, constant, linear decay to the floor', () => {
   const s = { base: 1e-3, warmupSteps: 10, decayStartStep: 50, totalSteps: 101, floor: 0.1 };
@@ -272,6 +260,17 @@ test('collapse: all-empty predictions on data with lesions are flagged, a sound 
   assert.match(collapseReason(low, data) ?? '', /Dice/);
   const sound = { perImage: [], mean: 0.6, pooled: 0.5, emptyPredictionShare: 0.1 };
   assert.is(collapseReason(sound, data), null);
+});
+
+test('collapse message: the printed Dice is below the printed limit (never "0.020 < 0.02")', () => {
+  for (const pooled of [0.0199996, 0.01996, 0.0195, 0.019999999, 0.001]) {
+    const reason = collapseReason({ perImage: [], mean: 0.2, pooled, emptyPredictionShare: 0.5 }, data) ?? '';
+    const m = /Dice (\S+) < (\S+)/.exec(reason);
+    assert.ok(m, reason);
+    assert.ok(Number(m![1]) < Number(m![2]), reason);
+  }
+  assert.match(collapseReason({ perImage: [], mean: 0.2, pooled: 0.0199996, emptyPredictionShare: 0.5 }, data) ?? '', /Dice 0\.0199996 < 0\.02 /);
+  assert.match(collapseReason({ perImage: [], mean: 0.2, pooled: 0.001, emptyPredictionShare: 0.5 }, data) ?? '', /Dice 0\.001 < 0\.02 /);
 });
 
 test('plan: shards are disjoint and cover the plan; bad shard specs are refused', () => {

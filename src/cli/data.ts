@@ -132,6 +132,7 @@ const inspectCommand: CommandModule<object, InspectArgs> = {
       skipBad: args.skipBad,
       lesionSlicesOnly: args.lesionSlicesOnly,
       ...(args.split ? { split: args.split } : {}),
+      ...(args.orient ? { orient: args.orient } : {}),
       ...limitsFromFlags(args),
     });
     if (args.preview) await writePreview(ds, args.preview);
@@ -146,6 +147,7 @@ const inspectCommand: CommandModule<object, InspectArgs> = {
       ) + '\n',
     );
     out.write(`volume ids: ${printable(s.volumeRule ?? 'given by the loader')}\n`);
+    out.write(`orientation: ${printable(s.orientation ?? 'none recorded (PNG)')}\n`);
     const vols = Object.entries(s.slicesPerVolume);
     out.write(`slices per volume: ${vols.slice(0, 30).map(([id, c]) => `${printable(id)}:${c}`).join(' ')}${vols.length > 30 ? ` … (${vols.length} volumes)` : ''}\n`);
     if (s.skipped && s.skipped.length > 0) {

@@ -121,8 +121,8 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
   if (args.data && args.synthetic) throw new UserError('--data and --synthetic exclude each other');
   const preset = args.preset ? DATASET_PRESETS[args.preset] : undefined;
   if (preset && !args.data) throw new UserError('--preset describes a --data folder: give --data too');
-  if (!args.data && (args.split || args['max-pixels'] !== undefined || args['max-voxels'] !== undefined)) {
-    throw new UserError('--split, --max-pixels and --max-voxels describe a --data folder: give --data too');
+  if (!args.data && (args.split || args['max-pixels'] !== undefined || args['max-voxels'] !== undefined || args.orient)) {
+    throw new UserError('--split, --max-pixels, --max-voxels and --orient describe a --data folder: give --data too');
   }
   const data: DataSource = args.data
     ? {
@@ -133,6 +133,7 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
         volumeStarts: args['volume-starts'] !== undefined ? parseIntegerList('volume-starts', args['volume-starts']) : preset ? [...preset.volumeStarts] : undefined,
         every: optionalInteger('every', args.every, 1),
         ...(args.split ? { split: args.split } : {}),
+        ...(args.orient && args.orient !== 'as-stored' ? { orient: args.orient } : {}),
         limits: limitsFromFlags(args),
         ...(args['hu-from-display'] !== undefined ? { huFromDisplay: parseHuWindow('hu-from-display', args['hu-from-display'], profile) } : {}),
       }

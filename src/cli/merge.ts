@@ -2,9 +2,13 @@ import type { CommandModule } from 'yargs';
 import { BACKEND_NAMES, type BackendName } from '../backend/names.js';
 import { checkShards } from '../experiments/merge-check.js';
 import { loadCompute } from './compute.js';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { printJson, timestamp } from './format.js';
-import { limitsFromFlags, type DataFlagArgs } from './data-flags.js';
+import { dataFlagOptions, limitsFromFlags, type DataFlagArgs } from './data-flags.js';
+import { safeFolderName } from './args.js';
+import { UserError } from '../errors.js';
+import { FITS, type Fit } from '../data/resize.js';
+import type { DataSource } from '../experiments/data.js';
 
 interface MergeArgs {
   dirs: string[];
@@ -33,6 +37,9 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
 interface EvalArgs extends DataFlagArgs {
   run: string;
   data?: string;
+  'image-dir'?: string;
+  'mask-dir'?: string;
+  fit?: Fit;
   'skip-bad'?: boolean;
   out?: string;
   backend: BackendName;
@@ -43,23 +50,57 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
   command: 'eval',
   describe: "Re-evaluate a saved run's models on other data (or on its own test split)",
   builder: (y) =>
-    y
+    dataFlagOptions(y)
       .option('run', { type: 'string', demandOption: true, describe: 'output folder of a train / study / sweep' })
-      .option('data', { type: 'string', describe: 'folder of ct/ + covid/ PNG pairs; every slice is test data' })
+      .option('data', { type: 'string', describe: 'dataset folder (PNG pairs, NIfTI or DICOM); every slice is test data' })
+      .option('image-dir', { type: 'string', describe: 'image sub-folder of --data (default ct)' })
+      .option('mask-dir', { type: 'string', describe: 'mask sub-folder of --data (default covid)' })
+      .option('fit', { choices: FITS, describe: "other aspect ratios: stretch, pad or crop (default: the run's config fit)" })
       .option('skip-bad', { type: 'boolean', describe: 'skip unreadable or inconsistent files' })
-      .option('out', { type: 'string', describe: 'output folder (default: <run>/eval-<time>)' })
-      .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName })
-      .option('max-pixels', { type: 'number', describe: 'most pixels per slice, checked from headers before decoding' })
-      .option('max-voxels', { type: 'number', describe: 'most voxels per NIfTI volume, checked before inflating' }) as never,
+      .option('out', { type: 'string', describe: 'output folder (default: <run>/eval-<data set>-<time>)' })
+      .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName }) as never,
   handler: async (args) => {
+    if (!args.data && (args['image-dir'] !== undefined || args['mask-dir'] !== undefined || args['skip-bad'] !== undefined)) {
+      throw new UserError('--image-dir, --mask-dir and --skip-bad describe a --data folder: give --data too');
+    }
+    const limits = limitsFromFlags(args);
+    const limitsGiven = limits.maxPixels !== undefined || limits.maxVoxels !== undefined;
+    const orient = args.orient && args.orient !== 'as-stored' ? { orient: args.orient } : {};
+    const data: DataSource | undefined = args.data
+      ? {
+          kind: 'folder',
+          path: args.data,
+          skipBad: args['skip-bad'] ?? false,
+          limits,
+          ...(args.split ? { split: args.split } : {}),
+          ...(args['image-dir'] !== undefined ? { imageDir: args['image-dir'] } : {}),
+          ...(args['mask-dir'] !== undefined ? { maskDir: args['mask-dir'] } : {}),
+          ...orient,
+        }
+      : undefined;
+    // The folder and the report name the data set: the --data folder's name, or the run's own test split.
+    const datasetName = args.data ? basename(resolve(args.data)) : 'its own test split';
+    const folderName = args.data ? safeFolderName(datasetName) : 'own-test-split';
     const { evalSession } = await loadCompute();
     const r = await evalSession(args.run, {
-      data: args.data ? { kind: 'folder', path: args.data, skipBad: args['skip-bad'] ?? false, limits: limitsFromFlags(args) } : undefined,
-      outDir: args.out ?? join(args.run, `eval-${timestamp()}`),
+      data,
+      datasetName,
+      ...(args.fit ? { fit: args.fit } : {}),
+      ...(args.data ? {} : { ownData: { ...(args.split ? { split: args.split } : {}), ...(limitsGiven ? { limits } : {}), ...orient } }),
+      outDir: args.out ?? join(args.run, `eval-${folderName}-${timestamp()}`),
       backend: args.backend,
       log,
     });
-    if (args.json) printJson({ outDir: r.outDir, runs: r.runs.map((x) => ({ id: x.id, dice: x.dice.mean, collapsed: x.collapsed })) });
-    else for (const x of r.runs) log(`${x.id}: Dice ${x.dice.mean.toFixed(3)}${x.collapsed ? ' (collapsed)' : ''}`);
+    const empty = (x: (typeof r.runs)[number]) => `${(100 * x.dice.emptyPredictionShare).toFixed(0)}% empty predictions`;
+    if (args.json) {
+      printJson({
+        outDir: r.outDir,
+        dataset: datasetName,
+        runs: r.runs.map((x) => ({ id: x.id, dice: x.dice.mean, emptyPredictionShare: x.dice.emptyPredictionShare, diceStochastic: x.diceStochastic?.mean ?? null, collapsedInTraining: x.collapsed })),
+      });
+    } else {
+      for (const x of r.runs) log(`${x.id}: Dice ${x.dice.mean.toFixed(3)}, ${empty(x)}${x.collapsed ? ' (collapsed in training)' : ''}`);
+      log(`report: ${join(r.outDir, 'report.html')}`);
+    }
   },
 };

@@ -100,6 +100,14 @@ export interface ExperimentConfig {
   normalisation: InputNormalisation;
   /** How images of another aspect ratio reach size×size (default `stretch`). */
   fit: Fit;
+  /** 2.5D context: adjacent slices of a volume as input channels (default 1 = 2D); one layout reads them all. */
+  context: ContextConfig;
+}
+
+/** The `context` config (train/batches.ts builds the k-slice input; data/context.ts picks the neighbours). */
+export interface ContextConfig {
+  /** Slices per input: 1, 3, 5, 7 or 9, the centre one predicted. */
+  slices: number;
 }
 
 const SCHEMA_FILE = 'experiment-config.schema.json';
@@ -124,6 +132,7 @@ export function resolveConfig(partial: DeepPartial<ExperimentConfig> = {}): Expe
   out.layout = { ...(partial.layout ?? DEFAULT_CONFIG.layout) } as LayoutFamily;
   out.layoutTraining = { ...DEFAULT_CONFIG.layoutTraining, ...(partial.layoutTraining ?? {}) };
   out.augment = { ...DEFAULT_CONFIG.augment, ...(partial.augment ?? {}) };
+  out.context = { ...DEFAULT_CONFIG.context, ...(partial.context ?? {}) };
   if (partial.baselineEpochs === undefined && partial.epochs !== undefined) out.baselineEpochs = partial.epochs;
   return out;
 }

@@ -40,6 +40,19 @@ const stemOf = (file: string) => basename(file, extname(file));
 
 const requireDir = requireFolder;
 
+/** A folder's slices are ordered by file name within each volume (the volume's files sort in scan order). */
+const FOLDER_SLICE_ORDER = 'file name within each volume';
+
+/** For each entry of a list of volume ids: how many earlier entries have the same id (its index within its volume). */
+export function positionsWithinVolumes(volumeIds: readonly string[]): number[] {
+  const seen = new Map<string, number>();
+  return volumeIds.map((id) => {
+    const k = seen.get(id) ?? 0;
+    seen.set(id, k + 1);
+    return k;
+  });
+}
+
 /** Loads a folder of image/mask PNG pairs; throws UserError naming the file on bad input unless skipBad. */
 export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Promise<CtDataset> {
   requireDir(dir, 'dataset');
@@ -59,6 +72,7 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
   }
   const stems = imageFiles.map(stemOf);
   const volumes = assignVolumes(dir, stems, { volumeStarts: opts.volumeStarts, volumesFile: opts.volumesFile, split: opts.split });
+  const sliceIndices = positionsWithinVolumes(volumes.ids);
 
   type Loaded = { slice: CtSlice; height: number; width: number; bits: number; maxValue: number; file: string };
   const loadOne = async (k: number): Promise<Loaded | null> => {
@@ -79,7 +93,7 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
         image[i] = img.data[i]!;
         if (image[i]! > maxValue) maxValue = image[i]!;
       }
-      return { slice: { image, mask, volumeId: volumes.ids[k]!, name: stems[k]! }, height: img.height, width: img.width, bits: img.bits, maxValue, file: imagePath };
+      return { slice: { image, mask, volumeId: volumes.ids[k]!, name: stems[k]!, sliceIndex: sliceIndices[k]! }, height: img.height, width: img.width, bits: img.bits, maxValue, file: imagePath };
     } catch (e) {
       skips.skipOrThrow(e);
       return null;
@@ -126,6 +140,7 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
     slices,
     source: dir,
     volumeRule: volumes.rule,
+    sliceOrder: FOLDER_SLICE_ORDER,
     ...skips.datasetField(),
   };
 }

@@ -8,6 +8,7 @@ import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { printable, UserError } from '../errors.js';
 import { readRegularFile } from '../util/fs-safe.js';
 import { limitsOf, type PixelLimits } from './limits.js';
+import { niftiAxes, type Direction } from './orientation.js';
 
 export interface NiftiVolume {
   /** Voxels along x, y, z. */
@@ -18,6 +19,8 @@ export interface NiftiVolume {
   raw: ArrayLike<number>;
   /** Voxel size in mm along x, y, z (pixdim). */
   spacing: [number, number, number];
+  /** Directions (RAS) of the i and j voxel axes from the header's sform / qform, and which one gave them. */
+  axes: { i: Direction; j: Direction; source: string };
 }
 
 const TYPES: Record<number, { bytes: number; name: string }> = {
@@ -134,7 +137,7 @@ export function parseNifti(bytes: Uint8Array, file: string, pixelLimits?: PixelL
     }
   }
   const pix = (i: number) => Math.abs(view.getFloat32(76 + 4 * i, le)) || 1;
-  return { dims: [x, y, z], data, raw, spacing: [pix(1), pix(2), pix(3)] };
+  return { dims: [x, y, z], data, raw, spacing: [pix(1), pix(2), pix(3)], axes: niftiAxes(buf.subarray(0, 348)) };
 }
 
 function readerFor(datatype: number, v: DataView, le: boolean): (at: number) => number {
@@ -165,7 +168,7 @@ export function readNifti(path: string, pixelLimits?: PixelLimits): NiftiVolume 
 export function encodeNifti1(
   dims: [number, number, number],
   data: Int16Array | Uint8Array | Float32Array,
-  opts: { slope?: number; intercept?: number; spacing?: [number, number, number] } = {},
+  opts: { slope?: number; intercept?: number; spacing?: [number, number, number]; sform?: [number[], number[], number[]] } = {},
 ): Uint8Array {
   const [x, y, z] = dims;
   if (data.length !== x * y * z) throw new RangeError(`NIfTI data has ${data.length} voxels, expected ${x}×${y}×${z}`);
@@ -182,6 +185,11 @@ export function encodeNifti1(
   v.setFloat32(108, 352, true);
   v.setFloat32(112, opts.slope ?? 1, true);
   v.setFloat32(116, opts.intercept ?? 0, true);
+  if (opts.sform) {
+    // sform_code 1 (scanner anatomical) and srow_x, srow_y, srow_z: voxel (i, j, k, 1) → RAS mm.
+    v.setInt16(254, 1, true);
+    opts.sform.forEach((row, r) => row.forEach((value, c) => v.setFloat32(280 + 16 * r + 4 * c, value, true)));
+  }
   out.set([0x6e, 0x2b, 0x31, 0], 344); // "n+1\0"
   for (let i = 0; i < data.length; i++) {
     const at = 352 + i * bytes;

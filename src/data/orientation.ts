@@ -7,6 +7,10 @@
  */
 import { UserError } from '../errors.js';
 
+/** What the loaders do with a recorded orientation: keep the slices as stored (the default) or turn them canonical. */
+export const ORIENT_MODES = ['as-stored', 'canonical'] as const;
+export type OrientMode = (typeof ORIENT_MODES)[number];
+
 /** A direction in patient LPS coordinates (+x Left, +y Posterior, +z Superior). */
 export type Direction = [number, number, number];
 
@@ -111,4 +115,24 @@ export function applyFix<T extends Float32Array | Uint8Array>(values: T, height:
     }
   }
   return { values: out, height: outH, width: outW };
+}
+
+/**
+ * What a loader does with one scan's orientation `found` under `mode`: the fix to apply (null:
+ * keep as stored) and the text the dataset summary records. A scan that is not axial cannot be
+ * made canonical: a UserError naming `file`.
+ */
+export function orientationPlan(found: SliceOrientation | null, mode: OrientMode | undefined, file: string): { fix: CanonicalFix | null; text: string } {
+  if (!found) return { fix: null, text: 'none recorded' };
+  const text = describeOrientation(found);
+  if (mode !== 'canonical') return { fix: null, text };
+  const fix = canonicalFix(found);
+  if (!fix) throw new UserError(`slices are not axial (${text}): --orient canonical cannot turn them`, { file });
+  return { fix, text: `${text}, made canonical (columns→L rows→P)` };
+}
+
+/** The distinct orientation texts of a folder's scans, in first-seen order, for its summary. */
+export function joinOrientations(texts: readonly string[]): string | undefined {
+  const distinct = [...new Set(texts)];
+  return distinct.length ? distinct.join('; ') : undefined;
 }

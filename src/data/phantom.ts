@@ -107,7 +107,7 @@ export function generatePhantoms(opts: PhantomOptions): CtDataset {
       const z = (k + 0.5) / perVolume;
       const r = renderPhantomHu(anatomy, z, opts.size, sliceRng, !lesionFree);
       const image = digitise(r.hu, opts.nativeBits, window, noiseHu, sliceRng);
-      slices.push({ image, mask: r.mask, volumeId, name: `${volumeId}-s${k}` });
+      slices.push({ image, mask: r.mask, volumeId, name: `${volumeId}-s${k}`, sliceIndex: k });
     }
   }
   return {

@@ -15,7 +15,9 @@ import { toBinaryMask } from './mask.js';
 import { listFiles } from './folder.js';
 import { checkPixelCount, readGreyImage } from './png.js';
 import { limitsOf, type PixelLimits } from './limits.js';
+import { SLICE_ORDER_RULES, seriesOrder } from './slice-order.js';
 import { readFolderNames, readRegularFile, requireFolder, statPath } from '../util/fs-safe.js';
+import { applyFix, dicomOrientation, joinOrientations, niftiSliceOrientation, orientationPlan, type CanonicalFix, type OrientMode } from './orientation.js';
 
 export interface ScanOptions extends PixelLimits {
   /** Native ADC depth the HU values are digitised to (default 12). */
@@ -27,7 +29,21 @@ export interface ScanOptions extends PixelLimits {
   skipBad?: boolean;
   imageDir?: string;
   maskDir?: string;
+  /** `canonical`: turn slices to columns→L rows→P by the orientation the files record; default: as stored. */
+  orient?: OrientMode;
 }
+
+/** A slice (H×W) and its mask through `fix` (null: unchanged). */
+function oriented(image: Float32Array, mask: Uint8Array, height: number, width: number, fix: CanonicalFix | null): { image: Float32Array; mask: Uint8Array } {
+  if (!fix) return { image, mask };
+  return { image: applyFix(image, height, width, fix).values, mask: applyFix(mask, height, width, fix).values };
+}
+
+/** [height, width] of H×W slices after `fix`. */
+const orientedShape = (height: number, width: number, fix: CanonicalFix | null): [number, number] => (fix?.transpose ? [width, height] : [height, width]);
+
+/** NIfTI slices come in the volume's own z index order. */
+const NIFTI_SLICE_ORDER = 'NIfTI z index';
 
 const niftiStem = (f: string) => f.replace(/\.nii(\.gz)?$/i, '');
 export const isNiftiFile = (f: string) => /\.nii(\.gz)?$/i.test(f);
@@ -49,14 +65,17 @@ export function loadNiftiPair(imagePath: string, maskPath: string, opts: ScanOpt
     throw new UserError(`mask volume is ${msk.dims.join('×')} but its image is ${img.dims.join('×')}`, { file: maskPath });
   }
   const mask3d = toBinaryMask(msk.raw, maskPath);
+  // The image's affine orients both: a mask volume shares its image's voxel grid.
+  const { fix, text } = orientationPlan(niftiSliceOrientation(img.axes), opts.orient, imagePath);
   const slices: CtSlice[] = [];
   for (let k = 0; k < img.dims[2]; k++) {
-    const mask = Uint8Array.from(axialSlice(msk, mask3d, k));
-    if (opts.lesionSlicesOnly && !mask.some((m) => m !== 0)) continue;
-    const image = huImageToCounts(axialSlice(img, img.data, k), nativeBits, window);
-    slices.push({ image, mask, volumeId, name: `${volumeId}-z${String(k).padStart(3, '0')}` });
+    const rawMask = Uint8Array.from(axialSlice(msk, mask3d, k));
+    if (opts.lesionSlicesOnly && !rawMask.some((m) => m !== 0)) continue;
+    const { image, mask } = oriented(huImageToCounts(axialSlice(img, img.data, k), nativeBits, window), rawMask, img.dims[1], img.dims[0], fix);
+    slices.push({ image, mask, volumeId, name: `${volumeId}-z${String(k).padStart(3, '0')}`, sliceIndex: k });
   }
-  return { height: img.dims[1], width: img.dims[0], nativeBits, slices, source: imagePath, volumeRule: 'NIfTI file stem' };
+  const [height, width] = orientedShape(img.dims[1], img.dims[0], fix);
+  return { height, width, nativeBits, slices, source: imagePath, volumeRule: 'NIfTI file stem', sliceOrder: NIFTI_SLICE_ORDER, orientation: text };
 }
 
 /**
@@ -85,6 +104,7 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
   const imageStems = new Set(images.filter(isNiftiFile).map(niftiStem));
   for (const f of masks) if (!isNiftiFile(f) || !imageStems.has(niftiStem(f))) skips.skipOrThrow(new UserError(isNiftiFile(f) ? 'mask without image' : 'not a NIfTI file', { file: join(maskDir, f) }));
   const slices: CtSlice[] = [];
+  const orientations: string[] = [];
   let shape: [number, number] | null = null;
   for (const f of images) {
     try {
@@ -94,12 +114,14 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
       const got = loadNiftiPair(join(imageDir, f), join(maskDir, m), opts);
       shape = sameSliceShape(shape, got, "volumes'", join(imageDir, f));
       slices.push(...got.slices);
+      if (got.orientation) orientations.push(got.orientation);
     } catch (e) {
       skips.skipOrThrow(e);
     }
   }
   if (slices.length === 0 || !shape) throw new UserError(`no usable slices (${skips.skipped.length} files skipped)`, { file: dir });
-  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'NIfTI file stem', ...skips.datasetField() };
+  const orientation = joinOrientations(orientations);
+  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'NIfTI file stem', sliceOrder: NIFTI_SLICE_ORDER, ...skips.datasetField(), ...(orientation ? { orientation } : {}) };
 }
 
 const UNCOMPRESSED = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
@@ -109,7 +131,12 @@ interface DicomImage {
   rows: number;
   cols: number;
   hu: Float32Array;
+  /** ImagePositionPatient z (mm), NaN when absent. */
   z: number;
+  /** ImagePositionPatient x, y, z (mm), when every component is present. */
+  position?: [number, number, number];
+  /** ImageOrientationPatient row then column direction cosines, when present. */
+  orientation?: [number, number, number, number, number, number];
   instance: number;
   patientId: string;
 }
@@ -154,15 +181,24 @@ export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
     cols,
     hu,
     z: ds.floatString('x00200032', 2) ?? NaN,
+    ...decimalValues(ds, 'x00200032', 3, 'position'),
+    ...decimalValues(ds, 'x00200037', 6, 'orientation'),
     instance: ds.intString('x00200013') ?? NaN,
     patientId: ds.string('x00100020')?.trim() ?? '',
   };
 }
 
+/** `{ [field]: values }` when a multi-valued decimal-string tag has `count` finite values, else `{}`. */
+function decimalValues<F extends 'position' | 'orientation'>(ds: dicomParser.DataSet, tag: string, count: number, field: F): Partial<Pick<DicomImage, F>> {
+  const values = Array.from({ length: count }, (_, i) => ds.floatString(tag, i) ?? NaN);
+  return values.every(Number.isFinite) ? ({ [field]: values } as Partial<Pick<DicomImage, F>>) : {};
+}
+
 /**
  * One DICOM series (a folder of single-frame files) with its masks: a NIfTI mask volume whose
- * slice k matches the k-th image sorted by ascending ImagePositionPatient z (else InstanceNumber,
- * else file name), or a folder of PNG masks named like the DICOM files (`IM0001.dcm` → `IM0001.png`).
+ * slice k matches the k-th image in scan order (ImagePositionPatient along the slice normal, else
+ * InstanceNumber, else file name; see slice-order.ts; the dataset's `sliceOrder` says which), or
+ * a folder of PNG masks named like the DICOM files (`IM0001.dcm` → `IM0001.png`).
  * The volume id is the PatientID, else the series folder name.
  */
 export async function loadDicomSeries(seriesDir: string, maskPath: string, opts: ScanOptions = {}): Promise<CtDataset> {
@@ -184,8 +220,9 @@ export async function loadDicomSeries(seriesDir: string, maskPath: string, opts:
     }
   }
   if (images.length === 0) throw new UserError(`no usable DICOM images (${skips.skipped.length} skipped)`, { file: seriesDir });
-  const key = images.every((im) => Number.isFinite(im.z)) ? 'z' : images.every((im) => Number.isFinite(im.instance)) ? 'instance' : null;
-  images.sort((a, b) => (key ? a[key] - b[key] : 0) || a.file.localeCompare(b.file));
+  const ordered = seriesOrder(images);
+  const sorted = ordered.order.map((i) => images[i]!);
+  images.splice(0, images.length, ...sorted);
   const { rows, cols } = images[0]!;
   const volumeId = images[0]!.patientId || basename(seriesDir);
   const masks: (Uint8Array | null)[] = [];
@@ -212,14 +249,20 @@ export async function loadDicomSeries(seriesDir: string, maskPath: string, opts:
     const bin = toBinaryMask(vol.raw, maskPath);
     for (let k = 0; k < images.length; k++) masks.push(Uint8Array.from(axialSlice(vol, bin, k)));
   }
+  // The series' first image orients all of it (a series is one acquisition plane).
+  const iop = images[0]!.orientation;
+  const { fix, text } = orientationPlan(iop ? dicomOrientation(iop) : null, opts.orient, images[0]!.file);
   const slices: CtSlice[] = [];
   images.forEach((im, k) => {
-    const mask = masks[k];
-    if (!mask || (opts.lesionSlicesOnly && !mask.some((m) => m !== 0))) return;
-    slices.push({ image: huImageToCounts(im.hu, nativeBits, window), mask, volumeId, name: basename(im.file).replace(/\.[^.]*$/, '') });
+    const rawMask = masks[k];
+    if (!rawMask || (opts.lesionSlicesOnly && !rawMask.some((m) => m !== 0))) return;
+    const { image, mask } = oriented(huImageToCounts(im.hu, nativeBits, window), rawMask, rows, cols, fix);
+    slices.push({ image, mask, volumeId, name: basename(im.file).replace(/\.[^.]*$/, ''), sliceIndex: k });
   });
   if (slices.length === 0) throw new UserError('no usable slices', { file: seriesDir });
-  return { height: rows, width: cols, nativeBits, slices, source: seriesDir, volumeRule: 'DICOM PatientID', ...skips.datasetField() };
+  const [height, width] = orientedShape(rows, cols, fix);
+  const sliceOrder = `DICOM ${SLICE_ORDER_RULES[ordered.rule]}`;
+  return { height, width, nativeBits, slices, source: seriesDir, volumeRule: 'DICOM PatientID', sliceOrder, ...skips.datasetField(), orientation: text };
 }
 
 /**
@@ -233,7 +276,9 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
   const series = existsSync(imageDir) ? readFolderNames(imageDir).filter((f) => !f.startsWith('.') && statPath(join(imageDir, f)).isDirectory()) : [];
   if (series.length === 0) throw new UserError('no DICOM series folders', { file: imageDir });
   const slices: CtSlice[] = [];
+  const orientations: string[] = [];
   const skips = skipCollector(opts.skipBad);
+  const orders = new Set<string>();
   let shape: [number, number] | null = null;
   for (const s of series) {
     const candidates = [join(maskDir, s), join(maskDir, `${s}.nii.gz`), join(maskDir, `${s}.nii`)];
@@ -243,11 +288,14 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
       const got = await loadDicomSeries(join(imageDir, s), maskPath, opts);
       shape = sameSliceShape(shape, got, "series'", join(imageDir, s));
       slices.push(...got.slices);
+      if (got.orientation) orientations.push(got.orientation);
+      if (got.sliceOrder) orders.add(got.sliceOrder);
       skips.skipped.push(...(got.skipped ?? []));
     } catch (e) {
       skips.skipOrThrow(e);
     }
   }
   if (!shape || slices.length === 0) throw new UserError(`no usable slices (${skips.skipped.length} skipped)`, { file: dir });
-  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'DICOM PatientID', ...skips.datasetField() };
+  const orientation = joinOrientations(orientations);
+  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'DICOM PatientID', sliceOrder: [...orders].join('; '), ...skips.datasetField(), ...(orientation ? { orientation } : {}) };
 }

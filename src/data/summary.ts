@@ -17,6 +17,8 @@ export interface DatasetSummary {
   volumes: number;
   slicesPerVolume: Record<string, number>;
   volumeRule?: string;
+  /** Slice orientation the files record, and whether it was applied (NIfTI, DICOM). */
+  orientation?: string;
   skipped?: { file: string; reason: string }[];
 }
 
@@ -50,6 +52,7 @@ export function summarizeDataset(ds: CtDataset): DatasetSummary {
     volumes: counts.size,
     slicesPerVolume: Object.fromEntries(counts),
     ...(ds.volumeRule ? { volumeRule: ds.volumeRule } : {}),
+    ...(ds.orientation ? { orientation: ds.orientation } : {}),
     ...(ds.skipped ? { skipped: ds.skipped } : {}),
   };
 }

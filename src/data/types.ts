@@ -11,6 +11,12 @@ export interface CtSlice {
   volumeId: string;
   /** A name for reports (file stem or synthetic index). */
   name: string;
+  /**
+   * Position of the slice within its volume along the scan axis, 0-based, as loaded (NIfTI z
+   * index, DICOM series order, file order within a folder's volume, phantom cut); absent where
+   * a source does not know it. Slices left out (e.g. lesion slices only) leave gaps.
+   */
+  sliceIndex?: number;
 }
 
 export interface CtDataset {
@@ -23,6 +29,8 @@ export interface CtDataset {
   source: string;
   /** How volume ids were assigned (loaders say which rule applied; see src/data/volumes.ts). */
   volumeRule?: string;
+  /** How slices are ordered within a volume (DICOM: which tag decided; see src/data/slice-order.ts). */
+  sliceOrder?: string;
   /** Inputs a loader skipped under `skipBad`, each with the reason. */
   skipped?: SkippedInput[];
   /**
@@ -30,6 +38,11 @@ export interface CtDataset {
    * default window [−1024, 1024] HU of the phantoms and HU loaders (src/data/hu.ts).
    */
   huWindow?: { lowHu: number; highHu: number };
+  /**
+   * The slice orientation the files record (NIfTI, DICOM; absent for PNG and phantoms), e.g.
+   * "columns→L rows→A (nifti sform)", and whether it was applied ("made canonical").
+   */
+  orientation?: string;
 }
 
 /** A file (or slice) a loader left out under `skipBad`. */

@@ -5,6 +5,7 @@ import { resizeDataset } from '../data/resize.js';
 import { splitByVolume } from '../data/split.js';
 import { COVID_CT_20_RADIOPAEDIA_VOLUMES, COVID_CT_20_TEST_VOLUMES, COVID_CT_20_VOLUME_STARTS, SLICE_SPLIT_RULE, type SplitRule } from '../data/volumes.js';
 import type { PixelLimits } from '../data/limits.js';
+import type { OrientMode } from '../data/orientation.js';
 import { UserError } from '../errors.js';
 import type { DetectorProfile } from '../profile/types.js';
 import type { ExperimentConfig } from '../config/experiment-config.js';
@@ -30,6 +31,11 @@ export type DataSource =
        * level stand for. An approximation: windowing and contrast enhancement cannot be undone.
        */
       huFromDisplay?: { lowHu: number; highHu: number };
+      /** Image and mask sub-folders (default `ct`, `covid`). */
+      imageDir?: string;
+      maskDir?: string;
+      /** `canonical`: NIfTI / DICOM slices turned to the canonical orientation (`--orient`); absent: as stored. */
+      orient?: OrientMode;
     };
 
 export interface PreparedData {
@@ -84,15 +90,26 @@ export async function prepareData(
   } else {
     // All-test evaluation cuts nothing, so a folder without volume ids is fine there.
     const split = source.split ?? (opts.allTest ? 'slice' : 'volume');
-    const loaded = await loadDataset(source.path, { skipBad: source.skipBad, volumeStarts: source.volumeStarts, split, ...source.limits });
+    const loaded = await loadDataset(source.path, {
+      skipBad: source.skipBad,
+      volumeStarts: source.volumeStarts,
+      split,
+      ...source.limits,
+      ...(source.imageDir !== undefined ? { imageDir: source.imageDir } : {}),
+      ...(source.maskDir !== undefined ? { maskDir: source.maskDir } : {}),
+      ...(source.orient ? { orient: source.orient } : {}),
+    });
     splitRule = opts.allTest ? 'none: every slice is test data' : split === 'slice' ? SLICE_SPLIT_RULE : `by volume (${loaded.volumeRule ?? 'ids from the loader'})`;
     if (loaded.slices.length === 0) throw new UserError('no usable slices', { file: source.path });
     const every = source.every ?? 1;
+    if (every > 1 && (config.context?.slices ?? 1) > 1)
+      throw new UserError(`context.slices ${config.context.slices} reads adjacent slices, but --every ${every} keeps only every ${every}th: use --every 1 for a 2.5D run`);
     const kept = every > 1 ? subset(loaded, loaded.slices.map((_, i) => i).filter((i) => i % every === 0)) : loaded;
     ds = kept.height === config.size && kept.width === config.size ? kept : resizeDataset(kept, config.size, config.fit ?? 'stretch');
     const skipped = loaded.skipped?.length ? `, ${loaded.skipped.length} file(s) skipped` : '';
     const thinned = every > 1 ? `, every ${every}th slice: ${kept.slices.length}` : '';
-    label = `${source.path} (${loaded.slices.length} slices${thinned}, ${loaded.nativeBits}-bit${skipped})`;
+    const orientation = loaded.orientation ? `, orientation ${loaded.orientation}` : '';
+    label = `${source.path} (${loaded.slices.length} slices${thinned}, ${loaded.nativeBits}-bit${skipped}${orientation})`;
   }
   if (source.kind === 'folder' && source.huFromDisplay) ds = { ...ds, huWindow: { ...source.huFromDisplay } };
   // Detector space reads HU: the data's depth is its own (its counts map to HU), the ADC's is the profile's.

@@ -4,7 +4,7 @@ import type { DetectorProfile } from '../profile/types.js';
 import { randomLayout, randomLevelLayout } from '../quant/random.js';
 import { TrainableQuantization } from '../quant/layer.js';
 import { MultiLevelQuantization } from '../quant/multilevel.js';
-import { collapseReason, evaluate } from '../train/evaluate.js';
+import { collapseReason, evaluate, evaluateSlicesAndVolumes } from '../train/evaluate.js';
 import { JointModel, type InputStage } from '../train/joint.js';
 import { trainModel } from '../train/trainer.js';
 import type { Progress } from '../util/progress.js';
@@ -183,6 +183,8 @@ export function modelForPoint(
     seed: point.seed,
     // Absent in configs recorded before the option existed: the default (fixed) then applies.
     ...(config.normalisation ? { normalisation: config.normalisation } : {}),
+    // Absent in configs recorded before 2.5D existed: 2D then.
+    ...(config.context && config.context.slices !== 1 ? { contextSlices: config.context.slices } : {}),
   });
 }
 
@@ -232,7 +234,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
     });
     if (outcome.stopped) return { results: [], stopped: true };
     const evalOpts = { batchSize: config.batchSize };
-    const dice = await evaluate(model, data.test, { ...evalOpts, mode: 'hardware' });
+    const { dice, diceVolume } = await evaluateSlicesAndVolumes(model, data.test, { ...evalOpts, mode: 'hardware' });
     const validationSet = data.validation.slices.length ? data.validation : data.test;
     const validationDice = await evaluate(model, validationSet, { ...evalOpts, mode: 'hardware' });
     const reason = collapseReason(validationDice, validationSet);
@@ -254,6 +256,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       id: point.id,
       setup: point.setup,
       dice,
+      diceVolume,
       validationDice,
       bitsPerPixel: channels === undefined ? bitsPerPixel(profile, point) : bitsPerChannel(profile, point, channels),
       ...(point.keptBits !== undefined ? { keptBits: point.keptBits } : {}),
@@ -267,12 +270,14 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       }
       if (stage.layer.straightThrough) main.straightThrough = true;
     }
+    // Stochastic masks at the schedule's final temperature, from the layer's evaluation noise stream (see predictMasks).
+    const stochastic = { ...evalOpts, mode: 'stochastic' as const, temperature: config.temperature.end };
     if (stage.kind === 'learned') {
-      main.diceStochastic = await evaluate(model, data.test, { ...evalOpts, mode: 'stochastic' });
+      main.diceStochastic = await evaluate(model, data.test, stochastic);
       main.probabilityMap = Array.from(await stage.layer.probabilityMap());
       main.hardwareLayout = Array.from(await stage.layer.hardwareLayout());
     } else if (stage.kind === 'multilevel') {
-      main.diceStochastic = await evaluate(model, data.test, { ...evalOpts, mode: 'stochastic' });
+      main.diceStochastic = await evaluate(model, data.test, stochastic);
       main.bitsMap = Array.from(await stage.layer.bitsMap());
     } else if (stage.kind === 'fixed') {
       main.hardwareLayout = Array.from(stage.layout);
@@ -282,7 +287,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
     const results = [main];
     for (const keptBits of point.evaluateAllPixelsAt ?? []) {
       const fed = new JointModel({ ...model.options, stage: { kind: 'all', keptBits } }, model.unet);
-      const d = await evaluate(fed, data.test, { ...evalOpts, mode: 'hardware' });
+      const { dice: d, diceVolume: dVolume } = await evaluateSlicesAndVolumes(fed, data.test, { ...evalOpts, mode: 'hardware' });
       const dv = await evaluate(fed, validationSet, { ...evalOpts, mode: 'hardware' });
       results.push({
         ...base,
@@ -290,6 +295,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
         setup: 'all-pixels-baseline',
         keptBits,
         dice: d,
+        diceVolume: dVolume,
         validationDice: dv,
         bitsPerPixel: keptBits,
         history: [],

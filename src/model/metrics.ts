@@ -68,3 +68,32 @@ export function diceOverSet(
     emptyPredictionShare: n === 0 ? NaN : emptyPredictions / n,
   };
 }
+
+/** 3D Dice of one volume: its id and 2ΣTP / (2ΣTP + ΣFP + ΣFN) over all its slices. */
+export interface VolumeDice {
+  id: string;
+  dice: number;
+}
+
+/**
+ * 3D Dice per volume: TP, FP and FN summed over each volume's slices (the whole lesion volume, not
+ * a mean of slice scores), volumes in first-appearance order, and their mean. A volume without
+ * lesion and without any prediction scores 1 (the convention above). `volumeIds[i]` is slice i's.
+ */
+export function diceOverVolumes(
+  volumeIds: readonly string[],
+  masks: ArrayLike<number>[],
+  predictions: ArrayLike<number>[],
+): { perVolume: VolumeDice[]; mean: number } {
+  if (masks.length !== predictions.length || masks.length !== volumeIds.length) {
+    throw new Error(`${volumeIds.length} volume ids, ${masks.length} masks, ${predictions.length} predictions`);
+  }
+  const totals = new Map<string, Confusion>();
+  masks.forEach((m, i) => {
+    const c = confusion(m, predictions[i]!);
+    const t = totals.get(volumeIds[i]!) ?? { tp: 0, fp: 0, fn: 0 };
+    totals.set(volumeIds[i]!, { tp: t.tp + c.tp, fp: t.fp + c.fp, fn: t.fn + c.fn });
+  });
+  const perVolume = [...totals].map(([id, c]) => ({ id, dice: diceFromConfusion(c) }));
+  return { perVolume, mean: perVolume.length === 0 ? NaN : perVolume.reduce((a, v) => a + v.dice, 0) / perVolume.length };
+}

@@ -6,7 +6,8 @@
  * concatenation [up, skip], conv block; head: 1×1 conv + sigmoid. Glorot-uniform kernels and zero
  * biases (Keras defaults), each initializer seeded from `seed`, so the model is deterministic.
  *
- * Input [B, H, W, 1] normalised to [0, 1] (the caller divides native counts by 2^nativeBits − 1);
+ * Input [B, H, W, C] normalised to [0, 1] (the caller divides native counts by 2^nativeBits − 1),
+ * C = inputChannels (1, or k neighbouring slices for 2.5D: only the first convolution sees C);
  * output [B, H, W, 1] lesion probabilities. H and W must be divisible by 2^depth.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -39,6 +40,8 @@ export interface UNetConfig {
    * network only learns to predict background, a phase in which short runs collapse.
    */
   outputPrior?: number;
+  /** Channels of the input image: 1 (default), or k adjacent slices of a volume (2.5D context). */
+  inputChannels?: number;
 }
 
 /**
@@ -81,6 +84,9 @@ function checkConfig(c: UNetConfig): void {
   if (c.outputPrior !== undefined && !(c.outputPrior > 0 && c.outputPrior < 1)) {
     throw new RangeError(`outputPrior must be in (0, 1), got ${c.outputPrior}`);
   }
+  if (c.inputChannels !== undefined && !(Number.isInteger(c.inputChannels) && c.inputChannels >= 1)) {
+    throw new RangeError(`inputChannels must be a positive integer, got ${c.inputChannels}`);
+  }
   if (!['none', 'batch', 'group', 'instance'].includes(c.normalization)) {
     throw new RangeError(`normalization must be none, batch, group or instance, got ${c.normalization}`);
   }
@@ -120,7 +126,7 @@ export function buildUNet(config: UNetConfig): tf.LayersModel {
   const block = (x: tf.SymbolicTensor, filters: number, name: string) =>
     conv(conv(x, filters, `${name}_conv1`), filters, `${name}_conv2`);
 
-  const input = tf.input({ shape: [height, width, 1], name: 'image' });
+  const input = tf.input({ shape: [height, width, config.inputChannels ?? 1], name: 'image' });
   let x: tf.SymbolicTensor = input;
   const skips: tf.SymbolicTensor[] = [];
   for (let level = 0; level < depth; level++) {

@@ -14,7 +14,11 @@ import { writeReport } from '../report/write.js';
 import { mergeRuns } from '../runs/store.js';
 import type { RunResult } from '../runs/types.js';
 import { makeFolder } from '../util/atomic.js';
-import { examplePredictions } from './examples.js';
+import { bestAndWorstExamples, examplePredictions } from './examples.js';
+import type { Fit } from '../data/resize.js';
+import type { SplitRule } from '../data/volumes.js';
+import type { PixelLimits } from '../data/limits.js';
+import type { OrientMode } from '../data/orientation.js';
 import { writeDetectorOutputs } from './detector-outputs.js';
 
 export type SessionOptions = Omit<ExperimentOptions, 'isWorker'>;
@@ -73,34 +77,68 @@ export async function mergeSession(dirs: string[], outDir: string, log: (line: s
   return { outDir, runs, files, stopped: false, backend: [...new Set(runs.map((r) => r.backend))].join(','), seconds: (Date.now() - t0) / 1000 };
 }
 
-/** Re-evaluates a saved run folder's models on other data (all of it is test data) or on its own test split. */
-export async function evalSession(
-  runDir: string,
-  opts: { data?: DataSource; outDir: string; backend: BackendName; log: (line: string) => void },
-): Promise<SessionOutcome> {
+export interface EvalSessionOptions {
+  /** Other data (all of it is test data); absent: the run's own test split. */
+  data?: DataSource;
+  /** The name of the evaluated data set, for the report title (e.g. the folder's name). */
+  datasetName: string;
+  /** How other aspect ratios reach the run's size (default: the run's config `fit`). */
+  fit?: Fit;
+  /** Re-evaluating on the own test split: the split rule and size limits to load the run's data with (default: as recorded). */
+  ownData?: { split?: SplitRule; limits?: PixelLimits; orient?: OrientMode };
+  outDir: string;
+  backend: BackendName;
+  log: (line: string) => void;
+}
+
+/**
+ * Re-evaluates a saved run folder's models on other data (all of it is test data) or on its own
+ * test split, and writes a report that names the data set: every run stays in the tables with its
+ * intervals (collapse is carried over from training), the examples are the best and worst slices
+ * of the evaluated data, and the training curves are labelled as such.
+ */
+export async function evalSession(runDir: string, opts: EvalSessionOptions): Promise<SessionOutcome> {
   const t0 = Date.now();
   const record = readExperimentRecord(runDir);
+  const config = opts.fit ? { ...record.config, fit: opts.fit } : record.config;
   const started = await startBackend(opts.backend, opts.log);
   let test: CtDataset;
   let source: string;
+  let data: DataSource;
   if (opts.data) {
-    const prepared = await prepareData(opts.data, record.profile, { ...record.config, testFraction: 0.999, validationFraction: 0 }, { allTest: true });
+    data = opts.data;
+    const prepared = await prepareData(data, record.profile, { ...config, testFraction: 0.999, validationFraction: 0 }, { allTest: true });
     test = prepared.split.test;
     source = prepared.source;
   } else {
-    const prepared = await prepareData(record.data, record.profile, record.config);
+    data = record.data.kind === 'folder' ? { ...record.data, ...definedOnly(opts.ownData ?? {}) } : record.data;
+    const prepared = await prepareData(data, record.profile, config);
     test = prepared.split.test;
     source = `${prepared.source} (the run's own test split)`;
   }
   opts.log(`evaluating the runs of ${runDir} on ${test.slices.length} slices of ${source}`);
-  const runs = await reevaluateRuns(runDir, record, test, record.config.batchSize);
+  const runs = await reevaluateRuns(runDir, record, test, config.batchSize);
   makeFolder(opts.outDir);
-  writeExperimentRecord(opts.outDir, { ...record, kind: 'eval', evaluatedFrom: runDir, data: opts.data ?? record.data });
+  writeExperimentRecord(opts.outDir, { ...record, config, kind: 'eval', evaluatedFrom: runDir, data });
+  const evaluation = { dataset: opts.datasetName, slices: test.slices.length };
+  const examples = await bestAndWorstExamples(runDir, runs, test, record.profile, config);
   const files = await writeReport(opts.outDir, {
     runs,
     profile: record.profile,
-    config: record.config,
-    meta: { kind: 'eval', backend: started.name, data: source, seconds: (Date.now() - t0) / 1000, tfjsVersion: tf.version.tfjs },
+    config,
+    examples,
+    meta: {
+      kind: 'eval',
+      backend: started.name,
+      data: `evaluated on ${evaluation.dataset} (${evaluation.slices} slices): ${source}`,
+      evaluation,
+      seconds: (Date.now() - t0) / 1000,
+      tfjsVersion: tf.version.tfjs,
+    },
   });
   return { outDir: opts.outDir, runs, files, stopped: false, backend: started.name, seconds: (Date.now() - t0) / 1000 };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

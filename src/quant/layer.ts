@@ -166,6 +166,10 @@ export class TrainableQuantization extends ReadoutQuantizationLayer {
     this.buildLogits(inputShape, [cellRows, cellCols], w);
   }
 
+  get noiseDrawsPerImage(): number {
+    return this.cellShape[0] * this.cellShape[1];
+  }
+
   /** The cell weights as a tensor, or undefined when the cells are equal in size (plain mean). */
   private cellWeightTensor(): tf.Tensor2D | undefined {
     return this.cellWeights ? tf.tensor2d(this.cellWeights, this.cellShape) : undefined;
@@ -231,7 +235,11 @@ export class TrainableQuantization extends ReadoutQuantizationLayer {
     });
   }
 
-  /** x: [B, rows, cols, 1] native counts → same shape, native counts. kwargs.mode overrides `mode`. */
+  /**
+   * x: [B, rows, cols, C] native counts → same shape, native counts. The mask [B or 1, rows, cols, 1]
+   * broadcasts over C (2.5D: the k slices of one input are read with one layout). kwargs.mode
+   * overrides `mode`.
+   */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { mode?: MaskMode }): tf.Tensor {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;

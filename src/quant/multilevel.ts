@@ -95,6 +95,10 @@ export class MultiLevelQuantization extends ReadoutQuantizationLayer {
     return this.levelBits.length;
   }
 
+  get noiseDrawsPerImage(): number {
+    return this.cellShape[0] * this.cellShape[1] * this.levelCount;
+  }
+
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const K = this.levelCount;
     const rng = new Rng(this.seed);
@@ -186,7 +190,10 @@ export class MultiLevelQuantization extends ReadoutQuantizationLayer {
     });
   }
 
-  /** x: [B, rows, cols, 1] native counts → same shape, native counts. kwargs.mode overrides `mode`. */
+  /**
+   * x: [B, rows, cols, C] native counts → same shape, native counts. C > 1 (slices of one volume,
+   * 2.5D): every channel is read with the same level selection. kwargs.mode overrides `mode`.
+   */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { mode?: MaskMode }): tf.Tensor {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
@@ -194,7 +201,9 @@ export class MultiLevelQuantization extends ReadoutQuantizationLayer {
       const y = this.selection(x.shape[0]!, mode);
       const quantize = mode === 'hardware' ? quantizeCounts : quantizeCountsSTE;
       const levels = [x, ...this.modes.map((b) => quantize(x, this.nativeBits, b, this.rule))];
-      return tf.sum(tf.mul(y, tf.concat(levels, 3)), 3, true);
+      if (x.shape[3] === 1) return tf.sum(tf.mul(y, tf.concat(levels, 3)), 3, true);
+      // [B, rows, cols, 1, K] selection against [B, rows, cols, C, K] levels, summed over K.
+      return tf.sum(tf.mul(tf.expandDims(y, 3), tf.stack(levels, 4)), 4);
     });
   }
 

@@ -91,6 +91,11 @@ export function straightThroughMask(hard: tf.Tensor, relaxed: tf.Tensor): tf.Ten
   return ste(relaxed) as tf.Tensor;
 }
 
+/** The seed of a layer's evaluation noise stream: unrelated to its training streams (trainer.ts stepNoiseSeed). */
+export function evaluationNoiseSeed(layerSeed: number): number {
+  return (Math.imul(layerSeed ^ 0x2545f491, 0x9e3779b1) ^ 0x6a09e667) >>> 0;
+}
+
 /** The shared shell; subclasses build `logits` with buildLogits and draw noise with sampleNoise. */
 export abstract class ReadoutQuantizationLayer extends tf.layers.Layer {
   readonly rows: number;
@@ -212,10 +217,23 @@ export abstract class ReadoutQuantizationLayer extends tf.layers.Layer {
     this.temperature = checkTemperature(t);
   }
 
-  /** Restarts the sampling noise (same seed → same masks again). */
-  resetNoise(seed = this.seed): void {
+  /** Restarts the sampling noise (same seed → same masks again), optionally at draw `start` of the stream. */
+  resetNoise(seed = this.seed, start = 0): void {
     this.noiseKey = noiseKeyFromSeed(seed);
-    this.noiseUsed = 0;
+    this.noiseUsed = start;
+  }
+
+  /** Noise draws one image's mask takes in the stochastic mode (one per cell, per level for multi-level). */
+  abstract get noiseDrawsPerImage(): number;
+
+  /**
+   * Positions the noise at image `imageIndex` of the layer's evaluation stream, so a stochastic
+   * evaluation is a pure function of (layer seed, image index): the same for a freshly trained
+   * layer and one restored from its checkpoint, whatever noise training used last. Images that
+   * follow in one batch take the next draws, i.e. those of the next image indices.
+   */
+  startEvaluationNoise(imageIndex: number): void {
+    this.resetNoise(evaluationNoiseSeed(this.seed), imageIndex * this.noiseDrawsPerImage);
   }
 
   /** The next draws of the sampling noise as a tensor of `shape` (see noise.ts). */

@@ -39,6 +39,8 @@ export interface HtmlReportInput {
   split?: string;
   figures: HtmlFigure[];
   tableViews: HtmlTable[];
+  /** `eval` reports: the data set the saved models were evaluated on (named in the title). */
+  evaluatedOn?: { dataset: string; slices: number };
 }
 
 function budgetPhrase(v: Verdict, profile: DetectorProfile): string {
@@ -52,9 +54,27 @@ function formatNum(x: number, digits = 3): string {
   return Number.isFinite(x) ? String(Number(x.toPrecision(digits))) : 'n/a';
 }
 
+/** Mean share of empty predictions per setup (and budget), e.g. "learned at 0.5: 12%". */
+function emptyPredictionSentence(tables: Tables, dataset: string): string {
+  const groups = new Map<string, number[]>();
+  for (const r of tables.runs) {
+    const key = r.budget !== undefined ? `${r.setup} at ${formatNum(r.budget, 4)}` : r.kept_bits !== undefined ? `${r.setup} ${r.kept_bits}-bit` : r.setup;
+    groups.set(key, [...(groups.get(key) ?? []), r.empty_prediction_share]);
+  }
+  const parts = [...groups].map(([k, v]) => `${k} ${formatNum((100 * v.reduce((a, b) => a + b, 0)) / v.length, 3)}%`);
+  return `Share of ${dataset}'s slices where the model predicted no lesion at all (mean over runs): ${parts.join('; ')}.`;
+}
+
 /** The plain-language headline: per budget, where the learned layout beats the random control and where not. */
-export function headlineSentences(tables: Tables, profile: DetectorProfile): string[] {
+export function headlineSentences(tables: Tables, profile: DetectorProfile, evaluatedOn?: { dataset: string; slices: number }): string[] {
   const out: string[] = [];
+  if (evaluatedOn) {
+    out.push(
+      `Saved models evaluated on ${evaluatedOn.dataset} (${evaluatedOn.slices} slices). Low scores here are results, not collapse: ` +
+        'a run counts as collapsed only if it failed in training (empty predictions on its validation data).',
+    );
+    out.push(emptyPredictionSentence(tables, evaluatedOn.dataset));
+  }
   const vs = tables.verdicts;
   if (vs.length === 0) {
     out.push('There are no learned and random-control runs at the same budget, so this report makes no learned-versus-random comparison.');
@@ -82,7 +102,7 @@ export function headlineSentences(tables: Tables, profile: DetectorProfile): str
   const collapsed = tables.runs.filter((r) => r.collapsed);
   if (collapsed.length) {
     out.push(
-      `${collapsed.length} of ${tables.runs.length} runs collapsed (empty or near-zero predictions) and are excluded from every mean: ` +
+      `${collapsed.length} of ${tables.runs.length} runs collapsed${evaluatedOn ? ' in training' : ''} (empty or near-zero predictions) and are excluded from every mean: ` +
         `${collapsed.map((r) => r.id).join(', ')}.`,
     );
   }
@@ -105,7 +125,7 @@ function tableHtml(t: HtmlTable): string {
 /** The complete HTML page. */
 export function reportHtml(input: HtmlReportInput): string {
   const { profile, tables } = input;
-  const headline = headlineSentences(tables, profile).map((s) => `<li>${escapeXml(s)}</li>`).join('\n');
+  const headline = headlineSentences(tables, profile, input.evaluatedOn).map((s) => `<li>${escapeXml(s)}</li>`).join('\n');
   const figures = input.figures
     .map((f) => `<figure${f.small ? ' class="small"' : ''}><img alt="${escapeXml(f.caption)}" src="data:image/png;base64,${Buffer.from(f.png).toString('base64')}">` +
       `<figcaption>${escapeXml(f.caption)} <span class="file">${escapeXml(f.file)}</span></figcaption></figure>`)
@@ -132,7 +152,7 @@ export function reportHtml(input: HtmlReportInput): string {
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>ctquant report — ${escapeXml(profile.name)} — ${escapeXml(input.runId)}</title>
+<title>ctquant report — ${escapeXml(profile.name)} — ${escapeXml(input.runId)}${input.evaluatedOn ? ` — evaluated on ${escapeXml(input.evaluatedOn.dataset)}` : ''}</title>
 <style>
 body { font-family: 'DejaVu Sans', Arial, Helvetica, sans-serif; margin: 24px auto; max-width: 1200px; color: #222; line-height: 1.45; padding: 0 16px; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; }
@@ -153,7 +173,7 @@ tr.collapsed td { background: #fde8e8; color: #8a1f1f; }
 </style>
 </head>
 <body>
-<h1>ctquant report: ${escapeXml(profile.name)}</h1>
+<h1>ctquant report: ${escapeXml(profile.name)}${input.evaluatedOn ? ` — evaluated on ${escapeXml(input.evaluatedOn.dataset)} (${input.evaluatedOn.slices} slices)` : ''}</h1>
 <p class="meta">Run ${escapeXml(input.runId)} · ${escapeXml(input.createdAt)} · detector ${profile.rows}×${profile.cols} readout pixels, native ${profile.nativeBits}-bit,
 reduced modes ${profile.modes.map((m) => `${m}-bit`).join(', ')} (${profile.rule}), budget ${escapeXml(budget)} · backend ${escapeXml(input.backend)} · ${versions}</p>
 <p>${escapeXml(profile.description)}</p>

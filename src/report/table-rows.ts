@@ -21,6 +21,8 @@ export interface RunRow {
   dice_pooled: number;
   empty_prediction_share: number;
   dice_stochastic_mean?: number;
+  /** Mean over test volumes of the 3D Dice (TP / FP / FN summed over a volume's slices). */
+  dice_volume_mean?: number;
   n_test_images: number;
   collapsed: boolean;
   collapse_reason?: string;
@@ -33,7 +35,7 @@ export interface RunRow {
 
 export const RUN_COLUMNS = [
   'id', 'setup', 'seed', 'kept_bits', 'budget', 'bits_per_pixel', 'dice_mean', 'dice_pooled', 'empty_prediction_share',
-  'dice_stochastic_mean', 'n_test_images', 'collapsed', 'collapse_reason', 'epochs', 'final_loss', 'final_val_dice',
+  'dice_stochastic_mean', 'dice_volume_mean', 'n_test_images', 'collapsed', 'collapse_reason', 'epochs', 'final_loss', 'final_val_dice',
   'train_seconds', 'backend',
 ] as const satisfies readonly (keyof RunRow)[];
 

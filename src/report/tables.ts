@@ -70,6 +70,7 @@ function runRow(r: RunResult): RunRow {
     dice_pooled: r.dice.pooled,
     empty_prediction_share: r.dice.emptyPredictionShare,
     dice_stochastic_mean: r.diceStochastic?.mean,
+    dice_volume_mean: r.diceVolume?.mean,
     n_test_images: r.dice.perImage.length,
     collapsed: r.collapsed,
     collapse_reason: r.collapseReason,

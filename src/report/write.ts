@@ -45,6 +45,12 @@ export interface ReportMeta {
   versions?: Partial<Versions>;
   /** More seconds per phase the caller timed, e.g. { dataSeconds }. */
   timings?: Record<string, number>;
+  /**
+   * `eval` reports: the data set the saved models were evaluated on and its slice count. The
+   * title says so, the training curves are labelled as coming from training, the examples are the
+   * best and worst slices of this data.
+   */
+  evaluation?: { dataset: string; slices: number };
 }
 
 export interface WriteReportInput {
@@ -135,9 +141,21 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
     }
   }
 
+  const evaluation = input.meta.evaluation;
   const curves = trainingCurveSpecs(runs);
-  if (curves.length) figure('plot-training.png', await svgToPng(plotGridSvg(curves, 2, 600, 400, 'Training curves')), 'Training loss and validation Dice per epoch, one line per run (collapsed runs dashed).');
-  if (input.examples && input.examples.length) figure('plot-examples.png', await examplesPng(input.examples), 'Example test slices: input, ground truth and prediction outlines.');
+  if (curves.length) {
+    const title = evaluation ? 'Training curves (from training, not measured on the evaluated data)' : 'Training curves';
+    const caption = evaluation
+      ? `From training: loss and validation Dice per epoch as recorded when the runs trained, not measured on ${evaluation.dataset} (collapsed runs dashed).`
+      : 'Training loss and validation Dice per epoch, one line per run (collapsed runs dashed).';
+    figure('plot-training.png', await svgToPng(plotGridSvg(curves, 2, 600, 400, title)), caption);
+  }
+  if (input.examples && input.examples.length) {
+    const caption = evaluation
+      ? `Best and worst slices of ${evaluation.dataset} (Dice in each title): input, ground truth and prediction outlines.`
+      : 'Example test slices: input, ground truth and prediction outlines.';
+    figure('plot-examples.png', await examplesPng(input.examples), caption);
+  }
 
   const backend = input.meta.backend ?? ([...new Set(runs.map((r) => r.backend))].sort().join(', ') || 'none');
   const versions: Versions = {
@@ -156,7 +174,8 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
     { title: 'Storage per frame', file: 'storage.csv', columns: STORAGE_COLUMNS, rows: rowsOf(tables.storage) },
     { title: 'All runs', file: 'runs.csv', columns: RUN_COLUMNS, rows: rowsOf(tables.runs), isCollapsed: collapsedRow },
   ];
-  put('report.html', reportHtml({ profile, tables, runId, createdAt, backend, versions, data: input.meta.data, split: input.meta.split, figures, tableViews: views }),
+  put('report.html', reportHtml({ profile, tables, runId, createdAt, backend, versions, data: input.meta.data, split: input.meta.split, figures, tableViews: views,
+    ...(evaluation ? { evaluatedOn: evaluation } : {}) }),
     'self-contained report: headline, figures and tables');
 
   // Files already in the folder (runs/*.json, checkpoints, logs) are listed too: the manifest describes the whole folder.

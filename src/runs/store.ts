@@ -67,6 +67,15 @@ export function checkRunResult(value: unknown, file: string): RunResult {
     if (!numArray(d!.perImage)) fail(`/${k}/perImage`, 'must be an array of numbers');
     for (const f of ['mean', 'pooled', 'emptyPredictionShare']) if (!isNum(d![f])) fail(`/${k}/${f}`, 'must be a number');
   }
+  if (v.diceVolume !== undefined) {
+    const d = v.diceVolume as Record<string, unknown>;
+    if (typeof d !== 'object' || d === null) fail('/diceVolume', 'must be an object');
+    if (!isNum(d.mean)) fail('/diceVolume/mean', 'must be a number');
+    const perVolume = d.perVolume;
+    if (!Array.isArray(perVolume) || !perVolume.every((e) => typeof e === 'object' && e !== null && typeof e.id === 'string' && isNum(e.dice))) {
+      fail('/diceVolume/perVolume', 'must be a list of { id, dice }');
+    }
+  }
   if (!Array.isArray(v.history)) fail('/history', 'must be an array');
   (v.history as unknown[]).forEach((h, i) => {
     const e = h as Record<string, unknown>;

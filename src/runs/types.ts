@@ -44,6 +44,13 @@ export interface DiceSummary {
   emptyPredictionShare: number;
 }
 
+/** 3D Dice over whole volumes: TP / FP / FN summed over each test volume's slices. */
+export interface VolumeDiceSummary {
+  perVolume: { id: string; dice: number }[];
+  /** Mean of perVolume (each volume counts once, whatever its slice count). */
+  mean: number;
+}
+
 export interface EpochRecord {
   epoch: number;
   loss: number;
@@ -75,6 +82,8 @@ export interface RunResult {
    * split): designs are chosen on this, never on `dice`.
    */
   validationDice?: DiceSummary;
+  /** The `dice` evaluation per volume (3D Dice over each test volume's lesion); absent in runs recorded before it existed. */
+  diceVolume?: VolumeDiceSummary;
   /** Learned setups: evaluation with stochastic (relaxed-Bernoulli) masks. */
   diceStochastic?: DiceSummary;
   /** True when validation predictions were empty (or Dice stayed ~0 though lesions exist): never averaged in silently. */

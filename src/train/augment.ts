@@ -200,32 +200,68 @@ export function imageMinimum(image: ArrayLike<number>): number {
 }
 
 /**
- * One augmented slice: image [H·W] native counts (integers in [0, 2^nativeBits − 1]) and mask
- * [H·W] in {0,1}, both row-major; the inputs are not modified. With every option off the
- * inputs are copied unchanged.
+ * What augmentSlice and augmentStack take after the image(s) and mask: slice height and width
+ * (pixels), the native bit depth, the config, which draw (seed, epoch and the dataset index of
+ * the (centre) slice) and how images are resampled (default bilinear; masks always nearest).
  */
-export function augmentSlice(
-  image: Float32Array,
-  mask: Uint8Array,
+export type AugmentDraw = [
   height: number,
   width: number,
   nativeBits: number,
   c: AugmentConfig,
   at: { seed: number; epoch: number; index: number },
-  imageMode: 'bilinear' | 'nearest' = 'bilinear',
-): { image: Float32Array; mask: Uint8Array } {
-  if (augmentationIsOff(c)) return { image: image.slice(), mask: mask.slice() };
-  const p = drawAugmentParams(c, at.seed, at.epoch, at.index, height === width);
-  let outImage: Float32Array = image.slice();
-  let outMask: Uint8Array = mask.slice();
-  if (hasGeometry(c)) {
-    const map = sourceMap(p, height, width);
-    outImage = warp(image, height, width, map, imageMode, imageMinimum(image));
-    outMask = Uint8Array.from(warp(mask, height, width, map, 'nearest', 0));
-  }
+  imageMode?: 'bilinear' | 'nearest',
+];
+
+/**
+ * One augmented slice: image [H·W] native counts (integers in [0, 2^nativeBits − 1]) and mask
+ * [H·W] in {0,1}, both row-major; the inputs are not modified. With every option off the
+ * inputs are copied unchanged.
+ */
+export function augmentSlice(image: Float32Array, mask: Uint8Array, ...draw: AugmentDraw): { image: Float32Array; mask: Uint8Array } {
+  // A stack of one: its centre slice keeps the drawn noise seed, so this is the 2D augmentation.
+  const { images, mask: augmentedMask } = augmentStack([image], mask, ...draw);
+  return { image: images[0]!, mask: augmentedMask };
+}
+
+/** The geometric then intensity transform of one image with drawn parameters (a new array). */
+function transformImage(
+  image: Float32Array,
+  height: number,
+  width: number,
+  nativeBits: number,
+  c: AugmentConfig,
+  p: AugmentParams,
+  map: readonly number[] | null,
+  imageMode: 'bilinear' | 'nearest',
+): Float32Array {
+  const out = map ? warp(image, height, width, map, imageMode, imageMinimum(image)) : image.slice();
   // Bilinear values are not integers: intensity (or at least the rounding) always follows.
   const full = 2 ** nativeBits - 1;
-  if (hasIntensity(c)) applyIntensity(outImage, p, nativeBits);
-  else for (let i = 0; i < outImage.length; i++) outImage[i] = Math.round(Math.min(full, Math.max(0, outImage[i]!)));
-  return { image: outImage, mask: outMask };
+  if (hasIntensity(c)) applyIntensity(out, p, nativeBits);
+  else for (let i = 0; i < out.length; i++) out[i] = Math.round(Math.min(full, Math.max(0, out[i]!)));
+  return out;
+}
+
+/**
+ * A 2.5D stack augmented as one patient: the k images (each [H·W] native counts, the centre one
+ * at (k − 1)/2) get the SAME geometric and intensity transform, drawn for the centre slice
+ * (`at.index`), and the centre's mask the same geometric one. Only the pixel noise differs
+ * between slices (independent noise per slice, as a scanner has); the centre slice's result is
+ * exactly augmentSlice's (which is this with k = 1). Inputs are not modified.
+ */
+export function augmentStack(
+  images: readonly Float32Array[],
+  mask: Uint8Array,
+  ...[height, width, nativeBits, c, at, imageMode = 'bilinear']: AugmentDraw
+): { images: Float32Array[]; mask: Uint8Array } {
+  if (augmentationIsOff(c)) return { images: images.map((im) => im.slice()), mask: mask.slice() };
+  const p = drawAugmentParams(c, at.seed, at.epoch, at.index, height === width);
+  const map = hasGeometry(c) ? sourceMap(p, height, width) : null;
+  const centre = (images.length - 1) / 2;
+  const out = images.map((im, ch) => {
+    const noiseSeed = ch === centre ? p.noiseSeed : augmentSeed(p.noiseSeed, ch - centre, at.index);
+    return transformImage(im, height, width, nativeBits, c, { ...p, noiseSeed }, map, imageMode);
+  });
+  return { images: out, mask: map ? Uint8Array.from(warp(mask, height, width, map, 'nearest', 0)) : mask.slice() };
 }

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CtDataset } from '../data/types.js';
 import { Rng } from '../util/rng.js';
-import { augmentationIsOff, augmentSlice, type AugmentConfig } from './augment.js';
+import { contextIndices } from '../data/context.js';
+import { augmentationIsOff, augmentSlice, augmentStack, type AugmentConfig } from './augment.js';
 
 /**
  * Batches of a dataset as tensors. Order is a pure function of (seed, epoch) so a resumed
@@ -31,11 +32,20 @@ export interface BatchAugmentation {
 }
 
 /**
- * Images [B,H,W,1] in native counts and masks [B,H,W,1] in {0,1} for the given slice indices;
- * with `augment`, each slice is transformed before the readout stage sees it (the layout stays
- * in detector coordinates).
+ * Images [B,H,W,k] in native counts and masks [B,H,W,1] in {0,1} for the given slice indices;
+ * k = `contextSlices` (default 1): channel c of batch entry b is the slice at offset
+ * c − (k − 1)/2 from slice indices[b] in its volume (src/data/context.ts: volume scan order, ends
+ * repeated), and the mask is the centre slice's. With `augment`, each entry is transformed
+ * before the readout stage sees it, all its k slices alike (the layout stays in detector
+ * coordinates).
  */
-export function makeBatch(ds: CtDataset, indices: number[], augment?: BatchAugmentation): { counts: tf.Tensor4D; masks: tf.Tensor4D } {
+export function makeBatch(
+  ds: CtDataset,
+  indices: number[],
+  augment?: BatchAugmentation,
+  contextSlices = 1,
+): { counts: tf.Tensor4D; masks: tf.Tensor4D } {
+  if (contextSlices !== 1) return makeContextBatch(ds, indices, augment, contextSlices);
   const hw = ds.height * ds.width;
   const images = new Float32Array(indices.length * hw);
   const masks = new Float32Array(indices.length * hw);
@@ -53,4 +63,29 @@ export function makeBatch(ds: CtDataset, indices: number[], augment?: BatchAugme
   });
   const shape: [number, number, number, number] = [indices.length, ds.height, ds.width, 1];
   return { counts: tf.tensor4d(images, shape), masks: tf.tensor4d(masks, shape) };
+}
+
+/** makeBatch with k > 1 context slices, channels interleaved per pixel (NHWC). */
+function makeContextBatch(ds: CtDataset, indices: number[], augment: BatchAugmentation | undefined, k: number): { counts: tf.Tensor4D; masks: tf.Tensor4D } {
+  const hw = ds.height * ds.width;
+  const images = new Float32Array(indices.length * hw * k);
+  const masks = new Float32Array(indices.length * hw);
+  const active = augment && !augmentationIsOff(augment.config) ? augment : null;
+  indices.forEach((idx, b) => {
+    const stack = contextIndices(ds, idx, k).map((i) => ds.slices[i]!.image);
+    const centre = ds.slices[idx]!;
+    const s = active
+      ? augmentStack(stack, centre.mask, ds.height, ds.width, ds.nativeBits, active.config, { seed: active.seed, epoch: active.epoch, index: idx })
+      : { images: stack, mask: centre.mask };
+    const base = b * hw * k;
+    for (let c = 0; c < k; c++) {
+      const image = s.images[c]!;
+      for (let i = 0; i < hw; i++) images[base + i * k + c] = image[i]!;
+    }
+    for (let i = 0; i < hw; i++) masks[b * hw + i] = s.mask[i]!;
+  });
+  return {
+    counts: tf.tensor4d(images, [indices.length, ds.height, ds.width, k]),
+    masks: tf.tensor4d(masks, [indices.length, ds.height, ds.width, 1]),
+  };
 }

@@ -6,6 +6,7 @@ import type { QuantizerRule } from '../profile/types.js';
 import { buildUNet, type UNetConfig } from '../model/unet.js';
 import { checkNormalisation, normaliseInput, type InputNormalisation } from '../model/input-normalisation.js';
 import { EVALUATION_EPOCH, type ChannelDesign, type DetectorReadout, type ReadoutKeys } from '../detector/input-stage.js';
+import { checkContextSlices } from '../data/context.js';
 
 /**
  * What happens to the native readout before the U-Net sees it:
@@ -45,6 +46,12 @@ export interface JointModelOptions {
   /** How the readout is scaled after the input stage (default `fixed`: counts / full scale). */
   normalisation?: InputNormalisation;
   /**
+   * 2.5D context: k adjacent slices of a volume as the U-Net's input channels (odd; default 1,
+   * plain 2D). The input stage reads every channel with the same layout (one detector reads
+   * every slice of a scan), so the layout, its budget and its storage per slice are unchanged.
+   */
+  contextSlices?: number;
+  /**
    * Detector space: the images are clean data counts, read by this detector, reconstructed and
    * scaled by it (src/detector/input-stage.ts); `normalisation` does not apply. The model does not own it.
    */
@@ -71,6 +78,8 @@ export class JointModel {
   private readonly bitMasks: { keptBits: number; mask: tf.Tensor4D }[];
   private readonly scale: number;
   private readonly ownsUnet: boolean;
+  /** k: slices per input (channels of the counts); 1 for a 2D model. */
+  readonly contextSlices: number;
 
   /** `unet`: an already trained U-Net to feed through this stage (setup a); it stays owned by its first model. */
   constructor(readonly options: JointModelOptions, unet?: tf.LayersModel) {
@@ -78,12 +87,16 @@ export class JointModel {
     this.scale = 1 / (2 ** options.nativeBits - 1);
     this.ownsUnet = unet === undefined;
     if (options.normalisation) checkNormalisation(options.normalisation, options.nativeBits);
-    this.unet = unet ?? buildUNet({ ...options.unet, height: options.height, width: options.width, seed: options.seed });
+    const k = checkContextSlices(options.contextSlices ?? 1);
+    this.contextSlices = k;
+    // Only a 2.5D model names its channels, so a 2D U-Net is built exactly as before.
+    this.unet = unet ?? buildUNet({ ...options.unet, height: options.height, width: options.width, seed: options.seed, ...(k > 1 ? { inputChannels: k } : {}) });
     const detector = options.detector;
     if (detector && (options.stage.kind === 'fixedBits' || options.stage.kind === 'multilevel'))
       throw new RangeError(`input stage ${options.stage.kind} is image-space only (detector space has one reduced mode per channel)`);
     if (detector && options.stage.kind === 'fixed' && options.stage.layout.length !== detector.channels)
       throw new RangeError(`channel layout: expected ${detector.channels} channels, got ${options.stage.layout.length}`);
+    if (detector && k > 1) throw new RangeError('2.5D context (contextSlices > 1) is image-space only: detector space reads one slice');
     this.fixedMask =
       options.stage.kind === 'fixed' && detector
         ? (tf.tensor1d(Float32Array.from(options.stage.layout)) as unknown as tf.Tensor4D)
@@ -109,7 +122,11 @@ export class JointModel {
     }
   }
 
-  /** The quantized (or untouched) readout [B,H,W,1] native counts, as the U-Net's input stage makes it. */
+  /**
+   * The quantized (or untouched) readout [B,H,W,k] native counts, as the U-Net's input stage
+   * makes it: every one of the k slices with the same layout (masks [1 or B,H,W,1] broadcast
+   * over the channels; a sampled training mask is one draw per image, shared by its k slices).
+   */
   applyStage(counts: tf.Tensor4D, mode: MaskMode): tf.Tensor4D {
     const stage = this.stage;
     const { nativeBits, rule } = this.options;
@@ -157,7 +174,7 @@ export class JointModel {
     }
   }
 
-  /** Probabilities [B,H,W,1] for counts [B,H,W,1]; `training` switches normalisation layers to batch statistics. */
+  /** Probabilities [B,H,W,1] (centre slice) for counts [B,H,W,k]; `training` switches normalisation layers to batch statistics. */
   forward(counts: tf.Tensor4D, opts: ForwardOptions): tf.Tensor4D {
     const detector = this.options.detector;
     if (detector) {

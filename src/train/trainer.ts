@@ -171,7 +171,7 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
           layer.resetNoise(stepNoiseSeed(opts.seed, globalStep));
         }
         const idx = batchIndices(train.slices.length, opts.batchSize, opts.seed, epoch, stepInEpoch);
-        const { counts, masks } = makeBatch(train, idx, opts.augment && { config: opts.augment, seed: opts.seed, epoch });
+        const { counts, masks } = makeBatch(train, idx, opts.augment && { config: opts.augment, seed: opts.seed, epoch }, model.contextSlices);
         const mode = layoutFixed ? 'hardware' : 'stochastic';
         // Straight-through: this step's forward pass uses the hardware layout of the current
         // logits, read back here once (asynchronously, so every backend can).
