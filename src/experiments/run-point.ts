@@ -2,6 +2,9 @@ import { join } from 'node:path';
 import type { CtDataset } from '../data/types.js';
 import type { DetectorProfile } from '../profile/types.js';
 import { randomLayout, randomLevelLayout } from '../quant/random.js';
+import { ditherLayout, ditherLevelLayout } from '../quant/dither.js';
+import { blueNoiseLayout, blueNoiseLevelLayout } from '../quant/blue-noise.js';
+import { contentLayoutForSplit, contentLevelLayoutForSplit } from '../quant/content.js';
 import { TrainableQuantization } from '../quant/layer.js';
 import { MultiLevelQuantization } from '../quant/multilevel.js';
 import { collapseReason, evaluate } from '../train/evaluate.js';
@@ -11,7 +14,7 @@ import type { Progress } from '../util/progress.js';
 import type { ExperimentConfig } from '../config/experiment-config.js';
 import { runId, type PlanPoint } from './plan.js';
 import { readRunsIfAll, writeRun } from '../runs/store.js';
-import { hasBudget, type RunResult } from '../runs/types.js';
+import { trainsAsLayout, type RunResult } from '../runs/types.js';
 
 export interface SplitData {
   train: CtDataset;
@@ -47,8 +50,13 @@ function bitsPerPixel(profile: DetectorProfile, point: PlanPoint): number {
       return profile.nativeBits;
     case 'all-pixels-retrained':
       return point.keptBits!;
+    case 'designer':
+      return point.layoutBits!.reduce((a, b) => a + b, 0) / point.layoutBits!.length;
     case 'learned':
     case 'random':
+    case 'dither':
+    case 'blue-noise':
+    case 'content':
       return point.keptBits === undefined
         ? point.budget!
         : (1 - point.budget!) * profile.nativeBits + point.budget! * point.keptBits;
@@ -57,7 +65,42 @@ function bitsPerPixel(profile: DetectorProfile, point: PlanPoint): number {
   }
 }
 
-function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: PlanPoint): InputStage {
+/** A given layout (ADC bits per pixel) as an input stage: a mask at keptBits when the point has one, else bits per pixel. */
+function givenLayoutStage(profile: DetectorProfile, point: PlanPoint): InputStage {
+  const bits = point.layoutBits!;
+  return point.keptBits === undefined
+    ? { kind: 'fixedBits', bitsMap: Uint8Array.from(bits) }
+    : { kind: 'fixed', keptBits: point.keptBits, layout: Uint8Array.from(bits, (b) => (b < profile.nativeBits ? 1 : 0)) };
+}
+
+/**
+ * The layout of a fixed family at the point's budget: a mask at keptBits (fraction budgets) or ADC
+ * bits per pixel (bits-per-pixel budgets). Blue noise is seeded as the random control is; the content
+ * heuristic reads the training split only.
+ */
+function fixedFamilyStage(profile: DetectorProfile, size: number, point: PlanPoint, train: SplitData['train'] | undefined): InputStage {
+  const budget = point.budget!;
+  const levels = [profile.nativeBits, ...profile.modes];
+  const seed = point.seed * 7919 + 1;
+  const needTrain = () => {
+    if (!train) throw new Error(`the content layout of ${point.id} needs the training split`);
+    return { train };
+  };
+  if (point.keptBits === undefined) {
+    const bitsMap =
+      point.setup === 'dither' ? ditherLevelLayout(size, size, levels, budget)
+      : point.setup === 'blue-noise' ? blueNoiseLevelLayout(size, size, seed, levels, budget)
+      : contentLevelLayoutForSplit(needTrain(), levels, budget);
+    return { kind: 'fixedBits', bitsMap };
+  }
+  const layout =
+    point.setup === 'dither' ? ditherLayout(size, size, budget)
+    : point.setup === 'blue-noise' ? blueNoiseLayout(size, size, budget, seed)
+    : contentLayoutForSplit(needTrain(), budget);
+  return { kind: 'fixed', keptBits: point.keptBits, layout };
+}
+
+function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: PlanPoint, train?: SplitData['train']): InputStage {
   const { size, slope, temperature } = config;
   // Only non-default options reach the layer, so a default layer is built exactly as before.
   const family = {
@@ -69,6 +112,12 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
       return { kind: 'none' };
     case 'all-pixels-retrained':
       return { kind: 'all', keptBits: point.keptBits! };
+    case 'designer':
+      return givenLayoutStage(profile, point);
+    case 'dither':
+    case 'blue-noise':
+    case 'content':
+      return point.layoutBits ? givenLayoutStage(profile, point) : fixedFamilyStage(profile, size, point, train);
     case 'random':
       // Same seed for both kinds of control, so a rerun draws the same layout.
       return point.keptBits === undefined
@@ -109,14 +158,17 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
   }
 }
 
-/** The untrained model of a point (its input stage and a seeded U-Net). */
-export function modelForPoint(profile: DetectorProfile, config: ExperimentConfig, point: PlanPoint): JointModel {
+/**
+ * The untrained model of a point (its input stage and a seeded U-Net). `train`: the training split,
+ * which a content-heuristic point needs unless its layout is given (layoutBits).
+ */
+export function modelForPoint(profile: DetectorProfile, config: ExperimentConfig, point: PlanPoint, train?: SplitData['train']): JointModel {
   return new JointModel({
     height: config.size,
     width: config.size,
     nativeBits: profile.nativeBits,
     rule: profile.rule,
-    stage: inputStage(profile, config, point),
+    stage: inputStage(profile, config, point, train),
     unet: config.unet,
     seed: point.seed,
     // Absent in configs recorded before the option existed: the default (fixed) then applies.
@@ -127,7 +179,15 @@ export function modelForPoint(profile: DetectorProfile, config: ExperimentConfig
 /** The plan point a stored run came from (for rebuilding its model from the checkpoint). */
 export function pointOfRun(run: RunResult): PlanPoint {
   const setup = run.setup === 'all-pixels-baseline' ? 'baseline' : run.setup;
+  // A fixed family's or a designer's layout is rebuilt from the run itself (the content heuristic's
+  // training split is not at hand when a run is re-evaluated); the random control redraws its own.
+  const given = setup === 'designer' || setup === 'dither' || setup === 'blue-noise' || setup === 'content';
+  const layoutBits = !given ? undefined
+    : run.bitsMap ? [...run.bitsMap]
+    : run.hardwareLayout?.map((v) => (v ? run.keptBits! : run.nativeBits));
   return {
+    ...(layoutBits ? { layoutBits } : {}),
+    ...(run.layoutFile !== undefined ? { layoutFile: run.layoutFile } : {}),
     id: setup === 'baseline' ? runId('baseline', run.seed) : run.id,
     setup,
     seed: run.seed,
@@ -141,10 +201,10 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
   const done = ctx.resume ? finishedPoint(ctx.outDir, point) : null;
   if (done) return { results: done, stopped: false };
   const { config, profile, data } = ctx;
-  const model = modelForPoint(profile, config, point);
+  const model = modelForPoint(profile, config, point, data.train);
   try {
-    // The random control trains exactly as long as the learned layer it is compared with.
-    const epochs = hasBudget(point.setup) ? config.epochs : config.baselineEpochs;
+    // The random control, the fixed families and a designer's layout train exactly as long as the learned layer they are compared with.
+    const epochs = trainsAsLayout(point.setup) ? config.epochs : config.baselineEpochs;
     const steps = epochs * Math.max(1, Math.floor(data.train.slices.length / config.batchSize));
     const progress = ctx.progress?.(point.id, steps);
     const outcome = await trainModel(model, data.train, {
@@ -194,6 +254,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       bitsPerPixel: bitsPerPixel(profile, point),
       ...(point.keptBits !== undefined ? { keptBits: point.keptBits } : {}),
       ...(point.budget !== undefined ? { budget: point.budget } : {}),
+      ...(point.layoutFile !== undefined ? { layoutFile: point.layoutFile } : {}),
     };
     const stage = model.stage;
     if (stage.kind === 'learned' || stage.kind === 'multilevel') {

@@ -15,6 +15,7 @@ import { mergeRuns } from '../runs/store.js';
 import type { RunResult } from '../runs/types.js';
 import { makeFolder } from '../util/atomic.js';
 import { examplePredictions } from './examples.js';
+import { imageTables } from './image-tables.js';
 
 export type SessionOptions = Omit<ExperimentOptions, 'isWorker'>;
 
@@ -34,18 +35,21 @@ export async function runSession(opts: SessionOptions): Promise<SessionOutcome> 
   if (stopped) return { outDir, runs, files: [], stopped, backend, seconds: (Date.now() - t0) / 1000 };
 
   const examples = data ? await examplePredictions(outDir, runs, data.split.test, opts.profile, opts.config) : [];
+  const images = data ? imageTables(runs, opts.profile, data.split) : undefined;
   const seconds = (Date.now() - t0) / 1000;
   const files = await writeReport(outDir, {
     runs,
     profile: opts.profile,
     config: opts.config,
     examples,
+    ...(images ?? {}),
     meta: {
       kind: opts.kind,
       backend,
       seeds: seedList(opts.config.seed, opts.kind === 'train' ? 1 : opts.config.seeds),
       data: data?.source ?? String(opts.data.kind),
       ...(data ? { split: data.splitRule } : {}),
+      ...(opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {}),
       seconds,
       tfjsVersion: tf.version.tfjs,
     },
@@ -65,7 +69,7 @@ export async function mergeSession(dirs: string[], outDir: string, log: (line: s
     runs,
     profile: record.profile,
     config: record.config,
-    meta: { kind: 'merge', seconds: (Date.now() - t0) / 1000, tfjsVersion: tf.version.tfjs },
+    meta: { kind: 'merge', ...(record.tolerance !== undefined ? { tolerance: record.tolerance } : {}), seconds: (Date.now() - t0) / 1000, tfjsVersion: tf.version.tfjs },
   });
   return { outDir, runs, files, stopped: false, backend: [...new Set(runs.map((r) => r.backend))].join(','), seconds: (Date.now() - t0) / 1000 };
 }

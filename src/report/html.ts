@@ -37,6 +37,8 @@ export interface HtmlReportInput {
   /** Where the images came from and how train / test were cut (shown under the title when known). */
   data?: string;
   split?: string;
+  /** The design decision, shown above everything else: headline sentences, the rule, the front's figure and tables. */
+  decision?: { sentences: string[]; rule?: string; figures: HtmlFigure[]; tables: HtmlTable[] };
   figures: HtmlFigure[];
   tableViews: HtmlTable[];
 }
@@ -102,14 +104,29 @@ function tableHtml(t: HtmlTable): string {
     `<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div></section>`;
 }
 
+function figureHtml(f: HtmlFigure): string {
+  return `<figure${f.small ? ' class="small"' : ''}><img alt="${escapeXml(f.caption)}" src="data:image/png;base64,${Buffer.from(f.png).toString('base64')}">` +
+    `<figcaption>${escapeXml(f.caption)} <span class="file">${escapeXml(f.file)}</span></figcaption></figure>`;
+}
+
+/** The first section: the decision sentence in bold, the other sentences, the rule, then the front. */
+function decisionHtml(d: NonNullable<HtmlReportInput['decision']>): string {
+  const [first, ...rest] = d.sentences;
+  return `<section id="decision" class="decision">
+<h2>Decision: the cheapest readout that keeps the diagnosis</h2>
+${first !== undefined ? `<p class="verdict">${escapeXml(first)}</p>` : ''}
+${rest.map((s) => `<p>${escapeXml(s)}</p>`).join('\n')}
+${d.rule ? `<p class="rule">${escapeXml(d.rule)}</p>` : ''}
+${d.figures.map(figureHtml).join('\n')}
+${d.tables.map(tableHtml).join('\n')}
+</section>`;
+}
+
 /** The complete HTML page. */
 export function reportHtml(input: HtmlReportInput): string {
   const { profile, tables } = input;
   const headline = headlineSentences(tables, profile).map((s) => `<li>${escapeXml(s)}</li>`).join('\n');
-  const figures = input.figures
-    .map((f) => `<figure${f.small ? ' class="small"' : ''}><img alt="${escapeXml(f.caption)}" src="data:image/png;base64,${Buffer.from(f.png).toString('base64')}">` +
-      `<figcaption>${escapeXml(f.caption)} <span class="file">${escapeXml(f.file)}</span></figcaption></figure>`)
-    .join('\n');
+  const figures = input.figures.map(figureHtml).join('\n');
   const versions = Object.entries(input.versions).map(([k, v]) => `${escapeXml(k)} ${escapeXml(v)}`).join(', ');
   const budget = profile.budget.kind === 'fraction' ? `fraction ${profile.budget.value}` : `${profile.budget.value} bits per pixel`;
   // The script only reads the page: it marks whether every image decoded and counts errors, for headless checks.
@@ -139,6 +156,9 @@ h1 { font-size: 1.6em; margin-bottom: 0.2em; }
 .meta { color: #555; font-size: 0.9em; }
 .headline { background: #f3f7fb; border-left: 4px solid #0072B2; padding: 8px 16px; }
 .headline li { margin: 4px 0; }
+.decision { border: 2px solid #0072B2; border-radius: 4px; padding: 4px 16px 8px; margin: 12px 0 20px; }
+.decision .verdict { font-size: 1.15em; font-weight: bold; }
+.decision .rule { font-size: 0.85em; color: #444; }
 figure { display: inline-block; margin: 10px; vertical-align: top; max-width: 100%; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figure.small { max-width: 46%; }
@@ -154,10 +174,11 @@ tr.collapsed td { background: #fde8e8; color: #8a1f1f; }
 </head>
 <body>
 <h1>ctquant report: ${escapeXml(profile.name)}</h1>
+${input.decision ? decisionHtml(input.decision) : ''}
 <p class="meta">Run ${escapeXml(input.runId)} · ${escapeXml(input.createdAt)} · detector ${profile.rows}×${profile.cols} readout pixels, native ${profile.nativeBits}-bit,
 reduced modes ${profile.modes.map((m) => `${m}-bit`).join(', ')} (${profile.rule}), budget ${escapeXml(budget)} · backend ${escapeXml(input.backend)} · ${versions}</p>
 <p>${escapeXml(profile.description)}</p>
-${input.data !== undefined || input.split !== undefined ? `<p class="meta">Data: ${escapeXml(input.data ?? 'not recorded')} · split: ${escapeXml(input.split ?? 'not recorded')}</p>\n` : ''}<h2>Headline</h2>
+${input.data !== undefined || input.split !== undefined ? `<p class="meta">Data: ${escapeXml(input.data ?? 'not recorded')} · split: ${escapeXml(input.split ?? 'not recorded')}</p>\n` : ''}<h2>Learned layout against the random control</h2>
 <ul class="headline">
 ${headline}
 </ul>
