@@ -6,7 +6,7 @@
  */
 import type { DetectorProfile } from '../profile/types.js';
 import type { RunResult } from '../runs/types.js';
-import { decide, paretoFront, seedsNoClaim, type Decision, type DesignRow, type FrontPoint } from './pareto.js';
+import { decide, decisionRule, paretoFront, seedsNoClaim, type Decision, type DesignRow, type FrontPoint } from './pareto.js';
 
 /** τ when none is given (`--tolerance`). */
 export const DEFAULT_TOLERANCE = 0.02;
@@ -68,6 +68,8 @@ export interface DesignDecision {
   /** Undefined when there is no full-precision design with a usable validation Dice (see `problem`). */
   decision?: Decision;
   problem?: string;
+  /** The selection rule at τ (printed even when there is no decision). */
+  rule: string;
   /** The headline in order: the decision, the mixed-vs-uniform sentence, the seed count note. */
   sentences: string[];
   rows: ParetoRow[];
@@ -106,5 +108,5 @@ export function designDecision(runs: readonly RunResult[], profile: Pick<Detecto
   const sentences = decision ? [decision.headline, decision.mixedSentence] : [problem!];
   const seeds = Math.max(0, ...designs.map((d) => d.seeds.filter((s) => !s.collapsed).length));
   if (decision && seeds < 3) sentences.push(`${seedsNoClaim(seeds)[0]!.toUpperCase()}${seedsNoClaim(seeds).slice(1)}: every "beats" and "within τ" above needs a paired interval over at least 3 seeds; run more seeds (--seeds 3) before deciding.`);
-  return { tolerance, front, ...(decision ? { decision } : {}), ...(problem ? { problem } : {}), sentences, rows };
+  return { tolerance, rule: decisionRule(tolerance), front, ...(decision ? { decision } : {}), ...(problem ? { problem } : {}), sentences, rows };
 }

@@ -191,7 +191,7 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
   if (input.bitPlacement) {
     decisionTables.push({ title: 'Where did the bits go', file: 'bit-placement.csv', columns: PLACEMENT_COLUMNS, rows: rowsOf(input.bitPlacement.rows), note: input.bitPlacement.note });
   }
-  const decision = { sentences: designs.sentences, rule: designs.decision?.rule, figures: decisionFigures, tables: decisionTables };
+  const decision = { sentences: designs.sentences, rule: designs.rule, figures: decisionFigures, tables: decisionTables };
   put('report.html', reportHtml({ profile, tables, runId, createdAt, backend, versions, data: input.meta.data, split: input.meta.split, decision, figures, tableViews: views }),
     'self-contained report: the design decision and its front first, then the learned-vs-random comparison, figures and tables');
 
