@@ -90,7 +90,7 @@ export function workersHint(backend: string, points: number): string | null {
 export async function runExperiment(opts: ExperimentOptions): Promise<ExperimentOutcome> {
   const outDir = resolve(opts.outDir);
   if (!opts.isWorker) {
-    const settings = { kind: opts.kind, profile: opts.profile, config: opts.config, data: opts.data };
+    const settings = { kind: opts.kind, profile: opts.profile, config: opts.config, data: opts.data, ...(opts.designer ? { designer: opts.designer } : {}) };
     prepareOutFolder(outDir, { resume: opts.resume, overwrite: opts.overwrite ?? false, settings });
   }
   makeFolder(outDir);

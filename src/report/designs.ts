@@ -107,6 +107,9 @@ export function designDecision(runs: readonly RunResult[], profile: Pick<Detecto
   }));
   const sentences = decision ? [decision.headline, decision.mixedSentence] : [problem!];
   const seeds = Math.max(0, ...designs.map((d) => d.seeds.filter((s) => !s.collapsed).length));
-  if (decision && seeds < 3) sentences.push(`${seedsNoClaim(seeds)[0]!.toUpperCase()}${seedsNoClaim(seeds).slice(1)}: every "beats" and "within τ" above needs a paired interval over at least 3 seeds; run more seeds (--seeds 3) before deciding.`);
+  if (decision && seeds < 3) {
+    const noClaim = seedsNoClaim(seeds);
+    sentences.push(`${noClaim[0]!.toUpperCase()}${noClaim.slice(1)}. The ranking above is measured, but "beats" and "within τ" need a paired interval over at least 3 seeds: run --seeds 3 before deciding.`);
+  }
   return { tolerance, rule: decisionRule(tolerance), front, ...(decision ? { decision } : {}), ...(problem ? { problem } : {}), sentences, rows };
 }
