@@ -24,6 +24,8 @@ export interface HtmlTable {
   rows: readonly Record<string, Cell>[];
   /** Rows for which this returns true get the `collapsed` class. */
   isCollapsed?: (row: Record<string, Cell>) => boolean;
+  /** Rows for which this returns true get the `chosen` class (the decision's design). */
+  isChosen?: (row: Record<string, Cell>) => boolean;
   note?: string;
 }
 
@@ -95,7 +97,7 @@ function tableHtml(t: HtmlTable): string {
   const head = t.columns.map((c) => `<th>${escapeXml(c)}</th>`).join('');
   const body = t.rows
     .map((r) => {
-      const cls = t.isCollapsed?.(r) ? ' class="collapsed"' : '';
+      const cls = t.isCollapsed?.(r) ? ' class="collapsed"' : t.isChosen?.(r) ? ' class="chosen"' : '';
       return `<tr${cls}>${t.columns.map((c) => `<td>${escapeXml(formatCell(r[c]))}</td>`).join('')}</tr>`;
     })
     .join('\n');
@@ -169,6 +171,7 @@ table { border-collapse: collapse; font-size: 0.78em; margin: 6px 0 18px; }
 th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }
 th { background: #f0f0f0; position: sticky; top: 0; }
 tr.collapsed td { background: #fde8e8; color: #8a1f1f; }
+tr.chosen td { background: #e3f3e3; font-weight: bold; }
 .note { font-size: 0.85em; color: #555; }
 </style>
 </head>

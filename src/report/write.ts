@@ -185,7 +185,10 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
     { title: 'All runs', file: 'runs.csv', columns: RUN_COLUMNS, rows: rowsOf(tables.runs), isCollapsed: collapsedRow },
   ];
   const decisionTables: HtmlTable[] = [
-    { title: 'Designs on the front', file: 'pareto.csv', columns: PARETO_COLUMNS, rows: rowsOf(designs.rows),
+    // The columns a reader decides by first (pareto.csv keeps its own order).
+    { title: 'Designs on the front', file: 'pareto.csv', rows: rowsOf(designs.rows),
+      columns: ['design', 'bits_per_pixel', 'saving_pct', 'val_dice_mean', 'test_dice_mean', 'test_dice_lo', 'test_dice_hi', 'non_dominated', 'chosen', 'n_seeds', 'n_collapsed', 'family', 'kind'],
+      isChosen: (r) => r.chosen === true, isCollapsed: (r) => r.n_collapsed === r.n_seeds,
       note: 'val_dice_mean: mean validation Dice over non-collapsed seeds (the front and the decision use it); test_dice_*: mean and 95% t-interval across seeds (reported only). saving_pct = 1 − bits/native.' },
   ];
   if (input.bitPlacement) {
