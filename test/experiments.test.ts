@@ -31,7 +31,11 @@ test('sweep: two shards merged give the same tables as the unsharded sweep', () 
   const ids = readdirSync(join(whole, 'runs')).sort();
   // The baseline also evaluates every pixel at each kept-bits level (setup a: uniform designs).
   const uniform = [1, 2, 3, 4, 5, 6, 7].map((k) => `all-pixels-baseline-k${k}-s1.json`);
-  assert.equal(ids, [...uniform, 'baseline-s1.json', 'learned-k1-b0.5-s1.json', 'random-k1-b0.5-s1.json']);
+  // The fixed families run next to the random control by default (--families).
+  assert.equal(ids, [
+    ...uniform, 'baseline-s1.json', 'blue-noise-k1-b0.5-s1.json', 'content-k1-b0.5-s1.json', 'dither-k1-b0.5-s1.json',
+    'learned-k1-b0.5-s1.json', 'random-k1-b0.5-s1.json',
+  ]);
 
   for (const i of [1, 2]) {
     const s = runCli(['sweep', ...common, '--shard', `${i}/2`, '--out', join(dir, `shard${i}`)]);

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { UserError } from '../src/errors.js';
 import { finishedPoint } from '../src/experiments/run-point.js';
 import { readRunFile, readRunsIfAll, readStoredRuns, runFile, runFileName, writeRun } from '../src/runs/store.js';
-import { hasBudget, learnsLayout, SETUPS } from '../src/runs/types.js';
+import { hasBudget, hasFixedLayout, learnsLayout, SETUPS, trainsAsLayout } from '../src/runs/types.js';
 import { fixtureRuns } from './report-fixtures.js';
 
 function withFolder(body: (dir: string) => void): void {
@@ -86,7 +86,10 @@ test('run ids that are not safe file names are refused', () => {
 
 test('setup predicates: which setups learn a layout, which run at a budget', () => {
   assert.equal(SETUPS.filter(learnsLayout), ['learned', 'multilevel']);
-  assert.equal(SETUPS.filter(hasBudget), ['learned', 'random', 'multilevel']);
+  assert.equal(SETUPS.filter(hasBudget), ['learned', 'random', 'multilevel', 'dither', 'blue-noise', 'content']);
+  assert.equal(SETUPS.filter(hasFixedLayout), ['random', 'dither', 'blue-noise', 'content', 'designer']);
+  // Every layout arm trains as long as the learned layout; the U-Nets without a layout train baselineEpochs.
+  assert.equal(SETUPS.filter(trainsAsLayout), ['learned', 'random', 'multilevel', 'dither', 'blue-noise', 'content', 'designer']);
 });
 
 test.run();

@@ -6,6 +6,7 @@
 import { UserError } from '../errors.js';
 import { budgetProblem } from '../profile/budget.js';
 import type { DetectorProfile } from '../profile/types.js';
+import { FIXED_FAMILIES, type FixedFamily } from '../runs/types.js';
 
 /** What yargs hands over for a flag: a string, a number (NaN for "abc" on a number flag), true for a bare flag, or a list. */
 export type RawValue = string | number | boolean | readonly (string | number | boolean)[] | undefined;
@@ -93,6 +94,23 @@ export function checkBudgets(flag: string, budgets: readonly number[], profile: 
   return [...budgets];
 }
 
+/** `--families`: fixed layout families from FIXED_FAMILIES, or `none`; duplicates dropped, in FIXED_FAMILIES order. */
+export function parseFamilies(raw: RawValue): FixedFamily[] {
+  const items = parseList('families', raw);
+  if (items.length === 1 && items[0] === 'none') return [];
+  for (const f of items) {
+    if (!(FIXED_FAMILIES as readonly string[]).includes(f)) fail('families', `expected ${FIXED_FAMILIES.join(', ')} or none, got ${JSON.stringify(f)}`);
+  }
+  return FIXED_FAMILIES.filter((f) => items.includes(f));
+}
+
+/** `--tolerance`: τ of the design decision, a Dice difference in [0, 1]. */
+export function parseTolerance(raw: RawValue): number {
+  const t = parseNumber('tolerance', raw);
+  if (!(t >= 0 && t <= 1)) fail('tolerance', `expected a Dice difference in [0, 1], got ${t}`);
+  return t;
+}
+
 /** `--shard i/n`, 1-based on the command line; returned 0-based as the plan uses it. */
 export function parseShardFlag(raw: RawValue): { index: number; count: number } {
   const v = single('shard', raw);
@@ -111,6 +129,7 @@ export const FLAGS_NOT_FOR: Readonly<Record<string, Readonly<Record<string, stri
   train: {
     budgets: 'train runs at the profile budget; use sweep for several budgets',
     seeds: 'train is one training (its seed is --seed); use study or sweep for several seeds',
+    families: 'train runs the learned layout only; use study or sweep for the fixed families',
   },
 };
 

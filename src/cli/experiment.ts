@@ -8,8 +8,11 @@ import { layoutFamilyProblem, loadConfig, resolveConfig, type ExperimentConfig }
 import { DATASET_PRESETS, type DataSource, type DatasetPreset } from '../experiments/data.js';
 import { readExperimentRecord } from '../experiments/record.js';
 import { EXPERIMENT_KINDS, type ExperimentKind } from '../experiments/plan.js';
+import { FIXED_FAMILIES } from '../runs/types.js';
 import { loadProfile, studyProfile } from '../profile/load.js';
-import { checkBudgets, optionalInteger, parseInteger, parseIntegerList, parseList, parseHuWindow, parseNumberList, parseShardFlag, refuseInapplicable, safeFolderName, terminalSafe } from './args.js';
+import { checkBudgets, optionalInteger, parseFamilies, parseHuWindow, parseInteger, parseIntegerList, parseList, parseNumberList, parseShardFlag, parseTolerance, refuseInapplicable, safeFolderName, terminalSafe } from './args.js';
+import { readDesignerLayout } from '../layout-io/designer-layout.js';
+import type { DesignerLayout } from '../experiments/plan.js';
 import { loadCompute } from './compute.js';
 import { printJson, timestamp } from './format.js';
 import { dataFlagOptions, limitsFromFlags, type DataFlagArgs } from './data-flags.js';
@@ -34,6 +37,9 @@ interface ExperimentArgs extends DataFlagArgs {
   size?: number;
   fit?: Fit;
   budgets?: string[];
+  layout?: string;
+  tolerance?: number;
+  families?: string[];
   resume: boolean;
   overwrite: boolean;
   shard?: string;
@@ -66,6 +72,9 @@ function experimentOptions<T>(y: Argv<T>, kind: ExperimentKind): Argv<T & Experi
     .option('size', { type: 'number', describe: 'image size in pixels (config size)' })
     .option('fit', { choices: FITS, describe: 'other aspect ratios: stretch, pad (centred, image minimum) or crop (centre) (config fit)' })
     .option('budgets', { type: 'string', array: true, describe: 'budgets separated by commas or spaces (sweep default: the profile sweep; study default: the profile budget); not for train' })
+    .option('layout', { type: 'string', describe: "a designer's layout (.ctql, or a .csv/.png map: 0/1 mask or kept bits per pixel), trained and evaluated as a fixed layout" })
+    .option('tolerance', { type: 'number', describe: 'τ of the design decision: the most saving within this Dice of full precision, chosen on validation (default 0.02)' })
+    .option('families', { type: 'string', array: true, describe: `fixed layout families next to the random control: ${FIXED_FAMILIES.join(', ')} or none (default: all); not for train` })
     .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its checkpoints (its settings must match)' })
     .option('overwrite', { type: 'boolean', default: false, describe: 'replace an earlier run in --out (without it, a folder holding a run is refused)' })
     .option('shard', { type: 'string', describe: 'run every n-th point only: i/n (1-based); join shards with ctquant merge' })
@@ -110,6 +119,13 @@ function configFrom(args: ExperimentArgs, kind: ExperimentKind): ExperimentConfi
 const DEMO_OVERRIDES = { epochs: 20, baselineEpochs: 8, seeds: 1 };
 const DEMO_BUDGETS = '0.25,0.5,0.75';
 
+/** `--layout FILE` read at the training size (a one-line UserError naming the file on any problem). */
+async function designerLayoutFrom(file: string, profile: { nativeBits: number; modes: readonly number[] }, size: number): Promise<DesignerLayout> {
+  const modes = [...profile.modes].sort((a, b) => b - a);
+  const layout = await readDesignerLayout(file, { rows: size, cols: size, nativeBits: profile.nativeBits, modes });
+  return { file, bits: Array.from(layout.bits) };
+}
+
 /** Every flag checked, in this order, before any file is written or tfjs is loaded. */
 async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
   refuseInapplicable(kind, args as unknown as Record<string, unknown>);
@@ -118,6 +134,9 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
   const config = configFrom(args, kind);
   const budgetsGiven = args.budgets ?? (kind === 'demo' ? [DEMO_BUDGETS] : undefined);
   const budgets = budgetsGiven === undefined ? undefined : checkBudgets('budgets', parseNumberList('budgets', budgetsGiven), profile);
+  const families = args.families !== undefined ? parseFamilies(args.families) : undefined;
+  const tolerance = args.tolerance !== undefined ? parseTolerance(args.tolerance) : undefined;
+  const designer = args.layout !== undefined ? await designerLayoutFrom(args.layout, profile, config.size) : undefined;
   if (args.data && args.synthetic) throw new UserError('--data and --synthetic exclude each other');
   const preset = args.preset ? DATASET_PRESETS[args.preset] : undefined;
   if (preset && !args.data) throw new UserError('--preset describes a --data folder: give --data too');
@@ -159,6 +178,9 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
     outDir,
     backend: args.backend,
     budgets,
+    ...(families ? { families } : {}),
+    ...(designer ? { designer } : {}),
+    ...(tolerance !== undefined ? { tolerance } : {}),
     resume: args.resume,
     // The demo's default folder is the tool's own (npm start reruns it): replaced without asking.
     overwrite: args.overwrite || (kind === 'demo' && args.out === undefined),
@@ -233,6 +255,8 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       outDir: args.dir,
       backend: record.backend ?? 'auto',
       budgets: record.budgets,
+      ...(record.families ? { families: record.families } : {}),
+      ...(record.designer ? { designer: record.designer } : {}),
       resume: true,
       shard: parseShardFlag(args.shard),
       workers: 1,

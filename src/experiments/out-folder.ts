@@ -77,12 +77,15 @@ export interface RunSettings {
   profile: object;
   config: object;
   data: object;
+  /** A designer's layout (`--layout`): its runs keep one id, so a resume must not swap the layout under them. */
+  designer?: { file: string; bits: number[] };
 }
 
-/** The comparable part: the profile's file path may differ between two command lines for the same profile. */
+/** The comparable part: the profile's (and a layout's) file path may differ between two command lines for the same file. */
 function comparable(s: RunSettings): unknown {
   const { file: _file, ...profile } = s.profile as { file?: string };
-  return JSON.parse(JSON.stringify({ kind: s.kind, profile, config: s.config, data: s.data }));
+  const layout = s.designer ? { designerLayout: s.designer.bits } : {};
+  return JSON.parse(JSON.stringify({ kind: s.kind, profile, config: s.config, data: s.data, ...layout }));
 }
 
 /**

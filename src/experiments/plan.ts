@@ -1,5 +1,5 @@
 import type { DetectorProfile } from '../profile/types.js';
-import type { Setup } from '../runs/types.js';
+import { FIXED_FAMILIES, type FixedFamily, type Setup } from '../runs/types.js';
 
 /** What a command runs; experiment.json records it, and a worker process runs the same kind. */
 export type ExperimentKind = 'train' | 'study' | 'sweep' | 'demo';
@@ -19,6 +19,28 @@ export interface PlanPoint {
   budget?: number;
   /** Baseline points: kept-bits levels at which to evaluate setup (a). */
   evaluateAllPixelsAt?: number[];
+  /**
+   * Fixed-layout points whose layout is given rather than drawn (a designer's layout; a stored run's
+   * layout when its model is rebuilt): ADC bits per pixel, row-major size×size.
+   */
+  layoutBits?: number[];
+  /** Designer points: the layout file as given on the command line. */
+  layoutFile?: string;
+}
+
+/** A designer's own layout (`--layout FILE`), read at the training size; experiment.json records it for the workers. */
+export interface DesignerLayout {
+  file: string;
+  /** ADC bits per pixel, row-major size×size, each the native depth or one of the profile's modes. */
+  bits: number[];
+}
+
+/** What a plan may add to the learned layouts and their random control. */
+export interface PlanExtras {
+  /** Fixed layout families run next to the random control at each budget (default: all of them). */
+  families?: readonly FixedFamily[];
+  /** A designer's layout, run once per seed. */
+  designer?: DesignerLayout;
 }
 
 export function runId(setup: Setup, seed: number, extra: { keptBits?: number; budget?: number } = {}): string {
@@ -53,16 +75,18 @@ function baselinePoint(profile: DetectorProfile, seed: number, withAllPixels: bo
   };
 }
 
-function budgetPoints(profile: DetectorProfile, budget: number, seed: number): PlanPoint[] {
+function budgetPoints(profile: DetectorProfile, budget: number, seed: number, families: readonly FixedFamily[]): PlanPoint[] {
+  // The fixed families after the learned layout and the random control, so the ids and order of those stay as before.
+  const controls = ['random', ...FIXED_FAMILIES.filter((f) => families.includes(f))] as const;
   if (profile.budget.kind === 'bitsPerPixel')
     return [
       { id: runId('multilevel', seed, { budget }), setup: 'multilevel', seed, budget },
-      { id: runId('random', seed, { budget }), setup: 'random', seed, budget },
+      ...controls.map((setup): PlanPoint => ({ id: runId(setup, seed, { budget }), setup, seed, budget })),
     ];
   const keptBits = reducedMode(profile);
   return [
     { id: runId('learned', seed, { keptBits, budget }), setup: 'learned', seed, keptBits, budget },
-    { id: runId('random', seed, { keptBits, budget }), setup: 'random', seed, keptBits, budget },
+    ...controls.map((setup): PlanPoint => ({ id: runId(setup, seed, { keptBits, budget }), setup, seed, keptBits, budget })),
   ];
 }
 
@@ -78,12 +102,30 @@ export function detectorRetrainLevels(profile: DetectorProfile, budgets: number[
   return [...levels].filter((bits) => bits >= 1 && bits < profile.nativeBits).sort((a, b) => b - a);
 }
 
+/**
+ * The point of a designer's layout: a fixed layout, its U-Net trained as the random control's. A
+ * layout that uses one reduced mode is a mask at that mode (keptBits set); otherwise ADC bits per pixel.
+ */
+export function designerPoint(profile: DetectorProfile, layout: DesignerLayout, seed: number): PlanPoint {
+  const reduced = [...new Set(layout.bits.filter((b) => b < profile.nativeBits))];
+  return {
+    id: runId('designer', seed),
+    setup: 'designer',
+    seed,
+    ...(reduced.length === 1 ? { keptBits: reduced[0]! } : {}),
+    layoutBits: layout.bits,
+    layoutFile: layout.file,
+  };
+}
+
+
 /** The published comparison: baseline (+ setup a), retrained at each bit level (b), learned and random at the profile's budget (or the given ones). */
 export function planStudy(
   profile: DetectorProfile,
   seeds: number[],
-  opts: { bitLevels?: number[]; budgets?: number[]; retrainLevels?: number[] } = {},
+  opts: { bitLevels?: number[]; budgets?: number[]; retrainLevels?: number[] } & PlanExtras = {},
 ): PlanPoint[] {
+  const families = opts.families ?? FIXED_FAMILIES;
   const levels = opts.bitLevels ?? studyBitLevels(profile);
   const budgets = opts.budgets?.length ? opts.budgets : [profile.budget.value];
   const retrain = opts.retrainLevels ?? levels;
@@ -92,21 +134,25 @@ export function planStudy(
     points.push({ ...baselinePoint(profile, seed, true), evaluateAllPixelsAt: levels });
     for (const keptBits of retrain)
       points.push({ id: runId('all-pixels-retrained', seed, { keptBits }), setup: 'all-pixels-retrained', seed, keptBits });
-    for (const b of budgets) points.push(...budgetPoints(profile, b, seed));
+    for (const b of budgets) points.push(...budgetPoints(profile, b, seed, families));
+    if (opts.designer) points.push(designerPoint(profile, opts.designer, seed));
   }
   return points;
 }
 
 /**
- * The trainable layer and the random control at each budget, plus the baseline for reference. The
+ * The trainable layer, the random control and the fixed families at each budget (and a designer's
+ * layout when given), plus the baseline for reference. The
  * baseline also evaluates setup (a) at every kept-bits level (evaluation only, no training), so
  * uniform designs stand on the same front as the layouts with every seed.
  */
-export function planSweep(profile: DetectorProfile, budgets: number[], seeds: number[]): PlanPoint[] {
+export function planSweep(profile: DetectorProfile, budgets: number[], seeds: number[], extras: PlanExtras = {}): PlanPoint[] {
+  const families = extras.families ?? FIXED_FAMILIES;
   const points: PlanPoint[] = [];
   for (const seed of seeds) {
     points.push(baselinePoint(profile, seed, true));
-    for (const b of budgets) points.push(...budgetPoints(profile, b, seed));
+    for (const b of budgets) points.push(...budgetPoints(profile, b, seed, families));
+    if (extras.designer) points.push(designerPoint(profile, extras.designer, seed));
   }
   return points;
 }

@@ -6,6 +6,8 @@ import { UserError } from '../errors.js';
 import type { DetectorProfile } from '../profile/types.js';
 import { readJsonFile, writeJsonAtomic } from '../util/json-file.js';
 import type { DataSource } from './data.js';
+import type { FixedFamily } from '../runs/types.js';
+import type { DesignerLayout } from './plan.js';
 
 /**
  * What a run folder records about how it was made (experiment.json): eval and merge rebuild its
@@ -18,6 +20,12 @@ export interface ExperimentRecord {
   data: DataSource;
   /** Sweep budgets asked for on the command line (absent: the profile's). */
   budgets?: number[];
+  /** Fixed layout families asked for with `--families` (absent: all). */
+  families?: FixedFamily[];
+  /** A designer's layout (`--layout FILE`) at the training size (absent: none). */
+  designer?: DesignerLayout;
+  /** τ of the design decision (`--tolerance`; absent: 0.02). */
+  tolerance?: number;
   /** The backend asked for (may be `auto`). */
   backend?: BackendName;
   createdAt: string;

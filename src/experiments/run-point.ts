@@ -2,6 +2,9 @@ import { join } from 'node:path';
 import type { CtDataset } from '../data/types.js';
 import type { DetectorProfile } from '../profile/types.js';
 import { randomLayout, randomLevelLayout } from '../quant/random.js';
+import { ditherLayout, ditherLevelLayout } from '../quant/dither.js';
+import { blueNoiseLayout, blueNoiseLevelLayout } from '../quant/blue-noise.js';
+import { contentLayoutForSplit, contentLevelLayoutForSplit } from '../quant/content.js';
 import { TrainableQuantization } from '../quant/layer.js';
 import { MultiLevelQuantization } from '../quant/multilevel.js';
 import { collapseReason, evaluate, evaluateSlicesAndVolumes } from '../train/evaluate.js';
@@ -11,7 +14,7 @@ import type { Progress } from '../util/progress.js';
 import type { ExperimentConfig } from '../config/experiment-config.js';
 import { runId, type PlanPoint } from './plan.js';
 import { readRunsIfAll, writeRun } from '../runs/store.js';
-import { hasBudget, type RunResult } from '../runs/types.js';
+import { hasBudget, trainsAsLayout, type RunResult } from '../runs/types.js';
 import { DetectorReadout } from '../detector/input-stage.js';
 import { detectorSpaceOf } from '../detector/profile.js';
 import { DEFAULT_HU_WINDOW } from '../data/hu.js';
@@ -95,8 +98,13 @@ function bitsPerPixel(profile: DetectorProfile, point: PlanPoint): number {
       return profile.nativeBits;
     case 'all-pixels-retrained':
       return point.keptBits!;
+    case 'designer':
+      return point.layoutBits!.reduce((a, b) => a + b, 0) / point.layoutBits!.length;
     case 'learned':
     case 'random':
+    case 'dither':
+    case 'blue-noise':
+    case 'content':
       return point.keptBits === undefined
         ? point.budget!
         : (1 - point.budget!) * profile.nativeBits + point.budget! * point.keptBits;
@@ -105,7 +113,42 @@ function bitsPerPixel(profile: DetectorProfile, point: PlanPoint): number {
   }
 }
 
-function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: PlanPoint, channels?: number): InputStage {
+/** A given layout (ADC bits per pixel) as an input stage: a mask at keptBits when the point has one, else bits per pixel. */
+function givenLayoutStage(profile: DetectorProfile, point: PlanPoint): InputStage {
+  const bits = point.layoutBits!;
+  return point.keptBits === undefined
+    ? { kind: 'fixedBits', bitsMap: Uint8Array.from(bits) }
+    : { kind: 'fixed', keptBits: point.keptBits, layout: Uint8Array.from(bits, (b) => (b < profile.nativeBits ? 1 : 0)) };
+}
+
+/**
+ * The layout of a fixed family at the point's budget: a mask at keptBits (fraction budgets) or ADC
+ * bits per pixel (bits-per-pixel budgets). Blue noise is seeded as the random control is; the content
+ * heuristic reads the training split only.
+ */
+function fixedFamilyStage(profile: DetectorProfile, rows: number, cols: number, point: PlanPoint, train: SplitData['train'] | undefined): InputStage {
+  const budget = point.budget!;
+  const levels = [profile.nativeBits, ...profile.modes];
+  const seed = point.seed * 7919 + 1;
+  const needTrain = () => {
+    if (!train) throw new Error(`the content layout of ${point.id} needs the training split`);
+    return { train };
+  };
+  if (point.keptBits === undefined) {
+    const bitsMap =
+      point.setup === 'dither' ? ditherLevelLayout(rows, cols, levels, budget)
+      : point.setup === 'blue-noise' ? blueNoiseLevelLayout(rows, cols, seed, levels, budget)
+      : contentLevelLayoutForSplit(needTrain(), levels, budget);
+    return { kind: 'fixedBits', bitsMap };
+  }
+  const layout =
+    point.setup === 'dither' ? ditherLayout(rows, cols, budget)
+    : point.setup === 'blue-noise' ? blueNoiseLayout(rows, cols, budget, seed)
+    : contentLayoutForSplit(needTrain(), budget);
+  return { kind: 'fixed', keptBits: point.keptBits, layout };
+}
+
+function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: PlanPoint, train?: SplitData['train'], channels?: number): InputStage {
   const { slope, temperature } = config;
   // Detector space: the layout is one row of channels (one ADC per channel), else the size×size pixels.
   const rows = channels === undefined ? config.size : 1;
@@ -120,6 +163,12 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
       return { kind: 'none' };
     case 'all-pixels-retrained':
       return { kind: 'all', keptBits: point.keptBits! };
+    case 'designer':
+      return givenLayoutStage(profile, point);
+    case 'dither':
+    case 'blue-noise':
+    case 'content':
+      return point.layoutBits ? givenLayoutStage(profile, point) : fixedFamilyStage(profile, rows, cols, point, train);
     case 'random':
       // Same seed for both kinds of control, so a rerun draws the same layout.
       return point.keptBits === undefined
@@ -163,13 +212,15 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
 /**
  * The untrained model of a point (its input stage and a seeded U-Net). A detector-space profile reads
  * the images with its detector: `data` says their depth and HU window (default: the profile's depth,
- * [−1024, 1024] HU).
+ * [−1024, 1024] HU). `train`: the training split, which a content-heuristic point needs unless its
+ * layout is given (layoutBits).
  */
 export function modelForPoint(
   profile: DetectorProfile,
   config: ExperimentConfig,
   point: PlanPoint,
   data?: Pick<CtDataset, 'nativeBits' | 'huWindow'>,
+  train?: SplitData['train'],
 ): JointModel {
   const detector = detectorReadoutFor(profile, config, data);
   return new JointModel({
@@ -177,7 +228,7 @@ export function modelForPoint(
     width: config.size,
     nativeBits: profile.nativeBits,
     rule: profile.rule,
-    stage: inputStage(profile, config, point, detector?.channels),
+    stage: inputStage(profile, config, point, train, detector?.channels),
     ...(detector ? { detector } : {}),
     unet: config.unet,
     seed: point.seed,
@@ -191,7 +242,15 @@ export function modelForPoint(
 /** The plan point a stored run came from (for rebuilding its model from the checkpoint). */
 export function pointOfRun(run: RunResult): PlanPoint {
   const setup = run.setup === 'all-pixels-baseline' ? 'baseline' : run.setup;
+  // A fixed family's or a designer's layout is rebuilt from the run itself (the content heuristic's
+  // training split is not at hand when a run is re-evaluated); the random control redraws its own.
+  const given = setup === 'designer' || setup === 'dither' || setup === 'blue-noise' || setup === 'content';
+  const layoutBits = !given ? undefined
+    : run.bitsMap ? [...run.bitsMap]
+    : run.hardwareLayout?.map((v) => (v ? run.keptBits! : run.nativeBits));
   return {
+    ...(layoutBits ? { layoutBits } : {}),
+    ...(run.layoutFile !== undefined ? { layoutFile: run.layoutFile } : {}),
     id: setup === 'baseline' ? runId('baseline', run.seed) : run.id,
     setup,
     seed: run.seed,
@@ -205,11 +264,11 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
   const done = ctx.resume ? finishedPoint(ctx.outDir, point) : null;
   if (done) return { results: done, stopped: false };
   const { config, profile, data } = ctx;
-  const model = modelForPoint(profile, config, point, data.train);
+  const model = modelForPoint(profile, config, point, data.train, data.train);
   const channels = model.options.detector?.channels;
   try {
-    // The random control trains exactly as long as the learned layer it is compared with.
-    const epochs = hasBudget(point.setup) ? config.epochs : config.baselineEpochs;
+    // The random control, the fixed families and a designer's layout train exactly as long as the learned layer they are compared with.
+    const epochs = trainsAsLayout(point.setup) ? config.epochs : config.baselineEpochs;
     const steps = epochs * Math.max(1, Math.floor(data.train.slices.length / config.batchSize));
     const progress = ctx.progress?.(point.id, steps);
     const outcome = await trainModel(model, data.train, {
@@ -261,6 +320,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       bitsPerPixel: channels === undefined ? bitsPerPixel(profile, point) : bitsPerChannel(profile, point, channels),
       ...(point.keptBits !== undefined ? { keptBits: point.keptBits } : {}),
       ...(point.budget !== undefined ? { budget: point.budget } : {}),
+      ...(point.layoutFile !== undefined ? { layoutFile: point.layoutFile } : {}),
     };
     const stage = model.stage;
     if (stage.kind === 'learned' || stage.kind === 'multilevel') {

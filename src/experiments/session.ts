@@ -4,10 +4,10 @@ import type { ExperimentConfig } from '../config/experiment-config.js';
 import { UserError } from '../errors.js';
 import type { DetectorProfile } from '../profile/types.js';
 import { readStoredRuns } from '../runs/store.js';
-import { learnsLayout, type RunResult } from '../runs/types.js';
+import { FIXED_FAMILIES, learnsLayout, type FixedFamily, type RunResult } from '../runs/types.js';
 import { prepareData, type DataSource, type PreparedData } from './data.js';
 import { makeFolder } from '../util/atomic.js';
-import { detectorRetrainLevels, planStudy, planSweep, seedList, type PlanPoint } from './plan.js';
+import { detectorRetrainLevels, planStudy, planSweep, seedList, type DesignerLayout, type PlanExtras, type PlanPoint } from './plan.js';
 import { writeExperimentRecord } from './record.js';
 import { executePoints, installStopHandler, runWorkers } from './runner.js';
 import { prepareOutFolder } from './out-folder.js';
@@ -25,6 +25,12 @@ export interface ExperimentOptions {
   backend: BackendName;
   /** Sweep budgets (default: the profile's sweep). */
   budgets?: number[];
+  /** Fixed layout families next to the random control (default: all). */
+  families?: FixedFamily[];
+  /** A designer's layout (`--layout FILE`), read at the training size. */
+  designer?: DesignerLayout;
+  /** τ of the design decision (the report's headline); default 0.02. */
+  tolerance?: number;
   resume: boolean;
   /** Replace an earlier run in outDir (without it, and without resume, such a folder is refused). */
   overwrite?: boolean;
@@ -50,27 +56,37 @@ export interface ExperimentOutcome {
   data: PreparedData | null;
 }
 
-/** The points of an experiment kind. `train` is one learned (or multilevel) run at the profile's budget. */
-export function planFor(kind: ExperimentKind, profile: DetectorProfile, config: ExperimentConfig, budgets?: number[]): PlanPoint[] {
+/**
+ * The points of an experiment kind. `train` is one learned (or multilevel) run at the profile's
+ * budget (and a designer's layout when given).
+ */
+export function planFor(kind: ExperimentKind, profile: DetectorProfile, config: ExperimentConfig, budgets?: number[], imageExtras: PlanExtras = {}): PlanPoint[] {
   if (profile.detector && profile.budget.kind !== 'fraction')
     throw new UserError(`detector space has one reduced mode per channel: the profile needs a "fraction" budget (multi-level layouts are image-space only)`, {
       ...(profile.file ? { file: profile.file } : {}),
       pointer: '/budget/bitsPerPixel',
     });
+  if (profile.detector && imageExtras.designer)
+    throw new UserError('--layout is an image-space layout (one ADC per pixel); a detector-space profile lays out channels', { file: imageExtras.designer.file });
+  // The content heuristic ranks image pixels by the training images: it has no meaning over detector channels.
+  const extras: PlanExtras = profile.detector
+    ? { ...imageExtras, families: (imageExtras.families ?? FIXED_FAMILIES).filter((f) => f !== 'content') }
+    : imageExtras;
   const seeds = kind === 'train' ? [config.seed] : seedList(config.seed, config.seeds);
   const sweepBudgets = budgets?.length ? budgets : profile.sweep.length ? profile.sweep : [profile.budget.value];
   switch (kind) {
     case 'train':
-      return planSweep(profile, [profile.budget.value], seeds).filter((p) => learnsLayout(p.setup));
+      return planSweep(profile, [profile.budget.value], seeds, extras).filter((p) => learnsLayout(p.setup) || p.setup === 'designer');
     case 'study':
       return planStudy(profile, seeds, {
         budgets,
         ...(profile.detector ? { retrainLevels: detectorRetrainLevels(profile, budgets?.length ? budgets : [profile.budget.value]) } : {}),
+        ...extras,
       });
     case 'sweep':
-      return planSweep(profile, sweepBudgets, seeds);
+      return planSweep(profile, sweepBudgets, seeds, extras);
     case 'demo':
-      return planStudy(profile, seeds, { budgets: sweepBudgets, ...(profile.detector ? { retrainLevels: detectorRetrainLevels(profile, sweepBudgets) } : {}) });
+      return planStudy(profile, seeds, { budgets: sweepBudgets, ...(profile.detector ? { retrainLevels: detectorRetrainLevels(profile, sweepBudgets) } : {}), ...extras });
   }
 }
 
@@ -89,7 +105,7 @@ export function workersHint(backend: string, points: number): string | null {
 export async function runExperiment(opts: ExperimentOptions): Promise<ExperimentOutcome> {
   const outDir = resolve(opts.outDir);
   if (!opts.isWorker) {
-    const settings = { kind: opts.kind, profile: opts.profile, config: opts.config, data: opts.data };
+    const settings = { kind: opts.kind, profile: opts.profile, config: opts.config, data: opts.data, ...(opts.designer ? { designer: opts.designer } : {}) };
     prepareOutFolder(outDir, { resume: opts.resume, overwrite: opts.overwrite ?? false, settings });
   }
   makeFolder(outDir);
@@ -101,11 +117,17 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
       config: opts.config,
       data: opts.data,
       ...(opts.budgets ? { budgets: opts.budgets } : {}),
+      ...(opts.families ? { families: opts.families } : {}),
+      ...(opts.designer ? { designer: opts.designer } : {}),
+      ...(opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {}),
       backend: opts.backend,
       createdAt: new Date().toISOString(),
     });
   }
-  const points = planFor(opts.kind, opts.profile, opts.config, opts.budgets);
+  const points = planFor(opts.kind, opts.profile, opts.config, opts.budgets, {
+    ...(opts.families ? { families: opts.families } : {}),
+    ...(opts.designer ? { designer: opts.designer } : {}),
+  });
   if (points.length === 0) throw new UserError(`nothing to run for ${opts.kind} with profile ${opts.profile.name}`);
 
   let backendName: string;

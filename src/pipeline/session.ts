@@ -20,6 +20,7 @@ import type { SplitRule } from '../data/volumes.js';
 import type { PixelLimits } from '../data/limits.js';
 import type { OrientMode } from '../data/orientation.js';
 import { writeDetectorOutputs } from './detector-outputs.js';
+import { imageTables } from './image-tables.js';
 
 export type SessionOptions = Omit<ExperimentOptions, 'isWorker'>;
 
@@ -39,18 +40,21 @@ export async function runSession(opts: SessionOptions): Promise<SessionOutcome> 
   if (stopped) return { outDir, runs, files: [], stopped, backend, seconds: (Date.now() - t0) / 1000 };
 
   const examples = data ? await examplePredictions(outDir, runs, data.split.test, opts.profile, opts.config) : [];
+  const images = data ? imageTables(runs, opts.profile, data.split) : undefined;
   const seconds = (Date.now() - t0) / 1000;
   const files = await writeReport(outDir, {
     runs,
     profile: opts.profile,
     config: opts.config,
     examples,
+    ...(images ?? {}),
     meta: {
       kind: opts.kind,
       backend,
       seeds: seedList(opts.config.seed, opts.kind === 'train' ? 1 : opts.config.seeds),
       data: data?.source ?? String(opts.data.kind),
       ...(data ? { split: data.splitRule } : {}),
+      ...(opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {}),
       seconds,
       tfjsVersion: tf.version.tfjs,
     },
@@ -72,7 +76,7 @@ export async function mergeSession(dirs: string[], outDir: string, log: (line: s
     runs,
     profile: record.profile,
     config: record.config,
-    meta: { kind: 'merge', seconds: (Date.now() - t0) / 1000, tfjsVersion: tf.version.tfjs },
+    meta: { kind: 'merge', ...(record.tolerance !== undefined ? { tolerance: record.tolerance } : {}), seconds: (Date.now() - t0) / 1000, tfjsVersion: tf.version.tfjs },
   });
   return { outDir, runs, files, stopped: false, backend: [...new Set(runs.map((r) => r.backend))].join(','), seconds: (Date.now() - t0) / 1000 };
 }

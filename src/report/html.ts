@@ -24,6 +24,8 @@ export interface HtmlTable {
   rows: readonly Record<string, Cell>[];
   /** Rows for which this returns true get the `collapsed` class. */
   isCollapsed?: (row: Record<string, Cell>) => boolean;
+  /** Rows for which this returns true get the `chosen` class (the decision's design). */
+  isChosen?: (row: Record<string, Cell>) => boolean;
   note?: string;
 }
 
@@ -37,6 +39,8 @@ export interface HtmlReportInput {
   /** Where the images came from and how train / test were cut (shown under the title when known). */
   data?: string;
   split?: string;
+  /** The design decision, shown above everything else: headline sentences, the rule, the front's figure and tables. */
+  decision?: { sentences: string[]; rule?: string; figures: HtmlFigure[]; tables: HtmlTable[] };
   figures: HtmlFigure[];
   tableViews: HtmlTable[];
   /** `eval` reports: the data set the saved models were evaluated on (named in the title). */
@@ -113,7 +117,7 @@ function tableHtml(t: HtmlTable): string {
   const head = t.columns.map((c) => `<th>${escapeXml(c)}</th>`).join('');
   const body = t.rows
     .map((r) => {
-      const cls = t.isCollapsed?.(r) ? ' class="collapsed"' : '';
+      const cls = t.isCollapsed?.(r) ? ' class="collapsed"' : t.isChosen?.(r) ? ' class="chosen"' : '';
       return `<tr${cls}>${t.columns.map((c) => `<td>${escapeXml(formatCell(r[c]))}</td>`).join('')}</tr>`;
     })
     .join('\n');
@@ -122,14 +126,29 @@ function tableHtml(t: HtmlTable): string {
     `<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div></section>`;
 }
 
+function figureHtml(f: HtmlFigure): string {
+  return `<figure${f.small ? ' class="small"' : ''}><img alt="${escapeXml(f.caption)}" src="data:image/png;base64,${Buffer.from(f.png).toString('base64')}">` +
+    `<figcaption>${escapeXml(f.caption)} <span class="file">${escapeXml(f.file)}</span></figcaption></figure>`;
+}
+
+/** The first section: the decision sentence in bold, the other sentences, the rule, then the front. */
+function decisionHtml(d: NonNullable<HtmlReportInput['decision']>): string {
+  const [first, ...rest] = d.sentences;
+  return `<section id="decision" class="decision">
+<h2>Decision: the cheapest readout that keeps the diagnosis</h2>
+${first !== undefined ? `<p class="verdict">${escapeXml(first)}</p>` : ''}
+${rest.map((s) => `<p>${escapeXml(s)}</p>`).join('\n')}
+${d.rule ? `<p class="rule">${escapeXml(d.rule)}</p>` : ''}
+${d.figures.map(figureHtml).join('\n')}
+${d.tables.map(tableHtml).join('\n')}
+</section>`;
+}
+
 /** The complete HTML page. */
 export function reportHtml(input: HtmlReportInput): string {
   const { profile, tables } = input;
   const headline = headlineSentences(tables, profile, input.evaluatedOn).map((s) => `<li>${escapeXml(s)}</li>`).join('\n');
-  const figures = input.figures
-    .map((f) => `<figure${f.small ? ' class="small"' : ''}><img alt="${escapeXml(f.caption)}" src="data:image/png;base64,${Buffer.from(f.png).toString('base64')}">` +
-      `<figcaption>${escapeXml(f.caption)} <span class="file">${escapeXml(f.file)}</span></figcaption></figure>`)
-    .join('\n');
+  const figures = input.figures.map(figureHtml).join('\n');
   const versions = Object.entries(input.versions).map(([k, v]) => `${escapeXml(k)} ${escapeXml(v)}`).join(', ');
   const budget = profile.budget.kind === 'fraction' ? `fraction ${profile.budget.value}` : `${profile.budget.value} bits per pixel`;
   // The script only reads the page: it marks whether every image decoded and counts errors, for headless checks.
@@ -159,6 +178,9 @@ h1 { font-size: 1.6em; margin-bottom: 0.2em; }
 .meta { color: #555; font-size: 0.9em; }
 .headline { background: #f3f7fb; border-left: 4px solid #0072B2; padding: 8px 16px; }
 .headline li { margin: 4px 0; }
+.decision { border: 2px solid #0072B2; border-radius: 4px; padding: 4px 16px 8px; margin: 12px 0 20px; }
+.decision .verdict { font-size: 1.15em; font-weight: bold; }
+.decision .rule { font-size: 0.85em; color: #444; }
 figure { display: inline-block; margin: 10px; vertical-align: top; max-width: 100%; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figure.small { max-width: 46%; }
@@ -169,15 +191,17 @@ table { border-collapse: collapse; font-size: 0.78em; margin: 6px 0 18px; }
 th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }
 th { background: #f0f0f0; position: sticky; top: 0; }
 tr.collapsed td { background: #fde8e8; color: #8a1f1f; }
+tr.chosen td { background: #e3f3e3; font-weight: bold; }
 .note { font-size: 0.85em; color: #555; }
 </style>
 </head>
 <body>
 <h1>ctquant report: ${escapeXml(profile.name)}${input.evaluatedOn ? ` — evaluated on ${escapeXml(input.evaluatedOn.dataset)} (${input.evaluatedOn.slices} slices)` : ''}</h1>
+${input.decision ? decisionHtml(input.decision) : ''}
 <p class="meta">Run ${escapeXml(input.runId)} · ${escapeXml(input.createdAt)} · detector ${profile.rows}×${profile.cols} readout pixels, native ${profile.nativeBits}-bit,
 reduced modes ${profile.modes.map((m) => `${m}-bit`).join(', ')} (${profile.rule}), budget ${escapeXml(budget)} · backend ${escapeXml(input.backend)} · ${versions}</p>
 <p>${escapeXml(profile.description)}</p>
-${input.data !== undefined || input.split !== undefined ? `<p class="meta">Data: ${escapeXml(input.data ?? 'not recorded')} · split: ${escapeXml(input.split ?? 'not recorded')}</p>\n` : ''}<h2>Headline</h2>
+${input.data !== undefined || input.split !== undefined ? `<p class="meta">Data: ${escapeXml(input.data ?? 'not recorded')} · split: ${escapeXml(input.split ?? 'not recorded')}</p>\n` : ''}<h2>Learned layout against the random control</h2>
 <ul class="headline">
 ${headline}
 </ul>

@@ -21,3 +21,8 @@ export { headlineSentences, reportHtml } from './html.js';
 export { examplesPng, type ExampleInput } from './examples.js';
 export { mapPng, viridis, type MapSpec, type MapScale } from './maps.js';
 export { plotSvg, plotGridSvg, svgToPng, niceTicks, type PlotSpec, type Series } from './svg-plot.js';
+export { designDecision, designRows, DEFAULT_TOLERANCE, PARETO_COLUMNS, type DesignDecision, type ParetoRow } from './designs.js';
+export { paretoFront, decide, decisionRule, type Decision, type DesignRow, type FrontPoint } from './pareto.js';
+export { paretoPlotSpec, PARETO_PLOT_SIZE } from './pareto-plot.js';
+export { bitPlacement, type BitPlacement } from './bit-placement.js';
+export { placementRows, perImageRows, PLACEMENT_COLUMNS, PER_IMAGE_COLUMNS, type PlacementRow, type PerImageRow, type ImageId } from './placement.js';

@@ -34,6 +34,8 @@ export interface Manifest {
   data?: string;
   /** How train / validation / test were cut: by volume (and which rule gave the ids) or slice by slice. */
   split?: string;
+  /** Which volumes and slices trained, validated and tested (sessions that prepared the data). */
+  splitMembers?: SplitMembers;
   profile: DetectorProfile;
   config: unknown;
   seeds: number[];
@@ -43,6 +45,23 @@ export interface Manifest {
   timings: { trainSecondsTotal: number; reportSeconds: number; [phase: string]: number };
   runs: { count: number; collapsed: string[]; ids: string[] };
   files: ManifestFile[];
+}
+
+/** The volumes (sorted, distinct) and slice names (in data order) of one part of the split. */
+export interface SplitPart {
+  volumes: string[];
+  slices: string[];
+}
+
+export interface SplitMembers {
+  train: SplitPart;
+  validation: SplitPart;
+  test: SplitPart;
+}
+
+/** A split part from its slices' names and volume ids. */
+export function splitPart(slices: readonly { name: string; volumeId: string }[]): SplitPart {
+  return { volumes: [...new Set(slices.map((s) => s.volumeId))].sort(), slices: slices.map((s) => s.name) };
 }
 
 /** A manifest entry for bytes written at `path` (relative to the output folder). */
@@ -58,6 +77,7 @@ export interface ManifestInput {
   kind?: string;
   data?: string;
   split?: string;
+  splitMembers?: SplitMembers;
   /** Seeds the config asked for; default: the distinct seeds of the runs. */
   seeds?: number[];
   profile: DetectorProfile;
@@ -83,6 +103,7 @@ export function buildManifest(m: ManifestInput): Manifest {
     ...(m.kind !== undefined ? { kind: m.kind } : {}),
     ...(m.data !== undefined ? { data: m.data } : {}),
     ...(m.split !== undefined ? { split: m.split } : {}),
+    ...(m.splitMembers !== undefined ? { splitMembers: m.splitMembers } : {}),
     profile: profileForManifest(m.profile),
     config: m.config ?? null,
     seeds: [...new Set(m.seeds ?? m.runs.map((r) => r.seed))].sort((a, b) => a - b),

@@ -185,8 +185,25 @@ function pick(candidates: readonly FrontPoint[], threshold: number): FrontPoint 
   return ok[0];
 }
 
+/** How a detector engineer names a design of a known family, given its stored bits per pixel. */
+const FAMILY_WORDS: Record<string, (bits: number) => string> = {
+  'full-precision': (b) => `full precision (${b} bits/pixel)`,
+  'uniform-a': (b) => `every pixel at ${b} bits, U-Net not retrained`,
+  'uniform-b': (b) => `every pixel at ${b} bits, U-Net retrained`,
+  learned: (b) => `learned layout, ${b} bits/pixel`,
+  random: (b) => `random layout, ${b} bits/pixel`,
+  dither: (b) => `ordered-dither layout, ${b} bits/pixel`,
+  'blue-noise': (b) => `blue-noise layout, ${b} bits/pixel`,
+  content: (b) => `content layout (outside the body first), ${b} bits/pixel`,
+  designer: (b) => `the designer's layout, ${b} bits/pixel`,
+  multilevel: (b) => `learned multi-level layout, ${b} bits/pixel`,
+};
+
+/** "every pixel at 4 bits, U-Net retrained [uniform-b-4bit]"; other families: "id (family, b bits/pixel)". */
 function label(p: FrontPoint): string {
-  return `${p.designId} (${p.family}, ${Number(p.bitsPerPixel.toFixed(3))} bits/pixel)`;
+  const bits = Number(p.bitsPerPixel.toFixed(3));
+  const words = FAMILY_WORDS[p.family];
+  return words ? `${words(bits)} [${p.designId}]` : `${p.designId} (${p.family}, ${bits} bits/pixel)`;
 }
 
 /**
@@ -231,17 +248,17 @@ export function decide(designs: readonly DesignRow[], opts: DecisionOptions): De
   } else if (!bestMixed) {
     mixedSentence = bestUniform
       ? `No mixed layout beats the best uniform design at τ = ${tolerance}: no mixed layout is within τ of full precision on validation, ` +
-        `while uniform ${label(bestUniform)} saves ${pct(bestUniform.savingPct)}.`
+        `while the uniform design ${label(bestUniform)} saves ${pct(bestUniform.savingPct)}.`
       : `No mixed layout is within τ = ${tolerance} of full precision on validation.`;
   } else if (!mixedBeatsUniform) {
     mixedSentence = bestUniform
-      ? `No mixed layout beats the best uniform design at τ = ${tolerance}: uniform ${label(bestUniform)} saves ${pct(bestUniform.savingPct)}, ` +
-        `the best mixed layout ${label(bestMixed)} saves ${pct(bestMixed.savingPct)}.`
+      ? `No mixed layout beats the best uniform design at τ = ${tolerance}: the uniform design ${label(bestUniform)} saves ${pct(bestUniform.savingPct)}, ` +
+        `the best mixed layout, ${label(bestMixed)}, saves ${pct(bestMixed.savingPct)}.`
       : `No mixed layout saves more than full precision within τ = ${tolerance}.`;
   } else {
     mixedSentence = bestUniform
       ? `A mixed layout beats the best uniform design at τ = ${tolerance}: ${label(bestMixed)} saves ${pct(bestMixed.savingPct)} against ` +
-        `uniform ${label(bestUniform)} at ${pct(bestUniform.savingPct)}; on test, mixed − uniform ${mixedVsUniform!.text}.`
+        `the uniform design ${label(bestUniform)} at ${pct(bestUniform.savingPct)}; on test, mixed − uniform ${mixedVsUniform!.text}.`
       : `A mixed layout beats every uniform design at τ = ${tolerance}: no uniform design is within τ, ${label(bestMixed)} saves ${pct(bestMixed.savingPct)}.`;
   }
   return { tolerance, rule: decisionRule(tolerance), baseline, chosen, vsBaseline, bestUniform, bestMixed, mixedBeatsUniform, mixedVsUniform, headline, mixedSentence };

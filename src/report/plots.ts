@@ -14,6 +14,10 @@ const ARM_STYLE: Record<string, { name: string; color: string; dashed?: boolean;
   multilevel: { name: 'multi-level (hardware)', color: PALETTE[3] },
   'multilevel-stochastic': { name: 'multi-level (stochastic)', color: PALETTE[3], dashed: true },
   random: { name: 'random control', color: PALETTE[1], marker: 'square' },
+  // The fixed families, in pareto-plot.ts's colours and markers.
+  dither: { name: 'ordered dither (Bayer)', color: PALETTE[3], marker: 'triangle', dashed: true },
+  'blue-noise': { name: 'blue noise', color: PALETTE[5], marker: 'triangle', dashed: true },
+  content: { name: 'content (outside body first)', color: '#999933', marker: 'diamond', dashed: true },
 };
 
 const SETUP_COLOUR: Record<Setup, string> = {
@@ -23,6 +27,10 @@ const SETUP_COLOUR: Record<Setup, string> = {
   learned: PALETTE[0],
   random: PALETTE[1],
   multilevel: PALETTE[3],
+  dither: PALETTE[3],
+  'blue-noise': PALETTE[5],
+  content: '#999933',
+  designer: '#882255',
 };
 
 /** The interval a plot shows for an aggregate: across seeds with ≥ 2 seeds, else over test images. */
@@ -81,7 +89,7 @@ export function diceVsBitsSpec(tables: Tables, runs: readonly RunResult[], profi
     if (pts.length) series.push({ name, color: colour, points: pts, style: 'line' });
   }
   const byArm = (arm: TradeoffRow['arm']) => tables.tradeoff.filter((r) => r.arm === arm && r.n_used > 0);
-  for (const arm of ['learned', 'multilevel', 'random'] as const) {
+  for (const arm of ['learned', 'multilevel', 'random', 'dither', 'blue-noise', 'content'] as const) {
     const rows = byArm(arm);
     if (rows.length === 0) continue;
     const st = ARM_STYLE[arm]!;

@@ -30,6 +30,10 @@ export function tradeoffRows(runs: readonly RunResult[], profile: DetectorProfil
       { arm: 'multilevel', group: at('multilevel'), stochastic: false },
       { arm: 'multilevel-stochastic', group: at('multilevel'), stochastic: true },
       { arm: 'random', group: random, stochastic: false },
+      // The fixed families (absent in folders made before them: no rows, the table is unchanged).
+      { arm: 'dither', group: at('dither'), stochastic: false },
+      { arm: 'blue-noise', group: at('blue-noise'), stochastic: false },
+      { arm: 'content', group: at('content'), stochastic: false },
     ];
     for (const { arm, group, stochastic } of arms) {
       if (group.length === 0 || (stochastic && group.every((r) => r.diceStochastic === undefined))) continue;

@@ -40,7 +40,7 @@ export const RUN_COLUMNS = [
 ] as const satisfies readonly (keyof RunRow)[];
 
 /** Which evaluation a trade-off row summarises. */
-export type Arm = 'learned' | 'learned-stochastic' | 'random' | 'multilevel' | 'multilevel-stochastic' | 'baseline';
+export type Arm = 'learned' | 'learned-stochastic' | 'random' | 'multilevel' | 'multilevel-stochastic' | 'dither' | 'blue-noise' | 'content' | 'baseline';
 
 /** Mean Dice of a group of runs with both intervals; `seed_t` across seeds, `image_boot` over test images. */
 export interface DiceStats {

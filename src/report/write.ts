@@ -12,7 +12,10 @@ import { examplesPng, type ExampleInput } from './examples.js';
 import { reportHtml, type HtmlFigure, type HtmlTable } from './html.js';
 import { encodeLayout } from '../layout-io/layout-file.js';
 import { bitDepthScale, binaryLayoutScale, mapPng } from './maps.js';
-import { buildManifest, detectVersions, fileEntry, manifestProblems, type ManifestFile, type Versions } from './manifest.js';
+import { buildManifest, detectVersions, fileEntry, manifestProblems, type ManifestFile, type SplitMembers, type Versions } from './manifest.js';
+import { designDecision, PARETO_COLUMNS } from './designs.js';
+import { PARETO_PLOT_SIZE, paretoPlotSpec } from './pareto-plot.js';
+import { PER_IMAGE_COLUMNS, perImageRows, PLACEMENT_COLUMNS, type ImageId, type PlacementRow } from './placement.js';
 import { runFileName, writeRun } from '../runs/store.js';
 import { diceVsBitsSpec, diceVsBudgetSpec, trainingCurveSpecs } from './plots.js';
 import { plotGridSvg, plotSvg, svgToPng } from './svg-plot.js';
@@ -43,6 +46,8 @@ export interface ReportMeta {
   tfjsVersion?: string;
   /** Overrides / additions to the detected versions. */
   versions?: Partial<Versions>;
+  /** τ of the design decision (default 0.02, designs.ts DEFAULT_TOLERANCE). */
+  tolerance?: number;
   /** More seconds per phase the caller timed, e.g. { dataSeconds }. */
   timings?: Record<string, number>;
   /**
@@ -62,6 +67,12 @@ export interface WriteReportInput {
   examples?: readonly ExampleInput[];
   meta: ReportMeta;
   tables?: TableOptions;
+  /** The test images in the order every run's dice.perImage lists them: per-image.csv. */
+  testImages?: readonly ImageId[];
+  /** Where each layout's reduced pixels lie on the test images (placement.ts), and how it was measured. */
+  bitPlacement?: { rows: PlacementRow[]; note: string };
+  /** Which volumes and slices trained, validated and tested (manifest.json splitMembers). */
+  splitMembers?: SplitMembers;
   /** Write runs/<id>.json for runs whose file is missing from outDir (default true; existing files are left alone). */
   writeRuns?: boolean;
 }
@@ -94,6 +105,23 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
   put('tradeoff.csv', toCsv(tables.tradeoff, TRADEOFF_COLUMNS), 'Dice per budget and arm: mean, sd, seed t-interval, image bootstrap, paired differences vs. random and baseline');
   put('study.csv', toCsv(tables.study, STUDY_COLUMNS as never[]), 'bit-depth study: setups (a) all-pixels-baseline and (b) all-pixels-retrained per kept-bits level, baseline row first');
   put('storage.csv', toCsv(tables.storage, STORAGE_COLUMNS), 'bits and bytes per frame, native vs. layout, per budget');
+
+  // The design decision first: the front over every family and the most saving design within τ.
+  const designs = designDecision(runs, profile, { tolerance: input.meta.tolerance, level: input.tables?.level });
+  put('pareto.csv', toCsv(designs.rows, PARETO_COLUMNS),
+    'every design (full precision, uniform k bits, each layout family at each budget): bits per pixel, saving, validation and test Dice, non-dominated, chosen');
+  const decisionFigures: HtmlFigure[] = [];
+  if (designs.front.some((p) => p.nUsed > 0)) {
+    const spec = paretoPlotSpec(designs.front, designs.decision, { nativeBits: profile.nativeBits });
+    const png = await svgToPng(plotSvg(spec, PARETO_PLOT_SIZE.width, PARETO_PLOT_SIZE.height));
+    const caption = `The front: test Dice against stored bits per pixel for every design; non-dominated designs (on validation Dice) ringed, the decision circled, full precision ± τ = ${designs.tolerance} dashed.`;
+    put('plot-pareto.png', png, caption);
+    decisionFigures.push({ file: 'plot-pareto.png', png, caption });
+  }
+  if (input.bitPlacement) put('bit-placement.csv', toCsv(input.bitPlacement.rows, PLACEMENT_COLUMNS), `where each layout's reduced pixels lie: ${input.bitPlacement.note}`);
+  if (input.testImages) {
+    put('per-image.csv', toCsv(perImageRows(runs, input.testImages), PER_IMAGE_COLUMNS), 'Dice of every run on every test image, with slice id, volume id and lesion pixels');
+  }
 
   const figures: HtmlFigure[] = [];
   const figure = (file: string, png: Uint8Array, caption: string) => {
@@ -174,9 +202,20 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
     { title: 'Storage per frame', file: 'storage.csv', columns: STORAGE_COLUMNS, rows: rowsOf(tables.storage) },
     { title: 'All runs', file: 'runs.csv', columns: RUN_COLUMNS, rows: rowsOf(tables.runs), isCollapsed: collapsedRow },
   ];
-  put('report.html', reportHtml({ profile, tables, runId, createdAt, backend, versions, data: input.meta.data, split: input.meta.split, figures, tableViews: views,
+  const decisionTables: HtmlTable[] = [
+    // The columns a reader decides by first (pareto.csv keeps its own order).
+    { title: 'Designs on the front', file: 'pareto.csv', rows: rowsOf(designs.rows),
+      columns: ['design', 'bits_per_pixel', 'saving_pct', 'val_dice_mean', 'test_dice_mean', 'test_dice_lo', 'test_dice_hi', 'non_dominated', 'chosen', 'n_seeds', 'n_collapsed', 'family', 'kind'],
+      isChosen: (r) => r.chosen === true, isCollapsed: (r) => r.n_collapsed === r.n_seeds,
+      note: 'val_dice_mean: mean validation Dice over non-collapsed seeds (the front and the decision use it); test_dice_*: mean and 95% t-interval across seeds (reported only). saving_pct = 1 − bits/native.' },
+  ];
+  if (input.bitPlacement) {
+    decisionTables.push({ title: 'Where did the bits go', file: 'bit-placement.csv', columns: PLACEMENT_COLUMNS, rows: rowsOf(input.bitPlacement.rows), note: input.bitPlacement.note });
+  }
+  const decision = { sentences: designs.sentences, rule: designs.rule, figures: decisionFigures, tables: decisionTables };
+  put('report.html', reportHtml({ profile, tables, runId, createdAt, backend, versions, data: input.meta.data, split: input.meta.split, decision, figures, tableViews: views,
     ...(evaluation ? { evaluatedOn: evaluation } : {}) }),
-    'self-contained report: headline, figures and tables');
+    'self-contained report: the design decision and its front first, then the learned-vs-random comparison, figures and tables');
 
   // Files already in the folder (runs/*.json, checkpoints, logs) are listed too: the manifest describes the whole folder.
   const ours = new Set(files.map((f) => f.path));
@@ -189,6 +228,7 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
   if (input.meta.seconds !== undefined) timings.totalSeconds = input.meta.seconds;
   const manifest = buildManifest({
     runId, createdAt, command: input.meta.command, kind: input.meta.kind, data: input.meta.data, split: input.meta.split, seeds: input.meta.seeds,
+    ...(input.splitMembers ? { splitMembers: input.splitMembers } : {}),
     profile, config: input.config ?? null, runs, bootstrapSeed: input.tables?.bootstrapSeed ?? 0, backend, versions, timings,
     reportSeconds: (performance.now() - t0) / 1000, files,
   });

@@ -17,19 +17,43 @@ export type Setup =
   /** Control: a random layout with exactly round(budget·n) quantized pixels. */
   | 'random'
   /** Multi-level trainable layout at `budget` expected bits per pixel. */
-  | 'multilevel';
+  | 'multilevel'
+  /** Fixed control: ordered dither (Bayer matrix) at `budget`. */
+  | 'dither'
+  /** Fixed control: blue noise (void-and-cluster), the reduced pixels as evenly spread as the budget allows. */
+  | 'blue-noise'
+  /** Fixed control: the content heuristic, pixels outside the body in the training images reduced first. */
+  | 'content'
+  /** A designer's own layout (`--layout FILE`): fixed, no budget; its bits per pixel come from the layout. */
+  | 'designer';
 
 /** Every setup, in the order the tables list them. */
-export const SETUPS: readonly Setup[] = ['baseline', 'all-pixels-baseline', 'all-pixels-retrained', 'learned', 'random', 'multilevel'];
+export const SETUPS: readonly Setup[] = [
+  'baseline', 'all-pixels-baseline', 'all-pixels-retrained', 'learned', 'random', 'multilevel', 'dither', 'blue-noise', 'content', 'designer',
+];
+
+/** The fixed layout families a study runs next to the random control at each budget (`--families`). */
+export type FixedFamily = 'dither' | 'blue-noise' | 'content';
+export const FIXED_FAMILIES: readonly FixedFamily[] = ['dither', 'blue-noise', 'content'];
+
+/** A setup whose U-Net trains on a fixed layout it did not learn: the random control, the fixed families, a designer's layout. */
+export function hasFixedLayout(setup: string): setup is 'random' | FixedFamily | 'designer' {
+  return setup === 'random' || setup === 'designer' || (FIXED_FAMILIES as readonly string[]).includes(setup);
+}
+
+/** A setup that trains `epochs` (the joint model's length) rather than `baselineEpochs`: every layout arm. */
+export function trainsAsLayout(setup: string): boolean {
+  return learnsLayout(setup) || hasFixedLayout(setup);
+}
 
 /** A setup whose layout is learned jointly with the U-Net (single-mode or multi-level): the arms the report is about. */
 export function learnsLayout(setup: string): setup is 'learned' | 'multilevel' {
   return setup === 'learned' || setup === 'multilevel';
 }
 
-/** A setup run at a budget: a learned layout or its random control (both train `epochs`, both have a layout). */
-export function hasBudget(setup: string): setup is 'learned' | 'multilevel' | 'random' {
-  return learnsLayout(setup) || setup === 'random';
+/** A setup run at a budget: a learned layout, its random control or a fixed family (all train `epochs`, all have a layout). */
+export function hasBudget(setup: string): setup is 'learned' | 'multilevel' | 'random' | FixedFamily {
+  return learnsLayout(setup) || setup === 'random' || (FIXED_FAMILIES as readonly string[]).includes(setup);
 }
 
 /** Dice of one evaluation over the test images. */
@@ -92,7 +116,7 @@ export interface RunResult {
   history: EpochRecord[];
   /** Learned setups: rescaled probability per pixel, row-major rows×cols. */
   probabilityMap?: number[];
-  /** Learned / random: 1 where the pixel is quantized in the hardware layout, row-major. */
+  /** Learned / random / fixed families / designer: 1 where the pixel is quantized in the hardware layout, row-major. */
   hardwareLayout?: number[];
   /** Multilevel: ADC bits of each pixel in the hardware layout, row-major. */
   bitsMap?: number[];
@@ -106,6 +130,8 @@ export interface RunResult {
   cols: number;
   trainSeconds: number;
   backend: string;
+  /** Designer runs: the layout file given with `--layout`, as given. */
+  layoutFile?: string;
   /** Where this run's model checkpoint is, relative to the output folder. */
   checkpoint?: string;
 }
