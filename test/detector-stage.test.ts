@@ -188,15 +188,20 @@ test('the detector study retrains uniform designs at the budgets\' stored bits a
   const shipped = loadProfile('detector-profiles/detector-parallel-12bit.json');
   assert.equal(detectorRetrainLevels(shipped, [0.5]), [8, 4]);
   assert.equal(detectorRetrainLevels(shipped, [0.25, 0.5, 0.75]), [10, 8, 6, 4]);
-  const points = planStudy(shipped, [1], { budgets: [0.5], retrainLevels: detectorRetrainLevels(shipped, [0.5]) });
+  const points = planStudy(shipped, [1], { budgets: [0.5], retrainLevels: detectorRetrainLevels(shipped, [0.5]), families: [] });
   assert.equal(points.map((p) => p.id), ['baseline-s1', 'all-pixels-retrained-k8-s1', 'all-pixels-retrained-k4-s1', 'learned-k4-b0.5-s1', 'random-k4-b0.5-s1']);
+  // Over channels the spread patterns run; the content heuristic (image pixels outside the body) does not.
+  const setups = planFor('study', shipped, config, [0.5]).map((p) => p.setup);
+  assert.ok(setups.includes('dither') && setups.includes('blue-noise'), setups.join());
+  assert.not.ok(setups.includes('content'), setups.join());
   assert.equal(points[0]!.evaluateAllPixelsAt, [11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
 });
 
 test('an experiment on a detector profile with a bits-per-pixel budget is refused in one line at /budget/bitsPerPixel', () => {
   const fan = loadProfile('detector-profiles/detector-fan-16bit.json');
   assert.throws(() => planFor('study', fan, config), (e: unknown) => e instanceof UserError && /one reduced mode per channel/.test((e as Error).message) && (e as UserError).pointer === '/budget/bitsPerPixel');
-  assert.is(planFor('study', profile, config).length, 3 * 5);
+  // Per seed: baseline, two retrained levels, learned, random, dither, blue noise.
+  assert.is(planFor('study', profile, config).length, 3 * 7);
 });
 
 test('--hu-from-display: a window for detector profiles only; the readout maps the data through it', () => {
