@@ -14,5 +14,5 @@ if (!dir) throw new Error('usage: scripts/detector-outputs.ts <experiment folder
 await startBackend('wasm');
 const record = readExperimentRecord(dir);
 const prepared = await prepareData(record.data, record.profile, record.config);
-const files = await writeDetectorOutputs(dir, mergeRuns([dir]), record.profile, record.config, prepared.split.test);
+const { files } = await writeDetectorOutputs(dir, mergeRuns([dir]), record.profile, record.config, prepared.split.test);
 for (const f of files) console.log(f);

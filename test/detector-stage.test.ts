@@ -223,9 +223,14 @@ test('detector outputs: channel layout (.ctql, CSV per channel), bits-per-channe
     { ...base, id: 'random-k3-b0.5-s1', setup: 'random', keptBits: 3, budget: 0.5, bitsPerPixel: 7.5, hardwareLayout: Array.from({ length: C }, (_, c) => c % 2) },
   ] as unknown as RunResult[];
   const out = mkdtempSync(join(tmpdir(), 'ctquant-detector-out-'));
-  const files = await writeDetectorOutputs(out, runs, profile, config, data);
+  const { files, report } = await writeDetectorOutputs(out, runs, profile, config, data);
   for (const f of ['channel-layout-learned-k3-b0.5-s1.ctql', 'channel-layout-learned-k3-b0.5-s1.csv', 'channel-flux.csv', 'channel-flux.json', 'bits-per-channel.png', 'sinograms.png', 'reconstructions.png', 'reconstruction-error.json', 'storage.json'])
     assert.ok(files.includes(join('detector', f)), f);
+  // What report.html and manifest.json show: the three figures, a description for every file, the two tables.
+  assert.equal(report!.figures.map((f) => f.file), ['detector/bits-per-channel.png', 'detector/sinograms.png', 'detector/reconstructions.png']);
+  assert.equal(Object.keys(report!.descriptions).sort(), files.map((f) => f.split(/[\\/]/).join('/')).sort());
+  assert.equal(report!.reconstructionError.map((d) => d.bits_per_reading), [12, 7.5, 7.5, 8, 3]);
+  assert.equal(report!.channelFlux.map((r) => r.run), ['learned-k3-b0.5-s1']);
   const csv = readFileSync(join(out, 'detector', 'channel-layout-learned-k3-b0.5-s1.csv'), 'utf8').trim().split('\n');
   assert.is(csv.length, C + 1);
   assert.is(csv[1], `0,${(-(C - 1) / 2 * 2).toFixed(3)},,3,0.900000`);

@@ -19,7 +19,7 @@ import { reducedMode } from '../experiments/plan.js';
 import { layoutFromMask, writeLayoutFile } from '../layout-io/layout-file.js';
 import { detectorStorageReport } from '../profile/storage.js';
 import type { DetectorProfile } from '../profile/types.js';
-import { bitsPerChannelSvg, channelLayoutCsv, greyLevels, panelRowSvg, type ChannelPositions, type PanelImage } from '../report/detector.js';
+import { bitsPerChannelSvg, channelLayoutCsv, greyLevels, panelRowSvg, type ChannelPositions, type DetectorFigure, type DetectorReportPart, type PanelImage } from '../report/detector.js';
 import { svgToPng } from '../report/svg-plot.js';
 import type { RunResult } from '../runs/types.js';
 import { makeFolder, writeFileAtomic } from '../util/atomic.js';
@@ -60,9 +60,15 @@ async function pngBase64(grey: Uint8Array, width: number, height: number): Promi
   return (await encodeGreyPng(grey, width, height)).toString('base64');
 }
 
+/** The files written under detector/ and, when there were any, what report.html and manifest.json show of them. */
+export interface DetectorOutputs {
+  files: string[];
+  report?: DetectorReportPart;
+}
+
 /**
  * Writes the detector outputs for the runs of a detector-space experiment (none for image space);
- * returns the files written. `test` is the test split the runs were evaluated on.
+ * returns the files written and the report's part. `test` is the test split the runs were evaluated on.
  */
 export async function writeDetectorOutputs(
   outDir: string,
@@ -70,15 +76,23 @@ export async function writeDetectorOutputs(
   profile: DetectorProfile,
   config: ExperimentConfig,
   test: CtDataset,
-): Promise<string[]> {
+): Promise<DetectorOutputs> {
   const readout = detectorReadoutFor(profile, config, test);
-  if (!readout || test.slices.length === 0) return [];
+  if (!readout || test.slices.length === 0) return { files: [] };
   const dir = join(outDir, 'detector');
   makeFolder(dir);
   const files: string[] = [];
-  const write = (name: string, data: string | Uint8Array) => {
+  const descriptions: Record<string, string> = {};
+  const figures: DetectorFigure[] = [];
+  // Manifest paths use forward slashes whatever the platform.
+  const write = (name: string, data: string | Uint8Array, description: string) => {
     writeFileAtomic(join(dir, name), data);
     files.push(join('detector', name));
+    descriptions[`detector/${name}`] = description;
+  };
+  const figure = (name: string, png: Uint8Array, caption: string) => {
+    write(name, png, caption);
+    figures.push({ file: `detector/${name}`, png, caption });
   };
   const C = readout.channels;
   const native = profile.nativeBits;
@@ -91,7 +105,9 @@ export async function writeDetectorOutputs(
     const layout = Uint8Array.from(r.hardwareLayout!);
     writeLayoutFile(join(dir, `channel-layout-${r.id}.ctql`), layoutFromMask(layout, 1, C, native, r.keptBits ?? keptBits));
     files.push(join('detector', `channel-layout-${r.id}.ctql`));
-    write(`channel-layout-${r.id}.csv`, channelLayoutCsv(positions, Array.from(layout, (m) => (m ? (r.keptBits ?? keptBits) : native)), r.probabilityMap));
+    descriptions[`detector/channel-layout-${r.id}.ctql`] = `compact channel ADC layout of run ${r.id}: 1 row × ${C} channels, one ADC per channel used at every view (docs/layout-format.md)`;
+    write(`channel-layout-${r.id}.csv`, channelLayoutCsv(positions, Array.from(layout, (m) => (m ? (r.keptBits ?? keptBits) : native)), r.probabilityMap),
+      `per channel of run ${r.id}: offset, fan angle, ADC bits and learned reduce probability`);
   }
   if (learned.length) {
     const svg = bitsPerChannelSvg(
@@ -101,8 +117,10 @@ export async function writeDetectorOutputs(
       keptBits,
       `${C} channels × ${readout.geometry.views} views, ${readout.geometry.beam} beam; exactly round(b·C) channels reduced per layout`,
     );
-    write('bits-per-channel.svg', svg);
-    write('bits-per-channel.png', await svgToPng(svg));
+    const caption = `ADC bits per detector channel across the detector (top) and the learned probability of putting each channel on the ${keptBits}-bit mode (bottom), ` +
+      `mean over seeds per budget; ${C} channels × ${readout.geometry.views} views, ${native}-bit native ADCs.`;
+    write('bits-per-channel.svg', svg, caption);
+    figure('bits-per-channel.png', await svgToPng(svg), caption);
   }
 
   // Flux per channel over the test set (noise-free expected counts): which channels the layouts reduce.
@@ -124,7 +142,7 @@ export async function writeDetectorOutputs(
   const fluxLines = ['channel,offset_mm,mean_counts,min_counts,in_body_shadow,share_of_learned_layouts_reducing'];
   for (let c = 0; c < C; c++)
     fluxLines.push(`${c},${positions.offsetMm[c]!.toFixed(3)},${meanCounts[c]!.toFixed(1)},${minCounts[c]!.toFixed(1)},${shadow[c] ? 1 : 0},${Number.isNaN(reducedShare[c]!) ? '' : reducedShare[c]!.toFixed(3)}`);
-  write('channel-flux.csv', `${fluxLines.join('\n')}\n`);
+  write('channel-flux.csv', `${fluxLines.join('\n')}\n`, 'per channel: mean and minimum noise-free expected counts over the test set, whether it lies in the body shadow, and the share of learned layouts that reduce it');
   const perRun = learned.map((r) => {
     const reduced = r.hardwareLayout!.map((m, c) => ({ m, c })).filter((x) => x.m === 1).map((x) => x.c);
     const kept = r.hardwareLayout!.map((m, c) => ({ m, c })).filter((x) => x.m === 0).map((x) => x.c);
@@ -139,7 +157,8 @@ export async function writeDetectorOutputs(
       meanMinCountsNative: mean(kept, minCounts),
     };
   });
-  write('channel-flux.json', `${JSON.stringify({ i0, shadowRule: 'min expected counts < 0.9·I0 over the test set', runs: perRun }, null, 2)}\n`);
+  const shadowRule = 'min expected counts < 0.9·I0 over the test set';
+  write('channel-flux.json', `${JSON.stringify({ i0, shadowRule, runs: perRun }, null, 2)}\n`, 'per learned run: how many reduced channels lie in the body shadow, and the mean minimum counts of reduced vs. native channels');
 
   // Designs: at each budget the learned layout of the primary seed, the random control's, and every
   // channel at the same stored bits; previews show the profile's budget (else the first).
@@ -185,7 +204,8 @@ export async function writeDetectorOutputs(
     bitsPerReading: (d.layout.reduce((s, v) => s + v, 0) * d.keptBits + (C - d.layout.reduce((s, v) => s + v, 0)) * native) / C,
     rmseHu: Math.sqrt(errors[k]!.sum / Math.max(1, errors[k]!.n)),
   }));
-  write('reconstruction-error.json', `${JSON.stringify({ seed, testImages: test.slices.length, region: 'clean HU > -900', designs: errorRows }, null, 2)}\n`);
+  write('reconstruction-error.json', `${JSON.stringify({ seed, testImages: test.slices.length, region: 'clean HU > -900', designs: errorRows }, null, 2)}\n`,
+    'HU RMSE of each design\'s FBP reconstruction against the clean image, inside the body, over the test set');
 
   // Previews of the test image with the largest lesion.
   const shown = test.slices.map((s, i) => ({ i, lesion: s.mask.reduce((a, v) => a + v, 0) })).sort((a, b) => b.lesion - a.lesion)[0]!.i;
@@ -202,10 +222,28 @@ export async function writeDetectorOutputs(
   }
   const imageName = test.slices[shown]!.name;
   const sinogramSvg = panelRowSvg(sinograms, 2, `Sinograms −log(counts/I0) of ${imageName}, views down × channels across, 0 … ${pMax.toFixed(2)} black to white (same noise draw for every design)`);
-  write('sinograms.png', await svgToPng(sinogramSvg));
+  figure('sinograms.png', await svgToPng(sinogramSvg),
+    `Sinograms as the ADCs deliver them, after −log(counts/I0): views top to bottom, channels left to right, of test image ${imageName}, one noise draw shared by every design. ` +
+      `Each column is one channel; the columns a layout puts on the ${keptBits}-bit mode show coarser grey steps.`);
   const reconSvg = panelRowSvg(recons, 4, `FBP reconstructions of ${imageName}, lung window ${PREVIEW_HU[0]} … ${PREVIEW_HU[1]} HU; RMSE over the test set inside the body (clean HU > −900)`);
-  write('reconstructions.png', await svgToPng(reconSvg));
+  figure('reconstructions.png', await svgToPng(reconSvg),
+    `Filtered back-projection of those sinograms (lung window ${PREVIEW_HU[0]} … ${PREVIEW_HU[1]} HU), next to the clean image; each label gives the design's HU RMSE inside the body over the test set. ` +
+      'Errors of reduced channels spread along their rays as streaks.');
 
-  if (profile.budget.kind === 'fraction') write('storage.json', `${JSON.stringify(detectorStorageReport(profile, [...new Set(learned.map((r) => r.budget!))].sort((a, b) => a - b)), null, 2)}\n`);
-  return files;
+  if (profile.budget.kind === 'fraction') {
+    write('storage.json', `${JSON.stringify(detectorStorageReport(profile, [...new Set(learned.map((r) => r.budget!))].sort((a, b) => a - b)), null, 2)}\n`,
+      'storage per detector frame (views × channels readings) at each learned budget, native vs. layout');
+  }
+  const report: DetectorReportPart = {
+    figures,
+    reconstructionError: errorRows.map((r) => ({ design: r.design, budget: r.budget, reduced_channels: r.reducedChannels, kept_bits: r.keptBits, bits_per_reading: r.bitsPerReading, rmse_hu: r.rmseHu })),
+    channelFlux: perRun.map((r) => ({
+      run: r.id, budget: r.budget, reduced_channels: r.reducedChannels, reduced_in_body_shadow: r.reducedInBodyShadow, channels_in_body_shadow: r.channelsInBodyShadow,
+      mean_min_counts_reduced: r.meanMinCountsReduced, mean_min_counts_native: r.meanMinCountsNative,
+    })),
+    errorNote: `rmse_hu: HU RMSE of the FBP reconstruction against the clean image, inside the body (clean HU > −900), over ${test.slices.length} test image(s), seed ${seed}; bits_per_reading: mean ADC bits per channel reading.`,
+    fluxNote: `Body shadow: ${shadowRule} (I0 = ${i0} counts). mean_min_counts_*: mean over the reduced / native channels of each channel's minimum expected counts.`,
+    descriptions,
+  };
+  return { files, report };
 }

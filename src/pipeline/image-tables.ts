@@ -14,7 +14,8 @@ export const PLACEMENT_MAX_IMAGES = 100;
 
 export interface ImageTables {
   testImages: ImageId[];
-  bitPlacement: { rows: PlacementRow[]; note: string };
+  /** Image space only: in detector space a layout reduces channels, not pixels (detector/channel-flux.* says which). */
+  bitPlacement?: { rows: PlacementRow[]; note: string };
   splitMembers: SplitMembers;
 }
 
@@ -27,6 +28,8 @@ export function evenlySpaced(n: number, max: number): number[] {
 export function imageTables(runs: readonly RunResult[], profile: DetectorProfile, split: SplitData): ImageTables {
   const test = split.test.slices;
   const testImages = test.map((s) => ({ sliceId: s.name, volumeId: s.volumeId, lesionPixels: s.mask.reduce((a, v) => a + v, 0) }));
+  const splitMembers = { train: splitPart(split.train.slices), validation: splitPart(split.validation.slices), test: splitPart(test) };
+  if (profile.detector) return { testImages, splitMembers };
   const picked = evenlySpaced(test.length, PLACEMENT_MAX_IMAGES).map((i) => test[i]!.image);
   const rows = placementRows(runs, profile, picked, { nativeBits: split.test.nativeBits });
   const note =
@@ -36,6 +39,6 @@ export function imageTables(runs: readonly RunResult[], profile: DetectorProfile
   return {
     testImages,
     bitPlacement: { rows, note },
-    splitMembers: { train: splitPart(split.train.slices), validation: splitPart(split.validation.slices), test: splitPart(test) },
+    splitMembers,
   };
 }

@@ -41,12 +41,15 @@ export async function runSession(opts: SessionOptions): Promise<SessionOutcome> 
 
   const examples = data ? await examplePredictions(outDir, runs, data.split.test, opts.profile, opts.config) : [];
   const images = data ? imageTables(runs, opts.profile, data.split) : undefined;
+  // Detector space: channel layouts, bits per channel, sinogram and reconstruction previews, storage per frame; written first so the report shows them.
+  const detector = data && opts.profile.detector ? await writeDetectorOutputs(outDir, runs, opts.profile, opts.config, data.split.test) : undefined;
   const seconds = (Date.now() - t0) / 1000;
   const files = await writeReport(outDir, {
     runs,
     profile: opts.profile,
     config: opts.config,
     examples,
+    ...(detector?.report ? { detector: detector.report } : {}),
     ...(images ?? {}),
     meta: {
       kind: opts.kind,
@@ -59,8 +62,6 @@ export async function runSession(opts: SessionOptions): Promise<SessionOutcome> 
       tfjsVersion: tf.version.tfjs,
     },
   });
-  // Detector space: channel layouts, bits per channel, sinogram and reconstruction previews, storage per frame.
-  if (data && opts.profile.detector) files.push(...(await writeDetectorOutputs(outDir, runs, opts.profile, opts.config, data.split.test)));
   return { outDir, runs, files, stopped, backend, seconds };
 }
 

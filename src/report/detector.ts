@@ -115,3 +115,27 @@ export function panelRowSvg(panels: readonly PanelImage[], scale: number, captio
   parts.push(`<text x="${gap}" y="${top + tallest + 24}" font-size="12" fill="#333">${escapeXml(caption)}</text>`);
   return svgDocument(width, height, parts.join('\n'));
 }
+
+/** A figure of the detector outputs for report.html; `file` is relative to the output folder (detector/…). */
+export interface DetectorFigure {
+  file: string;
+  png: Uint8Array;
+  caption: string;
+}
+
+/** What the detector outputs hand to writeReport: figures, two small tables, and a manifest description per file. */
+export interface DetectorReportPart {
+  figures: DetectorFigure[];
+  /** reconstruction-error.json's designs, in snake case. */
+  reconstructionError: { design: string; budget: number; reduced_channels: number; kept_bits: number; bits_per_reading: number; rmse_hu: number }[];
+  /** channel-flux.json's runs, in snake case. */
+  channelFlux: { run: string; budget: number | undefined; reduced_channels: number; reduced_in_body_shadow: number; channels_in_body_shadow: number; mean_min_counts_reduced: number; mean_min_counts_native: number }[];
+  /** What the test set and the error region were, for the tables' notes. */
+  errorNote: string;
+  fluxNote: string;
+  /** Path (relative to the output folder) → description, for manifest.json. */
+  descriptions: Record<string, string>;
+}
+
+export const RECONSTRUCTION_ERROR_COLUMNS = ['design', 'budget', 'reduced_channels', 'kept_bits', 'bits_per_reading', 'rmse_hu'] as const;
+export const CHANNEL_FLUX_COLUMNS = ['run', 'budget', 'reduced_channels', 'reduced_in_body_shadow', 'channels_in_body_shadow', 'mean_min_counts_reduced', 'mean_min_counts_native'] as const;

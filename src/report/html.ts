@@ -45,6 +45,8 @@ export interface HtmlReportInput {
   tableViews: HtmlTable[];
   /** `eval` reports: the data set the saved models were evaluated on (named in the title). */
   evaluatedOn?: { dataset: string; slices: number };
+  /** Detector space: bits per channel, sinograms and reconstructions, and their numbers (after the headline, before the other figures). */
+  detector?: { intro: string; figures: HtmlFigure[]; tables: HtmlTable[] };
 }
 
 function budgetPhrase(v: Verdict, profile: DetectorProfile): string {
@@ -144,6 +146,16 @@ ${d.tables.map(tableHtml).join('\n')}
 </section>`;
 }
 
+/** The detector-space section: what the channel ADCs read, how the layouts placed their bits, and what that does to the reconstruction. */
+function detectorHtml(d: NonNullable<HtmlReportInput['detector']>): string {
+  return `<section id="detector">
+<h2>Detector space: the readings the channel ADCs digitise</h2>
+<p>${escapeXml(d.intro)}</p>
+${d.figures.map(figureHtml).join('\n')}
+${d.tables.map(tableHtml).join('\n')}
+</section>`;
+}
+
 /** The complete HTML page. */
 export function reportHtml(input: HtmlReportInput): string {
   const { profile, tables } = input;
@@ -198,7 +210,7 @@ tr.chosen td { background: #e3f3e3; font-weight: bold; }
 <body>
 <h1>ctquant report: ${escapeXml(profile.name)}${input.evaluatedOn ? ` — evaluated on ${escapeXml(input.evaluatedOn.dataset)} (${input.evaluatedOn.slices} slices)` : ''}</h1>
 ${input.decision ? decisionHtml(input.decision) : ''}
-<p class="meta">Run ${escapeXml(input.runId)} · ${escapeXml(input.createdAt)} · detector ${profile.rows}×${profile.cols} readout pixels, native ${profile.nativeBits}-bit,
+<p class="meta">Run ${escapeXml(input.runId)} · ${escapeXml(input.createdAt)} · ${profile.detector ? `detector ${profile.detector.channels} channels × ${profile.detector.views} views, image grid ${profile.rows}×${profile.cols}` : `detector ${profile.rows}×${profile.cols} readout pixels`}, native ${profile.nativeBits}-bit,
 reduced modes ${profile.modes.map((m) => `${m}-bit`).join(', ')} (${profile.rule}), budget ${escapeXml(budget)} · backend ${escapeXml(input.backend)} · ${versions}</p>
 <p>${escapeXml(profile.description)}</p>
 ${input.data !== undefined || input.split !== undefined ? `<p class="meta">Data: ${escapeXml(input.data ?? 'not recorded')} · split: ${escapeXml(input.split ?? 'not recorded')}</p>\n` : ''}<h2>Learned layout against the random control</h2>
@@ -208,6 +220,7 @@ ${headline}
 <p class="note">"Beats" means the 95% interval of the paired difference (learned − random, matched by seed) lies above zero:
 a t-interval across seeds where there are at least two seeds, otherwise a bootstrap over test images. Rows shaded red in the
 tables are collapsed runs; they are counted (n_collapsed) but never averaged in.</p>
+${input.detector ? detectorHtml(input.detector) : ''}
 <h2>Figures</h2>
 ${figures}
 <h2>Tables</h2>

@@ -2,8 +2,8 @@
 export { writeReport, MAP_THRESHOLDS, type ReportMeta, type WriteReportInput } from './write.js';
 export { buildTables, type TableOptions } from './tables.js';
 export {
-  budgetKindOf, RUN_COLUMNS, TRADEOFF_COLUMNS, STUDY_COLUMNS, STORAGE_COLUMNS, LAYOUT_COLUMNS,
-  type Tables, type RunRow, type TradeoffRow, type StudyRow, type StorageTableRow, type LayoutRow,
+  budgetKindOf, RUN_COLUMNS, TRADEOFF_COLUMNS, STUDY_COLUMNS, STORAGE_COLUMNS, DETECTOR_STORAGE_COLUMNS, LAYOUT_COLUMNS,
+  type Tables, type RunRow, type TradeoffRow, type StudyRow, type StorageTableRow, type DetectorStorageTableRow, type LayoutRow,
   type Verdict, type Arm, type DiceStats, type DiffStats, type CollapsedMark,
 } from './table-rows.js';
 export { pickLayoutRun, detectorLayout, adcBitsOf } from './table-layout.js';

@@ -145,6 +145,33 @@ export const STORAGE_COLUMNS = [
   'compression_ratio', 'saving_pct', 'saving_pct_exact',
 ] as const satisfies readonly (keyof StorageTableRow)[];
 
+/**
+ * One line of storage.csv in detector space (from detectorStorageRow, src/profile/storage.ts): the
+ * frame the detector stores is views × channels readings, each at its channel's ADC bits. The first
+ * row is the baseline (every channel native, budget 0).
+ */
+export interface DetectorStorageTableRow {
+  row: 'baseline' | 'layout';
+  budget_kind: 'fraction';
+  budget: number;
+  views: number;
+  channels: number;
+  reduced_channels: number;
+  kept_bits: number;
+  native_bits_per_frame: number;
+  layout_bits_per_frame: number;
+  native_bytes_per_frame: number;
+  layout_bytes_per_frame: number;
+  bits_per_reading: number;
+  bits_per_reading_exact: string;
+  saving_pct: number;
+}
+
+export const DETECTOR_STORAGE_COLUMNS = [
+  'row', 'budget_kind', 'budget', 'views', 'channels', 'reduced_channels', 'kept_bits', 'native_bits_per_frame', 'layout_bits_per_frame',
+  'native_bytes_per_frame', 'layout_bytes_per_frame', 'bits_per_reading', 'bits_per_reading_exact', 'saving_pct',
+] as const satisfies readonly (keyof DetectorStorageTableRow)[];
+
 /** One line of layout.csv: a pixel of the chosen run's hardware layout. */
 export interface LayoutRow {
   row: number;
@@ -175,7 +202,10 @@ export interface Tables {
   runs: RunRow[];
   tradeoff: TradeoffRow[];
   study: StudyRow[];
+  /** Image space: bits per reconstructed frame (empty in detector space, where `detectorStorage` counts the detector frame). */
   storage: StorageTableRow[];
+  /** Detector space (a profile with a `detector` section): bits per views × channels frame, baseline first. */
+  detectorStorage?: DetectorStorageTableRow[];
   layout: LayoutRow[];
   /** The run layout.csv was taken from (undefined when no run has a layout). */
   layoutRun?: RunResult;

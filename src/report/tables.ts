@@ -10,11 +10,11 @@
  */
 import type { RunResult } from '../runs/types.js';
 import type { DetectorProfile } from '../profile/types.js';
-import { storageReport, type StorageRow } from '../profile/storage.js';
+import { detectorStorageReport, storageReport, type DetectorStorageRow, type StorageRow } from '../profile/storage.js';
 import { UserError } from '../errors.js';
 import { studyRows, tradeoffRows, verdicts } from './table-dice.js';
 import { layoutRows, pickLayoutRun } from './table-layout.js';
-import { budgetKindOf, type RunRow, type StorageTableRow, type Tables } from './table-rows.js';
+import { budgetKindOf, type DetectorStorageTableRow, type RunRow, type StorageTableRow, type Tables } from './table-rows.js';
 import type { StatContext } from './table-stats.js';
 
 export interface TableOptions {
@@ -39,11 +39,13 @@ export function buildTables(runs: readonly RunResult[], profile: DetectorProfile
   };
   const tradeoff = tradeoffRows(sorted, profile, ctx);
   const layoutRun = pickLayoutRun(sorted, profile, opts.layoutRunId);
+  const detectorSpace = isDetectorSpace(profile);
   return {
     runs: sorted.map(runRow),
     tradeoff,
     study: studyRows(sorted, profile, ctx),
-    storage: storageRows(sorted, profile),
+    storage: detectorSpace ? [] : storageRows(sorted, profile),
+    ...(detectorSpace ? { detectorStorage: detectorStorageRows(sorted, profile) } : {}),
     layout: layoutRun ? layoutRows(layoutRun, profile) : [],
     layoutRun,
     verdicts: verdicts(tradeoff),
@@ -87,6 +89,37 @@ function storageRows(runs: readonly RunResult[], profile: DetectorProfile): Stor
   const budgets = new Set<number>([profile.budget.value, ...profile.sweep]);
   for (const r of runs) if (r.budget !== undefined && budgetKindOf(r, profile) === profile.budget.kind) budgets.add(r.budget);
   return storageReport(profile, [...budgets].sort((x, y) => x - y)).map(snakeStorage);
+}
+
+/** Detector space: what the ADCs store is the sinogram frame (fraction budgets only; other kinds are refused when planned). */
+export function isDetectorSpace(profile: DetectorProfile): boolean {
+  return profile.detector !== undefined && profile.budget.kind === 'fraction';
+}
+
+/** The detector frame per budget (`ctquant storage`'s rows): the baseline (budget 0), the profile's budget, its sweep and every run's. */
+function detectorStorageRows(runs: readonly RunResult[], profile: DetectorProfile): DetectorStorageTableRow[] {
+  const budgets = new Set<number>([0, profile.budget.value, ...profile.sweep]);
+  for (const r of runs) if (r.budget !== undefined && budgetKindOf(r, profile) === 'fraction') budgets.add(r.budget);
+  return detectorStorageReport(profile, [...budgets].sort((x, y) => x - y)).map(snakeDetectorStorage);
+}
+
+function snakeDetectorStorage(s: DetectorStorageRow): DetectorStorageTableRow {
+  return {
+    row: s.budget === 0 ? 'baseline' : 'layout',
+    budget_kind: 'fraction',
+    budget: s.budget,
+    views: s.views,
+    channels: s.channels,
+    reduced_channels: s.reducedChannels,
+    kept_bits: s.keptBits,
+    native_bits_per_frame: s.nativeBitsPerFrame,
+    layout_bits_per_frame: s.layoutBitsPerFrame,
+    native_bytes_per_frame: s.nativeBytesPerFrame,
+    layout_bytes_per_frame: s.layoutBytesPerFrame,
+    bits_per_reading: s.bitsPerReading,
+    bits_per_reading_exact: s.bitsPerReadingExact,
+    saving_pct: s.savingPercent,
+  };
 }
 
 function snakeStorage(s: StorageRow): StorageTableRow {

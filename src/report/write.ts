@@ -21,7 +21,8 @@ import { diceVsBitsSpec, diceVsBudgetSpec, trainingCurveSpecs } from './plots.js
 import { plotGridSvg, plotSvg, svgToPng } from './svg-plot.js';
 import { buildTables, type TableOptions } from './tables.js';
 import { adcBitsOf, detectorLayout } from './table-layout.js';
-import { LAYOUT_COLUMNS, RUN_COLUMNS, STORAGE_COLUMNS, STUDY_COLUMNS, TRADEOFF_COLUMNS } from './table-rows.js';
+import { DETECTOR_STORAGE_COLUMNS, LAYOUT_COLUMNS, RUN_COLUMNS, STORAGE_COLUMNS, STUDY_COLUMNS, TRADEOFF_COLUMNS } from './table-rows.js';
+import { CHANNEL_FLUX_COLUMNS, RECONSTRUCTION_ERROR_COLUMNS, type DetectorReportPart } from './detector.js';
 import type { Cell } from './csv.js';
 
 export interface ReportMeta {
@@ -75,6 +76,8 @@ export interface WriteReportInput {
   splitMembers?: SplitMembers;
   /** Write runs/<id>.json for runs whose file is missing from outDir (default true; existing files are left alone). */
   writeRuns?: boolean;
+  /** Detector space: the outputs already written under detector/ (src/pipeline/detector-outputs.ts), shown in report.html and described in manifest.json. */
+  detector?: DetectorReportPart;
 }
 
 /** Thresholds of the published probability-map figures (pixel reduced where p ≥ t). */
@@ -104,7 +107,12 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
   put('runs.csv', toCsv(tables.runs, RUN_COLUMNS), 'one line per run, collapsed runs marked');
   put('tradeoff.csv', toCsv(tables.tradeoff, TRADEOFF_COLUMNS), 'Dice per budget and arm: mean, sd, seed t-interval, image bootstrap, paired differences vs. random and baseline');
   put('study.csv', toCsv(tables.study, STUDY_COLUMNS as never[]), 'bit-depth study: setups (a) all-pixels-baseline and (b) all-pixels-retrained per kept-bits level, baseline row first');
-  put('storage.csv', toCsv(tables.storage, STORAGE_COLUMNS), 'bits and bytes per frame, native vs. layout, per budget');
+  // Detector space stores the sinogram frame (views × channels readings), not the image's pixels.
+  const storageView = tables.detectorStorage
+    ? { columns: DETECTOR_STORAGE_COLUMNS as readonly string[], rows: rowsOf(tables.detectorStorage), note: 'detector frame: views × channels readings, each at its channel ADC bits; the baseline row has every channel native' }
+    : { columns: STORAGE_COLUMNS as readonly string[], rows: rowsOf(tables.storage), note: undefined };
+  put('storage.csv', toCsv(storageView.rows, storageView.columns as never[]),
+    tables.detectorStorage ? 'bits and bytes per detector frame (views × channels readings), baseline (all channels native) vs. channel layout, per budget' : 'bits and bytes per frame, native vs. layout, per budget');
 
   // The design decision first: the front over every family and the most saving design within τ.
   const designs = designDecision(runs, profile, { tolerance: input.meta.tolerance, level: input.tables?.level });
@@ -199,7 +207,8 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
     { title: 'Trade-off per budget', file: 'tradeoff.csv', columns: TRADEOFF_COLUMNS, rows: rowsOf(tables.tradeoff), isCollapsed: collapsedRow,
       note: 'dice_seed_t_*: 95% t-interval across seeds; dice_image_boot_*: 95% bootstrap over test images. vs_*: paired by seed.' },
     { title: 'Bit-depth study', file: 'study.csv', columns: STUDY_COLUMNS, rows: rowsOf(tables.study), isCollapsed: collapsedRow },
-    { title: 'Storage per frame', file: 'storage.csv', columns: STORAGE_COLUMNS, rows: rowsOf(tables.storage) },
+    { title: tables.detectorStorage ? 'Storage per detector frame' : 'Storage per frame', file: 'storage.csv', columns: storageView.columns, rows: storageView.rows,
+      ...(storageView.note ? { note: storageView.note } : {}) },
     { title: 'All runs', file: 'runs.csv', columns: RUN_COLUMNS, rows: rowsOf(tables.runs), isCollapsed: collapsedRow },
   ];
   const decisionTables: HtmlTable[] = [
@@ -213,15 +222,16 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
     decisionTables.push({ title: 'Where did the bits go', file: 'bit-placement.csv', columns: PLACEMENT_COLUMNS, rows: rowsOf(input.bitPlacement.rows), note: input.bitPlacement.note });
   }
   const decision = { sentences: designs.sentences, rule: designs.rule, figures: decisionFigures, tables: decisionTables };
+  const detector = input.detector ? detectorView(input.detector, profile) : undefined;
   put('report.html', reportHtml({ profile, tables, runId, createdAt, backend, versions, data: input.meta.data, split: input.meta.split, decision, figures, tableViews: views,
-    ...(evaluation ? { evaluatedOn: evaluation } : {}) }),
+    ...(evaluation ? { evaluatedOn: evaluation } : {}), ...(detector ? { detector } : {}) }),
     'self-contained report: the design decision and its front first, then the learned-vs-random comparison, figures and tables');
 
   // Files already in the folder (runs/*.json, checkpoints, logs) are listed too: the manifest describes the whole folder.
   const ours = new Set(files.map((f) => f.path));
   for (const path of listFiles(outDir)) {
     if (ours.has(path) || path === 'manifest.json') continue;
-    files.push(fileEntry(path, readFileSync(join(outDir, path)), describeExisting(path, runs)));
+    files.push(fileEntry(path, readFileSync(join(outDir, path)), input.detector?.descriptions[path] ?? describeExisting(path, runs)));
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const timings: Record<string, number> = { ...(input.meta.timings ?? {}) };
@@ -236,6 +246,21 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
   if (problems.length) throw new Error(`manifest does not match its schema: ${problems.map((p) => `${p.pointer}: ${p.message}`).join('; ')}`);
   writeFileAtomic(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return [...files.map((f) => f.path), 'manifest.json'];
+}
+
+/** report.html's detector section: the three figures and the two small tables of the outputs under detector/. */
+function detectorView(d: DetectorReportPart, profile: DetectorProfile): NonNullable<Parameters<typeof reportHtml>[0]['detector']> {
+  const section = profile.detector!;
+  const intro = `Here the layout unit is the detector channel: one ADC per channel, used at every one of the ${section.views} views, ` +
+    `${section.channels} channels, ${profile.nativeBits}-bit native, reduced mode ${Math.min(...profile.modes)} bits. The model sees the filtered back-projection of the readings.`;
+  return {
+    intro,
+    figures: d.figures.map((f) => ({ file: f.file, png: f.png, caption: f.caption })),
+    tables: [
+      { title: 'Reconstruction error per design', file: 'detector/reconstruction-error.json', columns: RECONSTRUCTION_ERROR_COLUMNS, rows: rowsOf(d.reconstructionError), note: d.errorNote },
+      { title: 'Which channels the learned layouts reduce', file: 'detector/channel-flux.json', columns: CHANNEL_FLUX_COLUMNS, rows: rowsOf(d.channelFlux), note: d.fluxNote },
+    ],
+  };
 }
 
 function rowsOf(rows: readonly object[]): Record<string, Cell>[] {
