@@ -25,7 +25,8 @@ const profile = writeTinyProfile(dir, 'slurm-tiny', { fraction: 0.5, sweep: [0.2
 // Five trainings (baseline, learned and random at two budgets) of a few seconds each: long
 // enough to preempt one mid-training, short enough for 2 cores.
 const config = writeTinyConfig(dir, { epochs: 5, baseFilters: 8, slices: 48, slicesPerVolume: 4 });
-const sweepArgs = ['sweep', '--profile', profile, '--config', config, '--backend', 'wasm'];
+// The learned layout and the random control only: the plan (5 trainings, 4 shards) this test times its preemption by.
+const sweepArgs = ['sweep', '--profile', profile, '--config', config, '--backend', 'wasm', '--families', 'none'];
 
 /** Run records without wall-clock fields (trainSeconds, each epoch's seconds): the rest, losses and Dice included, must be bit-identical. */
 const runsOf = (out: string) =>
