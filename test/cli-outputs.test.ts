@@ -58,6 +58,8 @@ test('--resume with other settings is refused naming the field; the profile file
   writeRecord(out, { ...settings(6), createdAt: '2026-01-01' });
   assert.match(userError(() => prepareOutFolder(out, { resume: true, overwrite: false, settings: settings(24) })), /config\.epochs was 6, now 24/);
   prepareOutFolder(out, { resume: true, overwrite: false, settings: { ...settings(6), profile: { ...settings(6).profile, file: 'elsewhere.json' } } });
+  // A sweep may add seeds or budgets to a study's folder: the kind does not change a run's numbers.
+  prepareOutFolder(out, { resume: true, overwrite: false, settings: { ...settings(6), kind: settings(6).kind === 'study' ? 'sweep' : 'study' } });
   writeRecord(out, '');
   assert.match(userError(() => prepareOutFolder(out, { resume: true, overwrite: false, settings: settings(6) })), /experiment\.json: not valid JSON/);
   assert.equal(differences({ a: [1, 2], b: 1 }, { a: [1, 3], b: 1 }), [{ path: 'a.1', was: 2, now: 3 }]);

@@ -81,11 +81,16 @@ export interface RunSettings {
   designer?: { file: string; bits: number[] };
 }
 
-/** The comparable part: the profile's (and a layout's) file path may differ between two command lines for the same file. */
+/**
+ * The comparable part: what decides a run's numbers (profile, config, data, a designer's layout). The
+ * profile's (and a layout's) file path may differ between two command lines for the same file, and
+ * the kind may differ: a study and a sweep plan runs of the same ids, so one folder can be filled by
+ * a study, then a sweep with more seeds or budgets (RESULTS.md does so), each reusing finished runs.
+ */
 function comparable(s: RunSettings): unknown {
   const { file: _file, ...profile } = s.profile as { file?: string };
   const layout = s.designer ? { designerLayout: s.designer.bits } : {};
-  return JSON.parse(JSON.stringify({ kind: s.kind, profile, config: s.config, data: s.data, ...layout }));
+  return JSON.parse(JSON.stringify({ profile, config: s.config, data: s.data, ...layout }));
 }
 
 /**
