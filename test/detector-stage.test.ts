@@ -33,7 +33,8 @@ import { loadProfile } from '../src/profile/load.js';
 import { detectorStorageRow } from '../src/profile/storage.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
 import { JointModel } from '../src/train/joint.js';
-import { trainModel, type TrainOptions } from '../src/train/trainer.js';
+import { trainModel } from '../src/train/trainer.js';
+import { shortTrainOptions, weightsOf } from './helpers/train.js';
 
 await startBackend('wasm');
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-detector-stage-'));
@@ -111,28 +112,13 @@ function learnedDetectorModel(): JointModel {
   return modelForPoint(profile, config, { id: 'learned-k3-b0.5-s7', setup: 'learned', seed: 7, keptBits: 3, budget: 0.5 });
 }
 
-const options = (extra: Partial<TrainOptions> = {}): TrainOptions => ({
-  epochs: 2,
-  batchSize: 4,
-  learningRate: 1e-3,
-  decayStart: 0.5,
-  decayFloor: 0.1,
-  warmupEpochs: 0.5,
-  dice: 'perImage',
-  temperature: { start: 1, end: 0.2 },
-  seed: 11,
-  ...extra,
-});
-
-const weightsOf = (m: JointModel) => m.stateVariables().map((s) => Array.from(s.variable.dataSync()));
-
 test('detector mode: the learned stage holds one logit per channel, trains, and resumes bit-exact', async () => {
   const full = learnedDetectorModel();
   assert.ok(full.options.detector);
   const layer = (full.stage as { layer: TrainableQuantization }).layer;
   assert.equal(layer.getWeights()[0]!.shape, [1, C]);
   const before = weightsOf(full);
-  const a = await trainModel(full, data, options());
+  const a = await trainModel(full, data, shortTrainOptions());
   const expected = weightsOf(full);
   assert.not.equal(expected[expected.length - 1], before[before.length - 1], 'the channel logits learn');
   const layoutA = await layer.hardwareLayout();
@@ -140,10 +126,10 @@ test('detector mode: the learned stage holds one logit per channel, trains, and 
 
   const ckpt = join(dir, 'detector.ckpt');
   const first = learnedDetectorModel();
-  assert.is((await trainModel(first, data, options({ checkpointPath: ckpt, stopAfterStep: 3 }))).stopped, true);
+  assert.is((await trainModel(first, data, shortTrainOptions({ checkpointPath: ckpt, stopAfterStep: 3 }))).stopped, true);
   first.dispose();
   const second = learnedDetectorModel();
-  const c = await trainModel(second, data, options({ checkpointPath: ckpt, resume: true }));
+  const c = await trainModel(second, data, shortTrainOptions({ checkpointPath: ckpt, resume: true }));
   assert.equal(weightsOf(second), expected);
   assert.equal(c.history.map((h) => h.loss), a.history.map((h) => h.loss));
   assert.equal(await (second.stage as { layer: TrainableQuantization }).layer.hardwareLayout(), layoutA);
