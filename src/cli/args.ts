@@ -7,6 +7,7 @@ import { UserError } from '../errors.js';
 import { budgetProblem } from '../profile/budget.js';
 import type { DetectorProfile } from '../profile/types.js';
 import { FIXED_FAMILIES, type FixedFamily } from '../runs/types.js';
+import { parseShard } from '../experiments/plan.js';
 
 /** What yargs hands over for a flag: a string, a number (NaN for "abc" on a number flag), true for a bare flag, or a list. */
 export type RawValue = string | number | boolean | readonly (string | number | boolean)[] | undefined;
@@ -114,11 +115,12 @@ export function parseTolerance(raw: RawValue): number {
 /** `--shard i/n`, 1-based on the command line; returned 0-based as the plan uses it. */
 export function parseShardFlag(raw: RawValue): { index: number; count: number } {
   const v = single('shard', raw);
-  const m = typeof v === 'string' ? /^\s*(\d{1,9})\s*\/\s*(\d{1,9})\s*$/.exec(v) : null;
-  const i = m ? Number(m[1]) : NaN;
-  const n = m ? Number(m[2]) : NaN;
-  if (!m || n < 1 || i < 1 || i > n) return fail('shard', `expected i/n with 1 <= i <= n (e.g. 2/4), got ${shown(v)}`);
-  return { index: i - 1, count: n };
+  try {
+    if (typeof v === 'string') return parseShard(v);
+  } catch {
+    // the plan's parser says what is wrong; the flag's message below names the flag and the text
+  }
+  return fail('shard', `expected i/n with 1 <= i <= n (e.g. 2/4), got ${shown(v)}`);
 }
 
 /**

@@ -157,9 +157,9 @@ export function planSweep(profile: DetectorProfile, budgets: number[], seeds: nu
   return points;
 }
 
-/** Parses `i/n` (1-based i) into a 0-based index and a count. */
+/** Parses `i/n` (1-based i; spaces around the slash allowed) into a 0-based index and a count. */
 export function parseShard(text: string): { index: number; count: number } {
-  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const m = /^\s*(\d{1,9})\s*\/\s*(\d{1,9})\s*$/.exec(text);
   const i = m ? Number(m[1]) : NaN;
   const n = m ? Number(m[2]) : NaN;
   if (!m || n < 1 || i < 1 || i > n) throw new RangeError(`expected i/n with 1 <= i <= n, got "${text}"`);
