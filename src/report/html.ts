@@ -85,23 +85,28 @@ export function headlineSentences(tables: Tables, profile: DetectorProfile, eval
   if (vs.length === 0) {
     out.push('There are no learned and random-control runs at the same budget, so this report makes no learned-versus-random comparison.');
   } else {
-    const group = (o: Verdict['outcome']) => vs.filter((v) => v.outcome === o).map((v) => budgetPhrase(v, profile));
+    // A claim ("beats", "is better") needs a paired interval across seeds; one seed's image bootstrap
+    // is reported below per budget, but claims no winner (the project's rule, as in the decision).
+    const claimed = (v: Verdict) => v.interval === 'seed_t';
+    const group = (o: Verdict['outcome'], claim = true) => vs.filter((v) => v.outcome === o && claimed(v) === claim).map((v) => budgetPhrase(v, profile));
     const better = group('better');
     const worse = group('worse');
-    const unclear = group('no clear difference');
-    const nc = group('not comparable');
+    const unclear = vs.filter((v) => v.outcome === 'no clear difference').map((v) => budgetPhrase(v, profile));
+    const nc = group('not comparable', false);
+    const oneSeed = vs.filter((v) => v.interval === 'image_boot' && (v.outcome === 'better' || v.outcome === 'worse')).map((v) => budgetPhrase(v, profile));
     const list = (xs: string[]) => xs.join('; ');
     if (better.length) out.push(`The learned layout beats the random control at: ${list(better)}.`);
     else out.push('The learned layout does not clearly beat the random control at any budget tested.');
     if (unclear.length) out.push(`No clear difference (the 95% interval of learned − random contains 0) at: ${list(unclear)}.`);
     if (worse.length) out.push(`The random control is better at: ${list(worse)}.`);
+    if (oneSeed.length) out.push(`One seed: no claim at ${list(oneSeed)} (run --seeds 3 for a paired interval across seeds).`);
     if (nc.length) out.push(`Not comparable (no seed-matched pair of non-collapsed runs) at: ${list(nc)}.`);
     for (const v of vs) {
       if (v.interval === 'none') continue;
       const how = v.interval === 'seed_t' ? 'across seeds' : 'bootstrap over test images, one seed';
       out.push(
         `At ${budgetPhrase(v, profile)}: learned Dice ${formatNum(v.learned_mean)} vs. random ${formatNum(v.random_mean)}, ` +
-          `difference ${formatNum(v.diff, 2)} (95% interval ${formatNum(v.lo, 2)} to ${formatNum(v.hi, 2)}, ${how}) — ${v.outcome}.`,
+          `difference ${formatNum(v.diff, 2)} (95% interval ${formatNum(v.lo, 2)} to ${formatNum(v.hi, 2)}, ${how}) — ${claimed(v) || v.outcome === 'no clear difference' ? v.outcome : 'one seed: no claim'}.`,
       );
     }
   }
@@ -218,7 +223,7 @@ ${input.data !== undefined || input.split !== undefined ? `<p class="meta">Data:
 ${headline}
 </ul>
 <p class="note">"Beats" means the 95% interval of the paired difference (learned − random, matched by seed) lies above zero:
-a t-interval across seeds where there are at least two seeds, otherwise a bootstrap over test images. Rows shaded red in the
+a t-interval across seeds (at least two); with one seed the bootstrap over test images is shown but claims no winner. Rows shaded red in the
 tables are collapsed runs; they are counted (n_collapsed) but never averaged in.</p>
 ${input.detector ? detectorHtml(input.detector) : ''}
 <h2>Figures</h2>
