@@ -7,6 +7,7 @@ import { generatePhantoms } from '../src/data/phantom.js';
 import { loadPngFolder, writePngFolder } from '../src/data/folder.js';
 import { encodeGreyPng, readGreyImage } from '../src/data/png.js';
 import { loadDataset } from '../src/data/load.js';
+import { fitSlice, resizeDataset } from '../src/data/resize.js';
 import { UserError } from '../src/errors.js';
 
 /** These small folders carry no volume ids: loading them needs an explicit slice split. */
@@ -166,6 +167,29 @@ test('an 8-bit folder like covid-ct-20 loads at 8 bits with 0/255 masks as 0/1',
   assert.is(ds.slices[0]!.mask[5], 1);
   assert.is(ds.slices[0]!.mask[1], 0);
   assert.equal(ds.slices.map((s) => s.volumeId), ['v00', 'v01', 'v01']);
+});
+
+test('a folder of mixed slice sizes loads when each slice is fitted as it is read (fitTo), each as fitSlice alone would', async () => {
+  const d = await smallFolder(2);
+  // A 5×9 slice (taller than wide) beside the 8×6 ones: refused without fitTo, fitted with it.
+  writeFileSync(join(d, 'ct', '0002.png'), await png8(5, 9, (i) => (i * 11) % 256));
+  writeFileSync(join(d, 'covid', '0002.png'), await png8(5, 9, (i) => (i < 10 ? 255 : 0)));
+  await expectUserError(loadPngFolder(d, SLICE), /ct\/0002\.png$/, /others are 8×6/);
+  for (const fit of ['stretch', 'pad', 'crop'] as const) {
+    const ds = await loadPngFolder(d, { ...SLICE, fitTo: { height: 4, width: 4, fit } });
+    assert.is(ds.slices.length, 3);
+    assert.equal([ds.height, ds.width], [4, 4]);
+    const raw = await readGreyImage(join(d, 'ct', '0002.png'));
+    const rawMask = await readGreyImage(join(d, 'covid', '0002.png'));
+    const expected = fitSlice(Float32Array.from(raw.data), Uint8Array.from(rawMask.data, (v) => (v ? 1 : 0)), 9, 5, 4, 4, fit);
+    assert.equal(Array.from(ds.slices[2]!.image), Array.from(expected.image), fit);
+    assert.equal(Array.from(ds.slices[2]!.mask), Array.from(expected.mask), fit);
+  }
+  // Through loadDataset, and the same numbers as resizing a same-size folder after loading.
+  const same = await smallFolder(2);
+  const fitted = await loadDataset(same, { ...SLICE, fitTo: { height: 4, width: 4, fit: 'pad' } });
+  const after = resizeDataset(await loadDataset(same, SLICE), 4, 'pad');
+  assert.equal(fitted.slices.map((s) => Array.from(s.image)), after.slices.map((s) => Array.from(s.image)));
 });
 
 test.after(() => rmSync(root, { recursive: true, force: true }));

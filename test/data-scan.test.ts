@@ -221,6 +221,11 @@ test('NIfTI folder: a volume of another slice size stops the load, or is skipped
   const ds = loadNiftiFolder(d, { skipBad: true });
   assert.equal(ds.skipped, [{ file: join(d, 'ct', 'b.nii'), reason: "slices are 7×4, other volumes' are 6×4" }]);
   assert.is(ds.slices.length, Z);
+  // Fitted as each volume is read, both volumes load at one slice size.
+  const fitted = loadNiftiFolder(d, { fitTo: { height: 4, width: 4, fit: 'stretch' } });
+  assert.is(fitted.slices.length, 2 * Z);
+  assert.equal([fitted.height, fitted.width], [4, 4]);
+  assert.ok(fitted.slices.every((s) => s.image.length === 16 && s.mask.length === 16));
   expectUserError(() => loadNiftiPair(join(d, 'ct', 'none.nii'), join(d, 'covid', 'a.nii')), /none\.nii$/, /^cannot read: not found \(ENOENT\)$/);
 });
 

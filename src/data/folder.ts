@@ -13,6 +13,7 @@ import { skipCollector } from './skip.js';
 import { encodeGreyPng, readGreyImage, type PixelLimits } from './png.js';
 import { toBinaryMask } from './mask.js';
 import { assignVolumes, type SplitRule, type VolumesFile } from './volumes.js';
+import { fitSlice, type FitTarget } from './resize.js';
 
 export interface FolderOptions extends PixelLimits {
   /** Image sub-folder (default `ct`). */
@@ -31,6 +32,8 @@ export interface FolderOptions extends PixelLimits {
   split?: SplitRule;
   /** Files decoded at once (default 8). */
   concurrency?: number;
+  /** Fit each slice to this size as it is read, so slices of different sizes are accepted (see resize.ts). */
+  fitTo?: FitTarget;
 }
 
 /** Regular, non-hidden files of a folder, sorted by name (file-system problems are UserErrors, see fs-safe.ts). */
@@ -93,7 +96,16 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
         image[i] = img.data[i]!;
         if (image[i]! > maxValue) maxValue = image[i]!;
       }
-      return { slice: { image, mask, volumeId: volumes.ids[k]!, name: stems[k]!, sliceIndex: sliceIndices[k]! }, height: img.height, width: img.width, bits: img.bits, maxValue, file: imagePath };
+      const t = opts.fitTo;
+      const fitted = t ? fitSlice(image, mask, img.height, img.width, t.height, t.width, t.fit) : { image, mask };
+      return {
+        slice: { ...fitted, volumeId: volumes.ids[k]!, name: stems[k]!, sliceIndex: sliceIndices[k]! },
+        height: t ? t.height : img.height,
+        width: t ? t.width : img.width,
+        bits: img.bits,
+        maxValue,
+        file: imagePath,
+      };
     } catch (e) {
       skips.skipOrThrow(e);
       return null;
@@ -110,7 +122,7 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
     }),
   );
 
-  // Every slice must share the first good slice's size and PNG depth.
+  // Every slice must share the first good slice's size (after fitTo, when given) and PNG depth.
   const first = results.find((r) => r !== null);
   const slices: CtSlice[] = [];
   let maxValue = 0;

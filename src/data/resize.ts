@@ -103,6 +103,17 @@ export type Fit = 'stretch' | 'pad' | 'crop';
 export const FITS: readonly Fit[] = ['stretch', 'pad', 'crop'];
 
 /**
+ * The size every slice is fitted to as a loader reads it (`fitTo` of the loaders): parts of a
+ * folder with different sizes (PNG slices, NIfTI volumes, DICOM series) then make one dataset, and
+ * only the fitted slices are kept in memory.
+ */
+export interface FitTarget {
+  height: number;
+  width: number;
+  fit: Fit;
+}
+
+/**
  * The frame an h×w image is placed in (pad) or cut from (crop) before resampling to outH×outW,
  * with the same aspect ratio as the target: frame size and where the image's (0,0) lands in it
  * (negative for crop: the frame starts inside the image).
@@ -158,6 +169,11 @@ export function fitSlice(image: Float32Array, mask: Uint8Array, h: number, w: nu
     image: resizeImage(framed.image, frame.height, frame.width, outH, outW),
     mask: resizeMask(framed.mask, frame.height, frame.width, outH, outW),
   };
+}
+
+/** A loaded part (a volume, a series) fitted to `target`; unchanged without one. */
+export function fitPart(ds: CtDataset, target: FitTarget | undefined): CtDataset {
+  return target ? resizeDataset(ds, { height: target.height, width: target.width }, target.fit) : ds;
 }
 
 /** Every slice resized to size×size (or height×width) under `fit` (default stretch); returns the same dataset when nothing changes. */

@@ -16,6 +16,7 @@ import { listFiles } from './folder.js';
 import { checkPixelCount, readGreyImage } from './png.js';
 import { limitsOf, type PixelLimits } from './limits.js';
 import { SLICE_ORDER_RULES, seriesOrder } from './slice-order.js';
+import { fitPart, type FitTarget } from './resize.js';
 import { readFolderNames, readRegularFile, requireFolder, statPath } from '../util/fs-safe.js';
 import { applyFix, dicomOrientation, joinOrientations, niftiSliceOrientation, orientationPlan, type CanonicalFix, type OrientMode } from './orientation.js';
 
@@ -31,6 +32,8 @@ export interface ScanOptions extends PixelLimits {
   maskDir?: string;
   /** `canonical`: turn slices to columns→L rows→P by the orientation the files record; default: as stored. */
   orient?: OrientMode;
+  /** Fit each volume / series to this slice size as it is read, so parts of different sizes are accepted (see resize.ts). */
+  fitTo?: FitTarget;
 }
 
 /** A slice (H×W) and its mask through `fix` (null: unchanged). */
@@ -111,7 +114,7 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
       if (!isNiftiFile(f)) throw new UserError('not a NIfTI file (.nii or .nii.gz)', { file: join(imageDir, f) });
       const m = maskByStem.get(niftiStem(f));
       if (m === undefined) throw new UserError('image without mask', { file: join(imageDir, f) });
-      const got = loadNiftiPair(join(imageDir, f), join(maskDir, m), opts);
+      const got = fitPart(loadNiftiPair(join(imageDir, f), join(maskDir, m), opts), opts.fitTo);
       shape = sameSliceShape(shape, got, "volumes'", join(imageDir, f));
       slices.push(...got.slices);
       if (got.orientation) orientations.push(got.orientation);
@@ -285,7 +288,7 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
     const maskPath = candidates.find((c) => existsSync(c));
     try {
       if (!maskPath) throw new UserError('DICOM series without mask', { file: join(imageDir, s) });
-      const got = await loadDicomSeries(join(imageDir, s), maskPath, opts);
+      const got = fitPart(await loadDicomSeries(join(imageDir, s), maskPath, opts), opts.fitTo);
       shape = sameSliceShape(shape, got, "series'", join(imageDir, s));
       slices.push(...got.slices);
       if (got.orientation) orientations.push(got.orientation);

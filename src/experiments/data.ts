@@ -98,6 +98,8 @@ export async function prepareData(
       ...(source.imageDir !== undefined ? { imageDir: source.imageDir } : {}),
       ...(source.maskDir !== undefined ? { maskDir: source.maskDir } : {}),
       ...(source.orient ? { orient: source.orient } : {}),
+      // Fitted as read: folders whose slices (or volumes) differ in size are accepted, and only the fitted slices are held.
+      fitTo: { height: config.size, width: config.size, fit: config.fit ?? 'stretch' },
     });
     splitRule = opts.allTest ? 'none: every slice is test data' : split === 'slice' ? SLICE_SPLIT_RULE : `by volume (${loaded.volumeRule ?? 'ids from the loader'})`;
     if (loaded.slices.length === 0) throw new UserError('no usable slices', { file: source.path });
