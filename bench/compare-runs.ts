@@ -1,0 +1,76 @@
+/**
+ * Compares groups of stored runs that live in different output folders (a family run in its own
+ * folder against the fixed controls of a sweep; one model evaluated on two data sets), with the
+ * report's statistics: per group the mean Dice over seeds with a 95 % t-interval across seeds, the
+ * validation Dice the choice is made on, and each group minus a reference group paired by seed
+ * (t-interval across seeds and a bootstrap over test images, as in the report's tables).
+ *
+ * Usage:
+ *   npx tsx bench/compare-runs.ts --ref content=/work/out/runs/content-k1-b0.5-s*.json \
+ *     --group learned=/work/out/runs/learned-k1-b0.5-s*.json --group tile8='/work/tile8/runs/learned-*.json'
+ * Each value is label=pattern, where the pattern is a path with * in its last component (quote it)
+ * or a list of files separated by commas. Prints a markdown table; writes nothing.
+ */
+import { readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readRunFile } from '../src/runs/store.js';
+import type { RunResult } from '../src/runs/types.js';
+import { diceStats, diffStats, type StatContext } from '../src/report/table-stats.js';
+
+const CTX: StatContext = { seed: 1, resamples: 2000, level: 0.95 };
+
+/** Files of one pattern: a comma list, or a * in the file name. */
+export function expandPattern(pattern: string): string[] {
+  return pattern.split(',').flatMap((p) => {
+    if (!basename(p).includes('*')) return [p];
+    const dir = dirname(p);
+    const re = new RegExp(`^${basename(p).split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+    return readdirSync(dir).filter((f) => re.test(f)).sort().map((f) => join(dir, f));
+  });
+}
+
+function parseGroup(text: string): { label: string; runs: RunResult[] } {
+  const eq = text.indexOf('=');
+  if (eq < 1) throw new Error(`expected label=pattern, got "${text}"`);
+  const files = expandPattern(text.slice(eq + 1));
+  if (files.length === 0) throw new Error(`no run files match ${text.slice(eq + 1)}`);
+  return { label: text.slice(0, eq), runs: files.map(readRunFile) };
+}
+
+/** The same runs with their validation Dice in place of the test Dice, for the validation columns. */
+function onValidation(runs: readonly RunResult[]): RunResult[] {
+  return runs.filter((r) => r.validationDice).map((r) => ({ ...r, dice: r.validationDice!, diceStochastic: undefined }));
+}
+
+const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '–');
+const signed = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(3)}` : '–');
+const interval = (lo: number, hi: number, f = fmt) => (Number.isFinite(lo) ? `[${f(lo)}, ${f(hi)}]` : '');
+
+function main(): void {
+  const { values } = parseArgs({ options: { ref: { type: 'string' }, group: { type: 'string', multiple: true } } });
+  if (!values.ref) throw new Error('--ref label=pattern is required');
+  const ref = parseGroup(values.ref);
+  const groups = [ref, ...(values.group ?? []).map(parseGroup)];
+  console.log(`| design | seeds | validation Dice | test Dice [95% CI across seeds] | − ${ref.label}, validation | − ${ref.label}, test [seeds] [images] |`);
+  console.log('|---|---|---|---|---|---|');
+  for (const g of groups) {
+    const test = diceStats(g.runs, false, CTX, `${g.label}:test`);
+    const val = diceStats(onValidation(g.runs), false, CTX, `${g.label}:val`);
+    const isRef = g === ref;
+    const dTest = isRef ? undefined : diffStats(g.runs, false, ref.runs, CTX, `${g.label}-${ref.label}:test`);
+    const dVal = isRef ? undefined : diffStats(onValidation(g.runs), false, onValidation(ref.runs), CTX, `${g.label}-${ref.label}:val`);
+    const collapsed = test.n_collapsed ? ` (${test.n_collapsed} collapsed)` : '';
+    console.log(
+      `| ${g.label} | ${test.seeds}${collapsed} | ${fmt(val.dice_mean)} | ${fmt(test.dice_mean)} ${interval(test.dice_seed_t_lo, test.dice_seed_t_hi)} | ` +
+        `${dVal ? signed(dVal.mean) : ''} | ${dTest ? `${signed(dTest.mean)} ${interval(dTest.seed_t_lo, dTest.seed_t_hi, signed)} ${interval(dTest.image_boot_lo, dTest.image_boot_hi, signed)}` : ''} |`,
+    );
+  }
+}
+
+try {
+  main();
+} catch (e) {
+  process.stderr.write(`compare-runs: ${(e as Error).message}\n`);
+  process.exit(2);
+}
