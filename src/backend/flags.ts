@@ -24,8 +24,9 @@ export const SIMD_CONV_FLAG = 'CTQUANT_WASM_SIMD_CONV';
  * wasm: ctquant's SIMD programs multiply-add with relaxed SIMD's `f32x4.relaxed_madd` (true, the
  * default, where the runtime validates it: Node ≥ 22, or Node 20 with
  * `--experimental-wasm-relaxed-simd`) or with f32x4.mul + f32x4.add (false: the exact path, the
- * same bits on every machine). Relaxed is fused on CPUs with FMA (1.3–1.5× on the filter gradient
- * here); its results are deterministic on one machine but may differ across CPUs in the last bits.
+ * same bits on every machine). Relaxed is fused on CPUs with FMA; what that gains depends on the CPU
+ * (BENCHMARKS.md). Its results are deterministic on one machine but may differ across CPUs in the
+ * last bits, within float32 tolerance.
  */
 export const SIMD_RELAXED_FMA_FLAG = 'CTQUANT_WASM_SIMD_RELAXED_FMA';
 
