@@ -121,7 +121,7 @@ async function measure(round: number, shape: Shape, framework: Framework, layout
     round, size: shape.size, batch: shape.batch, framework, layout, msPerStep, perProcess, peakRssMiB: results.map((r) => r.peakRssMiB),
     ...(framework === 'ctquant' ? { fma, relaxedFmaUsed } : {}),
   };
-  const label = framework === 'ctquant' ? `ctquant (${relaxedFmaUsed ? 'relaxed' : 'exact'} FMA)` : 'pytorch';
+  const label = framework === 'ctquant' ? `ctquant (${relaxedFmaUsed ? 'relaxed FMA' : 'exact mul+add'})` : 'pytorch';
   console.log(`round ${round} ${shape.size}² b${shape.batch} ${label} ${layout}: ${msPerStep.toFixed(1)} ms per step of throughput ` +
     `(processes: ${perProcess.map((t) => t.toFixed(0)).join(', ')} ms; peak RSS ${m.peakRssMiB.map((x) => x.toFixed(0)).join(', ')} MiB)`);
   return m;
