@@ -2,9 +2,10 @@
  * Relaxed-SIMD multiply-adds in ctquant's wasm SIMD convolutions (module-writer.ts MultiplyAddKind,
  * flags.ts SIMD_RELAXED_FMA_FLAG): forward (plain and bias + ReLU), input and filter gradients with
  * relaxed FMA against the exact path, within 1e-5 relative; the exact path with the flag off is bit
- * for bit the path of a runtime without relaxed SIMD. Node 20 has relaxed SIMD only behind
- * `--experimental-wasm-relaxed-simd`, so this file runs itself as a child with that flag (unless the
- * runtime already has it) and the child asserts that the relaxed path was really taken.
+ * for bit the path of a runtime without relaxed SIMD; relaxed results are the same bits on 1 and 2
+ * threads. Node 20 has relaxed SIMD only behind `--experimental-wasm-relaxed-simd`, so this file runs
+ * itself as two children with that flag (unless the runtime already has it; one per wasm build, which
+ * starts once per process), and the children report whether the relaxed path was really taken.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -15,7 +16,8 @@ import * as assert from 'uvu/assert';
 import { startBackend } from '../src/backend/index.js';
 import { SIMD_RELAXED_FMA_FLAG } from '../src/backend/flags.js';
 import { runtimeHasRelaxedSimd } from '../src/backend/wasm/module-writer.js';
-import { relaxedFmaInUse } from '../src/backend/wasm/simd-conv.js';
+import { relaxedFmaInUse, simdConvThreadsInUse } from '../src/backend/wasm/simd-conv.js';
+import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
 import { convProgram, filterGradientProgram } from '../src/backend/wasm/simd-conv-programs.js';
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
@@ -78,6 +80,9 @@ const decode = (s: string): Float32Array => {
 };
 
 interface ChildReport {
+  threads: number;
+  /** Threads the SIMD programs ran on. */
+  simdThreads: number;
   runtimeHasRelaxedSimd: boolean;
   detailOn: string;
   inUseOn: boolean;
@@ -88,28 +93,29 @@ interface ChildReport {
   exact: Record<Output, string>[];
 }
 
-const CHILD = process.env.CTQUANT_RELAXED_FMA_TEST_CHILD === '1';
+/** wasm threads of a child run (unset in the parent). */
+const CHILD_THREADS = Number(process.env.CTQUANT_RELAXED_FMA_TEST_CHILD ?? 0);
 
-if (CHILD) {
+if (CHILD_THREADS > 0) {
   // A runtime with relaxed SIMD: start-up line and results with the flag on, then off.
-  const on = await startBackend('wasm');
+  const on = await startBackend('wasm', () => {}, { wasmThreads: CHILD_THREADS });
   const inUseOn = relaxedFmaInUse();
   const relaxed = computeAll(true);
   const relaxedAgain = computeAll(true);
   tf.env().set(SIMD_RELAXED_FMA_FLAG, false);
-  const off = await startBackend('wasm');
+  const off = await startBackend('wasm', () => {}, { wasmThreads: CHILD_THREADS });
   const report: ChildReport = {
-    runtimeHasRelaxedSimd: runtimeHasRelaxedSimd(), detailOn: on.detail, inUseOn, relaxed, relaxedAgain,
+    threads: CHILD_THREADS, simdThreads: simdConvThreadsInUse(tf.backend() as unknown as WasmHeapBackend), runtimeHasRelaxedSimd: runtimeHasRelaxedSimd(), detailOn: on.detail, inUseOn, relaxed, relaxedAgain,
     detailOff: off.detail, inUseOff: relaxedFmaInUse(), exact: computeAll(false),
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 } else {
   /** This file as a child process with relaxed SIMD enabled (the V8 flag only where the runtime lacks it). */
-  const runChild = (): Promise<ChildReport> =>
+  const runChild = (threads: number): Promise<ChildReport> =>
     new Promise((resolve, reject) => {
       const v8Flag = runtimeHasRelaxedSimd() ? [] : ['--experimental-wasm-relaxed-simd'];
       const proc = spawn(process.execPath, [...v8Flag, '--import', 'tsx', fileURLToPath(import.meta.url)], {
-        env: { ...process.env, CTQUANT_RELAXED_FMA_TEST_CHILD: '1' },
+        env: { ...process.env, CTQUANT_RELAXED_FMA_TEST_CHILD: `${threads}` },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
@@ -120,15 +126,15 @@ if (CHILD) {
       proc.on('close', (code) => {
         clearTimeout(timer);
         const line = out.trim().split('\n').pop() ?? '';
-        if (code !== 0 || !line.startsWith('{')) reject(new Error(`child exited ${code}: ${err.slice(-800)}`));
+        if (code !== 0 || !line.startsWith('{')) reject(new Error(`${threads}-thread child exited ${code}: ${err.slice(-800)}`));
         else resolve(JSON.parse(line) as ChildReport);
       });
     });
-  const childRun = runChild();
+  const childRuns = Promise.all([runChild(1), runChild(2)]);
   await startBackend('wasm');
   // This process: the flag off, and (on Node 20 without the V8 flag) a runtime without relaxed SIMD at all.
   const exactHere = computeAll(false);
-  const child = await childRun;
+  const [child, threaded] = await childRuns;
 
   /** True where V8 lowers relaxed_madd to a fused instruction: x86-64 with FMA3, and arm64. */
   const cpuHasFma = (): boolean => {
@@ -147,6 +153,14 @@ if (CHILD) {
     assert.match(child.detailOn, /^XNNPACK, SIMD, relaxed FMA, 1 thread$/);
     assert.not.ok(child.inUseOff, 'flag off: exact path');
     assert.is(child.detailOff, 'XNNPACK, SIMD, 1 thread');
+    assert.ok(threaded.inUseOn);
+    assert.is(threaded.detailOn, 'XNNPACK, SIMD, relaxed FMA, 2 threads');
+  });
+
+  test('relaxed and exact: the same bits on 2 threads as on 1 (the programs split work, not sums)', () => {
+    assert.is(threaded.simdThreads, 2, 'the SIMD programs ran on 2 threads');
+    assert.equal(threaded.relaxed, child.relaxed);
+    assert.equal(threaded.exact, child.exact);
   });
 
   test(`relaxed FMA: forward, fused, input and filter gradients within ${TOLERANCE} relative of the exact path, repeatable`, () => {
