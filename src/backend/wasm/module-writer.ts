@@ -41,8 +41,8 @@ const ALIGN_V128 = 4;
  * - `relaxed`: f32x4.relaxed_madd, which the runtime may lower to a fused multiply-add (one
  *   rounding: on x86 with FMA3 and on arm64, V8 does) or to mul + add. On one machine and runtime
  *   the choice is fixed, so results stay deterministic there; across CPUs they may differ in the
- *   last bits (one rounding fewer per multiply-add: differences of the order of the exact path's
- *   own float32 rounding error, which is no more exact than the fused one).
+ *   last bits (one rounding fewer per multiply-add: differences of the order of float32 rounding,
+ *   the fused result being if anything the more accurate).
  */
 export type MultiplyAddKind = 'exact' | 'relaxed';
 
