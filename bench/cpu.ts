@@ -8,7 +8,14 @@
  * A shared machine drifts by tens of percent over minutes, so each round times every configuration
  * once, in turn, and a ratio is taken within a round; the report gives the median over rounds.
  *
+ * Memory: each process reports its own peak resident set size (ru_maxrss: Node's
+ * process.resourceUsage().maxRSS in bench/step.ts, Python's resource.getrusage in torch_step.py), so
+ * both columns are measured the same way, per process.
+ * ctquant's relaxed-SIMD FMA (src/backend/wasm/module-writer.ts) as a variant: `--fma relaxed,exact`
+ * times both against the same PyTorch round (Node 20: the relaxed child gets --experimental-wasm-relaxed-simd).
+ *
  *   node --import tsx bench/cpu.ts --sizes 256 --batch 4 --rounds 3 --steps 5 --cores 2 --python /usr/bin/python3
+ *   node --import tsx bench/cpu.ts --shapes 64x4,128x4,256x4,64x8 --fma relaxed,exact --rounds 3
  *
  * Prints one line per measurement, a table of medians, and a JSON line (also to --json FILE).
  */
@@ -18,12 +25,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../src/util/atomic.js';
+import { runtimeHasRelaxedSimd } from '../src/backend/wasm/module-writer.js';
+import { SIMD_RELAXED_FMA_FLAG } from '../src/backend/flags.js';
 import type { MatrixReport } from './matrix.js';
+import {
+  formatSummary, parseFmaVariants, parseShapes, parseTorchOutput, summarise, throughputMs,
+  type FmaVariant, type Framework, type Layout, type Measurement, type Shape,
+} from './cpu-summary.js';
 
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '256' },
     batch: { type: 'string', default: '4' },
+    shapes: { type: 'string' },
+    fma: { type: 'string', default: 'default' },
     rounds: { type: 'string', default: '3' },
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
@@ -32,16 +47,17 @@ const { values } = parseArgs({
     json: { type: 'string' },
   },
 });
-const sizes = values.sizes.split(',').map(Number);
-const batch = Number(values.batch);
+const shapes: Shape[] = values.shapes
+  ? parseShapes(values.shapes)
+  : values.sizes.split(',').map((s) => ({ size: Number(s), batch: Number(values.batch) }));
+const fmas = parseFmaVariants(values.fma);
 const rounds = Number(values.rounds);
 const steps = Number(values.steps);
 const warmup = Number(values.warmup);
 const cores = Number(values.cores);
 
-type Framework = 'ctquant' | 'pytorch';
-type Layout = 'threads' | 'processes';
-interface Measurement { round: number; size: number; framework: Framework; layout: Layout; msPerStep: number; perProcess: number[] }
+/** What one process reports: ms per step, peak RSS, and (ctquant) whether relaxed FMA ran. */
+interface ProcessResult { ms: number; peakRssMiB: number; relaxedFmaUsed?: boolean }
 
 /** Runs a command, resolves with its stdout; rejects with its stderr tail on failure. */
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
@@ -55,81 +71,74 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
   });
 }
 
-/** ms per step of one ctquant wasm training process (bench/step.ts child). */
-async function ctquantStep(size: number, threads: number): Promise<number> {
+const RELAXED_V8_FLAG = '--experimental-wasm-relaxed-simd';
+
+/** One ctquant wasm training process (bench/step.ts child) with the FMA variant asked for. */
+async function ctquantStep(shape: Shape, threads: number, fma: FmaVariant): Promise<ProcessResult> {
   const dir = mkdtempSync(join(tmpdir(), 'ctquant-cpu-'));
   try {
     const json = join(dir, 'r.json');
+    // Node 20 validates relaxed SIMD only behind the V8 flag; later Node ships it on.
+    const v8 = fma === 'relaxed' && !runtimeHasRelaxedSimd() && !process.execArgv.includes(RELAXED_V8_FLAG) ? [RELAXED_V8_FLAG] : [];
+    const flags = fma === 'default' ? [] : ['--flags', `${SIMD_RELAXED_FMA_FLAG}=${fma === 'relaxed'}`];
     await run(process.execPath, [
-      ...process.execArgv, join(import.meta.dirname, 'step.ts'), '--backend', 'wasm', '--threads', `${threads}`,
-      '--sizes', `${size}`, '--batches', `${batch}`, '--steps', `${steps}`, '--warmup', `${warmup}`,
-      '--torch-device', 'none', '--no-pipelined', '--json', json,
+      ...v8, ...process.execArgv, join(import.meta.dirname, 'step.ts'), '--backend', 'wasm', '--threads', `${threads}`,
+      '--sizes', `${shape.size}`, '--batches', `${shape.batch}`, '--steps', `${steps}`, '--warmup', `${warmup}`,
+      '--torch-device', 'none', '--no-pipelined', ...flags, '--json', json,
     ]);
-    return (JSON.parse(readFileSync(json, 'utf8')) as MatrixReport).results[0]!.msMedian;
+    const report = JSON.parse(readFileSync(json, 'utf8')) as MatrixReport;
+    const relaxedFmaUsed = /relaxed FMA/.test(report.wasmDetail ?? '');
+    if (fma !== 'default' && relaxedFmaUsed !== (fma === 'relaxed')) {
+      throw new Error(`--fma ${fma}: the child ran ${relaxedFmaUsed ? 'relaxed' : 'exact'} (${report.wasmDetail})`);
+    }
+    const r = report.results[0]!;
+    return { ms: r.msMedian, peakRssMiB: r.peakRssMiB, relaxedFmaUsed };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** ms per step of one PyTorch training process. */
-async function torchStep(size: number, threads: number): Promise<number> {
+/** One PyTorch training process. */
+async function torchStep(shape: Shape, threads: number): Promise<ProcessResult> {
   const out = await run(values.python, [
     join(import.meta.dirname, 'torch_step.py'), '--device', 'cpu', '--threads', `${threads}`,
-    '--size', `${size}`, '--batch', `${batch}`, '--steps', `${steps}`, '--warmup', `${warmup}`,
+    '--size', `${shape.size}`, '--batch', `${shape.batch}`, '--steps', `${steps}`, '--warmup', `${warmup}`,
   ], { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' });
-  const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  if (!line) throw new Error('torch_step.py printed no JSON line');
-  return (JSON.parse(line) as { ms_median: number }).ms_median;
+  const r = parseTorchOutput(out);
+  if (r.peakKind !== 'process_max_rss') throw new Error(`torch_step.py on cpu reported peak memory as ${r.peakKind}`);
+  return { ms: r.msMedian, peakRssMiB: r.peakMiB };
 }
 
-async function measure(round: number, size: number, framework: Framework, layout: Layout): Promise<Measurement> {
-  const one = framework === 'ctquant' ? ctquantStep : torchStep;
-  const perProcess = layout === 'threads'
-    ? [await one(size, cores)]
-    : await Promise.all(Array.from({ length: cores }, () => one(size, 1)));
-  // P processes each at t ms per step together finish P steps per t ms.
-  const mean = perProcess.reduce((a, b) => a + b, 0) / perProcess.length;
-  const msPerStep = layout === 'threads' ? perProcess[0]! : mean / cores;
-  const m = { round, size, framework, layout, msPerStep, perProcess };
-  console.log(`round ${round} ${size}² ${framework} ${layout}: ${msPerStep.toFixed(1)} ms per step of throughput (processes: ${perProcess.map((t) => t.toFixed(0)).join(', ')} ms)`);
+async function measure(round: number, shape: Shape, framework: Framework, layout: Layout, fma?: FmaVariant): Promise<Measurement> {
+  const one = (threads: number) => (framework === 'ctquant' ? ctquantStep(shape, threads, fma ?? 'default') : torchStep(shape, threads));
+  const results = layout === 'threads'
+    ? [await one(cores)]
+    : await Promise.all(Array.from({ length: cores }, () => one(1)));
+  const perProcess = results.map((r) => r.ms);
+  const msPerStep = throughputMs(layout, perProcess);
+  const relaxedFmaUsed = framework === 'ctquant' ? results.every((r) => r.relaxedFmaUsed) : undefined;
+  const m: Measurement = {
+    round, size: shape.size, batch: shape.batch, framework, layout, msPerStep, perProcess, peakRssMiB: results.map((r) => r.peakRssMiB),
+    ...(framework === 'ctquant' ? { fma, relaxedFmaUsed } : {}),
+  };
+  const label = framework === 'ctquant' ? `ctquant (${relaxedFmaUsed ? 'relaxed FMA' : 'exact mul+add'})` : 'pytorch';
+  console.log(`round ${round} ${shape.size}² b${shape.batch} ${label} ${layout}: ${msPerStep.toFixed(1)} ms per step of throughput ` +
+    `(processes: ${perProcess.map((t) => t.toFixed(0)).join(', ')} ms; peak RSS ${m.peakRssMiB.map((x) => x.toFixed(0)).join(', ')} MiB)`);
   return m;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 const measurements: Measurement[] = [];
 for (let round = 1; round <= rounds; round++) {
-  for (const size of sizes) {
+  for (const shape of shapes) {
     for (const layout of ['threads', 'processes'] as const) {
-      for (const framework of ['pytorch', 'ctquant'] as const) measurements.push(await measure(round, size, framework, layout));
+      measurements.push(await measure(round, shape, 'pytorch', layout));
+      for (const fma of fmas) measurements.push(await measure(round, shape, 'ctquant', layout, fma));
     }
   }
 }
 
-const rows: string[][] = [];
-const summary: Record<string, unknown>[] = [];
-for (const size of sizes) {
-  for (const layout of ['threads', 'processes'] as const) {
-    const pick = (f: Framework) => measurements.filter((m) => m.size === size && m.layout === layout && m.framework === f);
-    const ours = pick('ctquant');
-    const ref = pick('pytorch');
-    const ratios = ours.map((m, i) => ref[i]!.msPerStep / m.msPerStep);
-    const row = {
-      size, layout, cores, ctquantMs: median(ours.map((m) => m.msPerStep)), pytorchMs: median(ref.map((m) => m.msPerStep)),
-      ratioMedian: median(ratios), ratios,
-    };
-    summary.push(row);
-    rows.push([`${size}²`, layout === 'threads' ? `1 process × ${cores} threads` : `${cores} processes × 1 thread`,
-      row.ctquantMs.toFixed(0), row.pytorchMs.toFixed(0), `${row.ratioMedian.toFixed(2)}×`, ratios.map((r) => r.toFixed(2)).join(' ')]);
-  }
-}
-const header = ['size', 'cores used as', 'ctquant ms/step', 'PyTorch ms/step', 'vs torch (median)', 'per round'];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-console.log(['', fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)].join('\n'));
-const report = { batch, steps, warmup, rounds, cores, summary, measurements };
+const summary = summarise(measurements, shapes, fmas, cores);
+console.log(`\n${formatSummary(summary)}`);
+const report = { shapes, fmas, steps, warmup, rounds, cores, summary, measurements };
 if (values.json) writeFileAtomic(values.json, JSON.stringify(report, null, 2) + '\n');
 console.log(JSON.stringify(report));

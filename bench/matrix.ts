@@ -49,7 +49,13 @@ export interface MatrixOptions {
 
 export interface MatrixReport {
   adapter?: string;
-  results: (StepBenchResult & { torchMs?: number; ratioToTorch?: number; torchPipelinedMs?: number })[];
+  /** The wasm backend's start-up line (threads, SIMD, relaxed FMA) when wasm ran in this process. */
+  wasmDetail?: string;
+  results: (StepBenchResult & {
+    torchMs?: number; ratioToTorch?: number; torchPipelinedMs?: number;
+    /** torch_step.py's peak_mem_mb and peak_mem_kind (process_max_rss on CPU). */
+    torchPeakMiB?: number; torchPeakKind?: string;
+  })[];
   torch: { size: number; batch: number; result: TorchResult | null; error?: string }[];
 }
 
@@ -77,6 +83,7 @@ export async function runStepMatrix(o: MatrixOptions): Promise<MatrixReport> {
   const report: MatrixReport = { results: [], torch: [] };
   const torchMs = new Map<string, number>();
   const torchPipelinedMs = new Map<string, number>();
+  const torchPeak = new Map<string, { mib: number; kind: string }>();
   const key = (size: number, batch: number) => `${size}x${batch}`;
 
   if (o.torchDevice !== 'none') {
@@ -88,6 +95,9 @@ export async function runStepMatrix(o: MatrixOptions): Promise<MatrixReport> {
         if (r.result) {
           torchMs.set(key(size, batch), r.result.ms_median);
           if (typeof r.result.ms_pipelined === 'number') torchPipelinedMs.set(key(size, batch), r.result.ms_pipelined);
+          if (typeof r.result.peak_mem_mb === 'number') {
+            torchPeak.set(key(size, batch), { mib: r.result.peak_mem_mb, kind: String(r.result.peak_mem_kind ?? '') });
+          }
         }
         else o.log(`  torch reference unavailable: ${r.error}`);
       }
@@ -99,7 +109,11 @@ export async function runStepMatrix(o: MatrixOptions): Promise<MatrixReport> {
     if (r.normalization !== 'none') return { ...r };
     const t = torchMs.get(key(r.size, r.batch));
     const tp = torchPipelinedMs.get(key(r.size, r.batch));
-    return { ...r, torchMs: t, ratioToTorch: t !== undefined ? t / r.msMedian : undefined, torchPipelinedMs: tp };
+    const peak = torchPeak.get(key(r.size, r.batch));
+    return {
+      ...r, torchMs: t, ratioToTorch: t !== undefined ? t / r.msMedian : undefined, torchPipelinedMs: tp,
+      torchPeakMiB: peak?.mib, torchPeakKind: peak?.kind,
+    };
   };
   for (const backend of o.backends) {
     if (backend === 'wasm' && wasmThreads.length > 1) {
@@ -112,6 +126,7 @@ export async function runStepMatrix(o: MatrixOptions): Promise<MatrixReport> {
     }
     const detail = await useBackend(backend, backend === 'wasm' ? wasmThreads[0] : undefined);
     if (backend === 'webgpu') report.adapter = detail;
+    if (backend === 'wasm') report.wasmDetail = detail;
     o.log(`backend ${tf.getBackend()}: ${detail}`);
     // wasm rows are labelled with the threads the backend really got (a failed threaded start falls back to 1).
     const wasmLabel = /(\d+ threads?)/.exec(detail ?? '')?.[1] ?? 'default';

@@ -63,6 +63,11 @@ export interface StepBenchResult {
   peakTensorMiB: number;
   /** Process resident set size after the steps, MiB (includes the runtime). */
   rssMiB: number;
+  /**
+   * Peak resident set size of this process so far (ru_maxrss, as torch_step.py reports on CPU), MiB:
+   * the runtime, the wasm heap and every step so far, so one process per shape gives that shape's peak.
+   */
+  peakRssMiB: number;
   finalLoss: number;
   /** Per-kernel totals of one step, longest first (only with `profile`). */
   profile?: KernelTotal[];
@@ -93,6 +98,11 @@ export function syntheticBatch(size: number, batch: number, seed: number): { cou
     counts: tf.tensor4d(counts, [batch, size, size, 1]),
     masks: tf.tensor4d(masks, [batch, size, size, 1]),
   };
+}
+
+/** This process's peak resident set size (getrusage ru_maxrss, which Node gives in KiB), MiB. */
+export function processPeakRssMiB(): number {
+  return process.resourceUsage().maxRSS / 1024;
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -203,6 +213,7 @@ export async function benchTrainingStep(o: StepBenchOptions, kernels: string): P
       kernelCalls,
       peakTensorMiB: peakBytes / 2 ** 20,
       rssMiB,
+      peakRssMiB: processPeakRssMiB(),
       finalLoss,
       profile,
     };
@@ -272,11 +283,18 @@ export function runTorchReference(
   return { result: JSON.parse(line) as TorchResult };
 }
 
-/** A plain-text table of results; `ratio` = PyTorch ms / this ms (throughput relative to PyTorch). */
-export function formatTable(rows: (StepBenchResult & { torchMs?: number; torchPipelinedMs?: number })[]): string {
+/**
+ * A plain-text table of results; `ratio` = PyTorch ms / this ms (throughput relative to PyTorch).
+ * Memory: `peak MiB` is tfjs's largest live tensor bytes in one step; `peak RSS MiB` and `torch peak
+ * MiB` are each process's peak resident set size (ru_maxrss), measured the same way on both sides
+ * (on CUDA torch reports its peak tensor allocation instead, marked so).
+ */
+export function formatTable(
+  rows: (StepBenchResult & { torchMs?: number; torchPipelinedMs?: number; torchPeakMiB?: number; torchPeakKind?: string })[],
+): string {
   const header = [
-    'backend', 'kernels', 'norm', 'size', 'batch', 'ms/step (p10–p90)', 'enqueue ms', 'kernels', 'peak MiB', 'torch ms', 'vs torch',
-    'pipelined ms', 'torch pipelined', 'vs torch (pipelined)',
+    'backend', 'kernels', 'norm', 'size', 'batch', 'ms/step (p10–p90)', 'enqueue ms', 'kernels', 'peak MiB', 'peak RSS MiB',
+    'torch ms', 'vs torch', 'torch peak MiB', 'pipelined ms', 'torch pipelined', 'vs torch (pipelined)',
   ];
   const lines = rows.map((r) => [
     r.backend, r.kernels, r.normalization, `${r.size}²`, `${r.batch}`,
@@ -284,8 +302,10 @@ export function formatTable(rows: (StepBenchResult & { torchMs?: number; torchPi
     r.msEnqueueMedian.toFixed(1),
     `${r.kernelCalls}`,
     r.peakTensorMiB.toFixed(0),
+    r.peakRssMiB.toFixed(0),
     r.torchMs !== undefined ? r.torchMs.toFixed(1) : '–',
     r.torchMs !== undefined ? `${(r.torchMs / r.msMedian).toFixed(3)}×` : '–',
+    r.torchPeakMiB !== undefined ? `${r.torchPeakMiB.toFixed(0)}${r.torchPeakKind === 'cuda_max_allocated' ? ' (cuda tensors)' : ''}` : '–',
     Number.isNaN(r.msPipelined) ? '–' : r.msPipelined.toFixed(1),
     r.torchPipelinedMs !== undefined ? r.torchPipelinedMs.toFixed(1) : '–',
     r.torchPipelinedMs !== undefined && !Number.isNaN(r.msPipelined) ? `${(r.torchPipelinedMs / r.msPipelined).toFixed(3)}×` : '–',

@@ -20,6 +20,16 @@ export const IM2COL_FLAG = 'CTQUANT_WASM_IM2COL';
 export const SIMD_FILTER_GRAD_FLAG = 'CTQUANT_WASM_SIMD_FILTER_GRAD';
 export const SIMD_CONV_FLAG = 'CTQUANT_WASM_SIMD_CONV';
 
+/**
+ * wasm: ctquant's SIMD programs multiply-add with relaxed SIMD's `f32x4.relaxed_madd` (true, the
+ * default, where the runtime validates it: Node ≥ 22, or Node 20 with
+ * `--experimental-wasm-relaxed-simd`) or with f32x4.mul + f32x4.add (false: the exact path, the
+ * same bits on every machine). Relaxed is fused on CPUs with FMA; what that gains depends on the CPU
+ * (BENCHMARKS.md). Its results are deterministic on one machine but may differ across CPUs in the
+ * last bits, within float32 tolerance.
+ */
+export const SIMD_RELAXED_FMA_FLAG = 'CTQUANT_WASM_SIMD_RELAXED_FMA';
+
 /** wasm: the memory-bound kernels in JS over the heap (wasm/memory-kernels.ts; true) or the stock ones. */
 export const WASM_JS_KERNELS_FLAG = 'CTQUANT_WASM_JS_KERNELS';
 
@@ -37,6 +47,7 @@ const DEFAULTS: Record<string, boolean> = {
   [IM2COL_FLAG]: false,
   [SIMD_FILTER_GRAD_FLAG]: true,
   [SIMD_CONV_FLAG]: true,
+  [SIMD_RELAXED_FMA_FLAG]: true,
   [WASM_JS_KERNELS_FLAG]: true,
   [ROW_FILTER_GRAD_FLAG]: false,
   [FUSED_ADAM_FLAG]: true,

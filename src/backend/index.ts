@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.js';
 import { IM2COL_FLAG } from './flags.js';
 import { registerWasmTrainingKernels } from './wasm/kernels.js';
-import { setSimdConvThreads } from './wasm/simd-conv.js';
+import { relaxedFmaInUse, setSimdConvThreads } from './wasm/simd-conv.js';
 import { registerWasmMemoryKernels } from './wasm/memory-kernels.js';
 import { MAX_WASM_THREADS, startThreadedWasm, WasmThreadsUnavailable } from './wasm/threads.js';
 // Static (so bundles carry it); it imports only types from tfjs-backend-webgpu, so loading it has no side effects.
@@ -239,7 +239,10 @@ async function startWasm(o: StartOptions): Promise<StartedBackend> {
   if (alreadyStarted && threads !== o.wasmThreads) {
     o.log(`wasm: already running with ${threads} thread(s) in this process; ${o.wasmThreads} asked for`);
   }
-  return { name: 'wasm', detail: `XNNPACK${simd ? ', SIMD' : ''}, ${threads} thread${threads === 1 ? '' : 's'}` };
+  // Relaxed FMA (ctquant's SIMD convolutions, flags.ts SIMD_RELAXED_FMA_FLAG) changes the last bits
+  // of results from one CPU to another, so the start-up line says when it is on.
+  const fma = simd && relaxedFmaInUse() ? ', relaxed FMA' : '';
+  return { name: 'wasm', detail: `XNNPACK${simd ? ', SIMD' : ''}${fma}, ${threads} thread${threads === 1 ? '' : 's'}` };
 }
 
 async function startCpu(): Promise<StartedBackend> {

@@ -4,7 +4,8 @@
  * committed binary. Each kernel is one exported function over a memory imported as `env.memory`
  * (tfjs-backend-wasm's own heap, so tensors are read and written where they are).
  * Format reference: https://webassembly.github.io/spec/core/binary/ (SIMD opcodes from the
- * fixed-width SIMD proposal, now part of the spec).
+ * fixed-width SIMD proposal, now part of the spec; `f32x4.relaxed_madd` from the relaxed SIMD
+ * proposal, https://github.com/WebAssembly/relaxed-simd).
  */
 
 /** Unsigned (default) or signed LEB128. */
@@ -35,6 +36,17 @@ const ALIGN_F32 = 2;
 const ALIGN_V128 = 4;
 
 /**
+ * How a kernel's multiply-adds are encoded:
+ * - `exact`: f32x4.mul then f32x4.add, two roundings, the same bits on every machine;
+ * - `relaxed`: f32x4.relaxed_madd, which the runtime may lower to a fused multiply-add (one
+ *   rounding: on x86 with FMA3 and on arm64, V8 does) or to mul + add. On one machine and runtime
+ *   the choice is fixed, so results stay deterministic there; across CPUs they may differ in the
+ *   last bits (one rounding fewer per multiply-add: differences of the order of float32 rounding,
+ *   the fused result being if anything the more accurate).
+ */
+export type MultiplyAddKind = 'exact' | 'relaxed';
+
+/**
  * Writes one function body. Locals are numbered: the i32 parameters first, then `i32Locals` i32s,
  * then `v128Locals` vectors (see FunctionWriter.locals). Methods push one instruction each and
  * return `this`, so a body reads as the stack code it is.
@@ -42,7 +54,10 @@ const ALIGN_V128 = 4;
 export class FunctionWriter {
   readonly code: number[] = [];
 
-  constructor(readonly params: number, readonly i32Locals: number, readonly v128Locals: number) {}
+  constructor(
+    readonly params: number, readonly i32Locals: number, readonly v128Locals: number,
+    readonly multiplyAddKind: MultiplyAddKind = 'exact',
+  ) {}
 
   /** Index of the k-th i32 local (after the parameters). */
   i32Local(k: number): number {
@@ -109,8 +124,12 @@ export class FunctionWriter {
   /** Lane-wise max; NaN in either operand gives NaN (so a NaN stays visible after a ReLU). */
   f32x4Max(): this { return this.simd(0xe9); }
 
-  /** a += b · c for v128 locals. */
+  /** f32x4.relaxed_madd: a · b + c for (a, b, c) on the stack (relaxed SIMD; see MultiplyAddKind). */
+  f32x4RelaxedMadd(): this { return this.simd(0x105); }
+
+  /** acc += b · c for v128 locals, encoded as `multiplyAddKind` says. */
   multiplyAdd(acc: number, b: number, c: number): this {
+    if (this.multiplyAddKind === 'relaxed') return this.get(b).get(c).get(acc).f32x4RelaxedMadd().set(acc);
     return this.get(acc).get(b).get(c).f32x4Mul().f32x4Add().set(acc);
   }
 
@@ -143,4 +162,19 @@ export function assembleModule(functions: ExportedFunction[], sharedMemory: bool
     ...section(7, vector(functions.map((f, k) => [...name(f.name), 0x00, ...leb128(k)]))),
     ...section(10, vector(functions.map((f) => f.body.encode()))),
   ]);
+}
+
+let relaxedSimd: boolean | undefined;
+
+/**
+ * Whether this runtime validates `f32x4.relaxed_madd` (checked once, on a one-instruction module):
+ * Node ≥ 22 ships relaxed SIMD; Node 20 has it behind `--experimental-wasm-relaxed-simd`.
+ */
+export function runtimeHasRelaxedSimd(): boolean {
+  if (relaxedSimd === undefined) {
+    const probe = new FunctionWriter(0, 0, 1, 'relaxed');
+    probe.v128Zero().v128Zero().v128Zero().f32x4RelaxedMadd().set(probe.v128Local(0));
+    relaxedSimd = WebAssembly.validate(assembleModule([{ name: 'probe', body: probe }], false));
+  }
+  return relaxedSimd;
 }

@@ -8,11 +8,12 @@
  * GFLOP/s on one core (a GEMM with a huge inner dimension and a tiny output), against 15–23 here.
  * Both programs keep a register tile of accumulators (four rows × eight columns of the result)
  * and stream the inputs once per tile from a chunk small enough to stay in cache. Summation order
- * is fixed, so results are deterministic.
+ * is fixed, so results are deterministic (with relaxed multiply-adds: on one machine and runtime;
+ * see MultiplyAddKind).
  *
  * Pointers are byte addresses in the imported memory; all sizes are in elements.
  */
-import { FunctionWriter } from './module-writer.js';
+import { FunctionWriter, type MultiplyAddKind } from './module-writer.js';
 
 /** Channels of the input one filter-gradient tile covers (rows of its accumulator tile). */
 export const FILTER_GRAD_INPUT_BLOCK = 4;
@@ -30,10 +31,11 @@ const PIXEL_BLOCK = 4;
  * through `chunkRows` output rows at a time, all tiles of a chunk before the next, so the chunk
  * stays in cache. Threads given disjoint channel ranges write disjoint parts of dw, each in the
  * same order as one thread would. Needs Ci % 4 = 0 (and the range on multiples of 4), Co % 8 = 0.
+ * `multiplyAdd`: exact (mul + add) or relaxed (fused where the CPU has it), see MultiplyAddKind.
  */
-export function filterGradientProgram(): FunctionWriter {
+export function filterGradientProgram(multiplyAdd: MultiplyAddKind = 'exact'): FunctionWriter {
   const CB = FILTER_GRAD_INPUT_BLOCK;
-  const f = new FunctionWriter(15, 16, CB * OUTPUT_VECTORS + OUTPUT_VECTORS + 1);
+  const f = new FunctionWriter(15, 16, CB * OUTPUT_VECTORS + OUTPUT_VECTORS + 1, multiplyAdd);
   const { x, dy, dw, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, ciStart, ciEnd, chunkRows } = f.names(
     ['x', 'dy', 'dw', 'N', 'Ho', 'Wo', 'Hp', 'Wp', 'Ci', 'Co', 'KH', 'KW', 'ciStart', 'ciEnd', 'chunkRows'], 0);
   const { n, i0, rows, xChunk, dyChunk, kh, kw, ci0, co0, acc, r, xp, dyp, dyEnd, xStride, dyStride } = f.names(
@@ -95,12 +97,12 @@ export function filterGradientProgram(): FunctionWriter {
  * [rowStart, rowEnd) of every image, y[n,i,j,co] = act(bias[co] + Σ_{kh,kw,ci} x[n, i+kh, j+kw, ci] ·
  * w[kh,kw,ci,co]), where x is the padded input [N, Hp, Wp, Ci], w [KH,KW,Ci,Co], y [N, Ho, Wo, Co];
  * bias = 0 means none; relu ≠ 0 applies max(·, 0). Each output is computed the same way whichever
- * thread computes it. Needs Co % 8 = 0; any Ci.
+ * thread computes it. Needs Co % 8 = 0; any Ci. `multiplyAdd` as for filterGradientProgram.
  */
-export function convProgram(): FunctionWriter {
+export function convProgram(multiplyAdd: MultiplyAddKind = 'exact'): FunctionWriter {
   const PB = PIXEL_BLOCK;
   const V = OUTPUT_VECTORS;
-  const f = new FunctionWriter(16, 11 + PB, PB * V + 2 * V + 2);
+  const f = new FunctionWriter(16, 11 + PB, PB * V + 2 * V + 2, multiplyAdd);
   const { x: image, w, bias, y: output, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, relu, rowStart, rowEnd } = f.names(
     ['x', 'w', 'bias', 'y', 'N', 'Ho', 'Wo', 'Hp', 'Wp', 'Ci', 'Co', 'KH', 'KW', 'relu', 'rowStart', 'rowEnd'], 0);
   const { co0, j, kh, wp, tapEnd, xStride, wStride, n, i, x, y } = f.names(

@@ -6,17 +6,35 @@
  * caller falls back to the XNNPACK-based kernel. With tfjs's threaded build the work is split
  * over as many threads as tfjs has (simd-workers.ts), by output rows (forward) or input channels
  * (filter gradient), so every output is summed in the same order at any thread count.
+ * Each program comes in two encodings of its multiply-adds (module-writer.ts, MultiplyAddKind):
+ * exact, and relaxed where the runtime has relaxed SIMD; the tfjs flag SIMD_RELAXED_FMA_FLAG picks.
  * Shapes: x [N,H,W,Ci], filter [KH,KW,Ci,Co], dy and y [N,Ho,Wo,Co].
  */
 import * as tf from '@tensorflow/tfjs';
 import type { TensorInfo } from '@tensorflow/tfjs';
 import type { WasmHeapBackend } from './heap.js';
-import { assembleModule } from './module-writer.js';
+import { SIMD_RELAXED_FMA_FLAG } from '../flags.js';
+import { assembleModule, runtimeHasRelaxedSimd, type ExportedFunction } from './module-writer.js';
 import { convProgram, filterGradientProgram, FILTER_GRAD_INPUT_BLOCK, OUTPUT_CHANNEL_BLOCK } from './simd-conv-programs.js';
 import { ProgramThreads, splitRange } from './simd-workers.js';
 
 type Program = (...args: number[]) => void;
-const PROGRAM_NAMES = ['filterGradient', 'conv'] as const;
+/** Exported names: the exact programs, and (where the runtime validates them) the relaxed ones. */
+const EXACT = { filterGradient: 'filterGradient', conv: 'conv' } as const;
+const RELAXED = { filterGradient: 'filterGradientRelaxed', conv: 'convRelaxed' } as const;
+
+/**
+ * Whether the programs now multiply-add with f32x4.relaxed_madd: the flag is on (the default) and
+ * this runtime validates relaxed SIMD. Otherwise they run the exact mul + add encoding.
+ */
+export function relaxedFmaInUse(): boolean {
+  return tf.env().getBool(SIMD_RELAXED_FMA_FLAG) && runtimeHasRelaxedSimd();
+}
+
+/** The export to call for a program, per relaxedFmaInUse(). */
+function programName(program: keyof typeof EXACT): string {
+  return (relaxedFmaInUse() ? RELAXED : EXACT)[program];
+}
 
 /**
  * Output pixels per filter-gradient chunk: the chunk of x and dy a tile streams over stays in the
@@ -53,15 +71,24 @@ function programsFor(backend: WasmHeapBackend): ProgramThreads | null {
   if (!memory) return null;
   if (!compiled.has(memory)) {
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = assembleModule([
-      { name: 'filterGradient', body: filterGradientProgram() },
-      { name: 'conv', body: convProgram() },
-    ], shared);
+    const functions: ExportedFunction[] = [
+      { name: EXACT.filterGradient, body: filterGradientProgram('exact') },
+      { name: EXACT.conv, body: convProgram('exact') },
+    ];
+    // One module holds both encodings, so the flag can switch between them at any time (A/B benches).
+    if (runtimeHasRelaxedSimd()) {
+      functions.push(
+        { name: RELAXED.filterGradient, body: filterGradientProgram('relaxed') },
+        { name: RELAXED.conv, body: convProgram('relaxed') },
+      );
+    }
+    const bytes = assembleModule(functions, shared);
     let programs: ProgramThreads | null = null;
     if (WebAssembly.validate(bytes)) {
       const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
-      const local = Object.fromEntries(PROGRAM_NAMES.map((name) => [name, exports[name] as Program]));
-      programs = new ProgramThreads(bytes, memory, [...PROGRAM_NAMES], local, shared ? threadsWanted - 1 : 0);
+      const names = functions.map((fn) => fn.name);
+      const local = Object.fromEntries(names.map((name) => [name, exports[name] as Program]));
+      programs = new ProgramThreads(bytes, memory, names, local, shared ? threadsWanted - 1 : 0);
     }
     compiled.set(memory, programs);
   }
@@ -134,7 +161,7 @@ export function simdFilterGradient(
   const [xAt, dyAt, dwAt] = [padded, dy, dw].map((t) => address(backend, t)) as [number, number, number];
   const chunkRows = Math.max(1, Math.floor(FILTER_GRAD_CHUNK_PIXELS / Wo));
   const blocks = splitRange(Ci / FILTER_GRAD_INPUT_BLOCK, programs.threads);
-  programs.run('filterGradient', blocks.map(([b0, b1]) => [
+  programs.run(programName('filterGradient'), blocks.map(([b0, b1]) => [
     xAt, dyAt, dwAt, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, b0 * FILTER_GRAD_INPUT_BLOCK, b1 * FILTER_GRAD_INPUT_BLOCK, chunkRows,
   ]));
   backend.disposeData(padded.dataId);
@@ -164,7 +191,7 @@ export function simdConv(
   const wAt = address(backend, filter);
   const biasAt = bias ? address(backend, bias) : 0;
   const yAt = address(backend, y);
-  programs.run('conv', splitRange(Ho, programs.threads).map(([i0, i1]) => [
+  programs.run(programName('conv'), splitRange(Ho, programs.threads).map(([i0, i1]) => [
     xAt, wAt, biasAt, yAt, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, relu ? 1 : 0, i0, i1,
   ]));
   backend.disposeData(padded.dataId);
