@@ -97,7 +97,7 @@ interface ChildReport {
 const CHILD_THREADS = Number(process.env.CTQUANT_RELAXED_FMA_TEST_CHILD ?? 0);
 
 if (CHILD_THREADS > 0) {
-  // A runtime with relaxed SIMD: start-up line and results with the flag on, then off.
+  // A runtime with relaxed SIMD, the flag on from the environment: start-up line and results, then off.
   const on = await startBackend('wasm', () => {}, { wasmThreads: CHILD_THREADS });
   const inUseOn = relaxedFmaInUse();
   const relaxed = computeAll(true);
@@ -115,7 +115,8 @@ if (CHILD_THREADS > 0) {
     new Promise((resolve, reject) => {
       const v8Flag = runtimeHasRelaxedSimd() ? [] : ['--experimental-wasm-relaxed-simd'];
       const proc = spawn(process.execPath, [...v8Flag, '--import', 'tsx', fileURLToPath(import.meta.url)], {
-        env: { ...process.env, CTQUANT_RELAXED_FMA_TEST_CHILD: `${threads}` },
+        // Switched on through the environment, as a user would (the flag is off by default).
+        env: { ...process.env, CTQUANT_RELAXED_FMA_TEST_CHILD: `${threads}`, CTQUANT_WASM_SIMD_RELAXED_FMA: 'true' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';

@@ -1,7 +1,8 @@
 /**
  * ctquant's tfjs env flags, all registered here (on import) with their defaults: switches between
  * ctquant's kernels and the stock ones (or two ctquant variants), so one process can benchmark both.
- * Set one with `tf.env().set(NAME, value)`; the benchmarks take `--flags NAME=value`.
+ * Set one with `tf.env().set(NAME, value)` or the environment variable NAME=true|false (worker
+ * processes inherit it); the benchmarks take `--flags NAME=value`.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -21,12 +22,12 @@ export const SIMD_FILTER_GRAD_FLAG = 'CTQUANT_WASM_SIMD_FILTER_GRAD';
 export const SIMD_CONV_FLAG = 'CTQUANT_WASM_SIMD_CONV';
 
 /**
- * wasm: ctquant's SIMD programs multiply-add with relaxed SIMD's `f32x4.relaxed_madd` (true, the
- * default, where the runtime validates it: Node ≥ 22, or Node 20 with
- * `--experimental-wasm-relaxed-simd`) or with f32x4.mul + f32x4.add (false: the exact path, the
- * same bits on every machine). Relaxed is fused on CPUs with FMA; what that gains depends on the CPU
- * (BENCHMARKS.md). Its results are deterministic on one machine but may differ across CPUs in the
- * last bits, within float32 tolerance.
+ * wasm: ctquant's SIMD programs multiply-add with relaxed SIMD's `f32x4.relaxed_madd` (true, where
+ * the runtime validates it: Node ≥ 22, or Node 20 with `--experimental-wasm-relaxed-simd`) or with
+ * f32x4.mul + f32x4.add (false, the default: the exact path, the same bits on every machine).
+ * Relaxed is fused on CPUs with FMA, so its results may differ across CPUs in the last bits; off by
+ * default because on the development machine (Zen 5) it gained nothing (0.9–1.1× per layer,
+ * BENCHMARKS.md) and a seed should give the same numbers everywhere.
  */
 export const SIMD_RELAXED_FMA_FLAG = 'CTQUANT_WASM_SIMD_RELAXED_FMA';
 
@@ -47,10 +48,16 @@ const DEFAULTS: Record<string, boolean> = {
   [IM2COL_FLAG]: false,
   [SIMD_FILTER_GRAD_FLAG]: true,
   [SIMD_CONV_FLAG]: true,
-  [SIMD_RELAXED_FMA_FLAG]: true,
+  [SIMD_RELAXED_FMA_FLAG]: false,
   [WASM_JS_KERNELS_FLAG]: true,
   [ROW_FILTER_GRAD_FLAG]: false,
   [FUSED_ADAM_FLAG]: true,
 };
 
-for (const [name, value] of Object.entries(DEFAULTS)) tf.env().registerFlag(name, () => value);
+/** A flag's value from the environment variable of its name ("true" / "false"), so a run (and its workers) can switch one without code. */
+function fromEnvironment(name: string): boolean | undefined {
+  const text = typeof process === 'undefined' ? undefined : process.env?.[name];
+  return text === 'true' ? true : text === 'false' ? false : undefined;
+}
+
+for (const [name, value] of Object.entries(DEFAULTS)) tf.env().registerFlag(name, () => fromEnvironment(name) ?? value);
