@@ -13,10 +13,21 @@ import type { TensorInfo } from '@tensorflow/tfjs';
 import type { WasmHeapBackend } from './heap.js';
 import { assembleModule } from './module-writer.js';
 import { convProgram, filterGradientProgram, FILTER_GRAD_INPUT_BLOCK, OUTPUT_CHANNEL_BLOCK } from './simd-conv-programs.js';
+import { groupNormApplyProgram, groupNormSumsProgram } from './simd-group-norm-programs.js';
 import { ProgramThreads, splitRange } from './simd-workers.js';
 
 type Program = (...args: number[]) => void;
-const PROGRAM_NAMES = ['filterGradient', 'conv'] as const;
+/** Every SIMD program, in one module (so one set of worker threads serves all): the convolutions' and group norm's (simd-group-norm.ts). */
+const PROGRAMS = {
+  filterGradient: filterGradientProgram,
+  conv: convProgram,
+  groupNormSums: () => groupNormSumsProgram('forward'),
+  groupNormApply: () => groupNormApplyProgram('forward'),
+  groupNormGradSums: () => groupNormSumsProgram('backward'),
+  groupNormGradApply: () => groupNormApplyProgram('backward'),
+};
+export type SimdProgramName = keyof typeof PROGRAMS;
+const PROGRAM_NAMES = Object.keys(PROGRAMS) as SimdProgramName[];
 
 /**
  * Output pixels per filter-gradient chunk: the chunk of x and dy a tile streams over stays in the
@@ -48,15 +59,12 @@ function memoryOf(backend: WasmHeapBackend): WebAssembly.Memory | undefined {
 }
 
 /** The programs, compiled once per wasm memory; null when this runtime has no wasm SIMD. */
-function programsFor(backend: WasmHeapBackend): ProgramThreads | null {
+export function programsFor(backend: WasmHeapBackend): ProgramThreads | null {
   const memory = memoryOf(backend);
   if (!memory) return null;
   if (!compiled.has(memory)) {
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = assembleModule([
-      { name: 'filterGradient', body: filterGradientProgram() },
-      { name: 'conv', body: convProgram() },
-    ], shared);
+    const bytes = assembleModule(PROGRAM_NAMES.map((name) => ({ name, body: PROGRAMS[name]() })), shared);
     let programs: ProgramThreads | null = null;
     if (WebAssembly.validate(bytes)) {
       const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
@@ -80,7 +88,7 @@ function stride1(info: tf.backend_util.Conv2DInfo): boolean {
 }
 
 /** Byte address of a tensor in the wasm memory. */
-function address(backend: WasmHeapBackend, t: TensorInfo): number {
+export function address(backend: WasmHeapBackend, t: TensorInfo): number {
   return backend.typedArrayFromHeap(t).byteOffset;
 }
 
