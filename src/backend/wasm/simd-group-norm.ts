@@ -37,8 +37,9 @@ export interface GroupNormUnits {
   units: number;
 }
 
+/** Units of batch images of `pixels` pixels × `channels` channels: chunks of about CHUNK_FLOATS floats. */
 export function planUnits(batch: number, pixels: number, channels: number): GroupNormUnits {
-  const chunkPixels = Math.max(1, Math.floor(CHUNK_FLOATS / channels));
+  const chunkPixels = Math.max(1, Math.floor(CHUNK_FLOATS / Math.max(1, channels)));
   const chunksPerImage = Math.ceil(pixels / chunkPixels);
   return { chunkPixels, chunksPerImage, units: batch * chunksPerImage };
 }
