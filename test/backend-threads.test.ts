@@ -3,7 +3,7 @@
  * global patched, gives the single-threaded build's conv2d and training losses within 1e-5, repeats
  * its own losses exactly, and the fallback to the single-threaded build works when the worker patch
  * is disabled; ctquant's SIMD convolutions split over both threads give exactly the one-thread
- * results. The wasm backend starts once per process, so this file runs itself twice as a child
+ * results, and so does the group norm + ReLU kernel pair. The wasm backend starts once per process, so this file runs itself twice as a child
  * (one per build) and compares what the children print.
  */
 import { spawn } from 'node:child_process';
@@ -21,6 +21,7 @@ import { JointModel } from '../src/train/joint.js';
 import { Adam } from '../src/train/adam.js';
 import { diceBceLoss } from '../src/model/losses.js';
 import { Rng } from '../src/util/rng.js';
+import { groupNormRelu } from '../src/model/group-norm.js';
 
 interface ChildReport {
   detail: string;
@@ -30,6 +31,8 @@ interface ChildReport {
   /** U-Net-shaped SIMD conv (forward with bias + ReLU, input and filter gradients), flattened. */
   simdConv: number[];
   simdThreads: number;
+  /** Group norm + ReLU (wasm/simd-group-norm.ts) over several chunks per image: z, dx, dγ, dβ, flattened. */
+  groupNorm: number[];
   losses: number[];
   lossesAgain: number[];
 }
@@ -102,9 +105,19 @@ async function child(mode: string): Promise<ChildReport> {
     const [dx, df] = tf.grads((a: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'))))([x, f]);
     return [y, dx!, df!].flatMap((t) => Array.from(t.dataSync()));
   });
+  const groupNorm = tf.tidy(() => {
+    // 40·40 pixels of 8 channels: two chunks per image, four units over the two threads.
+    const x = randomTensor([2, 40, 40, 8], 6);
+    const gamma = tf.add(randomTensor([8], 7), 1.5);
+    const beta = randomTensor([8], 8);
+    const r = randomTensor([2, 40, 40, 8], 9);
+    const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => groupNormRelu(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, 4, 1e-5);
+    const grads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, g, b), r)))([x, gamma, beta]);
+    return [f(x, gamma, beta), ...grads].flatMap((t) => Array.from(t.dataSync()));
+  });
   const simdThreads = simdConvThreadsInUse(tf.backend() as unknown as WasmHeapBackend);
   return {
-    detail: started.detail, logs, globalsRestored, conv, simdConv, simdThreads, losses: trainLosses(3), lossesAgain: trainLosses(3),
+    detail: started.detail, logs, globalsRestored, conv, simdConv, simdThreads, groupNorm, losses: trainLosses(3), lossesAgain: trainLosses(3),
   };
 }
 
@@ -155,6 +168,11 @@ if (MODE) {
     assert.is(fallback.simdThreads, 1);
     assert.ok(threaded.simdConv.length > 0 && threaded.simdConv.every(Number.isFinite));
     assert.equal(threaded.simdConv, fallback.simdConv);
+  });
+
+  test('group norm + ReLU on two threads gives exactly the one-thread results', () => {
+    assert.ok(threaded.groupNorm.length === 2 * (2 * 40 * 40 * 8) + 2 * 8 && threaded.groupNorm.every(Number.isFinite));
+    assert.equal(threaded.groupNorm, fallback.groupNorm);
   });
 
   test('conv2d and training losses match the single-threaded build within 1e-5', () => {

@@ -34,6 +34,13 @@ export const SIMD_RELAXED_FMA_FLAG = 'CTQUANT_WASM_SIMD_RELAXED_FMA';
 /** wasm: the memory-bound kernels in JS over the heap (wasm/memory-kernels.ts; true) or the stock ones. */
 export const WASM_JS_KERNELS_FLAG = 'CTQUANT_WASM_JS_KERNELS';
 
+/**
+ * wasm: group norm + affine + ReLU and its gradient through ctquant's SIMD programs
+ * (wasm/simd-group-norm.ts: two passes each way; true) or the tf-ops form (false; model/group-norm.ts
+ * checks it). The two sum in different orders, so their numbers differ in the last bits.
+ */
+export const WASM_GROUP_NORM_FLAG = 'CTQUANT_WASM_GROUP_NORM';
+
 /** webgpu: the row-tiled filter gradient for 3×3 stride-1 'same' convolutions (webgpu/conv3x3-filter-grad.ts): off until a GPU run times it. */
 export const ROW_FILTER_GRAD_FLAG = 'CTQUANT_WEBGPU_ROW_FILTER_GRAD';
 
@@ -50,6 +57,7 @@ const DEFAULTS: Record<string, boolean> = {
   [SIMD_CONV_FLAG]: true,
   [SIMD_RELAXED_FMA_FLAG]: false,
   [WASM_JS_KERNELS_FLAG]: true,
+  [WASM_GROUP_NORM_FLAG]: true,
   [ROW_FILTER_GRAD_FLAG]: false,
   [FUSED_ADAM_FLAG]: true,
 };

@@ -6,8 +6,9 @@
  *   gradient written out (autodiff of tf.moments emits several times as many small kernels).
  * - groupNormRelu / GroupNormReLU: normalisation, affine and the ReLU after it as one operation:
  *   what the U-Net uses. Autodiff of the three layers records ~45 tfjs operations per convolution
- *   (with a saved copy of most intermediates); on WebGPU each costs CPU time to issue, so there
- *   each direction is one ctquant kernel (backend/webgpu/group-norm.ts).
+ *   (with a saved copy of most intermediates); on WebGPU each costs CPU time to issue, on wasm each
+ *   is a pass over the tensor, so there each direction is one ctquant kernel
+ *   (backend/webgpu/group-norm.ts, backend/wasm/simd-group-norm.ts).
  *
  * Backward of the fused form: dy = dz·[z > 0]; dγ = Σ dy·x̂, dβ = Σ dy (over B, H, W);
  * dx = (g − mean(g) − x̂·mean(g·x̂)) / σ with g = dy·γ, means over each group.
@@ -17,6 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import { reluGradient } from './conv-relu.js';
 import type { LayerArgs } from './kernel-bias-layer.js';
 import { GROUP_NORM_RELU_GRAD_KERNEL, GROUP_NORM_RELU_KERNEL } from '../backend/kernel-names.js';
+import { WASM_GROUP_NORM_FLAG } from '../backend/flags.js';
 
 /**
  * The gradient of x̂ = (x − μ)/σ (per image and group) in the grouped view [B, H·W, G, C/G]:
@@ -28,12 +30,18 @@ export function groupStandardizeGradient(g: tf.Tensor, xHat: tf.Tensor, invStd: 
   return tf.mul(tf.sub(tf.sub(g, meanG), tf.mul(xHat, meanGX)), invStd);
 }
 
-/** relu(γ·x̂ + β) with x̂ group-normalised: one kernel each way where the backend has ctquant's (webgpu), else tf ops. */
+/**
+ * relu(γ·x̂ + β) with x̂ group-normalised: one kernel each way where the backend has ctquant's
+ * (webgpu; wasm unless CTQUANT_WASM_GROUP_NORM is false), else tf ops.
+ */
 export function groupNormRelu(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, epsilon: number): tf.Tensor4D {
-  if (x.dtype === 'float32' && tf.getKernel(GROUP_NORM_RELU_KERNEL, tf.getBackend()) && tf.getKernel(GROUP_NORM_RELU_GRAD_KERNEL, tf.getBackend())) {
-    return groupNormReluKernel(x, gamma, beta, groups, epsilon);
-  }
+  if (x.dtype === 'float32' && ownKernelsOn(tf.getBackend())) return groupNormReluKernel(x, gamma, beta, groups, epsilon);
   return groupNormReluOps(x, gamma, beta, groups, epsilon);
+}
+
+function ownKernelsOn(backend: string): boolean {
+  if (backend === 'wasm' && !tf.env().getBool(WASM_GROUP_NORM_FLAG)) return false;
+  return Boolean(tf.getKernel(GROUP_NORM_RELU_KERNEL, backend) && tf.getKernel(GROUP_NORM_RELU_GRAD_KERNEL, backend));
 }
 
 function groupNormReluKernel(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, epsilon: number): tf.Tensor4D {

@@ -9,6 +9,7 @@
  *   fast path there (about 25× slower measured at 512×4096·4096×64); transpose explicitly first.
  * - Where the channel counts allow, stride-1 convolutions (forward, input and filter gradients) run
  *   ctquant's own wasm SIMD programs (simd-conv.ts), faster than XNNPACK here on one thread.
+ * - Group norm + affine + ReLU, each way as ctquant's kernel (simd-group-norm.ts), where wasm SIMD validates.
  * Intermediate tensors are made and freed through the backend, so nothing leaks outside tf.tidy.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -18,6 +19,7 @@ import { overrideKernel, registeredKernel } from '../kernel-override.js';
 import { backpropInputPadding } from '../kernel-geometry.js';
 import type { WasmHeapBackend } from './heap.js';
 import { simdConv, simdFilterGradient } from './simd-conv.js';
+import { groupNormProgramsValidate, registerWasmGroupNormKernels } from './simd-group-norm.js';
 
 type Backend = tf.KernelBackend & { disposeData(dataId: object, force?: boolean): boolean };
 type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -49,6 +51,7 @@ export function registerWasmTrainingKernels(): void {
       return batchMatMul as unknown as KernelFunc;
     });
   }
+  if (groupNormProgramsValidate()) registerWasmGroupNormKernels();
 }
 
 /** Runs another registered wasm kernel by name. */

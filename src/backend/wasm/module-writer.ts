@@ -86,6 +86,7 @@ export class FunctionWriter {
   i32Add(): this { return this.op(0x6a); }
   i32Sub(): this { return this.op(0x6b); }
   i32Mul(): this { return this.op(0x6c); }
+  i32DivU(): this { return this.op(0x6e); }
   i32Shl(): this { return this.op(0x74); }
   i32Eqz(): this { return this.op(0x45); }
   i32Ne(): this { return this.op(0x47); }
@@ -119,8 +120,14 @@ export class FunctionWriter {
     const lane = [0, 1, 2, 3].map((k) => bytes.getUint8(k));
     return this.simd(0x0c, ...lane, ...lane, ...lane, ...lane);
   }
+  /** v128.store32_lane: lane `lane` of the vector on top of the stack, as one float, at (address below it) + offset bytes. */
+  store32Lane(lane: number, offset = 0): this { return this.simd(0x5a, ALIGN_F32, ...leb128(offset), lane); }
   f32x4Add(): this { return this.simd(0xe4); }
+  f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Mul(): this { return this.simd(0xe6); }
+  /** Lane-wise a > b as an all-ones / all-zeros mask (false where either is NaN). */
+  f32x4Gt(): this { return this.simd(0x44); }
+  v128And(): this { return this.simd(0x4e); }
   /** Lane-wise max; NaN in either operand gives NaN (so a NaN stays visible after a ReLU). */
   f32x4Max(): this { return this.simd(0xe9); }
 

@@ -16,6 +16,7 @@ import type { WasmHeapBackend } from './heap.js';
 import { SIMD_RELAXED_FMA_FLAG } from '../flags.js';
 import { assembleModule, runtimeHasRelaxedSimd, type ExportedFunction } from './module-writer.js';
 import { convProgram, filterGradientProgram, FILTER_GRAD_INPUT_BLOCK, OUTPUT_CHANNEL_BLOCK } from './simd-conv-programs.js';
+import { groupNormApplyProgram, groupNormSumsProgram } from './simd-group-norm-programs.js';
 import { ProgramThreads, splitRange } from './simd-workers.js';
 
 type Program = (...args: number[]) => void;
@@ -23,15 +24,24 @@ type Program = (...args: number[]) => void;
 const EXACT = { filterGradient: 'filterGradient', conv: 'conv' } as const;
 const RELAXED = { filterGradient: 'filterGradientRelaxed', conv: 'convRelaxed' } as const;
 
+/** Group norm's programs (simd-group-norm.ts), in the same module so one set of worker threads serves all. */
+const GROUP_NORM_PROGRAMS = {
+  groupNormSums: () => groupNormSumsProgram('forward'),
+  groupNormApply: () => groupNormApplyProgram('forward'),
+  groupNormGradSums: () => groupNormSumsProgram('backward'),
+  groupNormGradApply: () => groupNormApplyProgram('backward'),
+};
+export type SimdProgramName = keyof typeof EXACT | keyof typeof GROUP_NORM_PROGRAMS;
+
 /**
- * Whether the programs now multiply-add with f32x4.relaxed_madd: the flag is on (the default) and
+ * Whether the programs now multiply-add with f32x4.relaxed_madd: the flag is on (off by default) and
  * this runtime validates relaxed SIMD. Otherwise they run the exact mul + add encoding.
  */
 export function relaxedFmaInUse(): boolean {
   return tf.env().getBool(SIMD_RELAXED_FMA_FLAG) && runtimeHasRelaxedSimd();
 }
 
-/** The export to call for a program, per relaxedFmaInUse(). */
+/** The export to call for a convolution program, per relaxedFmaInUse(). */
 function programName(program: keyof typeof EXACT): string {
   return (relaxedFmaInUse() ? RELAXED : EXACT)[program];
 }
@@ -66,7 +76,7 @@ function memoryOf(backend: WasmHeapBackend): WebAssembly.Memory | undefined {
 }
 
 /** The programs, compiled once per wasm memory; null when this runtime has no wasm SIMD. */
-function programsFor(backend: WasmHeapBackend): ProgramThreads | null {
+export function programsFor(backend: WasmHeapBackend): ProgramThreads | null {
   const memory = memoryOf(backend);
   if (!memory) return null;
   if (!compiled.has(memory)) {
@@ -74,6 +84,7 @@ function programsFor(backend: WasmHeapBackend): ProgramThreads | null {
     const functions: ExportedFunction[] = [
       { name: EXACT.filterGradient, body: filterGradientProgram('exact') },
       { name: EXACT.conv, body: convProgram('exact') },
+      ...Object.entries(GROUP_NORM_PROGRAMS).map(([name, body]) => ({ name, body: body() })),
     ];
     // One module holds both encodings, so the flag can switch between them at any time (A/B benches).
     if (runtimeHasRelaxedSimd()) {
@@ -107,7 +118,7 @@ function stride1(info: tf.backend_util.Conv2DInfo): boolean {
 }
 
 /** Byte address of a tensor in the wasm memory. */
-function address(backend: WasmHeapBackend, t: TensorInfo): number {
+export function address(backend: WasmHeapBackend, t: TensorInfo): number {
   return backend.typedArrayFromHeap(t).byteOffset;
 }
 
