@@ -45,8 +45,12 @@ const { values } = parseArgs({
     cores: { type: 'string', default: '2' },
     python: { type: 'string', default: process.env.CTQUANT_PYTHON ?? 'python3' },
     json: { type: 'string' },
+    norm: { type: 'string', default: 'none' },
   },
 });
+/** U-Net normalisation on both sides: none (the bench model) or group (the training recipe's; ctquant's wasm group-norm kernels). */
+const norm = values.norm;
+if (!['none', 'group'].includes(norm)) throw new Error('--norm: none or group');
 const shapes: Shape[] = values.shapes
   ? parseShapes(values.shapes)
   : values.sizes.split(',').map((s) => ({ size: Number(s), batch: Number(values.batch) }));
@@ -84,7 +88,7 @@ async function ctquantStep(shape: Shape, threads: number, fma: FmaVariant): Prom
     await run(process.execPath, [
       ...v8, ...process.execArgv, join(import.meta.dirname, 'step.ts'), '--backend', 'wasm', '--threads', `${threads}`,
       '--sizes', `${shape.size}`, '--batches', `${shape.batch}`, '--steps', `${steps}`, '--warmup', `${warmup}`,
-      '--torch-device', 'none', '--no-pipelined', ...flags, '--json', json,
+      '--torch-device', 'none', '--no-pipelined', '--norm', norm, ...flags, '--json', json,
     ]);
     const report = JSON.parse(readFileSync(json, 'utf8')) as MatrixReport;
     const relaxedFmaUsed = /relaxed FMA/.test(report.wasmDetail ?? '');
@@ -102,7 +106,7 @@ async function ctquantStep(shape: Shape, threads: number, fma: FmaVariant): Prom
 async function torchStep(shape: Shape, threads: number): Promise<ProcessResult> {
   const out = await run(values.python, [
     join(import.meta.dirname, 'torch_step.py'), '--device', 'cpu', '--threads', `${threads}`,
-    '--size', `${shape.size}`, '--batch', `${shape.batch}`, '--steps', `${steps}`, '--warmup', `${warmup}`,
+    '--size', `${shape.size}`, '--batch', `${shape.batch}`, '--steps', `${steps}`, '--warmup', `${warmup}`, '--norm', norm,
   ], { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' });
   const r = parseTorchOutput(out);
   if (r.peakKind !== 'process_max_rss') throw new Error(`torch_step.py on cpu reported peak memory as ${r.peakKind}`);
@@ -139,6 +143,6 @@ for (let round = 1; round <= rounds; round++) {
 
 const summary = summarise(measurements, shapes, fmas, cores);
 console.log(`\n${formatSummary(summary)}`);
-const report = { shapes, fmas, steps, warmup, rounds, cores, summary, measurements };
+const report = { shapes, fmas, norm, steps, warmup, rounds, cores, summary, measurements };
 if (values.json) writeFileAtomic(values.json, JSON.stringify(report, null, 2) + '\n');
 console.log(JSON.stringify(report));

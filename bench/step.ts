@@ -49,8 +49,13 @@ const { values } = parseArgs({
     python: { type: 'string' },
     flags: { type: 'string' },
     threads: { type: 'string', multiple: true },
+    norm: { type: 'string' },
   },
 });
+
+const NORMS = ['none', 'batch', 'group', 'instance'] as const;
+const normalizations = list(values.norm, ['none']) as Array<(typeof NORMS)[number]>;
+if (normalizations.some((n) => !NORMS.includes(n))) throw new Error(`--norm: ${NORMS.join(', ')}`);
 
 const torchDevice = values['torch-device'] ?? 'cpu';
 if (!['cpu', 'cuda', 'none'].includes(torchDevice)) throw new Error('--torch-device: cpu, cuda or none');
@@ -67,6 +72,7 @@ const options: MatrixOptions = {
   torchThreads: values['torch-threads'] ? Number(values['torch-threads']) : undefined,
   python: values.python,
   wasmThreads: numbers(values.threads, [1], 'threads'),
+  normalizations,
   runWasmIsolated: (threads) => runChild(threads),
   log: (line) => console.log(line),
 };
@@ -79,6 +85,7 @@ function runChild(threads: number): Promise<StepBenchResult[]> {
     ...process.execArgv, process.argv[1]!, '--backend', 'wasm', '--threads', `${threads}`,
     '--sizes', options.sizes.join(','), '--batches', options.batches.join(','),
     '--steps', `${options.steps}`, '--warmup', `${options.warmup}`, '--torch-device', 'none', '--json', json,
+    '--norm', normalizations.join(','),
   ];
   if (options.profile) args.push('--profile');
   if (!options.pipelined) args.push('--no-pipelined');

@@ -49,7 +49,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--base", type=int, default=16, help="U-Net base width")
     ap.add_argument("--depth", type=int, default=4, help="U-Net poolings")
-    ap.add_argument("--norm", default="none", choices=["none", "batch"])
+    ap.add_argument("--norm", default="none", choices=["none", "batch", "group", "instance"],
+                    help="group: the training recipe's (min(8, channels) groups), as ctquant_ref.UNet")
     ap.add_argument("--native-bits", type=int, default=8)
     ap.add_argument("--kept-bits", type=int, default=1)
     ap.add_argument("--budget", type=float, default=0.5)
