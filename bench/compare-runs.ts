@@ -3,7 +3,8 @@
  * folder against the fixed controls of a sweep; one model evaluated on two data sets), with the
  * report's statistics: per group the mean Dice over seeds with a 95 % t-interval across seeds, the
  * validation Dice the choice is made on, and each group minus a reference group paired by seed
- * (t-interval across seeds and a bootstrap over test images, as in the report's tables).
+ * (t-interval across seeds and a bootstrap over test images, as in the report's tables), and the
+ * mean 3D Dice over test volumes where the runs have it.
  *
  * Usage:
  *   npx tsx bench/compare-runs.ts --ref content=/work/out/runs/content-k1-b0.5-s*.json \
@@ -43,6 +44,12 @@ function onValidation(runs: readonly RunResult[]): RunResult[] {
   return runs.filter((r) => r.validationDice).map((r) => ({ ...r, dice: r.validationDice!, diceStochastic: undefined }));
 }
 
+/** Mean over seeds of each run's mean 3D Dice over its test volumes (NaN when the runs have none). */
+function volumeDice(runs: readonly RunResult[]): number {
+  const v = runs.filter((r) => !r.collapsed && r.diceVolume).map((r) => r.diceVolume!.mean);
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
+}
+
 const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '–');
 const signed = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(3)}` : '–');
 const interval = (lo: number, hi: number, f = fmt) => (Number.isFinite(lo) ? `[${f(lo)}, ${f(hi)}]` : '');
@@ -52,8 +59,8 @@ function main(): void {
   if (!values.ref) throw new Error('--ref label=pattern is required');
   const ref = parseGroup(values.ref);
   const groups = [ref, ...(values.group ?? []).map(parseGroup)];
-  console.log(`| design | seeds | validation Dice | test Dice [95% CI across seeds] | − ${ref.label}, validation | − ${ref.label}, test [seeds] [images] |`);
-  console.log('|---|---|---|---|---|---|');
+  console.log(`| design | seeds | validation Dice | test Dice [95% CI across seeds] | 3D Dice (per volume) | − ${ref.label}, validation | − ${ref.label}, test [seeds] [images] |`);
+  console.log('|---|---|---|---|---|---|---|');
   for (const g of groups) {
     const test = diceStats(g.runs, false, CTX, `${g.label}:test`);
     const val = diceStats(onValidation(g.runs), false, CTX, `${g.label}:val`);
@@ -62,7 +69,7 @@ function main(): void {
     const dVal = isRef ? undefined : diffStats(onValidation(g.runs), false, onValidation(ref.runs), CTX, `${g.label}-${ref.label}:val`);
     const collapsed = test.n_collapsed ? ` (${test.n_collapsed} collapsed)` : '';
     console.log(
-      `| ${g.label} | ${test.seeds}${collapsed} | ${fmt(val.dice_mean)} | ${fmt(test.dice_mean)} ${interval(test.dice_seed_t_lo, test.dice_seed_t_hi)} | ` +
+      `| ${g.label} | ${test.seeds}${collapsed} | ${fmt(val.dice_mean)} | ${fmt(test.dice_mean)} ${interval(test.dice_seed_t_lo, test.dice_seed_t_hi)} | ${fmt(volumeDice(g.runs))} | ` +
         `${dVal ? signed(dVal.mean) : ''} | ${dTest ? `${signed(dTest.mean)} ${interval(dTest.seed_t_lo, dTest.seed_t_hi, signed)} ${interval(dTest.image_boot_lo, dTest.image_boot_hi, signed)}` : ''} |`,
     );
   }
