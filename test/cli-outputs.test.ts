@@ -60,6 +60,12 @@ test('--resume with other settings is refused naming the field; the profile file
   prepareOutFolder(out, { resume: true, overwrite: false, settings: { ...settings(6), profile: { ...settings(6).profile, file: 'elsewhere.json' } } });
   // A sweep may add seeds or budgets to a study's folder: the kind does not change a run's numbers.
   prepareOutFolder(out, { resume: true, overwrite: false, settings: { ...settings(6), kind: settings(6).kind === 'study' ? 'sweep' : 'study' } });
+  // A folder recorded before context.network existed resumes with the default network, not with 3d.
+  const before = settings(6);
+  writeRecord(out, { ...before, config: { ...before.config, context: { slices: 3 } } });
+  const withContext = (network: '2.5d' | '3d') => ({ ...before, config: { ...before.config, context: { slices: 3, network } } });
+  prepareOutFolder(out, { resume: true, overwrite: false, settings: withContext('2.5d') });
+  assert.match(userError(() => prepareOutFolder(out, { resume: true, overwrite: false, settings: withContext('3d') })), /config\.context\.network was nothing, now "3d"/);
   writeRecord(out, '');
   assert.match(userError(() => prepareOutFolder(out, { resume: true, overwrite: false, settings: settings(6) })), /experiment\.json: not valid JSON/);
   assert.equal(differences({ a: [1, 2], b: 1 }, { a: [1, 3], b: 1 }), [{ path: 'a.1', was: 2, now: 3 }]);

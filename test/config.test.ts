@@ -4,10 +4,14 @@
  * exactly its properties (the `satisfies` lists below fail to compile when a field is added to
  * the interface only; the tests fail when one is added to the schema only).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DEFAULT_CONFIG, resolveConfig, type ExperimentConfig } from '../src/config/experiment-config.js';
+import { DEFAULT_CONFIG, loadConfig, resolveConfig, type ExperimentConfig } from '../src/config/experiment-config.js';
+import type { ContextNetwork } from '../src/model/unet3d.js';
+import type { UserError } from '../src/errors.js';
 import { schemaDefaults } from '../src/config/schema-defaults.js';
 import { compileSchema, schemaProblems } from '../src/util/validate.js';
 
@@ -33,11 +37,13 @@ const NESTED = {
   synthetic: { slices: 1, slicesPerVolume: 1 } satisfies Record<keyof C['synthetic'], 1>,
   layoutTraining: { hardMask: 1, entropyWeight: 1, tvWeight: 1 } satisfies Record<keyof C['layoutTraining'], 1>,
   augment: { flip: 1, rotate90: 1, scale: 1, rotateDegrees: 1, contrast: 1, gamma: 1, windowShift: 1, noise: 1 } satisfies Record<keyof C['augment'], 1>,
-  context: { slices: 1 } satisfies Record<keyof C['context'], 1>,
+  context: { slices: 1, network: 1 } satisfies Record<keyof C['context'], 1>,
 };
 const ENUMS = {
   dice: { perImage: 1, batch: 1 } satisfies Record<C['dice'], 1>,
   normalization: { none: 1, batch: 1, group: 1, instance: 1 } satisfies Record<C['unet']['normalization'], 1>,
+  // The config's union is the model's (ContextNetwork), both ways.
+  contextNetwork: { '2.5d': 1, '3d': 1 } satisfies Record<C['context']['network'], 1> & Record<ContextNetwork, 1>,
 };
 const keys = (o: object) => Object.keys(o).sort();
 
@@ -49,6 +55,7 @@ test('the interface names exactly the schema properties, nested objects included
 test('the interface unions are the schema enums', () => {
   assert.equal(keys(ENUMS.dice), [...props.dice!.enum!].sort());
   assert.equal(keys(ENUMS.normalization), [...props.unet!.properties!.normalization!.enum!].sort());
+  assert.equal(keys(ENUMS.contextNetwork), [...props.context!.properties!.network!.enum!].sort());
 });
 
 test('every config field has a default in the schema, and DEFAULT_CONFIG is those defaults', () => {
@@ -72,11 +79,29 @@ test('the defaults are the documented recipe (unchanged by reading them from the
     augment: { flip: false, rotate90: false, scale: 0, rotateDegrees: 0, contrast: 0, gamma: 0, windowShift: 0, noise: 0 },
     normalisation: { kind: 'fixed' }, fit: 'stretch',
     layout: { family: 'pixel' }, layoutTraining: { hardMask: 'relaxed', entropyWeight: 0, tvWeight: 0 },
-    context: { slices: 1 },
+    context: { slices: 1, network: '2.5d' },
   });
   const c = resolveConfig({ epochs: 3, unet: { depth: 2 } });
   assert.is(c.baselineEpochs, 3);
   assert.equal(c.unet, { ...DEFAULT_CONFIG.unet, depth: 2 });
+});
+
+test('context.network: 3d loads with slices ≥ 3 and is refused with one slice, naming the field', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ctquant-config-'));
+  const file = (name: string, context: object) => {
+    const path = join(dir, name);
+    writeFileSync(path, JSON.stringify({ context }));
+    return path;
+  };
+  assert.equal(loadConfig(file('ok.json', { slices: 3, network: '3d' })).context, { slices: 3, network: '3d' });
+  assert.equal(loadConfig(file('default.json', { slices: 3 })).context, { slices: 3, network: '2.5d' });
+  try {
+    loadConfig(file('one.json', { network: '3d' }));
+    assert.unreachable('expected a UserError');
+  } catch (e) {
+    assert.match((e as UserError).message, /context.network 3d needs context.slices ≥ 3/);
+    assert.is((e as UserError).pointer, '/context/slices');
+  }
 });
 
 test('schemaDefaults: leaves, nested objects, and properties without a default left out', () => {

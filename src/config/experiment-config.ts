@@ -108,6 +108,8 @@ export interface ExperimentConfig {
 export interface ContextConfig {
   /** Slices per input: 1, 3, 5, 7 or 9, the centre one predicted. */
   slices: number;
+  /** The network over them: `2.5d` (slices as input channels of the 2D U-Net) or `3d` (3D U-Net, slices ≥ 3). */
+  network: '2.5d' | '3d';
 }
 
 const SCHEMA_FILE = 'experiment-config.schema.json';
@@ -151,5 +153,7 @@ export function loadConfig(path: string): ExperimentConfig {
     throw new UserError(`normalisation window needs low < high, got [${n.low}, ${n.high}]`, { file: path, pointer: '/normalisation' });
   const layoutProblem = layoutFamilyProblem(config.layout, config.size);
   if (layoutProblem) throw new UserError(layoutProblem, { file: path, pointer: '/layout' });
+  if (config.context.network === '3d' && config.context.slices < 3)
+    throw new UserError(`context.network 3d needs context.slices ≥ 3 (got ${config.context.slices}); one slice is the 2D U-Net`, { file: path, pointer: '/context/slices' });
   return config;
 }

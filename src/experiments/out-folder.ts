@@ -90,7 +90,18 @@ export interface RunSettings {
 function comparable(s: RunSettings): unknown {
   const { file: _file, ...profile } = s.profile as { file?: string };
   const layout = s.designer ? { designerLayout: s.designer.bits } : {};
-  return JSON.parse(JSON.stringify({ profile, config: s.config, data: s.data, ...layout }));
+  return JSON.parse(JSON.stringify({ profile, config: withoutDefaultNetwork(s.config), data: s.data, ...layout }));
+}
+
+/**
+ * The config without `context.network` where it is the default (`2.5d`): folders recorded before
+ * the option existed lack it and train the same model, so their --resume still matches.
+ */
+function withoutDefaultNetwork(config: object): object {
+  const context = (config as { context?: { network?: string } }).context;
+  if (context?.network !== '2.5d') return config;
+  const { network: _network, ...rest } = context;
+  return { ...config, context: rest };
 }
 
 /**

@@ -236,6 +236,7 @@ export function modelForPoint(
     ...(config.normalisation ? { normalisation: config.normalisation } : {}),
     // Absent in configs recorded before 2.5D existed: 2D then.
     ...(config.context && config.context.slices !== 1 ? { contextSlices: config.context.slices } : {}),
+    ...(config.context?.network === '3d' ? { contextNetwork: '3d' as const } : {}),
   });
 }
 

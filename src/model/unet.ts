@@ -74,7 +74,8 @@ export class UpConv2x2 extends KernelBiasLayer {
 }
 tf.serialization.registerClass(UpConv2x2);
 
-function checkConfig(c: UNetConfig): void {
+/** Throws a RangeError for a config no U-Net (2D or 3D) can be built from. */
+export function checkUNetConfig(c: UNetConfig): void {
   const scale = 2 ** c.depth;
   if (!Number.isInteger(c.depth) || c.depth < 1) throw new RangeError(`depth must be an integer ≥ 1, got ${c.depth}`);
   if (!Number.isInteger(c.baseFilters) || c.baseFilters < 1) throw new RangeError(`baseFilters must be ≥ 1, got ${c.baseFilters}`);
@@ -94,7 +95,7 @@ function checkConfig(c: UNetConfig): void {
 
 /** Builds the U-Net described at the top of this file; a new, seeded tf.LayersModel each call. */
 export function buildUNet(config: UNetConfig): tf.LayersModel {
-  checkConfig(config);
+  checkUNetConfig(config);
   const { height, width, depth, baseFilters, normalization } = config;
   const prior = config.outputPrior ?? 0.5;
   const rng = new Rng(config.seed);

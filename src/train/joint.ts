@@ -4,6 +4,7 @@ import { TrainableQuantization, type MaskMode } from '../quant/layer.js';
 import type { MultiLevelQuantization } from '../quant/multilevel.js';
 import type { QuantizerRule } from '../profile/types.js';
 import { buildUNet, type UNetConfig } from '../model/unet.js';
+import { buildUNet3D, type ContextNetwork } from '../model/unet3d.js';
 import { checkNormalisation, normaliseInput, type InputNormalisation } from '../model/input-normalisation.js';
 import { EVALUATION_EPOCH, type ChannelDesign, type DetectorReadout, type ReadoutKeys } from '../detector/input-stage.js';
 import { checkContextSlices } from '../data/context.js';
@@ -52,6 +53,11 @@ export interface JointModelOptions {
    */
   contextSlices?: number;
   /**
+   * The network over the k slices (default `2.5d`: the 2D U-Net with k input channels; `3d`: the
+   * 3D U-Net of model/unet3d.ts, which needs k ≥ 3). The input stage is the same for both.
+   */
+  contextNetwork?: ContextNetwork;
+  /**
    * Detector space: the images are clean data counts, read by this detector, reconstructed and
    * scaled by it (src/detector/input-stage.ts); `normalisation` does not apply. The model does not own it.
    */
@@ -89,8 +95,12 @@ export class JointModel {
     if (options.normalisation) checkNormalisation(options.normalisation, options.nativeBits);
     const k = checkContextSlices(options.contextSlices ?? 1);
     this.contextSlices = k;
+    const network = options.contextNetwork ?? '2.5d';
+    if (network !== '2.5d' && network !== '3d') throw new RangeError(`context network must be 2.5d or 3d, got ${String(network)}`);
+    if (network === '3d' && k < 3) throw new RangeError(`the 3d network needs context slices ≥ 3, got ${k}`);
     // Only a 2.5D model names its channels, so a 2D U-Net is built exactly as before.
-    this.unet = unet ?? buildUNet({ ...options.unet, height: options.height, width: options.width, seed: options.seed, ...(k > 1 ? { inputChannels: k } : {}) });
+    const unetConfig = { ...options.unet, height: options.height, width: options.width, seed: options.seed, ...(k > 1 ? { inputChannels: k } : {}) };
+    this.unet = unet ?? (network === '3d' ? buildUNet3D(unetConfig) : buildUNet(unetConfig));
     const detector = options.detector;
     if (detector && (options.stage.kind === 'fixedBits' || options.stage.kind === 'multilevel'))
       throw new RangeError(`input stage ${options.stage.kind} is image-space only (detector space has one reduced mode per channel)`);

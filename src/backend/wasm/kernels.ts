@@ -7,6 +7,7 @@
  *   naive loop; it equals a conv of dy with the 180°-rotated, in/out-swapped filter.
  * - `BatchMatMul` with transposeA / transposeB (every matmul gradient): stock wasm falls off its
  *   fast path there (about 25× slower measured at 512×4096·4096×64); transpose explicitly first.
+ * - `Conv3DBackpropInputV2` for stride 1: stock wasm's is wrong for Cin > 1 (conv3d.ts).
  * - Where the channel counts allow, stride-1 convolutions (forward, input and filter gradients) run
  *   ctquant's own wasm SIMD programs (simd-conv.ts), faster than XNNPACK here on one thread.
  * - Group norm + affine + ReLU, each way as ctquant's kernel (simd-group-norm.ts), where wasm SIMD validates.
@@ -20,6 +21,7 @@ import { backpropInputPadding } from '../kernel-geometry.js';
 import type { WasmHeapBackend } from './heap.js';
 import { simdConv, simdFilterGradient } from './simd-conv.js';
 import { groupNormProgramsValidate, registerWasmGroupNormKernels } from './simd-group-norm.js';
+import { conv3dBackpropInput } from './conv3d.js';
 
 type Backend = tf.KernelBackend & { disposeData(dataId: object, force?: boolean): boolean };
 type Pad = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -36,6 +38,8 @@ export function registerWasmTrainingKernels(): void {
   if (!registeredKernel('Conv2DBackpropFilter', 'wasm')) {
     overrideKernel('wasm', 'Conv2DBackpropFilter', () => conv2dBackpropFilter as unknown as KernelFunc);
   }
+  // Stock wasm's is wrong for more than one input channel (conv3d.ts): the 3D U-Net's input gradients.
+  if (registeredKernel('Conv3DBackpropInputV2', 'wasm')) overrideKernel('wasm', 'Conv3DBackpropInputV2', conv3dBackpropInput);
   overrideKernel('wasm', 'Conv2DBackpropInput', (stock) => {
     stockBackpropInput = stock;
     return conv2dBackpropInput as unknown as KernelFunc;
