@@ -16,12 +16,10 @@ import { startBackend } from '../src/backend/index.js';
 import { setWorkerPatchEnabled } from '../src/backend/wasm/threads.js';
 import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
 import { simdConvThreadsInUse } from '../src/backend/wasm/simd-conv.js';
-import { TrainableQuantization } from '../src/quant/layer.js';
-import { JointModel } from '../src/train/joint.js';
 import { Adam } from '../src/train/adam.js';
-import { diceBceLoss } from '../src/model/losses.js';
 import { Rng } from '../src/util/rng.js';
 import { groupNormRelu } from '../src/model/group-norm.js';
+import { adamStepLosses } from './helpers/adam-steps.js';
 
 interface ChildReport {
   detail: string;
@@ -49,39 +47,7 @@ function randomTensor(shape: number[], seed: number): tf.Tensor {
 
 /** Losses of `steps` training steps of a small joint model (learned layer + U-Net, Adam) from a fixed seed. */
 function trainLosses(steps: number): number[] {
-  const size = 32;
-  const seed = 3;
-  const layer = new TrainableQuantization({ rows: size, cols: size, nativeBits: 8, keptBits: 1, rule: 'floor', budget: 0.5, seed });
-  const model = new JointModel({
-    height: size, width: size, nativeBits: 8, rule: 'floor',
-    stage: { kind: 'learned', layer },
-    unet: { depth: 2, baseFilters: 8, normalization: 'none' },
-    seed,
-  });
-  const trainable = model.trainableVariables();
-  const adam = new Adam(trainable);
-  const rng = new Rng(seed);
-  const counts = tf.tensor4d(Float32Array.from({ length: 2 * size * size }, () => rng.int(256)), [2, size, size, 1]);
-  const masks = tf.tensor4d(Float32Array.from({ length: 2 * size * size }, () => (rng.uniform(0, 1) < 0.2 ? 1 : 0)), [2, size, size, 1]);
-  const losses: number[] = [];
-  try {
-    for (let s = 0; s < steps; s++) {
-      layer.resetNoise(seed + s);
-      const { value, grads } = tf.variableGrads(
-        () => diceBceLoss(masks, model.forward(counts, { training: true, mode: 'stochastic' }), { perImage: true }),
-        trainable,
-      );
-      adam.apply(trainable.map((v) => grads[v.name]!), 1e-3);
-      tf.dispose(Object.values(grads));
-      losses.push(value.dataSync()[0]!);
-      value.dispose();
-    }
-  } finally {
-    adam.dispose();
-    tf.dispose([counts, masks]);
-    model.dispose();
-  }
-  return losses;
+  return adamStepLosses({ steps, size: 32, batch: 2, seed: 3, learningRate: 1e-3, normalization: 'none' });
 }
 
 async function child(mode: string): Promise<ChildReport> {

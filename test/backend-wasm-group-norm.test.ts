@@ -14,12 +14,10 @@ import { WASM_GROUP_NORM_FLAG } from '../src/backend/flags.js';
 import { GROUP_NORM_RELU_GRAD_KERNEL, GROUP_NORM_RELU_KERNEL } from '../src/backend/kernel-names.js';
 import { planUnits } from '../src/backend/wasm/simd-group-norm.js';
 import { groupNormRelu, groupNormReluOps } from '../src/model/group-norm.js';
-import { TrainableQuantization } from '../src/quant/layer.js';
-import { JointModel } from '../src/train/joint.js';
 import { Adam } from '../src/train/adam.js';
-import { diceBceLoss } from '../src/model/losses.js';
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
+import { adamStepLosses } from './helpers/adam-steps.js';
 
 type Shape4 = [number, number, number, number];
 interface Case {
@@ -167,39 +165,7 @@ test('no tensors leak', () => {
 
 /** Losses of a few Adam steps of a small joint model with a group-norm U-Net, from a fixed seed. */
 function trainLosses(steps: number): number[] {
-  const size = 24;
-  const seed = 5;
-  const layer = new TrainableQuantization({ rows: size, cols: size, nativeBits: 8, keptBits: 1, rule: 'floor', budget: 0.5, seed });
-  const model = new JointModel({
-    height: size, width: size, nativeBits: 8, rule: 'floor',
-    stage: { kind: 'learned', layer },
-    unet: { depth: 2, baseFilters: 8, normalization: 'group' },
-    seed,
-  });
-  const trainable = model.trainableVariables();
-  const adam = new Adam(trainable);
-  const r = new Rng(seed);
-  const counts = tf.tensor4d(Float32Array.from({ length: 3 * size * size }, () => r.int(256)), [3, size, size, 1]);
-  const masks = tf.tensor4d(Float32Array.from({ length: 3 * size * size }, () => (r.uniform(0, 1) < 0.2 ? 1 : 0)), [3, size, size, 1]);
-  const losses: number[] = [];
-  try {
-    for (let s = 0; s < steps; s++) {
-      layer.resetNoise(seed + s);
-      const { value, grads } = tf.variableGrads(
-        () => diceBceLoss(masks, model.forward(counts, { training: true, mode: 'stochastic' }), { perImage: true }),
-        trainable,
-      );
-      adam.apply(trainable.map((v) => grads[v.name]!), 1e-2);
-      tf.dispose(Object.values(grads));
-      losses.push(value.dataSync()[0]!);
-      value.dispose();
-    }
-  } finally {
-    adam.dispose();
-    tf.dispose([counts, masks]);
-    model.dispose();
-  }
-  return losses;
+  return adamStepLosses({ steps, size: 24, batch: 3, seed: 5, learningRate: 1e-2, normalization: 'group' });
 }
 
 test('a short training with the kernels follows the one without, and repeats itself exactly', () => {
