@@ -59,7 +59,7 @@ function main(): void {
   if (!values.ref) throw new Error('--ref label=pattern is required');
   const ref = parseGroup(values.ref);
   const groups = [ref, ...(values.group ?? []).map(parseGroup)];
-  console.log(`| design | seeds | validation Dice | test Dice [95% CI across seeds] | 3D Dice (per volume) | − ${ref.label}, validation | − ${ref.label}, test [seeds] [images] |`);
+  console.log(`| design | seeds | validation Dice | test Dice [95% CI across seeds] | 3D Dice (per volume) | − ${ref.label}, validation [seeds] | − ${ref.label}, test [seeds] [images] |`);
   console.log('|---|---|---|---|---|---|---|');
   for (const g of groups) {
     const test = diceStats(g.runs, false, CTX, `${g.label}:test`);
@@ -70,7 +70,7 @@ function main(): void {
     const collapsed = test.n_collapsed ? ` (${test.n_collapsed} collapsed)` : '';
     console.log(
       `| ${g.label} | ${test.seeds}${collapsed} | ${fmt(val.dice_mean)} | ${fmt(test.dice_mean)} ${interval(test.dice_seed_t_lo, test.dice_seed_t_hi)} | ${fmt(volumeDice(g.runs))} | ` +
-        `${dVal ? signed(dVal.mean) : ''} | ${dTest ? `${signed(dTest.mean)} ${interval(dTest.seed_t_lo, dTest.seed_t_hi, signed)} ${interval(dTest.image_boot_lo, dTest.image_boot_hi, signed)}` : ''} |`,
+        `${dVal ? `${signed(dVal.mean)} ${interval(dVal.seed_t_lo, dVal.seed_t_hi, signed)}` : ''} | ${dTest ? `${signed(dTest.mean)} ${interval(dTest.seed_t_lo, dTest.seed_t_hi, signed)} ${interval(dTest.image_boot_lo, dTest.image_boot_hi, signed)}` : ''} |`,
     );
   }
 }
