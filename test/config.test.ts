@@ -76,8 +76,8 @@ test('the defaults are the documented recipe (unchanged by reading them from the
     unet: { depth: 3, baseFilters: 8, normalization: 'group', outputPrior: 0.02 },
     dice: 'perImage', slope: 5, temperature: { start: 1, end: 0.1 }, seed: 1, seeds: 3, testFraction: 0.25,
     validationFraction: 0.15, synthetic: { slices: 160, slicesPerVolume: 8 },
-    augment: { flip: false, rotate90: false, scale: 0, rotateDegrees: 0, contrast: 0, gamma: 0, windowShift: 0, noise: 0 },
-    normalisation: { kind: 'fixed' }, fit: 'stretch',
+    augment: { flip: true, rotate90: false, scale: 0.2, rotateDegrees: 10, contrast: 0.2, gamma: 0.2, windowShift: 0.05, noise: 0.02 },
+    normalisation: { kind: 'standardise' }, fit: 'stretch',
     layout: { family: 'pixel' }, layoutTraining: { hardMask: 'relaxed', entropyWeight: 0, tvWeight: 0 },
     context: { slices: 1, network: '2.5d' },
   });
