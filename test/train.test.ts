@@ -289,6 +289,19 @@ test('plan: shards are disjoint and cover the plan; bad shard specs are refused'
   assert.equal(study.find((x) => x.setup === 'baseline')!.evaluateAllPixelsAt, [7, 6, 5, 4, 3, 2, 1]);
 });
 
+test('multi-level random control spends its budget: 4 and 5 bits per pixel of [8, 4, 2, 1] differ and each is met to within one level step', () => {
+  // Flat scores: a pixel's first-visited level is random, about 3.75 bits on average; the greedy's
+  // second pass raises pixels until the budget is spent (it once stopped at 3.75 for both budgets).
+  const n = 32 * 32;
+  const means = [4, 5].map((budget) => {
+    const bits = randomLevelLayout(32, 32, [8, 4, 2, 1], budget, 11);
+    const total = bits.reduce((a, b) => a + b, 0);
+    assert.ok(total <= budget * n && total >= budget * n - (8 - 1), `budget ${budget}: ${total / n} bits per pixel`);
+    return total / n;
+  });
+  assert.ok(means[1]! - means[0]! > 0.99, `${means}`);
+});
+
 test('multi-level random control: bits within budget, deterministic, applied per pixel', () => {
   const bits = randomLevelLayout(16, 16, [12, 4, 2], 6, 9);
   assert.equal(bits, randomLevelLayout(16, 16, [12, 4, 2], 6, 9));

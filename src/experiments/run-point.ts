@@ -92,6 +92,8 @@ function bitsPerChannel(profile: DetectorProfile, point: PlanPoint, channels: nu
   return ((channels - reduced) * profile.nativeBits + reduced * point.keptBits!) / channels;
 }
 
+const meanOf = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
+
 function bitsPerPixel(profile: DetectorProfile, point: PlanPoint): number {
   switch (point.setup) {
     case 'baseline':
@@ -345,6 +347,9 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
     } else if (stage.kind === 'fixedBits') {
       main.bitsMap = Array.from(stage.bitsMap);
     }
+    // A multi-level hardware layout spends its budget to within one level step of one pixel: what is
+    // stored is the layout's own mean, not the budget it was asked for.
+    if (main.bitsMap && channels === undefined) main.bitsPerPixel = meanOf(main.bitsMap);
     const results = [main];
     for (const keptBits of point.evaluateAllPixelsAt ?? []) {
       const fed = new JointModel({ ...model.options, stage: { kind: 'all', keptBits } }, model.unet);

@@ -28,6 +28,10 @@ export function topCountLayout(scores: ArrayLike<number>, count: number): Uint8A
  * pairs are visited by q̃ descending (ties: lower pixel index, then more bits); a pixel not yet
  * decided takes the visited level if its extra bits still fit in budgetBits·n. Each pixel's
  * lowest-level pair costs nothing, so every pixel ends with a level and Σ bits ≤ budgetBits·n.
+ * That first pass can leave budget unspent (pixels whose first-visited pair is a low level: with
+ * flat q̃ about the mean of the levels' bits), so a second pass in the same order raises a pixel to
+ * a visited level with more bits while the difference still fits: the layout then spends the budget
+ * to within one level step of one pixel, and its stored bits are what the budget says.
  * q: row-major [n, K]; returns the level index per pixel.
  */
 export function greedyLevels(q: ArrayLike<number>, bits: number[], budgetBits: number): Uint8Array {
@@ -47,6 +51,15 @@ export function greedyLevels(q: ArrayLike<number>, bits: number[], budgetBits: n
     if (extraUsed + extra <= allowance) {
       level[i] = k;
       extraUsed += extra;
+    }
+  }
+  for (const j of order) {
+    const i = Math.floor(j / K);
+    const k = j % K;
+    const raise = bits[k]! - bits[level[i]!]!;
+    if (raise > 0 && extraUsed + raise <= allowance) {
+      level[i] = k;
+      extraUsed += raise;
     }
   }
   return level;
