@@ -93,6 +93,29 @@ export function checkUNetConfig(c: UNetConfig): void {
   }
 }
 
+/**
+ * A block's normalisation and the ReLU after it (the 2D and the 3D U-Net's): group norm with
+ * min(8, channels) groups or instance norm (one group per channel) as one `groupNormLayer` operation,
+ * batch norm then a ReLU, or (none) a plain ReLU.
+ */
+export function normReluBlock(
+  normalization: Normalization,
+  groupNormLayer: (config: { groups: number; name: string }) => tf.layers.Layer,
+): (x: tf.SymbolicTensor, channels: number, name: string) => tf.SymbolicTensor {
+  return (x, channels, name) => {
+    switch (normalization) {
+      case 'group':
+        return groupNormLayer({ groups: Math.min(8, channels), name: `${name}_gn` }).apply(x) as tf.SymbolicTensor;
+      case 'instance':
+        return groupNormLayer({ groups: channels, name: `${name}_in` }).apply(x) as tf.SymbolicTensor;
+      default: {
+        const normed = normalization === 'batch' ? tf.layers.batchNormalization({ name: `${name}_bn` }).apply(x) as tf.SymbolicTensor : x;
+        return tf.layers.reLU({ name: `${name}_relu` }).apply(normed) as tf.SymbolicTensor;
+      }
+    }
+  };
+}
+
 /** Builds the U-Net described at the top of this file; a new, seeded tf.LayersModel each call. */
 export function buildUNet(config: UNetConfig): tf.LayersModel {
   checkUNetConfig(config);
@@ -102,18 +125,7 @@ export function buildUNet(config: UNetConfig): tf.LayersModel {
   const nextSeed = () => rng.int(2 ** 31 - 1);
   // Normalisation and the ReLU after it. Group and instance norm run as one GroupNormReLU
   // operation (its layer keeps GroupNormalization's name and weights, so checkpoints carry over).
-  const normRelu = (x: tf.SymbolicTensor, channels: number, name: string): tf.SymbolicTensor => {
-    switch (normalization) {
-      case 'group':
-        return new GroupNormReLU({ groups: Math.min(8, channels), name: `${name}_gn` }).apply(x) as tf.SymbolicTensor;
-      case 'instance':
-        return new GroupNormReLU({ groups: channels, name: `${name}_in` }).apply(x) as tf.SymbolicTensor;
-      default: {
-        const normed = normalization === 'batch' ? tf.layers.batchNormalization({ name: `${name}_bn` }).apply(x) as tf.SymbolicTensor : x;
-        return tf.layers.reLU({ name: `${name}_relu` }).apply(normed) as tf.SymbolicTensor;
-      }
-    }
-  };
+  const normRelu = normReluBlock(normalization, (config) => new GroupNormReLU(config));
   const conv = (x: tf.SymbolicTensor, filters: number, name: string): tf.SymbolicTensor => {
     if (normalization === 'none') {
       return new ConvReLU({ filters, seed: nextSeed(), name }).apply(x) as tf.SymbolicTensor;

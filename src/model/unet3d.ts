@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { GroupNormReLU, groupNormRelu } from './group-norm.js';
 import type { LayerArgs } from './kernel-bias-layer.js';
-import { UpConv2x2, checkUNetConfig, type UNetConfig } from './unet.js';
+import { UpConv2x2, checkUNetConfig, normReluBlock, type UNetConfig } from './unet.js';
 
 /** The network over a k-slice stack: `2.5d` = slices as input channels of the 2D U-Net; `3d` = this file's. */
 export type ContextNetwork = '2.5d' | '3d';
@@ -130,20 +130,10 @@ export function buildUNet3D(config: UNetConfig): tf.LayersModel {
   const prior = config.outputPrior ?? 0.5;
   const rng = new Rng(config.seed);
   const nextSeed = () => rng.int(2 ** 31 - 1);
-  const normRelu = (x: tf.SymbolicTensor, channels: number, name: string): tf.SymbolicTensor => {
-    switch (normalization) {
-      case 'group':
-        return new GroupNormReLU3D({ groups: Math.min(8, channels), name: `${name}_gn` }).apply(x) as tf.SymbolicTensor;
-      case 'instance':
-        return new GroupNormReLU3D({ groups: channels, name: `${name}_in` }).apply(x) as tf.SymbolicTensor;
-      case 'batch': {
-        const normed = tf.layers.batchNormalization({ name: `${name}_bn` }).apply(x) as tf.SymbolicTensor;
-        return tf.layers.reLU({ name: `${name}_relu` }).apply(normed) as tf.SymbolicTensor;
-      }
-      case 'none':
-        return x; // the convolution applied its ReLU
-    }
-  };
+  // Without normalisation the convolution applies its ReLU itself.
+  const normReluLayers = normReluBlock(normalization, (c) => new GroupNormReLU3D(c));
+  const normRelu = (x: tf.SymbolicTensor, channels: number, name: string): tf.SymbolicTensor =>
+    normalization === 'none' ? x : normReluLayers(x, channels, name);
   const conv = (x: tf.SymbolicTensor, filters: number, name: string): tf.SymbolicTensor => {
     const y = tf.layers.conv3d({
       filters, kernelSize: 3, padding: 'same', name,
