@@ -77,7 +77,7 @@ test('the defaults are the documented recipe (unchanged by reading them from the
     dice: 'perImage', slope: 5, temperature: { start: 1, end: 0.1 }, seed: 1, seeds: 3, testFraction: 0.25,
     validationFraction: 0.15, synthetic: { slices: 160, slicesPerVolume: 8 },
     augment: { flip: true, rotate90: false, scale: 0.2, rotateDegrees: 10, contrast: 0.2, gamma: 0.2, windowShift: 0.05, noise: 0.02 },
-    normalisation: { kind: 'standardise' }, fit: 'stretch',
+    normalisation: { kind: 'fixed' }, fit: 'stretch',
     layout: { family: 'pixel' }, layoutTraining: { hardMask: 'relaxed', entropyWeight: 0, tvWeight: 0 },
     context: { slices: 1, network: '2.5d' },
   });

@@ -51,10 +51,10 @@ const ALL: AugmentConfig = { ...GEOMETRIC, contrast: 0.2, gamma: 0.2, windowShif
 /** The default augmentation: the set measured across covid-ct-20's two sources (RESULTS.md, issue 19). */
 const DEFAULT_AUGMENT: AugmentConfig = { flip: true, rotate90: false, scale: 0.2, rotateDegrees: 10, contrast: 0.2, gamma: 0.2, windowShift: 0.05, noise: 0.02 };
 
-test('defaults: the measured augmentation, per-image standardisation, stretch fit; a field given replaces only itself', () => {
+test('defaults: the measured augmentation, fixed normalisation, stretch fit; a field given replaces only itself', () => {
   const c = resolveConfig({});
   assert.equal(c.augment, DEFAULT_AUGMENT);
-  assert.equal(c.normalisation, { kind: 'standardise' });
+  assert.equal(c.normalisation, { kind: 'fixed' });
   assert.is(c.fit, 'stretch');
   assert.equal(resolveConfig({ augment: { flip: false } }).augment, { ...DEFAULT_AUGMENT, flip: false });
   assert.equal(resolveConfig({ augment: { ...NO_AUGMENTATION } }).augment, NO_AUGMENTATION);
