@@ -6,7 +6,7 @@
  * results, and so does the group norm + ReLU kernel pair. The wasm backend starts once per process, so this file runs itself twice as a child
  * (one per build) and compares what the children print.
  */
-import { spawn } from 'node:child_process';
+import { runChildReport } from './helpers/child-report.js';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -94,23 +94,7 @@ if (MODE) {
   process.stdout.write(`${JSON.stringify(report)}\n`);
 } else {
   const runChild = (mode: string): Promise<ChildReport> =>
-    new Promise((resolve, reject) => {
-      const proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
-        env: { ...process.env, CTQUANT_THREADS_TEST_CHILD: mode },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      proc.stdout.on('data', (d) => (out += d));
-      proc.stderr.on('data', (d) => (err += d));
-      const timer = setTimeout(() => proc.kill(), 60_000);
-      proc.on('close', (code) => {
-        clearTimeout(timer);
-        const line = out.trim().split('\n').pop() ?? '';
-        if (code !== 0 || !line.startsWith('{')) reject(new Error(`child ${mode} exited ${code}: ${err.slice(-800)}`));
-        else resolve(JSON.parse(line) as ChildReport);
-      });
-    });
+    runChildReport<ChildReport>(fileURLToPath(import.meta.url), { env: { CTQUANT_THREADS_TEST_CHILD: mode }, label: `child ${mode}` });
   // Both children at once: the whole file stays well under 15 s.
   const [threaded, fallback] = await Promise.all([runChild('threads'), runChild('no-patch')]);
 

@@ -7,7 +7,7 @@
  * itself as two children with that flag (unless the runtime already has it; one per wasm build, which
  * starts once per process), and the children report whether the relaxed path was really taken.
  */
-import { spawn } from 'node:child_process';
+import { runChildReport } from './helpers/child-report.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -112,24 +112,11 @@ if (CHILD_THREADS > 0) {
 } else {
   /** This file as a child process with relaxed SIMD enabled (the V8 flag only where the runtime lacks it). */
   const runChild = (threads: number): Promise<ChildReport> =>
-    new Promise((resolve, reject) => {
-      const v8Flag = runtimeHasRelaxedSimd() ? [] : ['--experimental-wasm-relaxed-simd'];
-      const proc = spawn(process.execPath, [...v8Flag, '--import', 'tsx', fileURLToPath(import.meta.url)], {
-        // Switched on through the environment, as a user would (the flag is off by default).
-        env: { ...process.env, CTQUANT_RELAXED_FMA_TEST_CHILD: `${threads}`, CTQUANT_WASM_SIMD_RELAXED_FMA: 'true' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      proc.stdout.on('data', (d) => (out += d));
-      proc.stderr.on('data', (d) => (err += d));
-      const timer = setTimeout(() => proc.kill(), 60_000);
-      proc.on('close', (code) => {
-        clearTimeout(timer);
-        const line = out.trim().split('\n').pop() ?? '';
-        if (code !== 0 || !line.startsWith('{')) reject(new Error(`${threads}-thread child exited ${code}: ${err.slice(-800)}`));
-        else resolve(JSON.parse(line) as ChildReport);
-      });
+    runChildReport<ChildReport>(fileURLToPath(import.meta.url), {
+      nodeArgs: runtimeHasRelaxedSimd() ? [] : ['--experimental-wasm-relaxed-simd'],
+      // Switched on through the environment, as a user would (the flag is off by default).
+      env: { CTQUANT_RELAXED_FMA_TEST_CHILD: `${threads}`, CTQUANT_WASM_SIMD_RELAXED_FMA: 'true' },
+      label: `${threads}-thread child`,
     });
   const childRuns = Promise.all([runChild(1), runChild(2)]);
   await startBackend('wasm');
