@@ -116,6 +116,38 @@ export function normReluBlock(
   };
 }
 
+/**
+ * The U-Net's levels (the 2D and the 3D network's): per level a block, kept as the skip, then `pool`;
+ * the bottom block; per level up `up`, concatenation with the skip, a block. Layers are made in this
+ * order, so seeds drawn by `block` and `up` follow it. Widths baseFilters · 2^level.
+ */
+export function encoderDecoder(
+  input: tf.SymbolicTensor,
+  depth: number,
+  baseFilters: number,
+  layers: {
+    block: (x: tf.SymbolicTensor, filters: number, name: string) => tf.SymbolicTensor;
+    pool: (level: number) => tf.layers.Layer;
+    up: (filters: number, level: number) => tf.layers.Layer;
+  },
+): tf.SymbolicTensor {
+  let x = input;
+  const skips: tf.SymbolicTensor[] = [];
+  for (let level = 0; level < depth; level++) {
+    x = layers.block(x, baseFilters * 2 ** level, `down${level}`);
+    skips.push(x);
+    x = layers.pool(level).apply(x) as tf.SymbolicTensor;
+  }
+  x = layers.block(x, baseFilters * 2 ** depth, 'bottom');
+  for (let level = depth - 1; level >= 0; level--) {
+    const filters = baseFilters * 2 ** level;
+    const up = layers.up(filters, level).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.concatenate({ axis: -1, name: `concat${level}` }).apply([up, skips[level]!]) as tf.SymbolicTensor;
+    x = layers.block(x, filters, `up${level}_block`);
+  }
+  return x;
+}
+
 /** Builds the U-Net described at the top of this file; a new, seeded tf.LayersModel each call. */
 export function buildUNet(config: UNetConfig): tf.LayersModel {
   checkUNetConfig(config);
@@ -140,20 +172,11 @@ export function buildUNet(config: UNetConfig): tf.LayersModel {
     conv(conv(x, filters, `${name}_conv1`), filters, `${name}_conv2`);
 
   const input = tf.input({ shape: [height, width, config.inputChannels ?? 1], name: 'image' });
-  let x: tf.SymbolicTensor = input;
-  const skips: tf.SymbolicTensor[] = [];
-  for (let level = 0; level < depth; level++) {
-    x = block(x, baseFilters * 2 ** level, `down${level}`);
-    skips.push(x);
-    x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `pool${level}` }).apply(x) as tf.SymbolicTensor;
-  }
-  x = block(x, baseFilters * 2 ** depth, 'bottom');
-  for (let level = depth - 1; level >= 0; level--) {
-    const filters = baseFilters * 2 ** level;
-    const up = new UpConv2x2({ filters, seed: nextSeed(), name: `up${level}` }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.concatenate({ axis: -1, name: `concat${level}` }).apply([up, skips[level]!]) as tf.SymbolicTensor;
-    x = block(x, filters, `up${level}_block`);
-  }
+  const x = encoderDecoder(input, depth, baseFilters, {
+    block,
+    pool: (level) => tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `pool${level}` }),
+    up: (filters, level) => new UpConv2x2({ filters, seed: nextSeed(), name: `up${level}` }),
+  });
   const output = tf.layers.conv2d({
     filters: 1, kernelSize: 1, activation: 'sigmoid', name: 'head',
     kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),

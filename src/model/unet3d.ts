@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { GroupNormReLU, groupNormRelu } from './group-norm.js';
 import type { LayerArgs } from './kernel-bias-layer.js';
-import { UpConv2x2, checkUNetConfig, normReluBlock, type UNetConfig } from './unet.js';
+import { UpConv2x2, checkUNetConfig, encoderDecoder, normReluBlock, type UNetConfig } from './unet.js';
 
 /** The network over a k-slice stack: `2.5d` = slices as input channels of the 2D U-Net; `3d` = this file's. */
 export type ContextNetwork = '2.5d' | '3d';
@@ -148,20 +148,12 @@ export function buildUNet3D(config: UNetConfig): tf.LayersModel {
   const input = tf.input({ shape: [height, width, k], name: 'image' });
   // [B, H, W, k] → [B, k, H, W, 1]: the slices become the depth axis.
   const slices = tf.layers.permute({ dims: [3, 1, 2], name: 'slices_first' }).apply(input) as tf.SymbolicTensor;
-  let x = tf.layers.reshape({ targetShape: [k, height, width, 1], name: 'volume' }).apply(slices) as tf.SymbolicTensor;
-  const skips: tf.SymbolicTensor[] = [];
-  for (let level = 0; level < depth; level++) {
-    x = block(x, baseFilters * 2 ** level, `down${level}`);
-    skips.push(x);
-    x = new InPlaneMaxPool({ name: `pool${level}` }).apply(x) as tf.SymbolicTensor;
-  }
-  x = block(x, baseFilters * 2 ** depth, 'bottom');
-  for (let level = depth - 1; level >= 0; level--) {
-    const filters = baseFilters * 2 ** level;
-    const up = new InPlaneUpConv({ filters, seed: nextSeed(), name: `up${level}` }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.concatenate({ axis: -1, name: `concat${level}` }).apply([up, skips[level]!]) as tf.SymbolicTensor;
-    x = block(x, filters, `up${level}_block`);
-  }
+  const volume = tf.layers.reshape({ targetShape: [k, height, width, 1], name: 'volume' }).apply(slices) as tf.SymbolicTensor;
+  const x = encoderDecoder(volume, depth, baseFilters, {
+    block,
+    pool: (level) => new InPlaneMaxPool({ name: `pool${level}` }),
+    up: (filters, level) => new InPlaneUpConv({ filters, seed: nextSeed(), name: `up${level}` }),
+  });
   const centre = new CentreSlice({ name: 'centre' }).apply(x) as tf.SymbolicTensor;
   const output = tf.layers.conv2d({
     filters: 1, kernelSize: 1, activation: 'sigmoid', name: 'head',
