@@ -66,6 +66,11 @@ test('--resume with other settings is refused naming the field; the profile file
   const withContext = (network: '2.5d' | '3d') => ({ ...before, config: { ...before.config, context: { slices: 3, network } } });
   prepareOutFolder(out, { resume: true, overwrite: false, settings: withContext('2.5d') });
   assert.match(userError(() => prepareOutFolder(out, { resume: true, overwrite: false, settings: withContext('3d') })), /config\.context\.network was nothing, now "3d"/);
+  // Likewise layoutTraining.prior: absent before, `none` now resumes; `content` is a difference.
+  const withPrior = (prior: 'none' | 'content') => ({ ...before, config: { ...before.config, layoutTraining: { ...before.config.layoutTraining, prior } } });
+  writeRecord(out, { ...before, config: { ...before.config, layoutTraining: { hardMask: 'relaxed', entropyWeight: 0, tvWeight: 0 } } });
+  prepareOutFolder(out, { resume: true, overwrite: false, settings: withPrior('none') });
+  assert.match(userError(() => prepareOutFolder(out, { resume: true, overwrite: false, settings: withPrior('content') })), /config\.layoutTraining\.prior was nothing, now "content"/);
   writeRecord(out, '');
   assert.match(userError(() => prepareOutFolder(out, { resume: true, overwrite: false, settings: settings(6) })), /experiment\.json: not valid JSON/);
   assert.equal(differences({ a: [1, 2], b: 1 }, { a: [1, 3], b: 1 }), [{ path: 'a.1', was: 2, now: 3 }]);

@@ -112,6 +112,14 @@ function learnedDetectorModel(): JointModel {
   return modelForPoint(profile, config, { id: 'learned-k3-b0.5-s7', setup: 'learned', seed: 7, keptBits: 3, budget: 0.5 });
 }
 
+test('detector mode: the content prior (image pixels) is refused for a layout of channels, naming the field', () => {
+  const withPrior = resolveConfig({ ...config, layoutTraining: { prior: 'content' } });
+  assert.throws(
+    () => modelForPoint(profile, withPrior, { id: 'learned-k3-b0.5-s7', setup: 'learned', seed: 7, keptBits: 3, budget: 0.5 }, undefined, data),
+    (e: unknown) => e instanceof UserError && /layoutTraining\.prior/.test((e as Error).message),
+  );
+});
+
 test('detector mode: the learned stage holds one logit per channel, trains, and resumes bit-exact', async () => {
   const full = learnedDetectorModel();
   assert.ok(full.options.detector);

@@ -193,10 +193,10 @@ test('resume is bit-exact for the tile and grid families, with straight-through 
   assert.not.equal(await weightsAfter(cases[0]!.family, {}), await weightsAfter({ layout: cases[0]!.family.layout }, {}));
 });
 
-test('a learned point with a grid family records the family and cell shape; its layout is per pixel with the exact count', async () => {
+test('a learned point with a grid family records the family, cell shape and training options; its layout is per pixel with the exact count', async () => {
   const config = resolveConfig({
     size: 32, epochs: 1, batchSize: 4, unet: { depth: 2, baseFilters: 4, normalization: 'batch' },
-    layout: { family: 'grid', granularity: 'column' }, layoutTraining: { hardMask: 'ste', entropyWeight: 0.01 },
+    layout: { family: 'grid', granularity: 'column' }, layoutTraining: { hardMask: 'ste', entropyWeight: 0.01, prior: 'content' },
   });
   const split = { train: { ...data, slices: data.slices.slice(0, 8) }, validation: { ...data, slices: data.slices.slice(8, 12) }, test: { ...data, slices: data.slices.slice(12) } };
   const outDir = mkdtempSync(join(tmpdir(), 'ctquant-family-point-'));
@@ -205,6 +205,7 @@ test('a learned point with a grid family records the family and cell shape; its 
   assert.equal(run.layoutFamily, { family: 'grid', granularity: 'column' });
   assert.equal(run.layoutCells, [1, 32]);
   assert.is(run.straightThrough, true);
+  assert.is(run.layoutPrior, 'content');
   assert.is(run.hardwareLayout!.length, 32 * 32);
   assert.is(run.hardwareLayout!.reduce((a, b) => a + b, 0), 256);
   // 256 = 8 whole columns: every column is all reduced or all native.

@@ -53,6 +53,13 @@ export interface LayoutTrainingConfig {
   entropyWeight: number;
   /** λ of the total variation of the logits (spatial smoothness); 0 = off. */
   tvWeight: number;
+  /**
+   * Where the logits start: `none` = the layer's own init; `content` = ranked by the content
+   * heuristic over the training split (quant/layout-prior.ts; 1-bit layouts over image pixels only);
+   * `auto` = content where that is defined, none elsewhere. Absent in configs recorded before it
+   * existed (= none).
+   */
+  prior?: 'none' | 'content' | 'auto';
 }
 
 /**

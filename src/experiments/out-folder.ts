@@ -90,18 +90,30 @@ export interface RunSettings {
 function comparable(s: RunSettings): unknown {
   const { file: _file, ...profile } = s.profile as { file?: string };
   const layout = s.designer ? { designerLayout: s.designer.bits } : {};
-  return JSON.parse(JSON.stringify({ profile, config: withoutDefaultNetwork(s.config), data: s.data, ...layout }));
+  return JSON.parse(JSON.stringify({ profile, config: withoutLateDefaults(s.config), data: s.data, ...layout }));
 }
 
 /**
- * The config without `context.network` where it is the default (`2.5d`): folders recorded before
- * the option existed lack it and train the same model, so their --resume still matches.
+ * Options added after folders were recorded, with the default that trains as those folders did:
+ * a recorded config lacks them, so their default is left out of the comparison and --resume still
+ * matches (any other value is a difference, named as usual).
  */
-function withoutDefaultNetwork(config: object): object {
-  const context = (config as { context?: { network?: string } }).context;
-  if (context?.network !== '2.5d') return config;
-  const { network: _network, ...rest } = context;
-  return { ...config, context: rest };
+const LATE_DEFAULTS: ReadonlyArray<{ section: string; field: string; value: unknown }> = [
+  { section: 'context', field: 'network', value: '2.5d' },
+  { section: 'layoutTraining', field: 'prior', value: 'none' },
+];
+
+/** The config without the late options that hold their default (LATE_DEFAULTS). */
+function withoutLateDefaults(config: object): object {
+  const out: Record<string, unknown> = { ...config };
+  for (const { section, field, value } of LATE_DEFAULTS) {
+    const part = out[section] as Record<string, unknown> | undefined;
+    if (!part || part[field] !== value) continue;
+    const rest = { ...part };
+    delete rest[field];
+    out[section] = rest;
+  }
+  return out;
 }
 
 /**

@@ -4,7 +4,10 @@ import type { DetectorProfile } from '../profile/types.js';
 import { randomLayout, randomLevelLayout } from '../quant/random.js';
 import { ditherLayout, ditherLevelLayout } from '../quant/dither.js';
 import { blueNoiseLayout, blueNoiseLevelLayout } from '../quant/blue-noise.js';
-import { contentLayoutForSplit, contentLevelLayoutForSplit } from '../quant/content.js';
+import { contentLayoutForSplit, contentLevelLayoutForSplit, contentOrder } from '../quant/content.js';
+import { cellGeometry } from '../quant/layout-family.js';
+import { priorCellLogits } from '../quant/layout-prior.js';
+import { UserError } from '../errors.js';
 import { TrainableQuantization } from '../quant/layer.js';
 import { MultiLevelQuantization } from '../quant/multilevel.js';
 import { collapseReason, evaluate, evaluateSlicesAndVolumes } from '../train/evaluate.js';
@@ -150,6 +153,32 @@ function fixedFamilyStage(profile: DetectorProfile, rows: number, cols: number, 
   return { kind: 'fixed', keptBits: point.keptBits, layout };
 }
 
+/**
+ * The start a learned layout gets from `layoutTraining.prior`: `auto` is the content prior where it
+ * is defined (a 1-bit layout over image pixels) and none elsewhere; `content` asked for where it is
+ * not defined is a UserError naming the field. Absent (a config recorded before the option) = none.
+ */
+export function layoutPriorFor(config: ExperimentConfig, stage: 'learned' | 'multilevel', imageSpace: boolean): 'none' | 'content' {
+  const asked = config.layoutTraining.prior ?? 'none';
+  if (asked === 'none') return 'none';
+  const defined = stage === 'learned' && imageSpace;
+  if (defined) return 'content';
+  if (asked === 'auto') return 'none';
+  throw new UserError(stage === 'multilevel'
+    ? 'layoutTraining.prior: the content prior is for 1-bit learned layouts; this profile has several reduced modes'
+    : 'layoutTraining.prior: the content prior ranks image pixels; a detector-space layout (one cell per channel) has none');
+}
+
+/**
+ * The starting cell logits of a learned layout with the content prior, or undefined (the layer's own
+ * init). Without the training split (a stored run rebuilt for evaluation) the checkpoint's logits
+ * replace any start, so none is made.
+ */
+function learnedPrior(config: ExperimentConfig, rows: number, cols: number, slope: number, train: SplitData['train'] | undefined, channels: number | undefined): Float32Array | undefined {
+  if (layoutPriorFor(config, 'learned', channels === undefined) === 'none' || !train) return undefined;
+  return priorCellLogits(contentOrder(train), cellGeometry(config.layout, rows, cols), slope);
+}
+
 function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: PlanPoint, train?: SplitData['train'], channels?: number): InputStage {
   const { slope, temperature } = config;
   // Detector space: the layout is one row of channels (one ADC per channel), else the size×size pixels.
@@ -176,7 +205,8 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
       return point.keptBits === undefined
         ? { kind: 'fixedBits', bitsMap: randomLevelLayout(rows, cols, [profile.nativeBits, ...profile.modes], point.budget!, point.seed * 7919 + 1) }
         : { kind: 'fixed', keptBits: point.keptBits, layout: randomLayout(rows, cols, point.budget!, point.seed * 7919 + 1) };
-    case 'learned':
+    case 'learned': {
+      const initialLogits = learnedPrior(config, rows, cols, slope, train, channels);
       return {
         kind: 'learned',
         layer: new TrainableQuantization({
@@ -190,9 +220,12 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
           temperature: temperature.start,
           seed: point.seed * 104729 + 3,
           ...family,
+          ...(initialLogits ? { initialLogits } : {}),
         }),
       };
+    }
     case 'multilevel':
+      layoutPriorFor(config, 'multilevel', channels === undefined); // refuses an explicit content prior
       return {
         kind: 'multilevel',
         layer: new MultiLevelQuantization({
@@ -332,6 +365,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
         main.layoutCells = stage.layer.cellShape;
       }
       if (stage.layer.straightThrough) main.straightThrough = true;
+      if (stage.kind === 'learned' && layoutPriorFor(config, 'learned', channels === undefined) === 'content') main.layoutPrior = 'content';
     }
     // Stochastic masks at the schedule's final temperature, from the layer's evaluation noise stream (see predictMasks).
     const stochastic = { ...evalOpts, mode: 'stochastic' as const, temperature: config.temperature.end };

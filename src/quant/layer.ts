@@ -28,6 +28,11 @@ export interface QuantizationLayerConfig extends ReadoutLayerConfig {
   keptBits: number;
   /** Fraction of pixels read with the reduced mode, in (0, 1). */
   budget: number;
+  /**
+   * Start from these cell logits (row-major cellRows×cellCols, e.g. layout-prior.ts) instead of
+   * `init`. Not serialised: a checkpoint's logits replace them.
+   */
+  initialLogits?: Float32Array;
 }
 
 const PROBABILITY_EPS = 1e-6;
@@ -149,11 +154,17 @@ export class TrainableQuantization extends ReadoutQuantizationLayer {
 
   readonly keptBits: number;
   readonly budget: number;
+  private readonly givenLogits: Float32Array | undefined;
 
   constructor(config: QuantizationLayerConfig & LayerArgs) {
     super(config);
     this.keptBits = config.keptBits;
     this.budget = config.budget;
+    const cells = this.cellShape[0] * this.cellShape[1];
+    if (config.initialLogits && config.initialLogits.length !== cells) {
+      throw new RangeError(`initialLogits has ${config.initialLogits.length} values, the layout has ${cells} cells`);
+    }
+    this.givenLogits = config.initialLogits && Float32Array.from(config.initialLogits);
     if (!(this.budget > 0 && this.budget < 1)) throw new RangeError(`budget must be in (0, 1), got ${this.budget}`);
     if (!(this.keptBits >= 1 && this.keptBits < this.nativeBits)) {
       throw new RangeError(`keptBits must be in [1, nativeBits), got ${this.keptBits} of ${this.nativeBits}`);
@@ -162,7 +173,7 @@ export class TrainableQuantization extends ReadoutQuantizationLayer {
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const [cellRows, cellCols] = this.cellShape;
-    const w = initialLogits(cellRows * cellCols, this.seed, this.init, this.initScale, this.slope);
+    const w = this.givenLogits ?? initialLogits(cellRows * cellCols, this.seed, this.init, this.initScale, this.slope);
     this.buildLogits(inputShape, [cellRows, cellCols], w);
   }
 

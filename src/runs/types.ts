@@ -126,6 +126,8 @@ export interface RunResult {
   layoutCells?: [number, number];
   /** Learned setups trained with a straight-through hard mask (absent = relaxed). */
   straightThrough?: boolean;
+  /** Learned setups whose logits started ranked by the content heuristic (`layoutTraining.prior`; absent = none). */
+  layoutPrior?: 'content';
   rows: number;
   cols: number;
   trainSeconds: number;

@@ -1,0 +1,139 @@
+/** The content prior of a learned layout (src/quant/layout-prior.ts) and its use by a learned point. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../src/errors.js';
+import { resolveConfig } from '../src/config/experiment-config.js';
+import { generatePhantoms } from '../src/data/phantom.js';
+import { layoutPriorFor, modelForPoint } from '../src/experiments/run-point.js';
+import { loadProfile, studyProfile } from '../src/profile/load.js';
+import { contentLayout, contentOrder } from '../src/quant/content.js';
+import { TrainableQuantization } from '../src/quant/layer.js';
+import { cellGeometry, cellOfPixel, type LayoutFamily } from '../src/quant/layout-family.js';
+import { priorCellLogits } from '../src/quant/layout-prior.js';
+import { maskFromOrder } from '../src/quant/reduction-order.js';
+import { Rng } from '../src/util/rng.js';
+
+await tf.setBackend('cpu');
+
+const [ROWS, COLS] = [13, 11];
+const N = ROWS * COLS;
+const SLOPE = 5;
+
+function shuffledOrder(n: number, seed: number): Int32Array {
+  const rng = new Rng(seed);
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+async function hardwareLayoutOf(layout: LayoutFamily, initialLogits: Float32Array, budget: number): Promise<Uint8Array> {
+  const layer = new TrainableQuantization({ rows: ROWS, cols: COLS, nativeBits: 8, keptBits: 1, rule: 'floor', budget, seed: 1, layout, initialLogits });
+  layer.build([null, ROWS, COLS, 1]);
+  return layer.hardwareLayout();
+}
+
+test('pixel family: the prior\'s hardware layout is the order\'s own mask at every budget, bit for bit', async () => {
+  const order = shuffledOrder(N, 3);
+  const logits = priorCellLogits(order, cellGeometry({ family: 'pixel' }, ROWS, COLS), SLOPE);
+  for (const budget of [0.1, 0.25, 0.5, 0.75, 0.93]) {
+    assert.equal(await hardwareLayoutOf({ family: 'pixel' }, logits, budget), maskFromOrder(order, budget), `budget ${budget}`);
+  }
+});
+
+test('probabilities span LOUPE\'s init range (0.01, 0.99), strictly decreasing along the order', () => {
+  const order = shuffledOrder(N, 4);
+  const logits = priorCellLogits(order, cellGeometry({ family: 'pixel' }, ROWS, COLS), SLOPE);
+  const p = Array.from(order, (pixel) => 1 / (1 + Math.exp(-SLOPE * logits[pixel]!)));
+  for (let i = 1; i < N; i++) assert.ok(p[i]! < p[i - 1]!, `position ${i}`);
+  assert.ok(Math.abs(p[0]! - (0.99 - 0.98 * 0.5 / N)) < 1e-6);
+  assert.ok(Math.abs(p[N - 1]! - (0.01 + 0.98 * 0.5 / N)) < 1e-6);
+});
+
+test('cell families: cells rank by the mean position of their pixels; the layout is whole cells in that rank', async () => {
+  // An order that reduces the columns right to left, each column top to bottom.
+  const order = Int32Array.from({ length: N }, (_, k) => (Math.floor(k / ROWS) * -1 + COLS - 1) + (k % ROWS) * COLS);
+  const column: LayoutFamily = { family: 'grid', granularity: 'column' };
+  const logits = priorCellLogits(order, cellGeometry(column, ROWS, COLS), SLOPE);
+  for (let c = 1; c < COLS; c++) assert.ok(logits[c]! > logits[c - 1]!, `column ${c} after ${c - 1}`);
+  // 3 whole columns: the three rightmost.
+  const layout = await hardwareLayoutOf(column, logits, (3 * ROWS) / N);
+  for (let p = 0; p < N; p++) assert.is(layout[p], p % COLS >= COLS - 3 ? 1 : 0, `pixel ${p}`);
+  // A tile's cell is ranked by all its repeats: with the order above, tile column j repeats at
+  // columns j, j + 4, j + 8, so the tile column holding the right-most columns ranks first.
+  const tile: LayoutFamily = { family: 'tile', tile: 4 };
+  const g = cellGeometry(tile, ROWS, COLS);
+  const tileLogits = priorCellLogits(order, g, SLOPE);
+  const owner = cellOfPixel(g);
+  const meanPosition = new Float64Array(16);
+  const counts = new Float64Array(16);
+  order.forEach((pixel, position) => { meanPosition[owner[pixel]!]! += position; counts[owner[pixel]!]! += 1; });
+  const ranked = Array.from({ length: 16 }, (_, i) => i).sort((a, b) => meanPosition[a]! / counts[a]! - meanPosition[b]! / counts[b]! || a - b);
+  for (let r = 1; r < 16; r++) assert.ok(tileLogits[ranked[r]!]! < tileLogits[ranked[r - 1]!]!, `rank ${r}`);
+});
+
+test('a bad order, slope or logit count is refused', () => {
+  const g = cellGeometry({ family: 'pixel' }, ROWS, COLS);
+  assert.throws(() => priorCellLogits(new Int32Array(N), g, SLOPE), /not a permutation/);
+  assert.throws(() => priorCellLogits(shuffledOrder(N - 1, 1), g, SLOPE), /expected 143/);
+  assert.throws(() => priorCellLogits(shuffledOrder(N, 1), g, 0), /slope/);
+  assert.throws(() => new TrainableQuantization({ rows: ROWS, cols: COLS, nativeBits: 8, keptBits: 1, rule: 'floor', budget: 0.5, seed: 1, initialLogits: new Float32Array(5) }), /initialLogits has 5 values, the layout has 143 cells/);
+});
+
+const SIZE = 32;
+const phantoms = generatePhantoms({ n: 8, size: SIZE, seed: 5, nativeBits: 8, slicesPerVolume: 2 });
+const unet = { depth: 2, baseFilters: 4, normalization: 'group' as const };
+
+test('a learned point with prior content starts on the content layout of its training split; without it, not', async () => {
+  const point = { id: 'learned-k1-b0.5-s1', setup: 'learned' as const, seed: 1, keptBits: 1, budget: 0.5 };
+  const startingLayout = async (prior: 'none' | 'content' | 'auto', layout: LayoutFamily = { family: 'pixel' }) => {
+    const model = modelForPoint(studyProfile(SIZE), resolveConfig({ size: SIZE, unet, layout, layoutTraining: { prior } }), point, undefined, phantoms);
+    const stage = model.stage;
+    if (stage.kind !== 'learned') throw new Error('not a learned stage');
+    if (!stage.layer.built) stage.layer.build([null, SIZE, SIZE, 1]);
+    const layout2 = await stage.layer.hardwareLayout();
+    model.dispose();
+    return layout2;
+  };
+  const content = contentLayout(phantoms, 0.5);
+  assert.equal(await startingLayout('content'), content);
+  assert.equal(await startingLayout('auto'), content);
+  assert.not.equal(await startingLayout('none'), content);
+  // A grid family starts on the columns the content order reduces first (on average).
+  const columns = await startingLayout('content', { family: 'grid', granularity: 'column' });
+  const order = contentOrder(phantoms);
+  const logits = priorCellLogits(order, cellGeometry({ family: 'grid', granularity: 'column' }, SIZE, SIZE), 5);
+  const first = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b).slice(0, SIZE / 2);
+  for (let c = 0; c < SIZE; c++) assert.is(columns[c], first.includes(c) ? 1 : 0, `column ${c}`);
+});
+
+test('auto is content where it is defined and none elsewhere; content asked for where it is not is refused', () => {
+  const withPrior = (prior?: 'none' | 'content' | 'auto') => resolveConfig({ layoutTraining: prior ? { prior } : {} });
+  assert.is(layoutPriorFor(withPrior('auto'), 'learned', true), 'content');
+  assert.is(layoutPriorFor(withPrior('auto'), 'learned', false), 'none');
+  assert.is(layoutPriorFor(withPrior('auto'), 'multilevel', true), 'none');
+  assert.is(layoutPriorFor(withPrior('content'), 'learned', true), 'content');
+  assert.is(layoutPriorFor(withPrior('none'), 'learned', true), 'none');
+  assert.throws(() => layoutPriorFor(withPrior('content'), 'learned', false), (e: unknown) => e instanceof UserError && /detector-space/.test((e as Error).message));
+  assert.throws(() => layoutPriorFor(withPrior('content'), 'multilevel', true), (e: unknown) => e instanceof UserError && /several reduced modes/.test((e as Error).message));
+  // A config recorded before the option existed has no prior: none.
+  const recorded = withPrior();
+  delete (recorded.layoutTraining as { prior?: string }).prior;
+  assert.is(layoutPriorFor(recorded, 'learned', true), 'none');
+});
+
+test('the content prior is refused for a multi-level profile, naming the field', () => {
+  const config = resolveConfig({ size: SIZE, unet, layoutTraining: { prior: 'content' } });
+  const profile = loadProfile('detector-profiles/study-8bit-multilevel.json');
+  assert.throws(
+    () => modelForPoint(profile, config, { id: 'multilevel-b4-s1', setup: 'multilevel', seed: 1, budget: 4 }, undefined, phantoms),
+    (e: unknown) => e instanceof UserError && /layoutTraining\.prior/.test((e as Error).message),
+  );
+  const auto = resolveConfig({ size: SIZE, unet, layoutTraining: { prior: 'auto' } });
+  modelForPoint(profile, auto, { id: 'multilevel-b4-s1', setup: 'multilevel', seed: 1, budget: 4 }, undefined, phantoms).dispose();
+});
+
+test.run();
