@@ -47,6 +47,8 @@ export interface HtmlReportInput {
   evaluatedOn?: { dataset: string; slices: number };
   /** Detector space: bits per channel, sinograms and reconstructions, and their numbers (after the headline, before the other figures). */
   detector?: { intro: string; figures: HtmlFigure[]; tables: HtmlTable[] };
+  /** How the learned layouts were made (report/learned-note.ts), under the learned-vs-random headline. */
+  learnedNote?: string;
 }
 
 function budgetPhrase(v: Verdict, profile: DetectorProfile): string {
@@ -225,7 +227,7 @@ ${headline}
 <p class="note">"Beats" means the 95% interval of the paired difference (learned − random, matched by seed) lies above zero:
 a t-interval across seeds (at least two); with one seed the bootstrap over test images is shown but claims no winner. Rows shaded red in the
 tables are collapsed runs; they are counted (n_collapsed) but never averaged in.</p>
-${input.detector ? detectorHtml(input.detector) : ''}
+${input.learnedNote ? `<p class="note">${escapeXml(input.learnedNote)}</p>\n` : ''}${input.detector ? detectorHtml(input.detector) : ''}
 <h2>Figures</h2>
 ${figures}
 <h2>Tables</h2>

@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { RunResult } from '../runs/types.js';
+import { learnedLayoutNote } from './learned-note.js';
 import type { DetectorProfile } from '../profile/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { toCsv } from './csv.js';
@@ -223,8 +224,9 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
   }
   const decision = { sentences: designs.sentences, rule: designs.rule, figures: decisionFigures, tables: decisionTables };
   const detector = input.detector ? detectorView(input.detector, profile) : undefined;
+  const learnedNote = learnedLayoutNote(runs);
   put('report.html', reportHtml({ profile, tables, runId, createdAt, backend, versions, data: input.meta.data, split: input.meta.split, decision, figures, tableViews: views,
-    ...(evaluation ? { evaluatedOn: evaluation } : {}), ...(detector ? { detector } : {}) }),
+    ...(evaluation ? { evaluatedOn: evaluation } : {}), ...(detector ? { detector } : {}), ...(learnedNote ? { learnedNote } : {}) }),
     'self-contained report: the design decision and its front first, then the learned-vs-random comparison, figures and tables');
 
   // Files already in the folder (runs/*.json, checkpoints, logs) are listed too: the manifest describes the whole folder.

@@ -1,0 +1,31 @@
+/**
+ * One sentence on how the report's learned layouts were made (cells, start, masks), from the runs
+ * themselves, so a reader knows what "learned" stands for: with the content prior the learned arm
+ * starts as the content heuristic's layout, which changes what learned − random means.
+ */
+import type { RunResult } from '../runs/types.js';
+import type { LayoutFamily } from '../quant/layout-family.js';
+
+/** Which pixels share a learned cell, in words. */
+function cellsInWords(family: LayoutFamily | undefined): string {
+  if (!family || family.family === 'pixel') return 'one cell per pixel';
+  if (family.family === 'tile') return `one ${family.tile}×${family.tile} pattern repeated over the detector`;
+  const granularity = family.granularity ?? 'block';
+  return granularity === 'block' ? `one cell per ${family.block}×${family.block} block` : `one cell per ${granularity}`;
+}
+
+/** How one learned run was made, in words. */
+function describe(run: RunResult): string {
+  const cells = cellsInWords(run.layoutFamily);
+  const start = run.layoutPrior === 'content' ? 'started from the content heuristic of the training split' : 'started at p ≈ ½ everywhere';
+  const masks = run.straightThrough ? 'straight-through hardware masks' : 'relaxed-Bernoulli masks';
+  return `${cells}, ${start}, trained with ${masks}`;
+}
+
+/** "Learned layouts: …" for the runs' learned and multi-level arms, or undefined when there are none. */
+export function learnedLayoutNote(runs: readonly RunResult[]): string | undefined {
+  const learned = runs.filter((r) => r.setup === 'learned' || r.setup === 'multilevel');
+  if (learned.length === 0) return undefined;
+  const kinds = [...new Set(learned.map(describe))];
+  return `Learned layouts: ${kinds.join('; ')}.`;
+}

@@ -1,0 +1,28 @@
+/** The report's sentence on how its learned layouts were made (src/report/learned-note.ts). */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { learnedLayoutNote } from '../src/report/learned-note.js';
+import type { RunResult } from '../src/runs/types.js';
+
+const run = (extra: Partial<RunResult>): RunResult => ({ id: 'x', setup: 'learned', seed: 1, ...extra }) as RunResult;
+
+test('no learned runs: no note', () => {
+  assert.is(learnedLayoutNote([run({ setup: 'random' }), run({ setup: 'baseline' })]), undefined);
+});
+
+test('each distinct way of making a learned layout is named once: cells, start, masks', () => {
+  const note = learnedLayoutNote([
+    run({ layoutPrior: 'content' }),
+    run({ layoutPrior: 'content', seed: 2 }),
+    run({ layoutFamily: { family: 'grid', granularity: 'block', block: 8 }, layoutPrior: 'content' }),
+    run({ layoutFamily: { family: 'tile', tile: 16 }, straightThrough: true }),
+    run({ setup: 'multilevel', layoutFamily: { family: 'grid', granularity: 'column' } }),
+    run({ setup: 'random' }),
+  ]);
+  assert.is(note, 'Learned layouts: one cell per pixel, started from the content heuristic of the training split, trained with relaxed-Bernoulli masks; '
+    + 'one cell per 8×8 block, started from the content heuristic of the training split, trained with relaxed-Bernoulli masks; '
+    + 'one 16×16 pattern repeated over the detector, started at p ≈ ½ everywhere, trained with straight-through hardware masks; '
+    + 'one cell per column, started at p ≈ ½ everywhere, trained with relaxed-Bernoulli masks.');
+});
+
+test.run();
