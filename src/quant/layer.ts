@@ -133,6 +133,9 @@ export function sampledMask(logits: tf.Tensor2D, logisticNoise: tf.Tensor4D, set
   return sample(logits) as tf.Tensor4D;
 }
 
+/** LOUPE's initial probability range: p uniform in (0.01, 0.99). */
+export const LOUPE_INIT_P: readonly [number, number] = [0.01, 0.99];
+
 /** Fills a uniform logit init from a seed (row-major rows×cols). */
 export function initialLogits(n: number, seed: number, init: LogitInit, initScale: number, slope: number): Float32Array {
   const rng = new Rng(seed);
@@ -142,7 +145,7 @@ export function initialLogits(n: number, seed: number, init: LogitInit, initScal
       w[i] = rng.uniform(-initScale, initScale);
     } else {
       // LOUPE: p uniform in (eps, 1 − eps), w = logit(p) / slope.
-      const p = rng.uniform(0.01, 0.99);
+      const p = rng.uniform(...LOUPE_INIT_P);
       w[i] = Math.log(p / (1 - p)) / slope;
     }
   }

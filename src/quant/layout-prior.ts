@@ -9,11 +9,10 @@
  * position of their pixels in the order. Pure: the order comes from the training split alone.
  */
 import { checkOrder } from './reduction-order.js';
-import { cellCount, cellOfPixel, type CellGeometry } from './layout-family.js';
+import { cellCount, cellOfPixel, pixelsPerCell, type CellGeometry } from './layout-family.js';
+import { LOUPE_INIT_P } from './layer.js';
 
-/** LOUPE's initial probability range. */
-const P_HIGH = 0.99;
-const P_LOW = 0.01;
+const [P_LOW, P_HIGH] = LOUPE_INIT_P;
 
 /**
  * Initial cell logits (row-major cellRows×cellCols) from a pixel reduction order (a permutation of
@@ -27,12 +26,8 @@ export function priorCellLogits(order: ArrayLike<number>, g: CellGeometry, slope
   const owner = cellOfPixel(g);
   const cells = cellCount(g);
   const positionSum = new Float64Array(cells);
-  const pixels = new Float64Array(cells);
-  for (let position = 0; position < n; position++) {
-    const cell = owner[order[position]!]!;
-    positionSum[cell]! += position;
-    pixels[cell]! += 1;
-  }
+  for (let position = 0; position < n; position++) positionSum[owner[order[position]!]!]! += position;
+  const pixels = pixelsPerCell(g);
   const meanPosition = Array.from(positionSum, (s, cell) => s / pixels[cell]!);
   const byRank = Array.from({ length: cells }, (_, i) => i).sort((a, b) => meanPosition[a]! - meanPosition[b]! || a - b);
   const logits = new Float32Array(cells);
