@@ -6,9 +6,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
-import { IM2COL_FLAG } from '../src/backend/flags.js';
+import { IM2COL_FLAG, WASM_FILTER_ROTATION_FLAG } from '../src/backend/flags.js';
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
+import { rotatedSwappedFilter } from '../src/backend/kernel-geometry.js';
 
 interface Case {
   n: number; h: number; w: number; cin: number; cout: number; k: number; stride: 1 | 2; pad: 'same' | 'valid';
@@ -107,6 +108,35 @@ test('wasm matMul with transposes (matmul gradients) equals cpu, batched and not
   const reference = compute();
   await startBackend('wasm');
   compute().forEach((got, i) => assert.ok(maxRelativeError(got, reference[i]!, 1e-6) < 1e-5, `matMul case ${i}`));
+});
+
+test('the input gradient\'s filter (rotated 180°, in/out swapped) equals tf.reverse + tf.transpose bit for bit', async () => {
+  await startBackend('cpu');
+  for (const [KH, KW, Ci, Co] of [[3, 3, 5, 7], [1, 1, 4, 2], [2, 5, 3, 1], [3, 3, 16, 16]] as const) {
+    const w = randomArray(rng, KH * KW * Ci * Co);
+    const reference = tf.tidy(() => tf.transpose(tf.reverse(tf.tensor(w, [KH, KW, Ci, Co]), [0, 1]), [0, 1, 3, 2]).dataSync() as Float32Array);
+    const out = new Float32Array(w.length);
+    rotatedSwappedFilter(w, out, KH * KW, Ci, Co);
+    assert.equal(out, reference, `[${KH},${KW},${Ci},${Co}]`);
+  }
+  // 3D: reversing depth, height and width reverses the flattened tap index.
+  const w3 = randomArray(rng, 2 * 3 * 2 * 3 * 4);
+  const reference3 = tf.tidy(() => tf.transpose(tf.reverse(tf.tensor(w3, [2, 3, 2, 3, 4]), [0, 1, 2]), [0, 1, 2, 4, 3]).dataSync() as Float32Array);
+  const out3 = new Float32Array(w3.length);
+  rotatedSwappedFilter(w3, out3, 12, 3, 4);
+  assert.equal(out3, reference3, '3D [2,3,2,3,4]');
+  assert.throws(() => rotatedSwappedFilter(new Float32Array(10), new Float32Array(10), 9, 1, 1), /filter of 10 and output of 10 floats for 9 taps × 1 × 1/);
+});
+
+test('input gradients are the same bits with the own filter rotation and with stock Reverse + Transpose', async () => {
+  await startBackend('wasm');
+  const own = cases.map((c, i) => grads(c, i).dx);
+  tf.env().set(WASM_FILTER_ROTATION_FLAG, false);
+  try {
+    cases.forEach((c, i) => assert.equal(grads(c, i).dx, own[i], JSON.stringify(c)));
+  } finally {
+    tf.env().set(WASM_FILTER_ROTATION_FLAG, true);
+  }
 });
 
 test('wasm kernels free their intermediates', async () => {

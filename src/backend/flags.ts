@@ -35,6 +35,13 @@ export const SIMD_RELAXED_FMA_FLAG = 'CTQUANT_WASM_SIMD_RELAXED_FMA';
 export const WASM_JS_KERNELS_FLAG = 'CTQUANT_WASM_JS_KERNELS';
 
 /**
+ * wasm: the filter of a stride-1 input gradient rotated 180° and in/out-swapped in one JS pass over
+ * the heap (kernel-geometry.ts rotatedSwappedFilter; true) or by the stock Reverse + Transpose
+ * (false), which took 39 ms for a 3×3×256×256 filter. The same numbers either way (a permutation).
+ */
+export const WASM_FILTER_ROTATION_FLAG = 'CTQUANT_WASM_FILTER_ROTATION';
+
+/**
  * wasm: group norm + affine + ReLU and its gradient through ctquant's SIMD programs
  * (wasm/simd-group-norm.ts: two passes each way; true) or the tf-ops form (false; model/group-norm.ts
  * checks it). The two sum in different orders, so their numbers differ in the last bits.
@@ -57,6 +64,7 @@ const DEFAULTS: Record<string, boolean> = {
   [SIMD_CONV_FLAG]: true,
   [SIMD_RELAXED_FMA_FLAG]: false,
   [WASM_JS_KERNELS_FLAG]: true,
+  [WASM_FILTER_ROTATION_FLAG]: true,
   [WASM_GROUP_NORM_FLAG]: true,
   [ROW_FILTER_GRAD_FLAG]: false,
   [FUSED_ADAM_FLAG]: true,

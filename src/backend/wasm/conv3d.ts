@@ -10,6 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+import { rotatedSwappedFilter } from '../kernel-geometry.js';
+import type { WasmHeapBackend } from './heap.js';
 
 type Backend = tf.KernelBackend & { disposeData(dataId: object, force?: boolean): boolean };
 
@@ -33,7 +35,7 @@ export function conv3dBackpropInput(stock: KernelFunc | undefined): KernelFunc {
     const { dy, filter } = inputs;
     const info = tf.backend_util.computeConv3DInfo(attrs.inputShape, filter.shape as [number, number, number, number, number], attrs.strides, 1, attrs.pad);
     const unitStride = info.strideDepth === 1 && info.strideHeight === 1 && info.strideWidth === 1;
-    if (!unitStride || dy.dtype !== 'float32') {
+    if (!unitStride || dy.dtype !== 'float32' || filter.dtype !== 'float32') {
       if (!stock) throw new Error('wasm Conv3DBackpropInputV2: only stride 1 is supported');
       return stock(args as unknown as Parameters<KernelFunc>[0]) as TensorInfo;
     }
@@ -47,10 +49,12 @@ export function conv3dBackpropInput(stock: KernelFunc | undefined): KernelFunc {
     const padded = run('PadV2', backend, { x: dy }, {
       paddings: [[0, 0], [before[0]!, after[0]!], [before[1]!, after[1]!], [before[2]!, after[2]!], [0, 0]], constantValue: 0,
     } as unknown as NamedAttrMap);
-    const flipped = run('Reverse', backend, { x: filter }, { dims: [0, 1, 2] });
-    const swapped = run('Transpose', backend, { x: flipped }, { perm: [0, 1, 2, 4, 3] }); // [FD,FH,FW,Cout,Cin]
+    const heap = backend as unknown as WasmHeapBackend;
+    const [, , , cin, cout] = filter.shape as [number, number, number, number, number];
+    const swapped = heap.makeOutput([fd, fh, fw, cout, cin], 'float32');
+    rotatedSwappedFilter(heap.typedArrayFromHeap(filter), heap.typedArrayFromHeap(swapped), fd * fh * fw, cin, cout);
     const dx = run('Conv3D', backend, { x: padded, filter: swapped }, { strides: [1, 1, 1], pad: 'valid', dilations: [1, 1, 1] } as unknown as NamedAttrMap);
-    for (const t of [padded, flipped, swapped]) backend.disposeData(t.dataId);
+    for (const t of [padded, swapped]) backend.disposeData(t.dataId);
     return dx;
   }) as unknown as KernelFunc;
 }
