@@ -10,7 +10,9 @@ import { loadProfile, studyProfile } from '../src/profile/load.js';
 import { contentLayout, contentOrder } from '../src/quant/content.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
 import { cellGeometry, cellOfPixel, type LayoutFamily } from '../src/quant/layout-family.js';
-import { priorCellLogits } from '../src/quant/layout-prior.js';
+import { priorCellLogits, uniformLevelLogits } from '../src/quant/layout-prior.js';
+import { MultiLevelQuantization } from '../src/quant/multilevel.js';
+import { ditherLevelLayout } from '../src/quant/dither.js';
 import { maskFromOrder } from '../src/quant/reduction-order.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -83,6 +85,49 @@ test('a bad order, slope or logit count is refused', () => {
   assert.throws(() => new TrainableQuantization({ rows: ROWS, cols: COLS, nativeBits: 8, keptBits: 1, rule: 'floor', budget: 0.5, seed: 1, initialLogits: new Float32Array(5) }), /initialLogits has 5 values, the layout has 143 cells/);
 });
 
+const LEVELS = [8, 4, 2, 1];
+
+async function multiLevelStart(budgetBits: number, layout: LayoutFamily = { family: 'pixel' }): Promise<Uint8Array> {
+  const g = cellGeometry(layout, ROWS, COLS);
+  const initialLogits = uniformLevelLogits(LEVELS, budgetBits, g, SLOPE);
+  const layer = new MultiLevelQuantization({ rows: ROWS, cols: COLS, nativeBits: 8, modes: LEVELS.slice(1), rule: 'floor', budgetBits, seed: 1, slope: SLOPE, layout, initialLogits });
+  layer.build([null, ROWS, COLS, 1]);
+  return layer.bitsMap();
+}
+
+test('uniform prior, budget on a level: every pixel starts on it, for pixels and for cells', async () => {
+  for (const budget of [4, 2]) {
+    assert.equal(await multiLevelStart(budget), new Uint8Array(N).fill(budget), `budget ${budget}`);
+    assert.equal(await multiLevelStart(budget, { family: 'grid', granularity: 'block', block: 4 }), new Uint8Array(N).fill(budget), `grid, budget ${budget}`);
+  }
+});
+
+test('uniform prior, budget between two levels: the dithered mix of both, spending the budget', async () => {
+  const bits = await multiLevelStart(3);
+  assert.ok(bits.every((b) => b === 4 || b === 2), 'only the two levels around 3 bits');
+  const total = bits.reduce((s, b) => s + b, 0);
+  assert.ok(total <= 3 * N && total > 3 * N - 2, `Σ bits ${total} of ${3 * N}`);
+  // Half the cells start on each level, spread as the ordered dither spreads them (not in a block).
+  const logits = uniformLevelLogits(LEVELS, 3, cellGeometry({ family: 'pixel' }, ROWS, COLS), SLOPE);
+  const start = Uint8Array.from({ length: N }, (_, i) => (logits[i * 4 + 1]! > logits[i * 4 + 2]! ? 4 : 2));
+  assert.equal(start, ditherLevelLayout(ROWS, COLS, [4, 2], 3));
+  const share5 = uniformLevelLogits(LEVELS, 5, cellGeometry({ family: 'pixel' }, ROWS, COLS), SLOPE);
+  const onNative = Array.from({ length: N }, (_, i) => share5[i * 4]! > share5[i * 4 + 1]!).filter(Boolean).length;
+  assert.is(onNative, Math.round(0.25 * N), 'budget 5 between 8 and 4: a quarter of the cells start native');
+});
+
+test('uniform prior: each cell\'s probabilities are 0.97 on its level and 0.01 elsewhere; bad levels, budget and slope are refused', () => {
+  const logits = uniformLevelLogits(LEVELS, 4, cellGeometry({ family: 'pixel' }, ROWS, COLS), SLOPE);
+  const z = LEVELS.map((_, k) => Math.exp(SLOPE * logits[k]!));
+  const sum = z.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(z[1]! / sum - 0.97) < 1e-6 && Math.abs(z[0]! / sum - 0.01) < 1e-6);
+  const g = cellGeometry({ family: 'pixel' }, ROWS, COLS);
+  assert.throws(() => uniformLevelLogits([8, 4, 4], 4, g, SLOPE), /strictly descending/);
+  assert.throws(() => uniformLevelLogits(LEVELS, 9, g, SLOPE), /budgetBits must be in \[1, 8\]/);
+  assert.throws(() => uniformLevelLogits(LEVELS, 4, g, -1), /slope/);
+  assert.throws(() => new MultiLevelQuantization({ rows: ROWS, cols: COLS, nativeBits: 8, modes: [4, 2, 1], rule: 'floor', budgetBits: 4, seed: 1, initialLogits: new Float32Array(N) }), /initialLogits has 143 values, the layout has 572 \(cells × levels\)/);
+});
+
 const SIZE = 32;
 const phantoms = generatePhantoms({ n: 8, size: SIZE, seed: 5, nativeBits: 8, slicesPerVolume: 2 });
 const unet = { depth: 2, baseFilters: 4, normalization: 'group' as const };
@@ -111,7 +156,10 @@ test('a learned point with prior content starts on the content layout of its tra
 });
 
 test('auto is content where it is defined and none elsewhere; content asked for where it is not is refused', () => {
-  const withPrior = (prior?: 'none' | 'content' | 'auto') => resolveConfig({ layoutTraining: prior ? { prior } : {} });
+  const withPrior = (prior?: 'none' | 'content' | 'uniform' | 'auto') => resolveConfig({ layoutTraining: prior ? { prior } : {} });
+  assert.is(layoutPriorFor(withPrior('uniform'), 'multilevel', true), 'uniform');
+  assert.is(layoutPriorFor(withPrior('uniform'), 'multilevel', false), 'uniform');
+  assert.throws(() => layoutPriorFor(withPrior('uniform'), 'learned', true), (e: unknown) => e instanceof UserError && /layoutTraining\.prior: the uniform prior is for multi-level/.test((e as Error).message));
   assert.is(layoutPriorFor(withPrior('auto'), 'learned', true), 'content');
   assert.is(layoutPriorFor(withPrior('auto'), 'learned', false), 'none');
   assert.is(layoutPriorFor(withPrior('auto'), 'multilevel', true), 'none');
@@ -134,6 +182,21 @@ test('the content prior is refused for a multi-level profile, naming the field',
   );
   const auto = resolveConfig({ size: SIZE, unet, layoutTraining: { prior: 'auto' } });
   modelForPoint(profile, auto, { id: 'multilevel-b4-s1', setup: 'multilevel', seed: 1, budget: 4 }, undefined, phantoms).dispose();
+});
+
+test('a multi-level point with prior uniform starts on the uniform ADC of its budget; with auto, not', async () => {
+  const profile = loadProfile('detector-profiles/study-8bit-multilevel.json');
+  const startingBits = async (prior: 'uniform' | 'auto') => {
+    const model = modelForPoint(profile, resolveConfig({ size: SIZE, unet, layoutTraining: { prior } }), { id: 'multilevel-b4-s1', setup: 'multilevel', seed: 1, budget: 4 }, undefined, phantoms);
+    const stage = model.stage;
+    if (stage.kind !== 'multilevel') throw new Error('not a multi-level stage');
+    if (!stage.layer.built) stage.layer.build([null, SIZE, SIZE, 1]);
+    const bits = await stage.layer.bitsMap();
+    model.dispose();
+    return bits;
+  };
+  assert.equal(await startingBits('uniform'), new Uint8Array(SIZE * SIZE).fill(4));
+  assert.ok((await startingBits('auto')).some((b) => b !== 4));
 });
 
 test.run();

@@ -17,12 +17,14 @@ test('each distinct way of making a learned layout is named once: cells, start, 
     run({ layoutFamily: { family: 'grid', granularity: 'block', block: 8 }, layoutPrior: 'content' }),
     run({ layoutFamily: { family: 'tile', tile: 16 }, straightThrough: true }),
     run({ setup: 'multilevel', layoutFamily: { family: 'grid', granularity: 'column' } }),
+    run({ setup: 'multilevel', layoutPrior: 'uniform' }),
     run({ setup: 'random' }),
   ]);
   assert.is(note, 'Learned layouts: one cell per pixel, started from the content heuristic of the training split, trained with relaxed-Bernoulli masks; '
     + 'one cell per 8×8 block, started from the content heuristic of the training split, trained with relaxed-Bernoulli masks; '
     + 'one 16×16 pattern repeated over the detector, started at p ≈ ½ everywhere, trained with straight-through hardware masks; '
-    + 'one cell per column, started at p ≈ ½ everywhere, trained with relaxed-Bernoulli masks.');
+    + 'one cell per column, started from random level probabilities, trained with Gumbel-softmax level choices; '
+    + 'one cell per pixel, started from the uniform ADC of its budget, trained with Gumbel-softmax level choices.');
 });
 
 test.run();

@@ -193,6 +193,17 @@ test('resume is bit-exact for the tile and grid families, with straight-through 
   assert.not.equal(await weightsAfter(cases[0]!.family, {}), await weightsAfter({ layout: cases[0]!.family.layout }, {}));
 });
 
+test('a multi-level point with the uniform prior records it and keeps its bit budget', async () => {
+  const config = resolveConfig({ size: 32, epochs: 1, batchSize: 4, unet: { depth: 2, baseFilters: 4, normalization: 'batch' }, layoutTraining: { prior: 'uniform' } });
+  const split = { train: { ...data, slices: data.slices.slice(0, 8) }, validation: { ...data, slices: data.slices.slice(8, 12) }, test: { ...data, slices: data.slices.slice(12) } };
+  const profile = { ...studyProfile(32), modes: [4, 2, 1] };
+  const outDir = mkdtempSync(join(tmpdir(), 'ctquant-uniform-prior-'));
+  const { results } = await runPoint({ profile, config, data: split, outDir, backend: 'wasm', resume: false }, { id: 'multilevel-b4-s1', setup: 'multilevel', seed: 1, budget: 4 });
+  const run = results[0]!;
+  assert.is(run.layoutPrior, 'uniform');
+  assert.ok(run.bitsPerPixel <= 4 + 1e-9 && run.bitsPerPixel > 4 - 4 / (32 * 32), `bits per pixel ${run.bitsPerPixel}`);
+});
+
 test('a learned point with a grid family records the family, cell shape and training options; its layout is per pixel with the exact count', async () => {
   const config = resolveConfig({
     size: 32, epochs: 1, batchSize: 4, unet: { depth: 2, baseFilters: 4, normalization: 'batch' },

@@ -45,6 +45,9 @@ export interface LayoutFamily {
   block?: number;
 }
 
+/** Where a learned layout's logits start (layoutTraining.prior once `auto` is resolved). */
+export type LayoutPrior = 'none' | 'content' | 'uniform';
+
 /** How a learned layout trains (issue 18); every option off by default. */
 export interface LayoutTrainingConfig {
   /** `relaxed`: sampled masks; `ste`: straight-through hardware mask in the forward pass. */
@@ -55,11 +58,12 @@ export interface LayoutTrainingConfig {
   tvWeight: number;
   /**
    * Where the logits start: `none` = the layer's own init; `content` = ranked by the content
-   * heuristic over the training split (quant/layout-prior.ts; 1-bit layouts over image pixels only);
-   * `auto` = content where that is defined, none elsewhere. Absent in configs recorded before it
-   * existed (= none).
+   * heuristic over the training split (1-bit layouts over image pixels only); `uniform` = the
+   * uniform ADC of the budget (multi-level layouts only); both quant/layout-prior.ts. `auto` =
+   * content where that is defined, none elsewhere. Absent in configs recorded before it existed
+   * (= none).
    */
-  prior?: 'none' | 'content' | 'auto';
+  prior?: LayoutPrior | 'auto';
 }
 
 /**

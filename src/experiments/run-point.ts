@@ -6,7 +6,7 @@ import { ditherLayout, ditherLevelLayout } from '../quant/dither.js';
 import { blueNoiseLayout, blueNoiseLevelLayout } from '../quant/blue-noise.js';
 import { contentLayoutForSplit, contentLevelLayoutForSplit, contentOrder } from '../quant/content.js';
 import { cellGeometry } from '../quant/layout-family.js';
-import { priorCellLogits } from '../quant/layout-prior.js';
+import { priorCellLogits, uniformLevelLogits } from '../quant/layout-prior.js';
 import { UserError } from '../errors.js';
 import { TrainableQuantization } from '../quant/layer.js';
 import { MultiLevelQuantization } from '../quant/multilevel.js';
@@ -14,7 +14,7 @@ import { collapseReason, evaluate, evaluateSlicesAndVolumes } from '../train/eva
 import { JointModel, type InputStage } from '../train/joint.js';
 import { trainModel } from '../train/trainer.js';
 import type { Progress } from '../util/progress.js';
-import type { ExperimentConfig } from '../config/experiment-config.js';
+import type { ExperimentConfig, LayoutPrior } from '../config/experiment-config.js';
 import { runId, type PlanPoint } from './plan.js';
 import { readRunsIfAll, writeRun } from '../runs/store.js';
 import { hasBudget, trainsAsLayout, type RunResult } from '../runs/types.js';
@@ -158,15 +158,18 @@ function fixedFamilyStage(profile: DetectorProfile, rows: number, cols: number, 
  * is defined (a 1-bit layout over image pixels) and none elsewhere; `content` asked for where it is
  * not defined is a UserError naming the field. Absent (a config recorded before the option) = none.
  */
-export function layoutPriorFor(config: ExperimentConfig, stage: 'learned' | 'multilevel', imageSpace: boolean): 'none' | 'content' {
+export function layoutPriorFor(config: ExperimentConfig, stage: 'learned' | 'multilevel', imageSpace: boolean): LayoutPrior {
   const asked = config.layoutTraining.prior ?? 'none';
   if (asked === 'none') return 'none';
-  const defined = stage === 'learned' && imageSpace;
-  if (defined) return 'content';
+  if (stage === 'multilevel') {
+    if (asked === 'uniform') return 'uniform';
+    if (asked === 'auto') return 'none';
+    throw new UserError('layoutTraining.prior: the content prior is for 1-bit learned layouts; this profile has several reduced modes (its prior is "uniform")');
+  }
+  if (asked === 'uniform') throw new UserError('layoutTraining.prior: the uniform prior is for multi-level layouts; this profile has one reduced mode');
+  if (imageSpace) return 'content';
   if (asked === 'auto') return 'none';
-  throw new UserError(stage === 'multilevel'
-    ? 'layoutTraining.prior: the content prior is for 1-bit learned layouts; this profile has several reduced modes'
-    : 'layoutTraining.prior: the content prior ranks image pixels; a detector-space layout (one cell per channel) has none');
+  throw new UserError('layoutTraining.prior: the content prior ranks image pixels; a detector-space layout (one cell per channel) has none');
 }
 
 /**
@@ -177,6 +180,12 @@ export function layoutPriorFor(config: ExperimentConfig, stage: 'learned' | 'mul
 function learnedPrior(config: ExperimentConfig, rows: number, cols: number, slope: number, train: SplitData['train'] | undefined, channels: number | undefined): Float32Array | undefined {
   if (layoutPriorFor(config, 'learned', channels === undefined) === 'none' || !train) return undefined;
   return priorCellLogits(contentOrder(train), cellGeometry(config.layout, rows, cols), slope);
+}
+
+/** The starting level logits of a multi-level layout with the uniform prior, or undefined (the layer's own init). */
+function multiLevelPrior(config: ExperimentConfig, profile: DetectorProfile, budgetBits: number, rows: number, cols: number, slope: number, channels: number | undefined): Float32Array | undefined {
+  if (layoutPriorFor(config, 'multilevel', channels === undefined) === 'none') return undefined;
+  return uniformLevelLogits([profile.nativeBits, ...profile.modes], budgetBits, cellGeometry(config.layout, rows, cols), slope);
 }
 
 function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: PlanPoint, train?: SplitData['train'], channels?: number): InputStage {
@@ -224,8 +233,8 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
         }),
       };
     }
-    case 'multilevel':
-      layoutPriorFor(config, 'multilevel', channels === undefined); // refuses an explicit content prior
+    case 'multilevel': {
+      const initialLogits = multiLevelPrior(config, profile, point.budget!, rows, cols, slope, channels);
       return {
         kind: 'multilevel',
         layer: new MultiLevelQuantization({
@@ -239,8 +248,10 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
           temperature: temperature.start,
           seed: point.seed * 104729 + 5,
           ...family,
+          ...(initialLogits ? { initialLogits } : {}),
         }),
       };
+    }
   }
 }
 
@@ -365,7 +376,8 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
         main.layoutCells = stage.layer.cellShape;
       }
       if (stage.layer.straightThrough) main.straightThrough = true;
-      if (stage.kind === 'learned' && layoutPriorFor(config, 'learned', channels === undefined) === 'content') main.layoutPrior = 'content';
+      const prior = layoutPriorFor(config, stage.kind, channels === undefined);
+      if (prior !== 'none') main.layoutPrior = prior;
     }
     // Stochastic masks at the schedule's final temperature, from the layer's evaluation noise stream (see predictMasks).
     const stochastic = { ...evalOpts, mode: 'stochastic' as const, temperature: config.temperature.end };

@@ -7,10 +7,15 @@
  * so the cells the order reduces first start near 1, those it reduces last near 0, and the ones at
  * the budget's edge stay the easiest to swap. Cells (layout-family.ts) are ranked by the mean
  * position of their pixels in the order. Pure: the order comes from the training split alone.
+ *
+ * A multi-level layout has a different best fixed design: the uniform ADC of its budget (the
+ * design decision's finding, RESULTS.md). `uniformLevelLogits` starts it there, so training can
+ * only move bits between pixels away from that design, not rebuild one from p = 1/K.
  */
-import { checkOrder } from './reduction-order.js';
+import { checkLevelBudget, checkOrder } from './reduction-order.js';
 import { cellCount, cellOfPixel, pixelsPerCell, type CellGeometry } from './layout-family.js';
 import { LOUPE_INIT_P } from './layer.js';
+import { ditherOrder } from './dither.js';
 
 const [P_LOW, P_HIGH] = LOUPE_INIT_P;
 
@@ -35,5 +40,39 @@ export function priorCellLogits(order: ArrayLike<number>, g: CellGeometry, slope
     const p = P_HIGH - (P_HIGH - P_LOW) * (rank + 0.5) / cells;
     logits[cell] = Math.log(p / (1 - p)) / slope;
   });
+  return logits;
+}
+
+/**
+ * Initial level logits [cells, K] (level fastest; levelBits = [native, ...modes], descending) of a
+ * multi-level layout that starts as the uniform design of budgetBits: where the budget is one of
+ * the levels, every cell starts on it; between two levels b_hi > B > b_lo, a share
+ * f = (B − b_lo)/(b_hi − b_lo) of the cells starts on b_hi and the rest on b_lo, spread by the
+ * ordered dither of the cell grid (the mix closest to uniform). A cell's starting level gets
+ * probability 1 − (K − 1)·0.01, every other level LOUPE's lowest init probability 0.01, and
+ * w = log(p)/slope, so softmax(slope·w) = p. The layer's rescaling then makes the expected bits
+ * exactly B, and the starting hardware layout is the uniform ADC (budget on a level) or the
+ * dithered two-level mix (cells of unequal size: within one cell's bits of it).
+ */
+export function uniformLevelLogits(levelBits: readonly number[], budgetBits: number, g: CellGeometry, slope: number): Float32Array {
+  checkLevelBudget(levelBits, budgetBits);
+  const K = levelBits.length;
+  if (!(slope > 0)) throw new RangeError(`slope must be positive, got ${slope}`);
+  // upper: the lowest level with bits ≥ B; share: the fraction of cells that start on it.
+  let upper = 0;
+  while (upper + 1 < K && levelBits[upper + 1]! >= budgetBits) upper++;
+  const lower = Math.min(upper + 1, K - 1);
+  const share = levelBits[upper] === budgetBits ? 1 : (budgetBits - levelBits[lower]!) / (levelBits[upper]! - levelBits[lower]!);
+  const cells = cellCount(g);
+  const lowCells = Math.round((1 - share) * cells);
+  const start = new Uint8Array(cells).fill(upper);
+  const order = ditherOrder(g.cellRows, g.cellCols);
+  for (let i = 0; i < lowCells; i++) start[order[i]!] = lower;
+  const chosen = Math.log(1 - (K - 1) * P_LOW) / slope;
+  const other = Math.log(P_LOW) / slope;
+  const logits = new Float32Array(cells * K);
+  for (let cell = 0; cell < cells; cell++) {
+    for (let k = 0; k < K; k++) logits[cell * K + k] = k === start[cell] ? chosen : other;
+  }
   return logits;
 }

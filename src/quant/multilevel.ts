@@ -30,6 +30,11 @@ export interface MultiLevelConfig extends ReadoutLayerConfig {
   modes: number[];
   /** Expected ADC bits per pixel, in (min(modes), nativeBits). */
   budgetBits: number;
+  /**
+   * Start from these level logits ([cellRows, cellCols, K] row-major, level fastest, e.g.
+   * layout-prior.ts) instead of `init`. Not serialised: a checkpoint's logits replace them.
+   */
+  initialLogits?: Float32Array;
 }
 
 /**
@@ -73,12 +78,18 @@ export class MultiLevelQuantization extends ReadoutQuantizationLayer {
   readonly budgetBits: number;
   /** Bits of each level: [nativeBits, ...modes]. */
   readonly levelBits: number[];
+  private readonly givenLogits: Float32Array | undefined;
 
   constructor(config: MultiLevelConfig & LayerArgs) {
     super(config);
     this.modes = [...config.modes];
     this.budgetBits = config.budgetBits;
     this.levelBits = [this.nativeBits, ...this.modes];
+    const values = this.cellShape[0] * this.cellShape[1] * this.levelBits.length;
+    if (config.initialLogits && config.initialLogits.length !== values) {
+      throw new RangeError(`initialLogits has ${config.initialLogits.length} values, the layout has ${values} (cells × levels)`);
+    }
+    this.givenLogits = config.initialLogits && Float32Array.from(config.initialLogits);
     if (this.modes.length === 0) throw new RangeError('MultiLevelQuantization needs at least one reduced mode');
     for (let k = 1; k < this.levelBits.length; k++) {
       if (!(this.levelBits[k]! < this.levelBits[k - 1]!) || this.levelBits[k]! < 1) {
@@ -101,13 +112,16 @@ export class MultiLevelQuantization extends ReadoutQuantizationLayer {
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const K = this.levelCount;
-    const rng = new Rng(this.seed);
     const [cellRows, cellCols] = this.cellShape;
-    const w = new Float32Array(cellRows * cellCols * K);
-    for (let i = 0; i < w.length; i++) {
-      // `loupe`: wide uniform logits (level probabilities spread over (0, 1)); `small`: near uniform.
-      const half = this.init === 'small' ? this.initScale : 4 / this.slope;
-      w[i] = rng.uniform(-half, half);
+    let w = this.givenLogits;
+    if (!w) {
+      const rng = new Rng(this.seed);
+      w = new Float32Array(cellRows * cellCols * K);
+      for (let i = 0; i < w.length; i++) {
+        // `loupe`: wide uniform logits (level probabilities spread over (0, 1)); `small`: near uniform.
+        const half = this.init === 'small' ? this.initScale : 4 / this.slope;
+        w[i] = rng.uniform(-half, half);
+      }
     }
     this.buildLogits(inputShape, [cellRows, cellCols, K], w);
   }

@@ -42,6 +42,18 @@ export function maskFromOrder(order: ArrayLike<number>, budget: number): Uint8Ar
   return mask;
 }
 
+/** Throws unless levelBits = [native, ...modes] is strictly descending (K ≥ 2) and budgetBits lies within it. */
+export function checkLevelBudget(levelBits: readonly number[], budgetBits: number): void {
+  const K = levelBits.length;
+  if (K < 2) throw new RangeError('a multi-level layout needs the native level and at least one mode');
+  for (let k = 1; k < K; k++) {
+    if (!(levelBits[k]! < levelBits[k - 1]!)) throw new RangeError(`levelBits must be strictly descending: [${levelBits.join(', ')}]`);
+  }
+  if (!(budgetBits >= levelBits[K - 1]! && budgetBits <= levelBits[0]!)) {
+    throw new RangeError(`budgetBits must be in [${levelBits[K - 1]}, ${levelBits[0]}], got ${budgetBits}`);
+  }
+}
+
 /**
  * A multi-level layout from a reduction order: ADC bits per pixel (row-major, each one of
  * `levelBits` = [native, ...modes], descending) with Σ bits ≤ budgetBits·n, by the project's greedy
@@ -52,14 +64,8 @@ export function maskFromOrder(order: ArrayLike<number>, budget: number): Uint8Ar
 export function levelsFromOrder(order: ArrayLike<number>, levelBits: readonly number[], budgetBits: number): Uint8Array {
   const n = order.length;
   checkOrder(order, n);
+  checkLevelBudget(levelBits, budgetBits);
   const K = levelBits.length;
-  if (K < 2) throw new RangeError('a multi-level layout needs the native level and at least one mode');
-  for (let k = 1; k < K; k++) {
-    if (!(levelBits[k]! < levelBits[k - 1]!)) throw new RangeError(`levelBits must be strictly descending: [${levelBits.join(', ')}]`);
-  }
-  if (!(budgetBits >= levelBits[K - 1]! && budgetBits <= levelBits[0]!)) {
-    throw new RangeError(`budgetBits must be in [${levelBits[K - 1]}, ${levelBits[0]}], got ${budgetBits}`);
-  }
   // Position p in `order` (0 = reduced first); keep-priority p/n in [0, 1) separates pixels,
   // the level term (K − 1 − k)·2 separates levels, so the greedy visits level by level.
   const position = new Int32Array(n);

@@ -14,12 +14,18 @@ function cellsInWords(family: LayoutFamily | undefined): string {
   return granularity === 'block' ? `one cell per ${family.block}×${family.block} block` : `one cell per ${granularity}`;
 }
 
+/** Where one learned run's logits started, in words. */
+function startInWords(run: RunResult): string {
+  if (run.layoutPrior === 'content') return 'started from the content heuristic of the training split';
+  if (run.layoutPrior === 'uniform') return 'started from the uniform ADC of its budget';
+  return run.setup === 'multilevel' ? 'started from random level probabilities' : 'started at p ≈ ½ everywhere';
+}
+
 /** How one learned run was made, in words. */
 function describe(run: RunResult): string {
-  const cells = cellsInWords(run.layoutFamily);
-  const start = run.layoutPrior === 'content' ? 'started from the content heuristic of the training split' : 'started at p ≈ ½ everywhere';
-  const masks = run.straightThrough ? 'straight-through hardware masks' : 'relaxed-Bernoulli masks';
-  return `${cells}, ${start}, trained with ${masks}`;
+  const relaxed = run.setup === 'multilevel' ? 'Gumbel-softmax level choices' : 'relaxed-Bernoulli masks';
+  const masks = run.straightThrough ? 'straight-through hardware masks' : relaxed;
+  return `${cellsInWords(run.layoutFamily)}, ${startInWords(run)}, trained with ${masks}`;
 }
 
 /** "Learned layouts: …" for the runs' learned and multi-level arms, or undefined when there are none. */

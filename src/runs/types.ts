@@ -126,8 +126,8 @@ export interface RunResult {
   layoutCells?: [number, number];
   /** Learned setups trained with a straight-through hard mask (absent = relaxed). */
   straightThrough?: boolean;
-  /** Learned setups whose logits started ranked by the content heuristic (`layoutTraining.prior`; absent = none). */
-  layoutPrior?: 'content';
+  /** Learned setups whose logits started from a fixed design (`layoutTraining.prior`): the content heuristic (1-bit) or the uniform ADC (multi-level); absent = none. */
+  layoutPrior?: 'content' | 'uniform';
   rows: number;
   cols: number;
   trainSeconds: number;
