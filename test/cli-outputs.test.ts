@@ -71,6 +71,17 @@ test('--resume with other settings is refused naming the field; the profile file
   writeRecord(out, { ...before, config: { ...before.config, layoutTraining: { hardMask: 'relaxed', entropyWeight: 0, tvWeight: 0 } } });
   prepareOutFolder(out, { resume: true, overwrite: false, settings: withPrior('none') });
   assert.match(userError(() => prepareOutFolder(out, { resume: true, overwrite: false, settings: withPrior('content') })), /config\.layoutTraining\.prior was nothing, now "content"/);
+  // A multi-level folder recorded with auto under the first prior rules trained without a prior:
+  // today's auto (uniform) is a difference, none continues it; a 1-bit folder's auto still matches.
+  const multiLevel = { ...before, profile: { ...before.profile, modes: [4, 2, 1] } };
+  const withAuto = (s: typeof before) => ({ ...s, config: { ...s.config, layoutTraining: { ...s.config.layoutTraining, prior: 'auto' as const } } });
+  writeRecord(out, withAuto(multiLevel));
+  assert.match(userError(() => prepareOutFolder(out, { resume: true, overwrite: false, settings: withAuto(multiLevel) })), /config\.layoutTraining\.prior was nothing, now "auto"/);
+  prepareOutFolder(out, { resume: true, overwrite: false, settings: { ...multiLevel, config: { ...multiLevel.config, layoutTraining: { ...multiLevel.config.layoutTraining, prior: 'none' } } } });
+  writeRecord(out, { ...withAuto(multiLevel), layoutPriorRules: 2 });
+  prepareOutFolder(out, { resume: true, overwrite: false, settings: withAuto(multiLevel) });
+  writeRecord(out, withAuto(before));
+  prepareOutFolder(out, { resume: true, overwrite: false, settings: withAuto(before) });
   writeRecord(out, '');
   assert.match(userError(() => prepareOutFolder(out, { resume: true, overwrite: false, settings: settings(6) })), /experiment\.json: not valid JSON/);
   assert.equal(differences({ a: [1, 2], b: 1 }, { a: [1, 3], b: 1 }), [{ path: 'a.1', was: 2, now: 3 }]);

@@ -155,14 +155,15 @@ test('a learned point with prior content starts on the content layout of its tra
   for (let c = 0; c < SIZE; c++) assert.is(columns[c], first.includes(c) ? 1 : 0, `column ${c}`);
 });
 
-test('auto is content where it is defined and none elsewhere; content asked for where it is not is refused', () => {
+test('auto is content for 1-bit and uniform for multi-level image-space layouts, none in detector space; a prior asked for where it is not defined is refused', () => {
   const withPrior = (prior?: 'none' | 'content' | 'uniform' | 'auto') => resolveConfig({ layoutTraining: prior ? { prior } : {} });
   assert.is(layoutPriorFor(withPrior('uniform'), 'multilevel', true), 'uniform');
   assert.is(layoutPriorFor(withPrior('uniform'), 'multilevel', false), 'uniform');
   assert.throws(() => layoutPriorFor(withPrior('uniform'), 'learned', true), (e: unknown) => e instanceof UserError && /layoutTraining\.prior: the uniform prior is for multi-level/.test((e as Error).message));
   assert.is(layoutPriorFor(withPrior('auto'), 'learned', true), 'content');
   assert.is(layoutPriorFor(withPrior('auto'), 'learned', false), 'none');
-  assert.is(layoutPriorFor(withPrior('auto'), 'multilevel', true), 'none');
+  assert.is(layoutPriorFor(withPrior('auto'), 'multilevel', true), 'uniform');
+  assert.is(layoutPriorFor(withPrior('auto'), 'multilevel', false), 'none');
   assert.is(layoutPriorFor(withPrior('content'), 'learned', true), 'content');
   assert.is(layoutPriorFor(withPrior('none'), 'learned', true), 'none');
   assert.throws(() => layoutPriorFor(withPrior('content'), 'learned', false), (e: unknown) => e instanceof UserError && /detector-space/.test((e as Error).message));
@@ -184,9 +185,9 @@ test('the content prior is refused for a multi-level profile, naming the field',
   modelForPoint(profile, auto, { id: 'multilevel-b4-s1', setup: 'multilevel', seed: 1, budget: 4 }, undefined, phantoms).dispose();
 });
 
-test('a multi-level point with prior uniform starts on the uniform ADC of its budget; with auto, not', async () => {
+test('a multi-level point with prior uniform (and auto) starts on the uniform ADC of its budget; with none, not', async () => {
   const profile = loadProfile('detector-profiles/study-8bit-multilevel.json');
-  const startingBits = async (prior: 'uniform' | 'auto') => {
+  const startingBits = async (prior: 'uniform' | 'auto' | 'none') => {
     const model = modelForPoint(profile, resolveConfig({ size: SIZE, unet, layoutTraining: { prior } }), { id: 'multilevel-b4-s1', setup: 'multilevel', seed: 1, budget: 4 }, undefined, phantoms);
     const stage = model.stage;
     if (stage.kind !== 'multilevel') throw new Error('not a multi-level stage');
@@ -196,7 +197,8 @@ test('a multi-level point with prior uniform starts on the uniform ADC of its bu
     return bits;
   };
   assert.equal(await startingBits('uniform'), new Uint8Array(SIZE * SIZE).fill(4));
-  assert.ok((await startingBits('auto')).some((b) => b !== 4));
+  assert.equal(await startingBits('auto'), new Uint8Array(SIZE * SIZE).fill(4));
+  assert.ok((await startingBits('none')).some((b) => b !== 4));
 });
 
 test.run();

@@ -48,6 +48,14 @@ export interface LayoutFamily {
 /** Where a learned layout's logits start (layoutTraining.prior once `auto` is resolved). */
 export type LayoutPrior = 'none' | 'content' | 'uniform';
 
+/**
+ * Which rules resolve `prior: auto` (experiment.json records it): 1 = content for 1-bit layouts
+ * over image pixels, none elsewhere; 2 (2026-12-02) = the same, and the uniform prior for
+ * multi-level layouts over image pixels. A folder made under 1 trained its multi-level runs
+ * without a prior (experiments/out-folder.ts compares it so).
+ */
+export const LAYOUT_PRIOR_RULES = 2;
+
 /** How a learned layout trains (issue 18); every option off by default. */
 export interface LayoutTrainingConfig {
   /** `relaxed`: sampled masks; `ste`: straight-through hardware mask in the forward pass. */
@@ -60,8 +68,8 @@ export interface LayoutTrainingConfig {
    * Where the logits start: `none` = the layer's own init; `content` = ranked by the content
    * heuristic over the training split (1-bit layouts over image pixels only); `uniform` = the
    * uniform ADC of the budget (multi-level layouts only); both quant/layout-prior.ts. `auto` =
-   * content where that is defined, none elsewhere. Absent in configs recorded before it existed
-   * (= none).
+   * content or uniform over image pixels, none in detector space (LAYOUT_PRIOR_RULES). Absent in
+   * configs recorded before it existed (= none).
    */
   prior?: LayoutPrior | 'auto';
 }

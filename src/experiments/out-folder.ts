@@ -116,6 +116,22 @@ function withoutLateDefaults(config: object): object {
   return out;
 }
 
+/** experiment.json as read back: the settings and the rules its `prior: auto` was resolved by. */
+type RecordedSettings = RunSettings & { layoutPriorRules?: number };
+
+/**
+ * A folder recorded under layout-prior rules 1 (LAYOUT_PRIOR_RULES) with `prior: auto` and a
+ * multi-level profile trained its multi-level runs without a prior: compare it as `none`, so a
+ * resume with today's `auto` (the uniform prior) is refused naming the field instead of mixing two
+ * starts in one folder, and `"prior": "none"` continues it.
+ */
+function withRecordedPrior(saved: RecordedSettings): RunSettings {
+  const config = saved.config as { layoutTraining?: { prior?: string } };
+  const modes = (saved.profile as { modes?: unknown[] }).modes ?? [];
+  if ((saved.layoutPriorRules ?? 1) >= 2 || config.layoutTraining?.prior !== 'auto' || modes.length < 2) return saved;
+  return { ...saved, config: { ...config, layoutTraining: { ...config.layoutTraining, prior: 'none' } } };
+}
+
 /**
  * Before a run writes anything into `dir`: cleans stale temp files; refuses a fresh run into a
  * folder holding an earlier one unless `overwrite` (then removes its runs and checkpoints);
@@ -135,7 +151,7 @@ export function prepareOutFolder(dir: string, opts: { resume: boolean; overwrite
   if (!existsSync(file)) return;
   const saved = readJsonFile(file, 'experiment record');
   if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) throw new UserError('experiment record is not a JSON object', { file });
-  const diffs = differences(comparable(saved as RunSettings), comparable(opts.settings));
+  const diffs = differences(comparable(withRecordedPrior(saved as RecordedSettings)), comparable(opts.settings));
   if (diffs.length) {
     const show = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v));
     const listed = diffs.slice(0, 3).map((d) => `${d.path} was ${show(d.was)}, now ${show(d.now)}`).join('; ');

@@ -28,6 +28,8 @@ export interface ExperimentRecord {
   tolerance?: number;
   /** The backend asked for (may be `auto`). */
   backend?: BackendName;
+  /** The rules `layoutTraining.prior: auto` was resolved by (LAYOUT_PRIOR_RULES; absent: 1). */
+  layoutPriorRules?: number;
   createdAt: string;
 }
 

@@ -163,7 +163,7 @@ export function layoutPriorFor(config: ExperimentConfig, stage: 'learned' | 'mul
   if (asked === 'none') return 'none';
   if (stage === 'multilevel') {
     if (asked === 'uniform') return 'uniform';
-    if (asked === 'auto') return 'none';
+    if (asked === 'auto') return imageSpace ? 'uniform' : 'none';
     throw new UserError('layoutTraining.prior: the content prior is for 1-bit learned layouts; this profile has several reduced modes (its prior is "uniform")');
   }
   if (asked === 'uniform') throw new UserError('layoutTraining.prior: the uniform prior is for multi-level layouts; this profile has one reduced mode');

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { startBackend, type BackendName } from '../backend/index.js';
-import type { ExperimentConfig } from '../config/experiment-config.js';
+import { LAYOUT_PRIOR_RULES, type ExperimentConfig } from '../config/experiment-config.js';
 import { UserError } from '../errors.js';
 import type { DetectorProfile } from '../profile/types.js';
 import { readStoredRuns } from '../runs/store.js';
@@ -121,6 +121,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
       ...(opts.designer ? { designer: opts.designer } : {}),
       ...(opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {}),
       backend: opts.backend,
+      layoutPriorRules: LAYOUT_PRIOR_RULES,
       createdAt: new Date().toISOString(),
     });
   }
