@@ -27,4 +27,12 @@ test('each distinct way of making a learned layout is named once: cells, start, 
     + 'one cell per pixel, started from the uniform ADC of its budget, trained with Gumbel-softmax level choices.');
 });
 
+test('multi-level runs that ended with every pixel at one depth are named as that uniform ADC', () => {
+  const uniform = run({ id: 'multilevel-b4-s1', setup: 'multilevel', layoutPrior: 'uniform', bitsMap: [4, 4, 4, 4] });
+  const mixed = run({ id: 'multilevel-b4-s2', setup: 'multilevel', layoutPrior: 'uniform', seed: 2, bitsMap: [8, 4, 1, 4] });
+  assert.is(learnedLayoutNote([uniform, mixed]), 'Learned layouts: one cell per pixel, started from the uniform ADC of its budget, trained with Gumbel-softmax level choices. '
+    + '1 of 2 multi-level runs ended with every pixel at one depth (multilevel-b4-s1: 4 bits), i.e. as a uniform ADC.');
+  assert.not.match(learnedLayoutNote([mixed])!, /one depth/);
+});
+
 test.run();

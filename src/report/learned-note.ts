@@ -28,10 +28,23 @@ function describe(run: RunResult): string {
   return `${cellsInWords(run.layoutFamily)}, ${startInWords(run)}, trained with ${masks}`;
 }
 
-/** "Learned layouts: …" for the runs' learned and multi-level arms, or undefined when there are none. */
+/** The one ADC depth of a multi-level run's hardware layout, or undefined when its pixels differ. */
+function uniformBits(run: RunResult): number | undefined {
+  const bits = run.bitsMap;
+  if (run.setup !== 'multilevel' || !bits || bits.length === 0) return undefined;
+  return bits.every((b) => b === bits[0]) ? bits[0] : undefined;
+}
+
+/**
+ * "Learned layouts: …" for the runs' learned and multi-level arms, or undefined when there are none;
+ * a multi-level layout that ended with every pixel at one depth is named as that uniform ADC, since
+ * the learned arm then adds no design of its own.
+ */
 export function learnedLayoutNote(runs: readonly RunResult[]): string | undefined {
   const learned = runs.filter((r) => r.setup === 'learned' || r.setup === 'multilevel');
   if (learned.length === 0) return undefined;
   const kinds = [...new Set(learned.map(describe))];
-  return `Learned layouts: ${kinds.join('; ')}.`;
+  const uniform = learned.filter((r) => uniformBits(r) !== undefined);
+  const ended = uniform.length === 0 ? '' : ` ${uniform.length} of ${learned.filter((r) => r.setup === 'multilevel').length} multi-level runs ended with every pixel at one depth (${[...new Set(uniform.map((r) => `${r.id}: ${uniformBits(r)} bits`))].join(', ')}), i.e. as a uniform ADC.`;
+  return `Learned layouts: ${kinds.join('; ')}.${ended}`;
 }
