@@ -92,18 +92,4 @@ test('sizes 32..512 only; bad arguments throw', () => {
   assert.throws(() => generatePhantoms({ n: 1, size: 64, seed: 1, nativeBits: 12, lesionFreeShare: 2 }), /lesionFreeShare/);
 });
 
-test('generation is fast: 64² slices in a few ms, a 512² slice well under a second', () => {
-  generatePhantoms({ n: 4, size: 64, seed: 1, nativeBits: 12 }); // warm up
-  let t = performance.now();
-  generatePhantoms({ n: 50, size: 64, seed: 5, nativeBits: 12 });
-  const per64 = (performance.now() - t) / 50;
-  t = performance.now();
-  generatePhantoms({ n: 1, size: 512, seed: 5, nativeBits: 16 });
-  const per512 = performance.now() - t;
-  console.log(`phantom: ${per64.toFixed(2)} ms per 64² slice, ${per512.toFixed(0)} ms per 512² slice`);
-  // Loose bounds: the machine is shared.
-  assert.ok(per64 < 40, `${per64} ms`);
-  assert.ok(per512 < 1500, `${per512} ms`);
-});
-
 test.run();
