@@ -154,9 +154,10 @@ function fixedFamilyStage(profile: DetectorProfile, rows: number, cols: number, 
 }
 
 /**
- * The start a learned layout gets from `layoutTraining.prior`: `auto` is the content prior where it
- * is defined (a 1-bit layout over image pixels) and none elsewhere; `content` asked for where it is
- * not defined is a UserError naming the field. Absent (a config recorded before the option) = none.
+ * The start a learned layout gets from `layoutTraining.prior`: `auto` is the content prior for a
+ * 1-bit layout and the uniform prior for a multi-level one, both over image pixels, and none in
+ * detector space (LAYOUT_PRIOR_RULES); `content` or `uniform` asked for where it is not defined is a
+ * UserError naming the field. Absent (a config recorded before the option) = none.
  */
 export function layoutPriorFor(config: ExperimentConfig, stage: 'learned' | 'multilevel', imageSpace: boolean): LayoutPrior {
   const asked = config.layoutTraining.prior ?? 'none';
