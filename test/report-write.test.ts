@@ -117,8 +117,8 @@ test('report.html is self-contained and states the headline', () => {
   assert.is((html.match(/<img /g) ?? []).length, 8);
   assert.match(html, /The learned layout beats the random control at: 50% of pixels on the 8-bit ADC/);
   assert.match(html, /class="collapsed"/);
-  // The fixture's learned runs carry no prior or family: how they were made is said under the headline.
-  assert.match(html, /Learned layouts: one cell per pixel, started at p ≈ ½ everywhere, trained with relaxed-Bernoulli masks\./);
+  // The fixture's learned and multi-level runs carry no prior or family: how each was made is said under the headline.
+  assert.match(html, /Learned layouts: one cell per pixel, started at p ≈ ½ everywhere, trained with relaxed-Bernoulli masks; one cell per pixel, started from random level probabilities, trained with Gumbel-softmax level choices\./);
 });
 
 // Headless Chromium: the page loads with no console messages, no errors, and every image decodes.
