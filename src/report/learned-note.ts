@@ -44,7 +44,11 @@ export function learnedLayoutNote(runs: readonly RunResult[]): string | undefine
   const learned = runs.filter((r) => r.setup === 'learned' || r.setup === 'multilevel');
   if (learned.length === 0) return undefined;
   const kinds = [...new Set(learned.map(describe))];
-  const uniform = learned.filter((r) => uniformBits(r) !== undefined);
-  const ended = uniform.length === 0 ? '' : ` ${uniform.length} of ${learned.filter((r) => r.setup === 'multilevel').length} multi-level runs ended with every pixel at one depth (${[...new Set(uniform.map((r) => `${r.id}: ${uniformBits(r)} bits`))].join(', ')}), i.e. as a uniform ADC.`;
-  return `Learned layouts: ${kinds.join('; ')}.${ended}`;
+  const multiLevel = learned.filter((r) => r.setup === 'multilevel');
+  const ended = multiLevel.flatMap((r) => {
+    const bits = uniformBits(r);
+    return bits === undefined ? [] : [`${r.id}: ${bits} bits`];
+  });
+  const endedNote = ended.length === 0 ? '' : ` ${ended.length} of ${multiLevel.length} multi-level runs ended with every pixel at one depth (${ended.join(', ')}), i.e. as a uniform ADC.`;
+  return `Learned layouts: ${kinds.join('; ')}.${endedNote}`;
 }
