@@ -10,8 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { rotatedSwappedFilter } from '../kernel-geometry.js';
-import type { WasmHeapBackend } from './heap.js';
+import { inputGradientFilterTensor, type WasmHeapBackend } from './heap.js';
 
 type Backend = tf.KernelBackend & { disposeData(dataId: object, force?: boolean): boolean };
 
@@ -49,10 +48,7 @@ export function conv3dBackpropInput(stock: KernelFunc | undefined): KernelFunc {
     const padded = run('PadV2', backend, { x: dy }, {
       paddings: [[0, 0], [before[0]!, after[0]!], [before[1]!, after[1]!], [before[2]!, after[2]!], [0, 0]], constantValue: 0,
     } as unknown as NamedAttrMap);
-    const heap = backend as unknown as WasmHeapBackend;
-    const [, , , cin, cout] = filter.shape as [number, number, number, number, number];
-    const swapped = heap.makeOutput([fd, fh, fw, cout, cin], 'float32');
-    rotatedSwappedFilter(heap.typedArrayFromHeap(filter), heap.typedArrayFromHeap(swapped), fd * fh * fw, cin, cout);
+    const swapped = inputGradientFilterTensor(backend as unknown as WasmHeapBackend, filter); // [FD,FH,FW,Cout,Cin]
     const dx = run('Conv3D', backend, { x: padded, filter: swapped }, { strides: [1, 1, 1], pad: 'valid', dilations: [1, 1, 1] } as unknown as NamedAttrMap);
     for (const t of [padded, swapped]) backend.disposeData(t.dataId);
     return dx;

@@ -18,8 +18,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { IM2COL_FLAG, SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG, WASM_FILTER_ROTATION_FLAG } from '../flags.js';
 import { overrideKernel, registeredKernel } from '../kernel-override.js';
-import { backpropInputPadding, rotatedSwappedFilter } from '../kernel-geometry.js';
-import type { WasmHeapBackend } from './heap.js';
+import { backpropInputPadding } from '../kernel-geometry.js';
+import { inputGradientFilterTensor, type WasmHeapBackend } from './heap.js';
 import { simdConv, simdFilterGradient } from './simd-conv.js';
 import { groupNormProgramsValidate, registerWasmGroupNormKernels } from './simd-group-norm.js';
 import { conv3dBackpropInput } from './conv3d.js';
@@ -269,11 +269,7 @@ function inputGradientFilter(backend: Backend, filter: TensorInfo): TensorInfo {
     free(backend, flipped);
     return swapped;
   }
-  const heap = backend as unknown as WasmHeapBackend;
-  const [KH, KW, Cin, Cout] = filter.shape as [number, number, number, number];
-  const swapped = heap.makeOutput([KH, KW, Cout, Cin], 'float32');
-  rotatedSwappedFilter(heap.typedArrayFromHeap(filter), heap.typedArrayFromHeap(swapped), KH * KW, Cin, Cout);
-  return swapped;
+  return inputGradientFilterTensor(backend as unknown as WasmHeapBackend, filter);
 }
 
 interface BatchMatMulArgs {
