@@ -16,11 +16,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { IM2COL_FLAG, SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG, WASM_FILTER_ROTATION_FLAG } from '../flags.js';
+import { IM2COL_FLAG, SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG, WASM_FILTER_ROTATION_FLAG, WASM_WINOGRAD_FLAG } from '../flags.js';
 import { overrideKernel, registeredKernel } from '../kernel-override.js';
 import { backpropInputPadding } from '../kernel-geometry.js';
 import { inputGradientFilterTensor, type WasmHeapBackend } from './heap.js';
 import { simdConv, simdFilterGradient } from './simd-conv.js';
+import { simdWinogradConv } from './simd-winograd.js';
 import { groupNormProgramsValidate, registerWasmGroupNormKernels } from './simd-group-norm.js';
 import { conv3dBackpropInput } from './conv3d.js';
 
@@ -88,7 +89,10 @@ function simdForwardConv({ inputs, backend, attrs }: ConvArgs): TensorInfo | nul
     inputs.x.shape as [number, number, number, number], inputs.filter.shape as [number, number, number, number],
     attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode,
   );
-  return simdConv(backend as unknown as WasmHeapBackend, inputs.x, inputs.filter, inputs.bias, activation === 'relu', info);
+  const heap = backend as unknown as WasmHeapBackend;
+  const relu = activation === 'relu';
+  const winograd = tf.env().getBool(WASM_WINOGRAD_FLAG) ? simdWinogradConv(heap, inputs.x, inputs.filter, inputs.bias, relu, info) : null;
+  return winograd ?? simdConv(heap, inputs.x, inputs.filter, inputs.bias, relu, info);
 }
 
 interface BackpropFilterArgs {

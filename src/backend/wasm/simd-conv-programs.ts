@@ -93,21 +93,31 @@ export function filterGradientProgram(multiplyAdd: MultiplyAddKind = 'exact'): F
 }
 
 /**
- * `conv(x, w, bias, y, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, relu, rowStart, rowEnd)`: output rows
- * [rowStart, rowEnd) of every image, y[n,i,j,co] = act(bias[co] + Σ_{kh,kw,ci} x[n, i+kh, j+kw, ci] ·
- * w[kh,kw,ci,co]), where x is the padded input [N, Hp, Wp, Ci], w [KH,KW,Ci,Co], y [N, Ho, Wo, Co];
+ * `conv(x, w, bias, y, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, relu, rowStart, rowEnd, wImageBytes,
+ * xImageBytes, yImageBytes)`: output rows [rowStart, rowEnd) of every image, y_n[i,j,co] =
+ * act(bias[co] + Σ_{kh,kw,ci} x_n[i+kh, j+kw, ci] · w_n[kh,kw,ci,co]), where image n of the padded
+ * input x_n [Hp, Wp, Ci] starts n·xImageBytes after x, its output y_n [Ho, Wo, Co] n·yImageBytes
+ * after y (0: packed, Hp·Wp·Ci and Ho·Wo·Co floats), and its filter w_n [KH,KW,Ci,Co] n·wImageBytes
+ * after w (0: one filter for all images). A filter per image turns the 1×1 case into the batched
+ * matrix products of simd-winograd-programs.ts, whose planes are spaced apart to spread them over
+ * cache sets.
  * bias = 0 means none; relu ≠ 0 applies max(·, 0). Each output is computed the same way whichever
  * thread computes it. Needs Co % 8 = 0; any Ci. `multiplyAdd` as for filterGradientProgram.
  */
 export function convProgram(multiplyAdd: MultiplyAddKind = 'exact'): FunctionWriter {
   const PB = PIXEL_BLOCK;
   const V = OUTPUT_VECTORS;
-  const f = new FunctionWriter(16, 11 + PB, PB * V + 2 * V + 2, multiplyAdd);
-  const { x: image, w, bias, y: output, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, relu, rowStart, rowEnd } = f.names(
-    ['x', 'w', 'bias', 'y', 'N', 'Ho', 'Wo', 'Hp', 'Wp', 'Ci', 'Co', 'KH', 'KW', 'relu', 'rowStart', 'rowEnd'], 0);
-  const { co0, j, kh, wp, tapEnd, xStride, wStride, n, i, x, y } = f.names(
-    ['co0', 'j', 'kh', 'wp', 'tapEnd', 'xStride', 'wStride', 'n', 'i', 'x', 'y'], f.i32Local(0));
-  const xps = Array.from({ length: PB }, (_, k) => f.i32Local(11 + k)); // one input pointer per pixel of the block
+  const f = new FunctionWriter(19, 12 + PB, PB * V + 2 * V + 2, multiplyAdd);
+  const {
+    x: image, w: filters, bias, y: output, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, relu, rowStart, rowEnd,
+    wImageBytes, xImageBytes, yImageBytes,
+  } = f.names([
+    'x', 'w', 'bias', 'y', 'N', 'Ho', 'Wo', 'Hp', 'Wp', 'Ci', 'Co', 'KH', 'KW', 'relu', 'rowStart', 'rowEnd',
+    'wImageBytes', 'xImageBytes', 'yImageBytes',
+  ], 0);
+  const { co0, j, kh, wp, tapEnd, xStride, wStride, n, i, x, y, w } = f.names(
+    ['co0', 'j', 'kh', 'wp', 'tapEnd', 'xStride', 'wStride', 'n', 'i', 'x', 'y', 'w'], f.i32Local(0));
+  const xps = Array.from({ length: PB }, (_, k) => f.i32Local(12 + k)); // one input pointer per pixel of the block
   const sums = Array.from({ length: PB * V }, (_, k) => f.v128Local(k));
   const wVec = Array.from({ length: V }, (_, k) => f.v128Local(PB * V + k));
   const biasVec = Array.from({ length: V }, (_, k) => f.v128Local(PB * V + V + k));
@@ -117,13 +127,16 @@ export function convProgram(multiplyAdd: MultiplyAddKind = 'exact'): FunctionWri
 
   f.get(Ci).i32Const(2).i32Shl().set(xStride);
   f.get(Co).i32Const(2).i32Shl().set(wStride);
+  f.get(xImageBytes).i32Eqz().if().get(Hp).get(Wp).i32Mul().get(xStride).i32Mul().set(xImageBytes).end();
+  f.get(yImageBytes).i32Eqz().if().get(Ho).get(Wo).i32Mul().get(wStride).i32Mul().set(yImageBytes).end();
   // max(·, 0) for a ReLU, max(·, −∞) (the identity, NaN kept) otherwise.
   f.get(relu).if().v128Zero().set(lower).else().f32x4Const(-Infinity).set(lower).end();
   f.i32Const(0).set(n).loop();
+  f.get(filters).get(n).get(wImageBytes).i32Mul().i32Add().set(w);
   f.get(rowStart).set(i).loop();
-  // x = this output row's first input row, (n·Hp + i)·Wp·Ci floats in; y = (n·Ho + i)·Wo·Co floats in.
-  f.get(image).get(n).get(Hp).i32Mul().get(i).i32Add().get(Wp).i32Mul().get(xStride).i32Mul().i32Add().set(x);
-  f.get(output).get(n).get(Ho).i32Mul().get(i).i32Add().get(Wo).i32Mul().get(wStride).i32Mul().i32Add().set(y);
+  // x = this output row's first input row, n·xImageBytes + i·Wp·Ci·4 bytes in; y = n·yImageBytes + i·Wo·Co·4.
+  f.get(image).get(n).get(xImageBytes).i32Mul().i32Add().get(i).get(Wp).i32Mul().get(xStride).i32Mul().i32Add().set(x);
+  f.get(output).get(n).get(yImageBytes).i32Mul().i32Add().get(i).get(Wo).i32Mul().get(wStride).i32Mul().i32Add().set(y);
   f.i32Const(0).set(co0).loop();
   f.get(bias).i32Eqz().if();
   for (let h = 0; h < V; h++) f.v128Zero().set(biasVec[h]!);

@@ -18,6 +18,7 @@ import { assembleModule, runtimeHasRelaxedSimd, type ExportedFunction } from './
 import { convProgram, filterGradientProgram, FILTER_GRAD_INPUT_BLOCK, OUTPUT_CHANNEL_BLOCK } from './simd-conv-programs.js';
 import { groupNormApplyProgram, groupNormSumsProgram } from './simd-group-norm-programs.js';
 import { ProgramThreads, splitRange } from './simd-workers.js';
+import { winogradFilterProgram, winogradInputProgram, winogradOutputProgram } from './simd-winograd-programs.js';
 
 type Program = (...args: number[]) => void;
 /** Exported names: the exact programs, and (where the runtime validates them) the relaxed ones. */
@@ -31,7 +32,13 @@ const GROUP_NORM_PROGRAMS = {
   groupNormGradSums: () => groupNormSumsProgram('backward'),
   groupNormGradApply: () => groupNormApplyProgram('backward'),
 };
-export type SimdProgramName = keyof typeof EXACT | keyof typeof GROUP_NORM_PROGRAMS;
+/** Winograd F(2×2, 3×3)'s transforms (simd-winograd.ts); its matrix products run on `conv`. */
+const WINOGRAD_PROGRAMS = {
+  winogradFilter: winogradFilterProgram,
+  winogradInput: winogradInputProgram,
+  winogradOutput: winogradOutputProgram,
+};
+export type SimdProgramName = keyof typeof EXACT | keyof typeof GROUP_NORM_PROGRAMS | keyof typeof WINOGRAD_PROGRAMS;
 
 /**
  * Whether the programs now multiply-add with f32x4.relaxed_madd: the flag is on (off by default) and
@@ -42,7 +49,7 @@ export function relaxedFmaInUse(): boolean {
 }
 
 /** The export to call for a convolution program, per relaxedFmaInUse(). */
-function programName(program: keyof typeof EXACT): string {
+export function programName(program: keyof typeof EXACT): string {
   return (relaxedFmaInUse() ? RELAXED : EXACT)[program];
 }
 
@@ -85,6 +92,7 @@ export function programsFor(backend: WasmHeapBackend): ProgramThreads | null {
       { name: EXACT.filterGradient, body: filterGradientProgram('exact') },
       { name: EXACT.conv, body: convProgram('exact') },
       ...Object.entries(GROUP_NORM_PROGRAMS).map(([name, body]) => ({ name, body: body() })),
+      ...Object.entries(WINOGRAD_PROGRAMS).map(([name, body]) => ({ name, body: body() })),
     ];
     // One module holds both encodings, so the flag can switch between them at any time (A/B benches).
     if (runtimeHasRelaxedSimd()) {
@@ -112,7 +120,7 @@ export function simdConvThreadsInUse(backend: WasmHeapBackend): number {
   return (memory && compiled.get(memory)?.threads) ?? 0;
 }
 
-function stride1(info: tf.backend_util.Conv2DInfo): boolean {
+export function stride1(info: tf.backend_util.Conv2DInfo): boolean {
   return info.strideHeight === 1 && info.strideWidth === 1 && info.dilationHeight === 1 &&
     info.dilationWidth === 1 && info.dataFormat === 'channelsLast';
 }
@@ -127,7 +135,7 @@ export function address(backend: WasmHeapBackend, t: TensorInfo): number {
  * input every output pixel's window reads, without bounds checks. Rows or columns a 'valid'
  * window never reaches are left out.
  */
-function padInput(backend: WasmHeapBackend, x: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
+export function padInput(backend: WasmHeapBackend, x: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
   const [N, H, W, C] = x.shape as [number, number, number, number];
   const Hp = info.outHeight + info.filterHeight - 1;
   const Wp = info.outWidth + info.filterWidth - 1;
@@ -203,7 +211,7 @@ export function simdConv(
   const biasAt = bias ? address(backend, bias) : 0;
   const yAt = address(backend, y);
   programs.run(programName('conv'), splitRange(Ho, programs.threads).map(([i0, i1]) => [
-    xAt, wAt, biasAt, yAt, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, relu ? 1 : 0, i0, i1,
+    xAt, wAt, biasAt, yAt, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, relu ? 1 : 0, i0, i1, 0, 0, 0,
   ]));
   backend.disposeData(padded.dataId);
   return y;

@@ -1,0 +1,127 @@
+/**
+ * Winograd F(2×2, 3×3) on the wasm SIMD programs (src/backend/wasm/simd-winograd*.ts) against the
+ * cpu backend's direct convolution: plain, bias, bias + ReLU, 'same' and 'valid', chunks that split
+ * the tile rows of one image and cross image borders; which shapes it takes; that the kernel path
+ * uses it under its flag; determinism and freed temporaries.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs';
+import { startBackend } from '../src/backend/index.js';
+import { WASM_WINOGRAD_FLAG } from '../src/backend/flags.js';
+import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
+import { simdWinogradConv, winogradCovers } from '../src/backend/wasm/simd-winograd.js';
+import { Rng } from '../src/util/rng.js';
+import { maxRelativeError } from './helpers/arrays.js';
+
+interface Case { n: number; h: number; w: number; cin: number; cout: number; pad: 'same' | 'valid'; chunkFloats: number }
+
+// chunkFloats: 16·Tw·max(Ci, Co) floats is one tile row, so these give 1, 2 or 3 tile rows per
+// chunk (a chunk ending inside an image and one spanning two), or everything in one chunk.
+const cases: Case[] = [
+  { n: 1, h: 4, w: 4, cin: 4, cout: 8, pad: 'same', chunkFloats: 1 << 18 },
+  { n: 2, h: 6, w: 10, cin: 8, cout: 8, pad: 'same', chunkFloats: 16 * 5 * 8 * 2 },
+  { n: 3, h: 8, w: 8, cin: 12, cout: 16, pad: 'same', chunkFloats: 16 * 4 * 16 * 3 },
+  { n: 2, h: 10, w: 12, cin: 16, cout: 8, pad: 'valid', chunkFloats: 16 * 5 * 16 },
+  { n: 1, h: 16, w: 16, cin: 32, cout: 24, pad: 'same', chunkFloats: 1 << 18 },
+];
+
+function randomArray(size: number, seed: number): Float32Array {
+  const r = new Rng(seed);
+  return Float32Array.from({ length: size }, () => r.uniform(-1, 1));
+}
+
+const inputs = cases.map((c, i) => ({
+  x: randomArray(c.n * c.h * c.w * c.cin, 100 + i),
+  f: randomArray(9 * c.cin * c.cout, 200 + i),
+  b: randomArray(c.cout, 300 + i),
+}));
+
+const info = (c: Case) => tf.backend_util.computeConv2DInfo([c.n, c.h, c.w, c.cin], [3, 3, c.cin, c.cout], 1, 1, c.pad);
+
+/** conv, conv + bias, conv + bias + ReLU through the stock kernels of the current backend. */
+function reference(c: Case, i: number): Float32Array[] {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(inputs[i]!.x, [c.n, c.h, c.w, c.cin]);
+    const f = tf.tensor4d(inputs[i]!.f, [3, 3, c.cin, c.cout]);
+    const b = tf.tensor1d(inputs[i]!.b);
+    const y = tf.conv2d(x, f, 1, c.pad);
+    return [y, tf.add(y, b), tf.relu(tf.add(y, b))].map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+function winograd(c: Case, i: number): Float32Array[] {
+  const backend = tf.backend() as unknown as WasmHeapBackend;
+  return tf.tidy(() => {
+    const x = tf.tensor4d(inputs[i]!.x, [c.n, c.h, c.w, c.cin]);
+    const f = tf.tensor4d(inputs[i]!.f, [3, 3, c.cin, c.cout]);
+    const b = tf.tensor1d(inputs[i]!.b);
+    return ([[undefined, false], [b, false], [b, true]] as const).map(([bias, relu]) => {
+      const y = simdWinogradConv(backend, x, f, bias, relu, info(c), c.chunkFloats);
+      assert.ok(y, `covered: ${JSON.stringify(c)}`);
+      const out = tf.engine().makeTensorFromTensorInfo(y!);
+      return out.dataSync() as Float32Array;
+    });
+  });
+}
+
+test('Winograd F(2×2, 3×3) equals the cpu backend within 1e-5 relative: plain, bias, bias + ReLU, across chunks', async () => {
+  await startBackend('cpu');
+  const want = cases.map((c, i) => reference(c, i));
+  await startBackend('wasm');
+  cases.forEach((c, i) => {
+    const got = winograd(c, i);
+    got.forEach((g, k) => {
+      const err = maxRelativeError(g, want[i]![k]!, 1e-6);
+      assert.ok(err < 1e-5, `${['plain', 'bias', 'bias + relu'][k]} ${JSON.stringify(c)}: relative error ${err}`);
+    });
+    assert.ok(got[2]!.every((v) => v >= 0), 'ReLU applied');
+  });
+});
+
+test('Winograd: the same numbers whatever the chunk size, deterministic, temporaries freed', async () => {
+  await startBackend('wasm');
+  const c = cases[2]!;
+  const before = tf.engine().backend.numDataIds();
+  const whole = winograd({ ...c, chunkFloats: 1 << 20 }, 2);
+  const chunked = winograd(c, 2);
+  const again = winograd(c, 2);
+  assert.is(tf.engine().backend.numDataIds(), before, 'no tensors left in the backend');
+  for (let k = 0; k < 3; k++) {
+    assert.equal(Array.from(chunked[k]!), Array.from(whole[k]!), 'chunking does not change a bit');
+    assert.equal(Array.from(again[k]!), Array.from(chunked[k]!), 'repeatable');
+  }
+});
+
+test('Winograd takes 3×3 stride-1 convs with Ci % 4 = 0, Co % 8 = 0 and even outputs; the kernel uses it under its flag', async () => {
+  await startBackend('wasm');
+  const covers = (x: [number, number, number, number], f: [number, number, number, number], stride = 1, pad: 'same' | 'valid' = 'same') =>
+    winogradCovers(tf.backend_util.computeConv2DInfo(x, f, stride, 1, pad));
+  assert.ok(covers([2, 8, 8, 4], [3, 3, 4, 8]));
+  assert.not.ok(covers([2, 8, 8, 4], [5, 5, 4, 8]), '5×5');
+  assert.not.ok(covers([2, 8, 8, 4], [3, 3, 4, 8], 2), 'stride 2');
+  assert.not.ok(covers([2, 8, 8, 3], [3, 3, 3, 8]), 'Ci = 3');
+  assert.not.ok(covers([2, 8, 8, 4], [3, 3, 4, 12]), 'Co = 12');
+  assert.not.ok(covers([2, 7, 8, 4], [3, 3, 4, 8]), 'odd output height');
+  assert.ok(covers([2, 8, 8, 4], [3, 3, 4, 8], 1, 'valid'), "'valid', 6×6 out");
+  assert.not.ok(covers([2, 9, 8, 4], [3, 3, 4, 8], 1, 'valid'), "'valid', 7×6 out");
+  assert.ok(covers([1, 4, 4, 256], [3, 3, 256, 256]), 'a 2.4 MB filter (the direct program leaves it to XNNPACK)');
+  assert.not.ok(covers([1, 4, 4, 512], [3, 3, 512, 512]), 'a 9.4 MB filter stays with XNNPACK');
+
+  const c = cases[1]!;
+  const run = () => tf.tidy(() => {
+    const x = tf.tensor4d(inputs[1]!.x, [c.n, c.h, c.w, c.cin]);
+    const f = tf.tensor4d(inputs[1]!.f, [3, 3, c.cin, c.cout]);
+    return tf.conv2d(x, f, 1, c.pad).dataSync() as Float32Array;
+  });
+  tf.env().set(WASM_WINOGRAD_FLAG, true);
+  const viaKernel = run();
+  tf.env().set(WASM_WINOGRAD_FLAG, false);
+  const direct = run();
+  tf.env().set(WASM_WINOGRAD_FLAG, true);
+  assert.equal(Array.from(viaKernel), Array.from(winograd(c, 1)[0]!), 'Conv2D takes the Winograd path');
+  assert.ok(maxRelativeError(direct, viaKernel, 1e-6) < 1e-5, 'and the direct path agrees closely');
+  assert.not.equal(Array.from(direct), Array.from(viaKernel), 'the flag switches the path (other sums, other last bits)');
+});
+
+test.run();
