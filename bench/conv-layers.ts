@@ -3,9 +3,9 @@
  * SIMD programs (src/backend/wasm/simd-*.ts) against the XNNPACK-based kernels (`--against xnnpack`,
  * tfjs flags CTQUANT_WASM_SIMD_CONV / CTQUANT_WASM_SIMD_FILTER_GRAD) or, with `--against exact`,
  * the programs with relaxed-SIMD FMA against their exact mul + add encoding (CTQUANT_WASM_SIMD_RELAXED_FMA;
- * Node 20 needs `--experimental-wasm-relaxed-simd`), or, with `--against direct`, the forward pass by
- * Winograd F(2×2, 3×3) against the direct program (CTQUANT_WASM_WINOGRAD; GFLOP/s count the direct
- * FLOPs for both, so they compare as times do), alternating in one process, with GFLOP/s.
+ * Node 20 needs `--experimental-wasm-relaxed-simd`), or, with `--against direct`, Winograd
+ * F(2×2, 3×3) against the direct programs (CTQUANT_WASM_WINOGRAD; GFLOP/s count the direct FLOPs for
+ * both, so they compare as times do), alternating in one process, with GFLOP/s.
  *   node --import tsx bench/conv-layers.ts --threads 1 --batch 4 --reps 5
  *   node --experimental-wasm-relaxed-simd --import tsx bench/conv-layers.ts --against exact --reps 5
  */
@@ -61,9 +61,8 @@ for (const [size, ci, co] of SHAPES) {
     { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, ci, co] } as unknown as tf.NamedAttrMap) as tf.Tensor;
   const cells: string[] = [];
   // B is A with one flag off: the kernel's SIMD program (→ XNNPACK), relaxed FMA (→ exact) or
-  // Winograd (→ direct; the filter gradient has no Winograd form here, so its column is left out).
+  // Winograd (→ the direct programs).
   for (const [run, programFlag] of [[forward, SIMD_CONV_FLAG], [filterGrad, SIMD_FILTER_GRAD_FLAG]] as const) {
-    if (against === 'direct' && run === filterGrad) continue;
     const flag = against === 'exact' ? SIMD_RELAXED_FMA_FLAG : against === 'direct' ? WASM_WINOGRAD_FLAG : programFlag;
     const timesA: number[] = [];
     const timesB: number[] = [];

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
 import { WASM_WINOGRAD_FLAG } from '../src/backend/flags.js';
 import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
-import { simdWinogradConv, winogradCovers } from '../src/backend/wasm/simd-winograd.js';
+import { simdWinogradConv, simdWinogradFilterGradient, winogradCovers } from '../src/backend/wasm/simd-winograd.js';
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
 
@@ -79,6 +79,44 @@ test('Winograd F(2×2, 3×3) equals the cpu backend within 1e-5 relative: plain,
   });
 });
 
+/** The filter gradient of sum(conv(x, f) · weights) through the stock kernels of the current backend. */
+function referenceFilterGradient(c: Case, i: number): Float32Array {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(inputs[i]!.x, [c.n, c.h, c.w, c.cin]);
+    const f = tf.tensor4d(inputs[i]!.f, [3, 3, c.cin, c.cout]);
+    const y = tf.conv2d(x, f, 1, c.pad);
+    const dy = tf.tensor(randomArray(y.size, 400 + i), y.shape);
+    return tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, w as tf.Tensor4D, 1, c.pad), dy)))(f).dataSync() as Float32Array;
+  });
+}
+
+function winogradFilterGradient(c: Case, i: number, chunkFloats = c.chunkFloats): Float32Array {
+  const backend = tf.backend() as unknown as WasmHeapBackend;
+  return tf.tidy(() => {
+    const x = tf.tensor4d(inputs[i]!.x, [c.n, c.h, c.w, c.cin]);
+    const { outHeight, outWidth } = info(c);
+    const dy = tf.tensor(randomArray(c.n * outHeight * outWidth * c.cout, 400 + i), [c.n, outHeight, outWidth, c.cout]);
+    const dw = simdWinogradFilterGradient(backend, x, dy, info(c), chunkFloats);
+    assert.ok(dw, `covered: ${JSON.stringify(c)}`);
+    return tf.engine().makeTensorFromTensorInfo(dw!).dataSync() as Float32Array;
+  });
+}
+
+test('Winograd filter gradient equals the cpu backend within 1e-5 relative, across chunks; the same bits at any chunk size', async () => {
+  await startBackend('cpu');
+  const want = cases.map((c, i) => referenceFilterGradient(c, i));
+  await startBackend('wasm');
+  const before = tf.engine().backend.numDataIds();
+  cases.forEach((c, i) => {
+    const got = winogradFilterGradient(c, i);
+    const err = maxRelativeError(got, want[i]!, 1e-6);
+    assert.ok(err < 1e-5, `dW ${JSON.stringify(c)}: relative error ${err}`);
+  });
+  assert.equal(Array.from(winogradFilterGradient(cases[2]!, 2, 1 << 20)), Array.from(winogradFilterGradient(cases[2]!, 2)),
+    'chunking does not change a bit');
+  assert.is(tf.engine().backend.numDataIds(), before, 'no tensors left in the backend');
+});
+
 test('Winograd: the same numbers whatever the chunk size, deterministic, temporaries freed', async () => {
   await startBackend('wasm');
   const c = cases[2]!;
@@ -93,7 +131,7 @@ test('Winograd: the same numbers whatever the chunk size, deterministic, tempora
   }
 });
 
-test('Winograd takes 3×3 stride-1 convs with Ci % 4 = 0, Co % 8 = 0 and even outputs; the kernel uses it under its flag', async () => {
+test('Winograd takes 3×3 stride-1 convs with Ci % 4 = 0, Co % 8 = 0 and even outputs; the kernels use it under its flag', async () => {
   await startBackend('wasm');
   const covers = (x: [number, number, number, number], f: [number, number, number, number], stride = 1, pad: 'same' | 'valid' = 'same') =>
     winogradCovers(tf.backend_util.computeConv2DInfo(x, f, stride, 1, pad));
@@ -122,6 +160,20 @@ test('Winograd takes 3×3 stride-1 convs with Ci % 4 = 0, Co % 8 = 0 and even ou
   assert.equal(Array.from(viaKernel), Array.from(winograd(c, 1)[0]!), 'Conv2D takes the Winograd path');
   assert.ok(maxRelativeError(direct, viaKernel, 1e-6) < 1e-5, 'and the direct path agrees closely');
   assert.not.equal(Array.from(direct), Array.from(viaKernel), 'the flag switches the path (other sums, other last bits)');
+
+  const filterGradient = () => tf.tidy(() => {
+    const x = tf.tensor4d(inputs[1]!.x, [c.n, c.h, c.w, c.cin]);
+    const { outHeight, outWidth } = info(c);
+    const dy = tf.tensor(randomArray(c.n * outHeight * outWidth * c.cout, 401), [c.n, outHeight, outWidth, c.cout]);
+    return (tf.engine().runKernel('Conv2DBackpropFilter', { x, dy },
+      { strides: [1, 1], pad: c.pad, dataFormat: 'NHWC', filterShape: [3, 3, c.cin, c.cout] } as unknown as tf.NamedAttrMap) as tf.Tensor)
+      .dataSync() as Float32Array;
+  });
+  assert.equal(Array.from(filterGradient()), Array.from(winogradFilterGradient(c, 1)), 'Conv2DBackpropFilter takes it too');
+  tf.env().set(WASM_WINOGRAD_FLAG, false);
+  const directGradient = filterGradient();
+  tf.env().set(WASM_WINOGRAD_FLAG, true);
+  assert.ok(maxRelativeError(directGradient, filterGradient(), 1e-6) < 1e-5, 'and agrees with the direct filter gradient');
 });
 
 test.run();

@@ -32,8 +32,9 @@ export const SIMD_CONV_FLAG = 'CTQUANT_WASM_SIMD_CONV';
 export const SIMD_RELAXED_FMA_FLAG = 'CTQUANT_WASM_SIMD_RELAXED_FMA';
 
 /**
- * wasm: 3×3 stride-1 convolutions (forward passes and input gradients) by Winograd F(2×2, 3×3)
- * (wasm/simd-winograd.ts, true) or by the direct SIMD program (false). 2.25× fewer multiply-adds;
+ * wasm: 3×3 stride-1 convolutions (forward passes, input and filter gradients) by Winograd
+ * F(2×2, 3×3) (wasm/simd-winograd.ts, true) or by the direct SIMD programs (false), under
+ * SIMD_CONV_FLAG / SIMD_FILTER_GRAD_FLAG as those are. 2.25× fewer multiply-adds;
  * the results differ in the last bits (other sums), so a seed gives other (equally deterministic)
  * numbers with the flag off.
  */

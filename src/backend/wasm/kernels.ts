@@ -21,7 +21,7 @@ import { overrideKernel, registeredKernel } from '../kernel-override.js';
 import { backpropInputPadding } from '../kernel-geometry.js';
 import { inputGradientFilterTensor, type WasmHeapBackend } from './heap.js';
 import { simdConv, simdFilterGradient } from './simd-conv.js';
-import { simdWinogradConv } from './simd-winograd.js';
+import { simdWinogradConv, simdWinogradFilterGradient } from './simd-winograd.js';
 import { groupNormProgramsValidate, registerWasmGroupNormKernels } from './simd-group-norm.js';
 import { conv3dBackpropInput } from './conv3d.js';
 
@@ -113,8 +113,12 @@ function conv2dBackpropFilter({ inputs, backend, attrs }: BackpropFilterArgs): T
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode,
   );
-  const simd = tf.env().getBool(SIMD_FILTER_GRAD_FLAG) ? simdFilterGradient(backend as unknown as WasmHeapBackend, x, dy, info) : null;
-  if (simd) return simd;
+  if (tf.env().getBool(SIMD_FILTER_GRAD_FLAG)) {
+    const heap = backend as unknown as WasmHeapBackend;
+    const winograd = tf.env().getBool(WASM_WINOGRAD_FLAG) ? simdWinogradFilterGradient(heap, x, dy, info) : null;
+    const simd = winograd ?? simdFilterGradient(heap, x, dy, info);
+    if (simd) return simd;
+  }
   const im2col = tf.env().getBool(IM2COL_FLAG) || info.inChannels === 1;
   if (im2col && info.strideHeight === 1 && info.strideWidth === 1 && x.dtype === 'float32') {
     return filterGradIm2col(x, dy, info, backend);

@@ -122,6 +122,7 @@ export class FunctionWriter {
   }
   /** v128.store32_lane: lane `lane` of the vector on top of the stack, as one float, at (address below it) + offset bytes. */
   store32Lane(lane: number, offset = 0): this { return this.simd(0x5a, ALIGN_F32, ...leb128(offset), lane); }
+  f32x4Neg(): this { return this.simd(0xe1); }
   f32x4Add(): this { return this.simd(0xe4); }
   f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Mul(): this { return this.simd(0xe6); }

@@ -25,9 +25,12 @@ export const OUTPUT_CHANNEL_BLOCK = OUTPUT_VECTORS * 4;
 const PIXEL_BLOCK = 4;
 
 /**
- * `filterGradient(x, dy, dw, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, ciStart, ciEnd, chunkRows)`:
- * dw[kh,kw,ci,co] += Σ_{n,i,j} x[n, i+kh, j+kw, ci] · dy[n, i, j, co] for ci in [ciStart, ciEnd),
- * where x is the padded input [N, Hp, Wp, Ci], dy [N, Ho, Wo, Co], dw [KH, KW, Ci, Co]. Works
+ * `filterGradient(x, dy, dw, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, ciStart, ciEnd, chunkRows,
+ * xImageBytes, dyImageBytes, dwImageBytes)`: dw_n[kh,kw,ci,co] += Σ_{i,j} x_n[i+kh, j+kw, ci] ·
+ * dy_n[i, j, co] for every image n and ci in [ciStart, ciEnd), where image n of the padded input
+ * x_n [Hp, Wp, Ci] starts n·xImageBytes after x and dy_n [Ho, Wo, Co] n·dyImageBytes after dy
+ * (0: packed), and dw_n [KH, KW, Ci, Co] n·dwImageBytes after dw (0: one dw, summed over the
+ * images, the filter gradient; a dw per image gives Winograd's 16 products, simd-winograd.ts). Works
  * through `chunkRows` output rows at a time, all tiles of a chunk before the next, so the chunk
  * stays in cache. Threads given disjoint channel ranges write disjoint parts of dw, each in the
  * same order as one thread would. Needs Ci % 4 = 0 (and the range on multiples of 4), Co % 8 = 0.
@@ -35,11 +38,12 @@ const PIXEL_BLOCK = 4;
  */
 export function filterGradientProgram(multiplyAdd: MultiplyAddKind = 'exact'): FunctionWriter {
   const CB = FILTER_GRAD_INPUT_BLOCK;
-  const f = new FunctionWriter(15, 16, CB * OUTPUT_VECTORS + OUTPUT_VECTORS + 1, multiplyAdd);
-  const { x, dy, dw, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, ciStart, ciEnd, chunkRows } = f.names(
-    ['x', 'dy', 'dw', 'N', 'Ho', 'Wo', 'Hp', 'Wp', 'Ci', 'Co', 'KH', 'KW', 'ciStart', 'ciEnd', 'chunkRows'], 0);
-  const { n, i0, rows, xChunk, dyChunk, kh, kw, ci0, co0, acc, r, xp, dyp, dyEnd, xStride, dyStride } = f.names(
-    ['n', 'i0', 'rows', 'xChunk', 'dyChunk', 'kh', 'kw', 'ci0', 'co0', 'acc', 'r', 'xp', 'dyp', 'dyEnd', 'xStride', 'dyStride'],
+  const f = new FunctionWriter(18, 17, CB * OUTPUT_VECTORS + OUTPUT_VECTORS + 1, multiplyAdd);
+  const { x, dy, dw: gradients, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, ciStart, ciEnd, chunkRows, xImageBytes, dyImageBytes, dwImageBytes } = f.names(
+    ['x', 'dy', 'dw', 'N', 'Ho', 'Wo', 'Hp', 'Wp', 'Ci', 'Co', 'KH', 'KW', 'ciStart', 'ciEnd', 'chunkRows',
+      'xImageBytes', 'dyImageBytes', 'dwImageBytes'], 0);
+  const { n, i0, rows, xChunk, dyChunk, kh, kw, ci0, co0, acc, r, xp, dyp, dyEnd, xStride, dyStride, dw } = f.names(
+    ['n', 'i0', 'rows', 'xChunk', 'dyChunk', 'kh', 'kw', 'ci0', 'co0', 'acc', 'r', 'xp', 'dyp', 'dyEnd', 'xStride', 'dyStride', 'dw'],
     f.i32Local(0));
   const sums = Array.from({ length: CB * OUTPUT_VECTORS }, (_, k) => f.v128Local(k));
   const dyVec = Array.from({ length: OUTPUT_VECTORS }, (_, k) => f.v128Local(CB * OUTPUT_VECTORS + k));
@@ -53,12 +57,15 @@ export function filterGradientProgram(multiplyAdd: MultiplyAddKind = 'exact'): F
 
   f.get(Ci).i32Const(2).i32Shl().set(xStride);
   f.get(Co).i32Const(2).i32Shl().set(dyStride);
+  f.get(xImageBytes).i32Eqz().if().get(Hp).get(Wp).i32Mul().get(xStride).i32Mul().set(xImageBytes).end();
+  f.get(dyImageBytes).i32Eqz().if().get(Ho).get(Wo).i32Mul().get(dyStride).i32Mul().set(dyImageBytes).end();
   f.i32Const(0).set(n).loop();
+  f.get(gradients).get(n).get(dwImageBytes).i32Mul().i32Add().set(dw);
   f.i32Const(0).set(i0).loop();
-  // rows = min(chunkRows, Ho − i0); xChunk = x + (n·Hp + i0)·Wp·Ci·4; dyChunk = dy + (n·Ho + i0)·Wo·Co·4
+  // rows = min(chunkRows, Ho − i0); xChunk = x + n·xImageBytes + i0·Wp·Ci·4; dyChunk = dy + n·dyImageBytes + i0·Wo·Co·4
   f.get(chunkRows).get(Ho).get(i0).i32Sub().get(chunkRows).get(Ho).get(i0).i32Sub().i32LtU().select().set(rows);
-  f.get(x).get(n).get(Hp).i32Mul().get(i0).i32Add().get(Wp).i32Mul().get(xStride).i32Mul().i32Add().set(xChunk);
-  f.get(dy).get(n).get(Ho).i32Mul().get(i0).i32Add().get(Wo).i32Mul().get(dyStride).i32Mul().i32Add().set(dyChunk);
+  f.get(x).get(n).get(xImageBytes).i32Mul().i32Add().get(i0).get(Wp).i32Mul().get(xStride).i32Mul().i32Add().set(xChunk);
+  f.get(dy).get(n).get(dyImageBytes).i32Mul().i32Add().get(i0).get(Wo).i32Mul().get(dyStride).i32Mul().i32Add().set(dyChunk);
   f.i32Const(0).set(kh).loop();
   f.i32Const(0).set(kw).loop();
   f.get(ciStart).set(ci0).loop();

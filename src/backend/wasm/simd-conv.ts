@@ -18,7 +18,9 @@ import { assembleModule, runtimeHasRelaxedSimd, type ExportedFunction } from './
 import { convProgram, filterGradientProgram, FILTER_GRAD_INPUT_BLOCK, OUTPUT_CHANNEL_BLOCK } from './simd-conv-programs.js';
 import { groupNormApplyProgram, groupNormSumsProgram } from './simd-group-norm-programs.js';
 import { ProgramThreads, splitRange } from './simd-workers.js';
-import { winogradFilterProgram, winogradInputProgram, winogradOutputProgram } from './simd-winograd-programs.js';
+import {
+  winogradFilterGradientProgram, winogradFilterProgram, winogradInputProgram, winogradOutputGradientProgram, winogradOutputProgram,
+} from './simd-winograd-programs.js';
 
 type Program = (...args: number[]) => void;
 /** Exported names: the exact programs, and (where the runtime validates them) the relaxed ones. */
@@ -32,11 +34,13 @@ const GROUP_NORM_PROGRAMS = {
   groupNormGradSums: () => groupNormSumsProgram('backward'),
   groupNormGradApply: () => groupNormApplyProgram('backward'),
 };
-/** Winograd F(2×2, 3×3)'s transforms (simd-winograd.ts); its matrix products run on `conv`. */
+/** Winograd F(2×2, 3×3)'s transforms (simd-winograd.ts); its matrix products run on `conv` and `filterGradient`. */
 const WINOGRAD_PROGRAMS = {
   winogradFilter: winogradFilterProgram,
   winogradInput: winogradInputProgram,
   winogradOutput: winogradOutputProgram,
+  winogradOutputGradient: winogradOutputGradientProgram,
+  winogradFilterGradient: winogradFilterGradientProgram,
 };
 export type SimdProgramName = keyof typeof EXACT | keyof typeof GROUP_NORM_PROGRAMS | keyof typeof WINOGRAD_PROGRAMS;
 
@@ -57,7 +61,7 @@ export function programName(program: keyof typeof EXACT): string {
  * Output pixels per filter-gradient chunk: the chunk of x and dy a tile streams over stays in the
  * L1/L2 caches (at 16 channels, 256 pixels are 16 KB of dy and ~50 KB of x).
  */
-const FILTER_GRAD_CHUNK_PIXELS = 256;
+export const FILTER_GRAD_CHUNK_PIXELS = 256;
 
 /**
  * Largest filter the forward program takes: it rereads the filter for every block of 4 output
@@ -181,7 +185,7 @@ export function simdFilterGradient(
   const chunkRows = Math.max(1, Math.floor(FILTER_GRAD_CHUNK_PIXELS / Wo));
   const blocks = splitRange(Ci / FILTER_GRAD_INPUT_BLOCK, programs.threads);
   programs.run(programName('filterGradient'), blocks.map(([b0, b1]) => [
-    xAt, dyAt, dwAt, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, b0 * FILTER_GRAD_INPUT_BLOCK, b1 * FILTER_GRAD_INPUT_BLOCK, chunkRows,
+    xAt, dyAt, dwAt, N, Ho, Wo, Hp, Wp, Ci, Co, KH, KW, b0 * FILTER_GRAD_INPUT_BLOCK, b1 * FILTER_GRAD_INPUT_BLOCK, chunkRows, 0, 0, 0,
   ]));
   backend.disposeData(padded.dataId);
   return dw;

@@ -27,20 +27,32 @@ const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]] as const;
 const A_T = [[1, 1, 1, 0], [0, 1, -1, -1]] as const;
 
 /**
- * Pushes Σ_j coefficients[j] · value_j for v128 locals `values`: the positive terms first, then the
- * negative ones subtracted, then one multiply when the coefficients share a magnitude other than 1
- * (G's ½). Every row above has a positive coefficient, so no negation is needed.
+ * Pushes Σ_j coefficients[j] · value_j for v128 locals `values`, with as few multiplies as the
+ * coefficients allow: terms of equal magnitude are added and subtracted first (positive ones
+ * first), then scaled once unless the magnitude is 1; groups are summed, a group without a positive
+ * term subtracted, and a combination with no positive term at all negated at the end.
  */
 function emitCombination(f: FunctionWriter, coefficients: readonly number[], values: readonly number[]): void {
   const terms = coefficients.map((c, j) => ({ c, value: values[j]! })).filter((t) => t.c !== 0);
-  const scale = Math.abs(terms[0]!.c);
-  if (terms.some((t) => Math.abs(t.c) !== scale)) throw new Error('emitCombination: coefficients must share one magnitude');
-  const plus = terms.filter((t) => t.c > 0);
-  const minus = terms.filter((t) => t.c < 0);
-  if (plus.length === 0) throw new Error('emitCombination: needs a positive coefficient');
-  plus.forEach((t, k) => (f.get(t.value), k > 0 && f.f32x4Add()));
-  for (const t of minus) f.get(t.value).f32x4Sub();
-  if (scale !== 1) f.f32x4Const(scale).f32x4Mul();
+  if (terms.length === 0) throw new Error('emitCombination: all coefficients are 0');
+  const magnitudes = [...new Set(terms.map((t) => Math.abs(t.c)))];
+  const groups = magnitudes.map((magnitude) => {
+    const members = terms.filter((t) => Math.abs(t.c) === magnitude);
+    return { magnitude, plus: members.filter((t) => t.c > 0), minus: members.filter((t) => t.c < 0) };
+  });
+  const negateAll = groups.every((g) => g.plus.length === 0);
+  if (negateAll) for (const g of groups) [g.plus, g.minus] = [g.minus, g.plus];
+  // A group's sum (or, for a group without positive terms, the sum of its negated terms).
+  const emitGroup = (g: (typeof groups)[number], terms: typeof g.plus, subtracted: typeof g.plus) => {
+    terms.forEach((t, k) => (f.get(t.value), k > 0 && f.f32x4Add()));
+    for (const t of subtracted) f.get(t.value).f32x4Sub();
+    if (g.magnitude !== 1) f.f32x4Const(g.magnitude).f32x4Mul();
+  };
+  const positive = groups.filter((g) => g.plus.length > 0);
+  const negative = groups.filter((g) => g.plus.length === 0);
+  positive.forEach((g, k) => (emitGroup(g, g.plus, g.minus), k > 0 && f.f32x4Add()));
+  for (const g of negative) emitGroup(g, g.minus, []), f.f32x4Sub();
+  if (negateAll) f.f32x4Neg();
 }
 
 /**
@@ -204,6 +216,94 @@ export function winogradOutputProgram(): FunctionWriter {
   f.get(dst).get(pixelBytes).i32Add().set(dst); // the next tile starts two pixels on
   f.get(j).i32Const(1).i32Add().tee(j).get(Tw).i32LtU().brIf(0).end();
   f.get(r).i32Const(1).i32Add().tee(r).get(rEnd).i32LtU().brIf(0).end();
+  f.end();
+  return f;
+}
+
+/**
+ * `winogradOutputGradient(dy, dm, Th, Tw, Co, planeBytes, r0, rStart, rEnd)`: dM[k, t, co] =
+ * (A dY Aᵀ)[a, b] for the tiles of tile rows [rStart, rEnd), dY the 2×2 block of dy [N, 2·Th, 2·Tw, Co]
+ * the tile produced, k = 4a + b, planes and tiles laid out as winogradInput lays out V. The transpose
+ * of winogradOutput: the gradient that reaches the 16 products of a tile. Needs Co % 4 = 0.
+ */
+export function winogradOutputGradientProgram(): FunctionWriter {
+  const f = new FunctionWriter(9, 7 + 16 + 4, 4 + 8);
+  const { dy, dm, Tw, Co, planeBytes, r0, rStart, rEnd } = f.names(
+    ['dy', 'dm', 'Th', 'Tw', 'Co', 'planeBytes', 'r0', 'rStart', 'rEnd'], 0);
+  const { r, j, src, dst, srcEnd, rowBytes, pixelBytes } = f.names(
+    ['r', 'j', 'src', 'dst', 'srcEnd', 'rowBytes', 'pixelBytes'], f.i32Local(0));
+  const plane = Array.from({ length: 16 }, (_, k) => f.i32Local(7 + k));
+  const window = Array.from({ length: 4 }, (_, k) => f.i32Local(23 + k)); // a·rowBytes + b·pixelBytes at 2a + b
+  const block = Array.from({ length: 4 }, (_, k) => f.v128Local(k)); // dY[a][b] at 2a + b
+  const h = Array.from({ length: 8 }, (_, k) => f.v128Local(4 + k)); // (A dY)[a][b] at 2a + b
+  const A = [0, 1, 2, 3].map((row) => A_T.map((aRow) => aRow[row]!)); // 4×2
+
+  f.get(Co).i32Const(2).i32Shl().set(pixelBytes);
+  f.get(Tw).i32Const(1).i32Shl().get(pixelBytes).i32Mul().set(rowBytes);
+  setOffsets(f, plane, planeBytes);
+  window.forEach((local, k) => f.get(rowBytes).i32Const(k >> 1).i32Mul().get(pixelBytes).i32Const(k & 1).i32Mul().i32Add().set(local));
+  f.block().get(rStart).get(rEnd).i32LtU().i32Eqz().brIf(0);
+  f.get(rStart).set(r).loop();
+  f.get(r).i32Const(1).i32Shl().get(rowBytes).i32Mul().get(dy).i32Add().set(src); // output row 2r
+  f.get(r).get(r0).i32Sub().get(Tw).i32Mul().get(pixelBytes).i32Mul().get(dm).i32Add().set(dst);
+  f.i32Const(0).set(j).loop();
+  f.get(src).get(pixelBytes).i32Add().set(srcEnd);
+  f.loop(); // four channels at a time
+  for (let k = 0; k < 4; k++) emitAddress(f, src, window[k]!, k), f.v128Load().set(block[k]!);
+  for (let b = 0; b < 2; b++) {
+    for (let a = 0; a < 4; a++) emitCombination(f, A[a]!, [block[b]!, block[2 + b]!]), f.set(h[2 * a + b]!);
+  }
+  for (let a = 0; a < 4; a++) {
+    for (let b = 0; b < 4; b++) {
+      emitAddress(f, dst, plane[4 * a + b]!, 4 * a + b);
+      emitCombination(f, A[b]!, [h[2 * a]!, h[2 * a + 1]!]);
+      f.v128Store();
+    }
+  }
+  f.get(dst).i32Const(16).i32Add().set(dst);
+  f.get(src).i32Const(16).i32Add().tee(src).get(srcEnd).i32Ne().brIf(0).end();
+  f.get(src).get(pixelBytes).i32Add().set(src); // the next tile starts two pixels on
+  f.get(j).i32Const(1).i32Add().tee(j).get(Tw).i32LtU().brIf(0).end();
+  f.get(r).i32Const(1).i32Add().tee(r).get(rEnd).i32LtU().brIf(0).end();
+  f.end();
+  return f;
+}
+
+/**
+ * `winogradFilterGradient(du, dw, Ci, Co, planeBytes, ciStart, ciEnd)`: dw[kh, kw, ci, co] =
+ * (Gᵀ dU G)[kh, kw], dU[k, ci, co] (plane k at k·planeBytes after du) the gradient of the transformed
+ * filter U = G g Gᵀ summed over all tiles; the transpose of winogradFilter. Writes dw [3, 3, Ci, Co]
+ * for input channels [ciStart, ciEnd). Needs Co % 4 = 0.
+ */
+export function winogradFilterGradientProgram(): FunctionWriter {
+  const f = new FunctionWriter(7, 5 + 16, 4 + 12);
+  const { du, dw, Ci, Co, planeBytes, ciStart, ciEnd } = f.names(['du', 'dw', 'Ci', 'Co', 'planeBytes', 'ciStart', 'ciEnd'], 0);
+  const { ci, co, src, dst, tapBytes } = f.names(['ci', 'co', 'src', 'dst', 'tapBytes'], f.i32Local(0));
+  const plane = Array.from({ length: 16 }, (_, k) => f.i32Local(5 + k));
+  const column = Array.from({ length: 4 }, (_, k) => f.v128Local(k)); // dU[0..3][b] of one column
+  const h = Array.from({ length: 12 }, (_, k) => f.v128Local(4 + k)); // (Gᵀ dU)[kh][b] at 4·kh + b
+  const G_T = [0, 1, 2].map((kh) => G.map((gRow) => gRow[kh]!)); // 3×4
+
+  f.get(Ci).get(Co).i32Mul().i32Const(2).i32Shl().set(tapBytes);
+  setOffsets(f, plane, planeBytes);
+  f.block().get(ciStart).get(ciEnd).i32LtU().i32Eqz().brIf(0);
+  f.get(ciStart).set(ci).loop();
+  f.i32Const(0).set(co).loop();
+  f.get(ci).get(Co).i32Mul().get(co).i32Add().i32Const(2).i32Shl().tee(src).get(dw).i32Add().set(dst);
+  f.get(src).get(du).i32Add().set(src);
+  for (let b = 0; b < 4; b++) {
+    for (let a = 0; a < 4; a++) emitAddress(f, src, plane[4 * a + b]!, 4 * a + b), f.v128Load().set(column[a]!);
+    for (let kh = 0; kh < 3; kh++) emitCombination(f, G_T[kh]!, column), f.set(h[4 * kh + b]!);
+  }
+  for (let kh = 0; kh < 3; kh++) {
+    for (let kw = 0; kw < 3; kw++) {
+      f.get(dst).get(tapBytes).i32Const(3 * kh + kw).i32Mul().i32Add();
+      emitCombination(f, G_T[kw]!, [0, 1, 2, 3].map((b) => h[4 * kh + b]!));
+      f.v128Store();
+    }
+  }
+  f.get(co).i32Const(4).i32Add().tee(co).get(Co).i32LtU().brIf(0).end();
+  f.get(ci).i32Const(1).i32Add().tee(ci).get(ciEnd).i32LtU().brIf(0).end();
   f.end();
   return f;
 }

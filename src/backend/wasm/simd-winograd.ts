@@ -10,8 +10,8 @@
 import type { TensorInfo } from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs';
 import type { WasmHeapBackend } from './heap.js';
-import { address, padInput, programName, programsFor, stride1 } from './simd-conv.js';
-import { OUTPUT_CHANNEL_BLOCK } from './simd-conv-programs.js';
+import { address, FILTER_GRAD_CHUNK_PIXELS, padInput, programName, programsFor, stride1 } from './simd-conv.js';
+import { FILTER_GRAD_INPUT_BLOCK, OUTPUT_CHANNEL_BLOCK } from './simd-conv-programs.js';
 import { splitRange } from './simd-workers.js';
 
 /** Positions in a 4×4 tile: the number of matrix products. */
@@ -38,11 +38,43 @@ const CHUNK_FLOATS = 1 << 18;
  */
 const MAX_FILTER_BYTES = 4 << 20;
 
+/** Whether the Winograd programs take this convolution's shape (forward and filter gradient alike). */
+function tilesCover(info: tf.backend_util.Conv2DInfo): boolean {
+  const { inChannels: Ci, outChannels: Co, filterHeight: KH, filterWidth: KW, outHeight: Ho, outWidth: Wo, batchSize: N } = info;
+  return stride1(info) && KH === 3 && KW === 3 && Ci % FILTER_GRAD_INPUT_BLOCK === 0 && Co % OUTPUT_CHANNEL_BLOCK === 0 &&
+    Ho % 2 === 0 && Wo % 2 === 0 && N * Ho * Wo * Ci > 0;
+}
+
 /** Whether simdWinogradConv takes this convolution (shapes only; the caller checks the flag). */
 export function winogradCovers(info: tf.backend_util.Conv2DInfo): boolean {
-  const { inChannels: Ci, outChannels: Co, filterHeight: KH, filterWidth: KW, outHeight: Ho, outWidth: Wo, batchSize: N } = info;
-  return stride1(info) && KH === 3 && KW === 3 && Ci % 4 === 0 && Co % OUTPUT_CHANNEL_BLOCK === 0 &&
-    Ho % 2 === 0 && Wo % 2 === 0 && N * Ho * Wo * Ci > 0 && KH * KW * Ci * Co * 4 <= MAX_FILTER_BYTES;
+  return tilesCover(info) && 9 * info.inChannels * info.outChannels * 4 <= MAX_FILTER_BYTES;
+}
+
+/** Whether simdWinogradFilterGradient takes this convolution (no filter limit: dU is summed plane by plane). */
+export function winogradFilterGradientCovers(info: tf.backend_util.Conv2DInfo): boolean {
+  return tilesCover(info);
+}
+
+/** The tiles of a convolution and the chunks they stream through in. */
+interface Tiling {
+  Th: number; Tw: number; Hp: number; Wp: number;
+  /** Tile rows over all images (N·Th) and per chunk. */
+  tileRows: number; chunkRows: number;
+}
+
+function tiling(info: tf.backend_util.Conv2DInfo, chunkFloats: number): Tiling {
+  const { inChannels: Ci, outChannels: Co, outHeight: Ho, outWidth: Wo, batchSize: N } = info;
+  const [Th, Tw] = [Ho / 2, Wo / 2];
+  const chunkRows = Math.max(1, Math.min(N * Th, Math.floor(chunkFloats / (TILE_POSITIONS * Tw * Math.max(Ci, Co)))));
+  return { Th, Tw, Hp: Ho + 2, Wp: Wo + 2, tileRows: N * Th, chunkRows };
+}
+
+/** Bytes from one of the 16 planes of a chunk of `rows` tile rows with C channels to the next. */
+const planeBytes = (rows: number, t: Tiling, C: number) => (rows * t.Tw * C + PLANE_GAP_FLOATS) * 4;
+
+/** The chunks of tile rows: [first tile row, rows]. */
+function* chunks(t: Tiling): Generator<[number, number]> {
+  for (let r0 = 0; r0 < t.tileRows; r0 += t.chunkRows) yield [r0, Math.min(t.chunkRows, t.tileRows - r0)];
 }
 
 /**
@@ -60,32 +92,72 @@ export function simdWinogradConv(
   if (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== Co)) return null;
   const programs = programsFor(backend);
   if (!programs) return null;
-  const [Th, Tw] = [Ho / 2, Wo / 2];
-  const [Hp, Wp] = [Ho + 2, Wo + 2];
-  const tileRows = N * Th;
-  const chunkRows = Math.max(1, Math.min(tileRows, Math.floor(chunkFloats / (TILE_POSITIONS * Tw * Math.max(Ci, Co)))));
+  const t = tiling(info, chunkFloats);
   const padded = padInput(backend, x, info);
   const u = backend.makeOutput([TILE_POSITIONS, Ci, Co], 'float32');
-  const v = backend.makeOutput([TILE_POSITIONS, chunkRows * Tw * Ci + PLANE_GAP_FLOATS], 'float32');
-  const m = backend.makeOutput([TILE_POSITIONS, chunkRows * Tw * Co + PLANE_GAP_FLOATS], 'float32');
+  const v = backend.makeOutput([planeBytes(t.chunkRows, t, Ci) * TILE_POSITIONS / 4], 'float32');
+  const m = backend.makeOutput([planeBytes(t.chunkRows, t, Co) * TILE_POSITIONS / 4], 'float32');
   const y = backend.makeOutput([N, Ho, Wo, Co], 'float32');
-  const [xAt, wAt, uAt, vAt, mAt, yAt] = [padded, filter, u, v, m, y].map((t) => address(backend, t)) as
+  const [xAt, wAt, uAt, vAt, mAt, yAt] = [padded, filter, u, v, m, y].map((q) => address(backend, q)) as
     [number, number, number, number, number, number];
   const biasAt = bias ? address(backend, bias) : 0;
   programs.run('winogradFilter', splitRange(Ci, programs.threads).map(([c0, c1]) => [wAt, uAt, Ci, Co, c0, c1]));
   const conv = programName('conv');
-  for (let r0 = 0; r0 < tileRows; r0 += chunkRows) {
-    const rows = Math.min(chunkRows, tileRows - r0);
+  for (const [r0, rows] of chunks(t)) {
     const split = splitRange(rows, programs.threads);
-    const [vPlane, mPlane] = [Ci, Co].map((C) => (rows * Tw * C + PLANE_GAP_FLOATS) * 4) as [number, number];
-    programs.run('winogradInput', split.map(([a, b]) => [xAt, vAt, Th, Tw, Hp, Wp, Ci, vPlane, r0, r0 + a, r0 + b]));
+    const [vPlane, mPlane] = [planeBytes(rows, t, Ci), planeBytes(rows, t, Co)];
+    programs.run('winogradInput', split.map(([a, b]) => [xAt, vAt, t.Th, t.Tw, t.Hp, t.Wp, Ci, vPlane, r0, r0 + a, r0 + b]));
     // M_k = V_k · U_k for the 16 positions k: a 1×1 conv over `rows` × Tw "pixels" (tiles), one
     // filter U_k per "image" k.
     programs.run(conv, split.map(([a, b]) => [
-      vAt, uAt, 0, mAt, TILE_POSITIONS, rows, Tw, rows, Tw, Ci, Co, 1, 1, 0, a, b, Ci * Co * 4, vPlane, mPlane,
+      vAt, uAt, 0, mAt, TILE_POSITIONS, rows, t.Tw, rows, t.Tw, Ci, Co, 1, 1, 0, a, b, Ci * Co * 4, vPlane, mPlane,
     ]));
-    programs.run('winogradOutput', split.map(([a, b]) => [mAt, biasAt, yAt, Th, Tw, Co, mPlane, relu ? 1 : 0, r0, r0 + a, r0 + b]));
+    programs.run('winogradOutput', split.map(([a, b]) => [mAt, biasAt, yAt, t.Th, t.Tw, Co, mPlane, relu ? 1 : 0, r0, r0 + a, r0 + b]));
   }
-  for (const t of [padded, u, v, m]) backend.disposeData(t.dataId);
+  for (const q of [padded, u, v, m]) backend.disposeData(q.dataId);
   return y;
+}
+
+/**
+ * dW [3,3,Ci,Co] of a 3×3 stride-1 convolution by Winograd F(2×2, 3×3), or null when not covered
+ * (winogradFilterGradientCovers) or this runtime has no wasm SIMD. The forward pass is linear in g
+ * through U = G g Gᵀ, so its exact gradient runs the transforms transposed: dM = A dY Aᵀ per tile,
+ * dU_k = Σ_tiles V_kᵀ dM_k (16 products with the tiles as the inner dimension, on the filter
+ * gradient program), dW = Gᵀ dU G. 16 multiply-adds per tile and channel pair instead of 36.
+ * Shapes: x [N,H,W,Ci], dy [N,Ho,Wo,Co].
+ */
+export function simdWinogradFilterGradient(
+  backend: WasmHeapBackend, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo, chunkFloats = CHUNK_FLOATS,
+): TensorInfo | null {
+  const { inChannels: Ci, outChannels: Co } = info;
+  if (!winogradFilterGradientCovers(info) || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
+  const programs = programsFor(backend);
+  if (!programs) return null;
+  const t = tiling(info, chunkFloats);
+  const uPlane = (Ci * Co + PLANE_GAP_FLOATS) * 4;
+  const padded = padInput(backend, x, info);
+  const du = backend.makeOutput([uPlane * TILE_POSITIONS / 4], 'float32');
+  backend.typedArrayFromHeap(du).fill(0);
+  const v = backend.makeOutput([planeBytes(t.chunkRows, t, Ci) * TILE_POSITIONS / 4], 'float32');
+  const m = backend.makeOutput([planeBytes(t.chunkRows, t, Co) * TILE_POSITIONS / 4], 'float32');
+  const dw = backend.makeOutput([3, 3, Ci, Co], 'float32');
+  const [xAt, dyAt, duAt, vAt, mAt, dwAt] = [padded, dy, du, v, m, dw].map((q) => address(backend, q)) as
+    [number, number, number, number, number, number];
+  const channelBlocks = splitRange(Ci / FILTER_GRAD_INPUT_BLOCK, programs.threads);
+  const filterGradient = programName('filterGradient');
+  const productRows = Math.max(1, Math.floor(FILTER_GRAD_CHUNK_PIXELS / t.Tw));
+  for (const [r0, rows] of chunks(t)) {
+    const split = splitRange(rows, programs.threads);
+    const [vPlane, mPlane] = [planeBytes(rows, t, Ci), planeBytes(rows, t, Co)];
+    programs.run('winogradInput', split.map(([a, b]) => [xAt, vAt, t.Th, t.Tw, t.Hp, t.Wp, Ci, vPlane, r0, r0 + a, r0 + b]));
+    programs.run('winogradOutputGradient', split.map(([a, b]) => [dyAt, mAt, t.Th, t.Tw, Co, mPlane, r0, r0 + a, r0 + b]));
+    // dU_k += V_kᵀ dM_k: a 1×1 filter gradient over `rows` × Tw tiles, one dU_k per "image" k.
+    programs.run(filterGradient, channelBlocks.map(([b0, b1]) => [
+      vAt, mAt, duAt, TILE_POSITIONS, rows, t.Tw, rows, t.Tw, Ci, Co, 1, 1,
+      b0 * FILTER_GRAD_INPUT_BLOCK, b1 * FILTER_GRAD_INPUT_BLOCK, productRows, vPlane, mPlane, uPlane,
+    ]));
+  }
+  programs.run('winogradFilterGradient', splitRange(Ci, programs.threads).map(([c0, c1]) => [duAt, dwAt, Ci, Co, uPlane, c0, c1]));
+  for (const q of [padded, du, v, m]) backend.disposeData(q.dataId);
+  return dw;
 }
