@@ -175,7 +175,10 @@ test('a short training with the kernels follows the one without, and repeats its
   const again = withFlag(true, () => trainLosses(steps));
   assert.ok(on.every(Number.isFinite));
   assert.ok(on[steps - 1]! < on[0]!, `the loss falls: ${on}`);
-  assert.ok(maxRelativeError(on, off, 1) < 1e-4, `losses ${on} vs ${off}`);
+  // Adam's first steps move each weight by about lr·sign(g), so a last-bit difference in a near-zero
+  // gradient becomes a whole step: with the Winograd convolutions the two trajectories drift apart by
+  // up to 4e-4 within 5 steps at lr 1e-2 (2e-6 after the first). A wrong kernel is off by far more.
+  assert.ok(maxRelativeError(on, off, 1) < 1e-3, `losses ${on} vs ${off}`);
   assert.equal(again, on);
 });
 
