@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
 import { WASM_WINOGRAD_FLAG } from '../src/backend/flags.js';
 import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
-import { simdWinogradConv, simdWinogradFilterGradient, winogradCovers } from '../src/backend/wasm/simd-winograd.js';
+import { productRowTiles, simdWinogradConv, simdWinogradFilterGradient, winogradCovers } from '../src/backend/wasm/simd-winograd.js';
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
 
@@ -20,6 +20,7 @@ interface Case { n: number; h: number; w: number; cin: number; cout: number; pad
 // chunk (a chunk ending inside an image and one spanning two), or everything in one chunk.
 const cases: Case[] = [
   { n: 1, h: 4, w: 4, cin: 4, cout: 8, pad: 'same', chunkFloats: 1 << 18 },
+  { n: 4, h: 4, w: 4, cin: 8, cout: 16, pad: 'same', chunkFloats: 1 << 18 },
   { n: 2, h: 6, w: 10, cin: 8, cout: 8, pad: 'same', chunkFloats: 16 * 5 * 8 * 2 },
   { n: 3, h: 8, w: 8, cin: 12, cout: 16, pad: 'same', chunkFloats: 16 * 4 * 16 * 3 },
   { n: 2, h: 10, w: 12, cin: 16, cout: 8, pad: 'valid', chunkFloats: 16 * 5 * 16 },
@@ -129,6 +130,15 @@ test('Winograd: the same numbers whatever the chunk size, deterministic, tempora
     assert.equal(Array.from(chunked[k]!), Array.from(whole[k]!), 'chunking does not change a bit');
     assert.equal(Array.from(again[k]!), Array.from(chunked[k]!), 'repeatable');
   }
+});
+
+test('product rows group whole tile rows up to 64 tiles, one row per thread at least', () => {
+  assert.is(productRowTiles(8, 2, 1), 16, 'a 4×4 image, batch 4: all eight tile rows in one product row');
+  assert.is(productRowTiles(8, 2, 2), 8, 'two threads: two product rows');
+  assert.is(productRowTiles(16, 32, 1), 64, '64²: two tile rows');
+  assert.is(productRowTiles(5, 4, 1), 20, 'any divisor of the chunk');
+  assert.is(productRowTiles(7, 16, 1), 16, 'a prime number of rows over 64 tiles: no grouping');
+  assert.is(productRowTiles(4, 128, 2), 128, '256²: rows as they are');
 });
 
 test('Winograd takes 3×3 stride-1 convs with Ci % 4 = 0, Co % 8 = 0 and even outputs; the kernels use it under its flag', async () => {

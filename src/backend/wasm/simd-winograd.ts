@@ -72,6 +72,24 @@ function tiling(info: tf.backend_util.Conv2DInfo, chunkFloats: number): Tiling {
 /** Bytes from one of the 16 planes of a chunk of `rows` tile rows with C channels to the next. */
 const planeBytes = (rows: number, t: Tiling, C: number) => (rows * t.Tw * C + PLANE_GAP_FLOATS) * 4;
 
+/**
+ * Tiles per row of the product M = V·U (which runs as a 1×1 conv over [Ho', Wo'] "pixels"): the
+ * chunk's rows·Tw tiles are contiguous in V and M, so whole tile rows can be grouped into one longer
+ * product row. The conv program takes pixels four at a time; a 4×4 image has 2 tiles per row, which
+ * left it on its one-pixel path (20 GFLOP/s at 4², 256 → 256 channels). Groups up to MAX_PRODUCT_ROW
+ * tiles, keeping at least one product row per thread.
+ */
+export function productRowTiles(rows: number, Tw: number, threads: number): number {
+  let group = 1;
+  for (let g = 2; g <= rows; g++) {
+    if (rows % g === 0 && g * Tw <= MAX_PRODUCT_ROW && rows / g >= Math.min(threads, rows)) group = g;
+  }
+  return group * Tw;
+}
+
+/** Longest product row productRowTiles makes by grouping (a row of ≤ 64 tiles of ≤ 256 channels stays in L1/L2). */
+const MAX_PRODUCT_ROW = 64;
+
 /** The chunks of tile rows: [first tile row, rows]. */
 function* chunks(t: Tiling): Generator<[number, number]> {
   for (let r0 = 0; r0 < t.tileRows; r0 += t.chunkRows) yield [r0, Math.min(t.chunkRows, t.tileRows - r0)];
@@ -107,10 +125,12 @@ export function simdWinogradConv(
     const split = splitRange(rows, programs.threads);
     const [vPlane, mPlane] = [planeBytes(rows, t, Ci), planeBytes(rows, t, Co)];
     programs.run('winogradInput', split.map(([a, b]) => [xAt, vAt, t.Th, t.Tw, t.Hp, t.Wp, Ci, vPlane, r0, r0 + a, r0 + b]));
-    // M_k = V_k · U_k for the 16 positions k: a 1×1 conv over `rows` × Tw "pixels" (tiles), one
-    // filter U_k per "image" k.
-    programs.run(conv, split.map(([a, b]) => [
-      vAt, uAt, 0, mAt, TILE_POSITIONS, rows, t.Tw, rows, t.Tw, Ci, Co, 1, 1, 0, a, b, Ci * Co * 4, vPlane, mPlane,
+    // M_k = V_k · U_k for the 16 positions k: a 1×1 conv over the chunk's tiles as "pixels" (rows of
+    // rowTiles), one filter U_k per "image" k.
+    const rowTiles = productRowTiles(rows, t.Tw, programs.threads);
+    const productRows = (rows * t.Tw) / rowTiles;
+    programs.run(conv, splitRange(productRows, programs.threads).map(([a, b]) => [
+      vAt, uAt, 0, mAt, TILE_POSITIONS, productRows, rowTiles, productRows, rowTiles, Ci, Co, 1, 1, 0, a, b, Ci * Co * 4, vPlane, mPlane,
     ]));
     programs.run('winogradOutput', split.map(([a, b]) => [mAt, biasAt, yAt, t.Th, t.Tw, Co, mPlane, relu ? 1 : 0, r0, r0 + a, r0 + b]));
   }
