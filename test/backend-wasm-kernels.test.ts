@@ -10,6 +10,8 @@ import { IM2COL_FLAG, WASM_FILTER_ROTATION_FLAG } from '../src/backend/flags.js'
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
 import { rotatedSwappedFilter } from '../src/backend/kernel-geometry.js';
+import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
+import { simdTransposedProduct } from '../src/backend/wasm/simd-conv.js';
 
 interface Case {
   n: number; h: number; w: number; cin: number; cout: number; k: number; stride: 1 | 2; pad: 'same' | 'valid';
@@ -100,6 +102,9 @@ test('wasm matMul with transposes (matmul gradients) equals cpu, batched and not
   const shapes: Array<[number[], number[], boolean, boolean]> = [
     [[7, 5], [5, 3], false, false], [[5, 7], [5, 3], true, false], [[7, 5], [3, 5], false, true],
     [[5, 7], [3, 5], true, true], [[2, 6, 4], [2, 6, 3], true, false], [[2, 4, 6], [2, 3, 6], false, true],
+    // aᵀ·b through the SIMD filter-gradient program (M % 4 = 0, N % 8 = 0, batch 1): K in chunks of
+    // 200 pixels, a prime K in one row, rank 2 and 3.
+    [[600, 12], [600, 24], true, false], [[1, 37, 4], [1, 37, 8], true, false], [[1, 24, 8], [1, 24, 16], true, false],
   ];
   const data = shapes.map(([a, b]) => [randomArray(rng, a.reduce((x, y) => x * y)), randomArray(rng, b.reduce((x, y) => x * y))]);
   const compute = () => shapes.map(([sa, sb, ta, tb], i) =>
@@ -107,7 +112,20 @@ test('wasm matMul with transposes (matmul gradients) equals cpu, batched and not
   await startBackend('cpu');
   const reference = compute();
   await startBackend('wasm');
-  compute().forEach((got, i) => assert.ok(maxRelativeError(got, reference[i]!, 1e-6) < 1e-5, `matMul case ${i}`));
+  const got = compute();
+  got.forEach((g, i) => assert.ok(maxRelativeError(g, reference[i]!, 1e-6) < 1e-5, `matMul case ${i}`));
+  const backend = tf.backend() as unknown as WasmHeapBackend;
+  shapes.forEach(([sa, sb, ta, tb], i) => {
+    if (!ta || tb || i < 6) return;
+    const direct = tf.tidy(() => {
+      const product = simdTransposedProduct(backend, tf.tensor(data[i]![0]!, sa), tf.tensor(data[i]![1]!, sb));
+      assert.ok(product, `covered: case ${i}`);
+      return tf.engine().makeTensorFromTensorInfo(product!).dataSync() as Float32Array;
+    });
+    assert.equal(Array.from(got[i]!), Array.from(direct), `case ${i} takes the SIMD path`);
+  });
+  assert.is(simdTransposedProduct(backend, tf.zeros([2, 6, 4]), tf.zeros([2, 6, 8])), null, 'batch 2 stays with XNNPACK');
+  assert.is(simdTransposedProduct(backend, tf.zeros([6, 6]), tf.zeros([6, 8])), null, 'M = 6');
 });
 
 test('the input gradient\'s filter (rotated 180°, in/out swapped) equals tf.reverse + tf.transpose bit for bit', async () => {

@@ -20,7 +20,7 @@ import { IM2COL_FLAG, SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG, WASM_FILTER_ROTATIO
 import { overrideKernel, registeredKernel } from '../kernel-override.js';
 import { backpropInputPadding } from '../kernel-geometry.js';
 import { inputGradientFilterTensor, type WasmHeapBackend } from './heap.js';
-import { simdConv, simdFilterGradient } from './simd-conv.js';
+import { simdConv, simdFilterGradient, simdTransposedProduct } from './simd-conv.js';
 import { simdWinogradConv, simdWinogradFilterGradient } from './simd-winograd.js';
 import { groupNormProgramsValidate, registerWasmGroupNormKernels } from './simd-group-norm.js';
 import { conv3dBackpropInput } from './conv3d.js';
@@ -286,8 +286,16 @@ interface BatchMatMulArgs {
   attrs: { transposeA: boolean; transposeB: boolean };
 }
 
-/** a·b with transposes done by the Transpose kernel, then the stock (XNNPACK-fast) untransposed matmul. */
+/**
+ * aᵀ·b (a long inner dimension, a small result: the up-convolution's weight gradient) through the
+ * SIMD filter-gradient program where it covers the shapes (flag SIMD_FILTER_GRAD); otherwise a·b
+ * with transposes done by the Transpose kernel, then the stock (XNNPACK-fast) untransposed matmul.
+ */
 function batchMatMul({ inputs, backend, attrs }: BatchMatMulArgs): TensorInfo {
+  if (attrs.transposeA && !attrs.transposeB && tf.env().getBool(SIMD_FILTER_GRAD_FLAG)) {
+    const product = simdTransposedProduct(backend as unknown as WasmHeapBackend, inputs.a, inputs.b);
+    if (product) return product;
+  }
   const swapLast = (t: TensorInfo) => {
     const r = t.shape.length;
     const perm = Array.from({ length: r }, (_, i) => (i < r - 2 ? i : 2 * r - 3 - i));
