@@ -30,9 +30,11 @@ export type NoiseTransform = 'uniform' | 'logistic' | 'gumbel';
 export const NOISE_KERNEL = 'CtquantNoise';
 
 /**
- * Adam's update of n variables, in place: inputs {g0, m0, v0, x0, …, g(n−1), …}, attrs {beta1,
- * beta2, stepSize, epsilonHat, rateScales [n]}; no outputs: m, v and x are rewritten, so each must
- * be the only user of its data (train/adam.ts makes sure). Same arithmetic as train/adam.ts's tf ops.
+ * Adam's update of n variables: inputs {g0, m0, v0, x0, …, g(n−1), …}, attrs {beta1, beta2,
+ * stepSize, epsilonHat, rateScales [n]}. m and v are rewritten in place, so each must be the only
+ * user of its data (train/adam.ts makes sure); x is rewritten in place too (webgpu: no outputs) or
+ * returned as n fresh tensors x0', … (wasm, whose XNNPACK caches filters by data id), which
+ * train/adam.ts assigns. Same arithmetic as train/adam.ts's tf ops.
  */
 export const ADAM_UPDATE_KERNEL = 'CtquantAdamUpdate';
 

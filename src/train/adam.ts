@@ -57,11 +57,15 @@ export class Adam {
     });
   }
 
-  /** The same update through the backend's fused kernel (ADAM_UPDATE_KERNEL), writing m, v and x in place. */
+  /**
+   * The same update through the backend's fused kernel (ADAM_UPDATE_KERNEL), writing m and v in
+   * place, and x in place or (where the kernel returns one per variable) into a fresh tensor.
+   */
   private applyFused(grads: (tf.Tensor | null)[], stepSize: number, epsilonHat: number): void {
     const backend = tf.backend();
     const inputs: Record<string, tf.Tensor> = {};
     const rateScales: number[] = [];
+    const updated: tf.Variable[] = [];
     this.variables.forEach((x, i) => {
       const g = grads[i];
       if (!g) return;
@@ -76,9 +80,17 @@ export class Adam {
       const slot = rateScales.length;
       Object.assign(inputs, { [`g${slot}`]: g, [`m${slot}`]: this.m[i]!, [`v${slot}`]: this.v[i]!, [`x${slot}`]: x });
       rateScales.push(this.rateScales[i] ?? 1);
+      updated.push(x);
     });
     if (rateScales.length === 0) return;
-    tf.engine().runKernel(ADAM_UPDATE_KERNEL, inputs, { beta1: this.beta1, beta2: this.beta2, stepSize, epsilonHat, rateScales });
+    const out = tf.engine().runKernel(ADAM_UPDATE_KERNEL, inputs, { beta1: this.beta1, beta2: this.beta2, stepSize, epsilonHat, rateScales });
+    const fresh = Array.isArray(out) ? out : [out];
+    if (fresh.length === 0) return;
+    if (fresh.length !== updated.length) throw new Error(`Adam: ${ADAM_UPDATE_KERNEL} returned ${fresh.length} tensors for ${updated.length} variables`);
+    fresh.forEach((t, k) => {
+      updated[k]!.assign(t);
+      t.dispose();
+    });
   }
 
   /** Moments, in variable order: [m0..mk, v0..vk]. */

@@ -22,6 +22,7 @@ import { backpropInputPadding } from '../kernel-geometry.js';
 import { inputGradientFilterTensor, type WasmHeapBackend } from './heap.js';
 import { simdConv, simdFilterGradient, simdTransposedProduct } from './simd-conv.js';
 import { simdWinogradConv, simdWinogradFilterGradient } from './simd-winograd.js';
+import { registerWasmAdamKernel } from './simd-adam.js';
 import { groupNormProgramsValidate, registerWasmGroupNormKernels } from './simd-group-norm.js';
 import { conv3dBackpropInput } from './conv3d.js';
 
@@ -57,7 +58,10 @@ export function registerWasmTrainingKernels(): void {
       return batchMatMul as unknown as KernelFunc;
     });
   }
-  if (groupNormProgramsValidate()) registerWasmGroupNormKernels();
+  if (groupNormProgramsValidate()) {
+    registerWasmGroupNormKernels();
+    registerWasmAdamKernel(); // the same SIMD module: where it validates, so does the Adam program
+  }
 }
 
 /** Runs another registered wasm kernel by name. */

@@ -126,6 +126,9 @@ export class FunctionWriter {
   f32x4Add(): this { return this.simd(0xe4); }
   f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Mul(): this { return this.simd(0xe6); }
+  f32x4Div(): this { return this.simd(0xe7); }
+  /** Lane-wise square root, correctly rounded (IEEE 754), as Math.sqrt then Math.fround would give. */
+  f32x4Sqrt(): this { return this.simd(0xe3); }
   /** Lane-wise a > b as an all-ones / all-zeros mask (false where either is NaN). */
   f32x4Gt(): this { return this.simd(0x44); }
   v128And(): this { return this.simd(0x4e); }

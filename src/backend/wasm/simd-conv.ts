@@ -21,6 +21,7 @@ import { ProgramThreads, splitRange } from './simd-workers.js';
 import {
   winogradFilterGradientProgram, winogradFilterProgram, winogradInputProgram, winogradOutputGradientProgram, winogradOutputProgram,
 } from './simd-winograd-programs.js';
+import { adamUpdateProgram } from './simd-adam-programs.js';
 
 type Program = (...args: number[]) => void;
 /** Exported names: the exact programs, and (where the runtime validates them) the relaxed ones. */
@@ -42,7 +43,9 @@ const WINOGRAD_PROGRAMS = {
   winogradOutputGradient: winogradOutputGradientProgram,
   winogradFilterGradient: winogradFilterGradientProgram,
 };
-export type SimdProgramName = keyof typeof EXACT | keyof typeof GROUP_NORM_PROGRAMS | keyof typeof WINOGRAD_PROGRAMS;
+/** Adam's update (simd-adam.ts). */
+const ADAM_PROGRAMS = { adamUpdate: adamUpdateProgram };
+export type SimdProgramName = keyof typeof EXACT | keyof typeof GROUP_NORM_PROGRAMS | keyof typeof WINOGRAD_PROGRAMS | keyof typeof ADAM_PROGRAMS;
 
 /**
  * Whether the programs now multiply-add with f32x4.relaxed_madd: the flag is on (off by default) and
@@ -97,6 +100,7 @@ export function programsFor(backend: WasmHeapBackend): ProgramThreads | null {
       { name: EXACT.conv, body: convProgram('exact') },
       ...Object.entries(GROUP_NORM_PROGRAMS).map(([name, body]) => ({ name, body: body() })),
       ...Object.entries(WINOGRAD_PROGRAMS).map(([name, body]) => ({ name, body: body() })),
+      ...Object.entries(ADAM_PROGRAMS).map(([name, body]) => ({ name, body: body() })),
     ];
     // One module holds both encodings, so the flag can switch between them at any time (A/B benches).
     if (runtimeHasRelaxedSimd()) {
