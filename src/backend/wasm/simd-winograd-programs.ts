@@ -112,6 +112,31 @@ function emitAddress(f: FunctionWriter, pointer: number, offset: number, k: numb
   if (k > 0) f.get(offset).i32Add();
 }
 
+/** Stores the 16 values of a tile, value(a, b) pushed by `emitValue`, at dst + plane offset k = 4a + b. */
+function storePlanes(f: FunctionWriter, dst: number, plane: readonly number[], emitValue: (a: number, b: number) => void): void {
+  for (let a = 0; a < 4; a++) {
+    for (let b = 0; b < 4; b++) {
+      emitAddress(f, dst, plane[4 * a + b]!, 4 * a + b);
+      emitValue(a, b);
+      f.v128Store();
+    }
+  }
+}
+
+/**
+ * Closes the loops of a program that reads one tile's pixels at src (four channels a step, up to
+ * srcEnd) and writes its 16 planes at dst: both advance a vector, the next tile starts two pixels on,
+ * then the tile-column (j < Tw) and tile-row (r < rEnd) loops and the range guard end.
+ */
+function closeTileLoops(f: FunctionWriter, l: Record<'src' | 'dst' | 'srcEnd' | 'pixelBytes' | 'j' | 'Tw' | 'r' | 'rEnd', number>): void {
+  f.get(l.dst).i32Const(16).i32Add().set(l.dst);
+  f.get(l.src).i32Const(16).i32Add().tee(l.src).get(l.srcEnd).i32Ne().brIf(0).end();
+  f.get(l.src).get(l.pixelBytes).i32Add().set(l.src);
+  f.get(l.j).i32Const(1).i32Add().tee(l.j).get(l.Tw).i32LtU().brIf(0).end();
+  f.get(l.r).i32Const(1).i32Add().tee(l.r).get(l.rEnd).i32LtU().brIf(0).end();
+  f.end();
+}
+
 /**
  * `winogradInput(xp, v, Th, Tw, Hp, Wp, Ci, planeBytes, r0, rStart, rEnd)`: V[k, t, c] =
  * (Bᵀ d B)[a, b] for the tiles of tile rows [rStart, rEnd), d the 4×4 window of the padded input
@@ -147,19 +172,8 @@ export function winogradInputProgram(): FunctionWriter {
     for (let a = 0; a < 4; a++) emitAddress(f, src, window[4 * a + b]!, 4 * a + b), f.v128Load().set(column[a]!);
     for (let a = 0; a < 4; a++) emitCombination(f, B_T[a]!, column), f.set(t[4 * a + b]!);
   }
-  for (let a = 0; a < 4; a++) {
-    for (let b = 0; b < 4; b++) {
-      emitAddress(f, dst, plane[4 * a + b]!, 4 * a + b);
-      emitCombination(f, B_T[b]!, [0, 1, 2, 3].map((q) => t[4 * a + q]!));
-      f.v128Store();
-    }
-  }
-  f.get(dst).i32Const(16).i32Add().set(dst);
-  f.get(src).i32Const(16).i32Add().tee(src).get(srcEnd).i32Ne().brIf(0).end();
-  f.get(src).get(pixelBytes).i32Add().set(src); // the next window starts two pixels on
-  f.get(j).i32Const(1).i32Add().tee(j).get(Tw).i32LtU().brIf(0).end();
-  f.get(r).i32Const(1).i32Add().tee(r).get(rEnd).i32LtU().brIf(0).end();
-  f.end();
+  storePlanes(f, dst, plane, (a, b) => emitCombination(f, B_T[b]!, [0, 1, 2, 3].map((q) => t[4 * a + q]!)));
+  closeTileLoops(f, { src, dst, srcEnd, pixelBytes, j, Tw, r, rEnd });
   return f;
 }
 
@@ -253,19 +267,8 @@ export function winogradOutputGradientProgram(): FunctionWriter {
   for (let b = 0; b < 2; b++) {
     for (let a = 0; a < 4; a++) emitCombination(f, A[a]!, [block[b]!, block[2 + b]!]), f.set(h[2 * a + b]!);
   }
-  for (let a = 0; a < 4; a++) {
-    for (let b = 0; b < 4; b++) {
-      emitAddress(f, dst, plane[4 * a + b]!, 4 * a + b);
-      emitCombination(f, A[b]!, [h[2 * a]!, h[2 * a + 1]!]);
-      f.v128Store();
-    }
-  }
-  f.get(dst).i32Const(16).i32Add().set(dst);
-  f.get(src).i32Const(16).i32Add().tee(src).get(srcEnd).i32Ne().brIf(0).end();
-  f.get(src).get(pixelBytes).i32Add().set(src); // the next tile starts two pixels on
-  f.get(j).i32Const(1).i32Add().tee(j).get(Tw).i32LtU().brIf(0).end();
-  f.get(r).i32Const(1).i32Add().tee(r).get(rEnd).i32LtU().brIf(0).end();
-  f.end();
+  storePlanes(f, dst, plane, (a, b) => emitCombination(f, A[b]!, [h[2 * a]!, h[2 * a + 1]!]));
+  closeTileLoops(f, { src, dst, srcEnd, pixelBytes, j, Tw, r, rEnd });
   return f;
 }
 
