@@ -5,14 +5,15 @@
  * the programs with relaxed-SIMD FMA against their exact mul + add encoding (CTQUANT_WASM_SIMD_RELAXED_FMA;
  * Node 20 needs `--experimental-wasm-relaxed-simd`), or, with `--against direct`, Winograd
  * F(2×2, 3×3) against the direct programs (CTQUANT_WASM_WINOGRAD; GFLOP/s count the direct FLOPs for
- * both, so they compare as times do), alternating in one process, with GFLOP/s.
+ * both, so they compare as times do), or, with `--against f2`, Winograd F(4×4, 3×3) against F(2×2, 3×3)
+ * (CTQUANT_WASM_WINOGRAD_F4), alternating in one process, with GFLOP/s.
  *   node --import tsx bench/conv-layers.ts --threads 1 --batch 4 --reps 5
  *   node --experimental-wasm-relaxed-simd --import tsx bench/conv-layers.ts --against exact --reps 5
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
-import { SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG, SIMD_RELAXED_FMA_FLAG, WASM_WINOGRAD_FLAG } from '../src/backend/flags.js';
+import { SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG, SIMD_RELAXED_FMA_FLAG, WASM_WINOGRAD_F4_FLAG, WASM_WINOGRAD_FLAG } from '../src/backend/flags.js';
 import { relaxedFmaInUse } from '../src/backend/wasm/simd-conv.js';
 
 const { values } = parseArgs({
@@ -25,12 +26,12 @@ const threads = Number(values.threads);
 const batch = Number(values.batch);
 const reps = Number(values.reps);
 const against = values.against;
-if (against !== 'xnnpack' && against !== 'exact' && against !== 'direct') throw new Error('--against: xnnpack, exact or direct');
+if (against !== 'xnnpack' && against !== 'exact' && against !== 'direct' && against !== 'f2') throw new Error('--against: xnnpack, exact, direct or f2');
 const started = await startBackend('wasm', () => {}, { wasmThreads: threads });
 if (against === 'exact' && !relaxedFmaInUse()) {
   throw new Error('--against exact: this runtime has no relaxed SIMD (Node 20: run node with --experimental-wasm-relaxed-simd)');
 }
-const [labelA, labelB] = against === 'exact' ? ['relaxed', 'exact'] : against === 'direct' ? ['winograd', 'direct'] : ['simd', 'xnnpack'];
+const [labelA, labelB] = against === 'exact' ? ['relaxed', 'exact'] : against === 'direct' ? ['winograd', 'direct'] : against === 'f2' ? ['F4', 'F2'] : ['simd', 'xnnpack'];
 console.log(`wasm: ${started.detail}; batch ${batch}; median of ${reps}, ${labelA} and ${labelB} alternating`);
 
 /** [size, input channels, output channels]: the U-Net's (base 16, depth 4, 256²) convolutions by level. */
@@ -60,10 +61,10 @@ for (const [size, ci, co] of SHAPES) {
   const filterGrad = () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy },
     { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, ci, co] } as unknown as tf.NamedAttrMap) as tf.Tensor;
   const cells: string[] = [];
-  // B is A with one flag off: the kernel's SIMD program (→ XNNPACK), relaxed FMA (→ exact) or
-  // Winograd (→ the direct programs).
+  // B is A with one flag off: the kernel's SIMD program (→ XNNPACK), relaxed FMA (→ exact),
+  // Winograd (→ the direct programs) or F(4×4) (→ F(2×2)).
   for (const [run, programFlag] of [[forward, SIMD_CONV_FLAG], [filterGrad, SIMD_FILTER_GRAD_FLAG]] as const) {
-    const flag = against === 'exact' ? SIMD_RELAXED_FMA_FLAG : against === 'direct' ? WASM_WINOGRAD_FLAG : programFlag;
+    const flag = against === 'exact' ? SIMD_RELAXED_FMA_FLAG : against === 'direct' ? WASM_WINOGRAD_FLAG : against === 'f2' ? WASM_WINOGRAD_F4_FLAG : programFlag;
     const timesA: number[] = [];
     const timesB: number[] = [];
     medianMs(run, flag, true, []); // warm-up of both

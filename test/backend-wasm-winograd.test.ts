@@ -1,16 +1,17 @@
 /**
- * Winograd F(2×2, 3×3) on the wasm SIMD programs (src/backend/wasm/simd-winograd*.ts) against the
- * cpu backend's direct convolution: plain, bias, bias + ReLU, 'same' and 'valid', chunks that split
- * the tile rows of one image and cross image borders; which shapes it takes; that the kernel path
- * uses it under its flag; determinism and freed temporaries.
+ * Winograd F(2×2, 3×3) and F(4×4, 3×3) on the wasm SIMD programs (src/backend/wasm/simd-winograd*.ts)
+ * against the cpu backend's direct convolution: plain, bias, bias + ReLU, 'same' and 'valid', chunks
+ * that split the tile rows of one image and cross image borders; which shapes each takes; that the
+ * kernel path uses them under their flags; determinism and freed temporaries.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
-import { WASM_WINOGRAD_FLAG } from '../src/backend/flags.js';
+import { WASM_WINOGRAD_F4_FLAG, WASM_WINOGRAD_FLAG } from '../src/backend/flags.js';
 import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
-import { productRowTiles, simdWinogradConv, simdWinogradFilterGradient, winogradCovers } from '../src/backend/wasm/simd-winograd.js';
+import { productRowTiles, simdWinogradConv, simdWinogradFilterGradient, winogradCovers, winogradTileFor } from '../src/backend/wasm/simd-winograd.js';
+import { F2x2, F4x4, type WinogradTile } from '../src/backend/wasm/simd-winograd-programs.js';
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
 
@@ -51,14 +52,14 @@ function reference(c: Case, i: number): Float32Array[] {
   });
 }
 
-function winograd(c: Case, i: number): Float32Array[] {
+function winograd(c: Case, i: number, tile: WinogradTile = F2x2): Float32Array[] {
   const backend = tf.backend() as unknown as WasmHeapBackend;
   return tf.tidy(() => {
     const x = tf.tensor4d(inputs[i]!.x, [c.n, c.h, c.w, c.cin]);
     const f = tf.tensor4d(inputs[i]!.f, [3, 3, c.cin, c.cout]);
     const b = tf.tensor1d(inputs[i]!.b);
     return ([[undefined, false], [b, false], [b, true]] as const).map(([bias, relu]) => {
-      const y = simdWinogradConv(backend, x, f, bias, relu, info(c), c.chunkFloats);
+      const y = simdWinogradConv(backend, x, f, bias, relu, info(c), c.chunkFloats, tile);
       assert.ok(y, `covered: ${JSON.stringify(c)}`);
       const out = tf.engine().makeTensorFromTensorInfo(y!);
       return out.dataSync() as Float32Array;
@@ -91,13 +92,13 @@ function referenceFilterGradient(c: Case, i: number): Float32Array {
   });
 }
 
-function winogradFilterGradient(c: Case, i: number, chunkFloats = c.chunkFloats): Float32Array {
+function winogradFilterGradient(c: Case, i: number, chunkFloats = c.chunkFloats, tile: WinogradTile = F2x2): Float32Array {
   const backend = tf.backend() as unknown as WasmHeapBackend;
   return tf.tidy(() => {
     const x = tf.tensor4d(inputs[i]!.x, [c.n, c.h, c.w, c.cin]);
     const { outHeight, outWidth } = info(c);
     const dy = tf.tensor(randomArray(c.n * outHeight * outWidth * c.cout, 400 + i), [c.n, outHeight, outWidth, c.cout]);
-    const dw = simdWinogradFilterGradient(backend, x, dy, info(c), chunkFloats);
+    const dw = simdWinogradFilterGradient(backend, x, dy, info(c), chunkFloats, tile);
     assert.ok(dw, `covered: ${JSON.stringify(c)}`);
     return tf.engine().makeTensorFromTensorInfo(dw!).dataSync() as Float32Array;
   });
@@ -130,6 +131,77 @@ test('Winograd: the same numbers whatever the chunk size, deterministic, tempora
     assert.equal(Array.from(chunked[k]!), Array.from(whole[k]!), 'chunking does not change a bit');
     assert.equal(Array.from(again[k]!), Array.from(chunked[k]!), 'repeatable');
   }
+});
+
+/** The cases whose output sides are multiples of 4 (F(4×4)'s tiles), with chunks of 36-plane tile rows. */
+const f4Cases = cases.map((c, i) => ({ c, i })).filter(({ c }) => {
+  const { outHeight, outWidth } = info(c);
+  return outHeight % 4 === 0 && outWidth % 4 === 0;
+});
+
+test('Winograd F(4×4, 3×3) equals the cpu backend within 5e-5 relative: forward (plain, bias, ReLU) and filter gradient, across chunks', async () => {
+  assert.ok(f4Cases.length >= 4, 'enough cases of F(4×4) shape');
+  await startBackend('cpu');
+  const want = f4Cases.map(({ c, i }) => ({ y: reference(c, i), dw: referenceFilterGradient(c, i) }));
+  await startBackend('wasm');
+  const before = tf.engine().backend.numDataIds();
+  f4Cases.forEach(({ c, i }, k) => {
+    // One tile row of F(4×4) is 36·Tw·max(Ci, Co) floats: a chunk of one row crosses tile rows and images.
+    const oneRow = 36 * (info(c).outWidth / 4) * Math.max(c.cin, c.cout);
+    for (const chunkFloats of [c.chunkFloats, oneRow]) {
+      const got = winograd({ ...c, chunkFloats }, i, F4x4);
+      got.forEach((g, j) => {
+        const err = maxRelativeError(g, want[k]!.y[j]!, 1e-6);
+        assert.ok(err < 5e-5, `F4 ${['plain', 'bias', 'bias + relu'][j]} ${JSON.stringify(c)}: relative error ${err}`);
+      });
+      const dwErr = maxRelativeError(winogradFilterGradient(c, i, chunkFloats, F4x4), want[k]!.dw, 1e-6);
+      assert.ok(dwErr < 5e-5, `F4 dW ${JSON.stringify(c)}: relative error ${dwErr}`);
+    }
+    assert.equal(Array.from(winograd(c, i, F4x4)[2]!), Array.from(winograd({ ...c, chunkFloats: 1 << 20 }, i, F4x4)[2]!),
+      'chunking does not change a bit');
+  });
+  assert.is(tf.engine().backend.numDataIds(), before, 'no tensors left in the backend');
+});
+
+test('F(4×4) runs where the output sides are multiples of 4 and its flag is on; the kernels take it; F(2×2) elsewhere', async () => {
+  await startBackend('wasm');
+  const conv = (n: number, h: number, w: number, pad: 'same' | 'valid' = 'same') =>
+    tf.backend_util.computeConv2DInfo([n, h, w, 8], [3, 3, 8, 8], 1, 1, pad);
+  assert.is(winogradTileFor(conv(2, 8, 8), true), F4x4);
+  assert.is(winogradTileFor(conv(2, 8, 8), false), F2x2, 'flag off');
+  assert.is(winogradTileFor(conv(2, 6, 8), true), F2x2, 'height 6');
+  assert.is(winogradTileFor(conv(2, 10, 10, 'valid'), true), F4x4, "'valid', 8×8 out");
+  assert.is(winogradTileFor(conv(2, 10, 12, 'valid'), true), F2x2, "'valid', 8×10 out");
+  const backend = tf.backend() as unknown as WasmHeapBackend;
+  const c = cases[2]!; // 6×10 outputs: F(4×4) does not fit
+  tf.tidy(() => {
+    const x = tf.tensor4d(inputs[2]!.x, [c.n, c.h, c.w, c.cin]);
+    const f = tf.tensor4d(inputs[2]!.f, [3, 3, c.cin, c.cout]);
+    assert.is(simdWinogradConv(backend, x, f, undefined, false, info(c), 1 << 18, F4x4), null, 'not a multiple of 4: null');
+  });
+
+  const { c: c4, i: i4 } = f4Cases[1]!;
+  const viaKernels = () => tf.tidy(() => {
+    const x = tf.tensor4d(inputs[i4]!.x, [c4.n, c4.h, c4.w, c4.cin]);
+    const f = tf.tensor4d(inputs[i4]!.f, [3, 3, c4.cin, c4.cout]);
+    const { outHeight, outWidth } = info(c4);
+    const dy = tf.tensor(randomArray(c4.n * outHeight * outWidth * c4.cout, 400 + i4), [c4.n, outHeight, outWidth, c4.cout]);
+    const y = tf.conv2d(x, f, 1, c4.pad).dataSync() as Float32Array;
+    const dw = (tf.engine().runKernel('Conv2DBackpropFilter', { x, dy },
+      { strides: [1, 1], pad: c4.pad, dataFormat: 'NHWC', filterShape: [3, 3, c4.cin, c4.cout] } as unknown as tf.NamedAttrMap) as tf.Tensor)
+      .dataSync() as Float32Array;
+    return { y, dw };
+  });
+  tf.env().set(WASM_WINOGRAD_F4_FLAG, true);
+  try {
+    const on = viaKernels();
+    assert.equal(Array.from(on.y), Array.from(winograd(c4, i4, F4x4)[0]!), 'Conv2D takes F(4×4) under the flag');
+    assert.equal(Array.from(on.dw), Array.from(winogradFilterGradient(c4, i4, c4.chunkFloats, F4x4)), 'Conv2DBackpropFilter too');
+  } finally {
+    tf.env().set(WASM_WINOGRAD_F4_FLAG, false);
+  }
+  const off = viaKernels();
+  assert.equal(Array.from(off.y), Array.from(winograd(c4, i4, F2x2)[0]!), 'flag off: F(2×2)');
 });
 
 test('product rows group whole tile rows up to 64 tiles, one row per thread at least', () => {

@@ -40,6 +40,14 @@ export const SIMD_RELAXED_FMA_FLAG = 'CTQUANT_WASM_SIMD_RELAXED_FMA';
  */
 export const WASM_WINOGRAD_FLAG = 'CTQUANT_WASM_WINOGRAD';
 
+/**
+ * wasm, under WASM_WINOGRAD_FLAG: Winograd F(4×4, 3×3) where a convolution's output sides are
+ * multiples of 4 (true; 36 products per 16 outputs, 4× fewer multiply-adds than direct) or
+ * F(2×2, 3×3) everywhere (false). F(4×4)'s larger transform coefficients cost accuracy (about 10×
+ * F(2×2)'s rounding error, still ~1e-6 relative); the default is chosen by measurement (BENCHMARKS.md).
+ */
+export const WASM_WINOGRAD_F4_FLAG = 'CTQUANT_WASM_WINOGRAD_F4';
+
 /** wasm: the memory-bound kernels in JS over the heap (wasm/memory-kernels.ts; true) or the stock ones. */
 export const WASM_JS_KERNELS_FLAG = 'CTQUANT_WASM_JS_KERNELS';
 
@@ -72,6 +80,7 @@ const DEFAULTS: Record<string, boolean> = {
   [SIMD_FILTER_GRAD_FLAG]: true,
   [SIMD_CONV_FLAG]: true,
   [WASM_WINOGRAD_FLAG]: true,
+  [WASM_WINOGRAD_F4_FLAG]: false,
   [SIMD_RELAXED_FMA_FLAG]: false,
   [WASM_JS_KERNELS_FLAG]: true,
   [WASM_FILTER_ROTATION_FLAG]: true,

@@ -19,7 +19,8 @@ import { convProgram, filterGradientProgram, FILTER_GRAD_INPUT_BLOCK, OUTPUT_CHA
 import { groupNormApplyProgram, groupNormSumsProgram } from './simd-group-norm-programs.js';
 import { ProgramThreads, splitRange } from './simd-workers.js';
 import {
-  winogradFilterGradientProgram, winogradFilterProgram, winogradInputProgram, winogradOutputGradientProgram, winogradOutputProgram,
+  F4x4, winogradFilterGradientProgram, winogradFilterProgram, winogradInputProgram, winogradOutputGradientProgram,
+  winogradOutputProgram,
 } from './simd-winograd-programs.js';
 import { adamUpdateProgram } from './simd-adam-programs.js';
 
@@ -35,13 +36,21 @@ const GROUP_NORM_PROGRAMS = {
   groupNormGradSums: () => groupNormSumsProgram('backward'),
   groupNormGradApply: () => groupNormApplyProgram('backward'),
 };
-/** Winograd F(2×2, 3×3)'s transforms (simd-winograd.ts); its matrix products run on `conv` and `filterGradient`. */
+/**
+ * Winograd F(2×2, 3×3)'s and F(4×4, 3×3)'s (suffix 4) transforms (simd-winograd.ts); their matrix
+ * products run on `conv` and `filterGradient`.
+ */
 const WINOGRAD_PROGRAMS = {
-  winogradFilter: winogradFilterProgram,
-  winogradInput: winogradInputProgram,
-  winogradOutput: winogradOutputProgram,
-  winogradOutputGradient: winogradOutputGradientProgram,
-  winogradFilterGradient: winogradFilterGradientProgram,
+  winogradFilter: () => winogradFilterProgram(),
+  winogradInput: () => winogradInputProgram(),
+  winogradOutput: () => winogradOutputProgram(),
+  winogradOutputGradient: () => winogradOutputGradientProgram(),
+  winogradFilterGradient: () => winogradFilterGradientProgram(),
+  winogradFilter4: () => winogradFilterProgram(F4x4),
+  winogradInput4: () => winogradInputProgram(F4x4),
+  winogradOutput4: () => winogradOutputProgram(F4x4),
+  winogradOutputGradient4: () => winogradOutputGradientProgram(F4x4),
+  winogradFilterGradient4: () => winogradFilterGradientProgram(F4x4),
 };
 /** Adam's update (simd-adam.ts). */
 const ADAM_PROGRAMS = { adamUpdate: adamUpdateProgram };

@@ -1,8 +1,9 @@
 /**
  * 3×3 stride-1 convolutions (forward passes, and the input gradients conv2dBackpropInput turns into
- * forward passes) by Winograd F(2×2, 3×3) on ctquant's SIMD programs (simd-winograd-programs.ts):
- * the filter is transformed once, then the input streams through in chunks of tile rows
- * (transform → 16 matrix products on the conv program as 1×1 convs → inverse transform, bias, ReLU),
+ * forward passes) by Winograd F(2×2, 3×3) or F(4×4, 3×3) on ctquant's SIMD programs
+ * (simd-winograd-programs.ts): the filter is transformed once, then the input streams through in
+ * chunks of tile rows (transform → n² matrix products on the conv program as 1×1 convs → inverse
+ * transform, bias, ReLU),
  * so a chunk's transformed input and products stay in cache and the extra memory stays bounded.
  * Each output is computed the same way at any thread count (threads take disjoint tile rows), so
  * results are deterministic; they differ from the direct program's in the last bits (other sums).
@@ -12,10 +13,23 @@ import * as tf from '@tensorflow/tfjs';
 import type { WasmHeapBackend } from './heap.js';
 import { address, FILTER_GRAD_CHUNK_PIXELS, padInput, programName, programsFor, stride1 } from './simd-conv.js';
 import { FILTER_GRAD_INPUT_BLOCK, OUTPUT_CHANNEL_BLOCK } from './simd-conv-programs.js';
+import { F2x2, F4x4, type WinogradTile } from './simd-winograd-programs.js';
 import { splitRange } from './simd-workers.js';
+import { WASM_WINOGRAD_F4_FLAG } from '../flags.js';
 
-/** Positions in a 4×4 tile: the number of matrix products. */
-const TILE_POSITIONS = 16;
+/**
+ * The tile a convolution runs with: F(4×4, 3×3) under its flag where the output's sides are
+ * multiples of 4, otherwise F(2×2, 3×3). `f4` defaults to the flag (tests pass it).
+ */
+export function winogradTileFor(info: tf.backend_util.Conv2DInfo, f4 = tf.env().getBool(WASM_WINOGRAD_F4_FLAG)): WinogradTile {
+  return f4 && info.outHeight % 4 === 0 && info.outWidth % 4 === 0 ? F4x4 : F2x2;
+}
+
+const tileFits = (info: tf.backend_util.Conv2DInfo, tile: WinogradTile) => info.outHeight % tile.m === 0 && info.outWidth % tile.m === 0;
+
+/** The program of a transform for a tile: F(4×4)'s carry the suffix 4 (simd-conv.ts). */
+const programFor = (name: 'winogradFilter' | 'winogradInput' | 'winogradOutput' | 'winogradOutputGradient' | 'winogradFilterGradient', tile: WinogradTile) =>
+  (tile.m === 4 ? `${name}4` : name) as Parameters<typeof programName>[0];
 
 /**
  * Floats between the 16 planes of V and M beyond their data: one cache line. Planes of a power-of-two
@@ -57,19 +71,23 @@ export function winogradFilterGradientCovers(info: tf.backend_util.Conv2DInfo): 
 
 /** The tiles of a convolution and the chunks they stream through in. */
 interface Tiling {
+  tile: WinogradTile;
+  /** Matrix products per tile: n² positions of the input window. */
+  positions: number;
   Th: number; Tw: number; Hp: number; Wp: number;
   /** Tile rows over all images (N·Th) and per chunk. */
   tileRows: number; chunkRows: number;
 }
 
-function tiling(info: tf.backend_util.Conv2DInfo, chunkFloats: number): Tiling {
+function tiling(info: tf.backend_util.Conv2DInfo, chunkFloats: number, tile: WinogradTile): Tiling {
   const { inChannels: Ci, outChannels: Co, outHeight: Ho, outWidth: Wo, batchSize: N } = info;
-  const [Th, Tw] = [Ho / 2, Wo / 2];
-  const chunkRows = Math.max(1, Math.min(N * Th, Math.floor(chunkFloats / (TILE_POSITIONS * Tw * Math.max(Ci, Co)))));
-  return { Th, Tw, Hp: Ho + 2, Wp: Wo + 2, tileRows: N * Th, chunkRows };
+  const positions = tile.n * tile.n;
+  const [Th, Tw] = [Ho / tile.m, Wo / tile.m];
+  const chunkRows = Math.max(1, Math.min(N * Th, Math.floor(chunkFloats / (positions * Tw * Math.max(Ci, Co)))));
+  return { tile, positions, Th, Tw, Hp: Ho + 2, Wp: Wo + 2, tileRows: N * Th, chunkRows };
 }
 
-/** Bytes from one of the 16 planes of a chunk of `rows` tile rows with C channels to the next. */
+/** Bytes from one of the n² planes of a chunk of `rows` tile rows with C channels to the next. */
 const planeBytes = (rows: number, t: Tiling, C: number) => (rows * t.Tw * C + PLANE_GAP_FLOATS) * 4;
 
 /**
@@ -96,70 +114,72 @@ function* chunks(t: Tiling): Generator<[number, number]> {
 }
 
 /**
- * y = act(conv(x, filter) + bias) (act: identity or ReLU) by Winograd F(2×2, 3×3), or null when not
- * covered (winogradCovers) or this runtime has no wasm SIMD. Shapes: x [N,H,W,Ci], filter
+ * y = act(conv(x, filter) + bias) (act: identity or ReLU) by Winograd F(2×2, 3×3) or F(4×4, 3×3)
+ * (`tile`: winogradTileFor), or null when not covered (winogradCovers, the output's sides not multiples
+ * of the tile's) or this runtime has no wasm SIMD. Shapes: x [N,H,W,Ci], filter
  * [3,3,Ci,Co], bias [Co], y [N,Ho,Wo,Co]. `chunkFloats` bounds a chunk (tests shrink it to cross
  * chunk borders on small tensors; the numbers do not depend on it).
  */
 export function simdWinogradConv(
   backend: WasmHeapBackend, x: TensorInfo, filter: TensorInfo, bias: TensorInfo | undefined, relu: boolean,
-  info: tf.backend_util.Conv2DInfo, chunkFloats = CHUNK_FLOATS,
+  info: tf.backend_util.Conv2DInfo, chunkFloats = CHUNK_FLOATS, tile = winogradTileFor(info),
 ): TensorInfo | null {
   const { inChannels: Ci, outChannels: Co, outHeight: Ho, outWidth: Wo, batchSize: N } = info;
-  if (!winogradCovers(info) || x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
+  if (!winogradCovers(info) || !tileFits(info, tile) || x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
   if (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== Co)) return null;
   const programs = programsFor(backend);
   if (!programs) return null;
-  const t = tiling(info, chunkFloats);
+  const t = tiling(info, chunkFloats, tile);
   const padded = padInput(backend, x, info);
-  const u = backend.makeOutput([TILE_POSITIONS, Ci, Co], 'float32');
-  const v = backend.makeOutput([planeBytes(t.chunkRows, t, Ci) * TILE_POSITIONS / 4], 'float32');
-  const m = backend.makeOutput([planeBytes(t.chunkRows, t, Co) * TILE_POSITIONS / 4], 'float32');
+  const u = backend.makeOutput([t.positions, Ci, Co], 'float32');
+  const v = backend.makeOutput([planeBytes(t.chunkRows, t, Ci) * t.positions / 4], 'float32');
+  const m = backend.makeOutput([planeBytes(t.chunkRows, t, Co) * t.positions / 4], 'float32');
   const y = backend.makeOutput([N, Ho, Wo, Co], 'float32');
   const [xAt, wAt, uAt, vAt, mAt, yAt] = [padded, filter, u, v, m, y].map((q) => address(backend, q)) as
     [number, number, number, number, number, number];
   const biasAt = bias ? address(backend, bias) : 0;
-  programs.run('winogradFilter', splitRange(Ci, programs.threads).map(([c0, c1]) => [wAt, uAt, Ci, Co, c0, c1]));
+  programs.run(programFor('winogradFilter', t.tile), splitRange(Ci, programs.threads).map(([c0, c1]) => [wAt, uAt, Ci, Co, c0, c1]));
   const conv = programName('conv');
   for (const [r0, rows] of chunks(t)) {
     const split = splitRange(rows, programs.threads);
     const [vPlane, mPlane] = [planeBytes(rows, t, Ci), planeBytes(rows, t, Co)];
-    programs.run('winogradInput', split.map(([a, b]) => [xAt, vAt, t.Th, t.Tw, t.Hp, t.Wp, Ci, vPlane, r0, r0 + a, r0 + b]));
+    programs.run(programFor('winogradInput', t.tile), split.map(([a, b]) => [xAt, vAt, t.Th, t.Tw, t.Hp, t.Wp, Ci, vPlane, r0, r0 + a, r0 + b]));
     // M_k = V_k · U_k for the 16 positions k: a 1×1 conv over the chunk's tiles as "pixels" (rows of
     // rowTiles), one filter U_k per "image" k.
     const rowTiles = productRowTiles(rows, t.Tw, programs.threads);
     const productRows = (rows * t.Tw) / rowTiles;
     programs.run(conv, splitRange(productRows, programs.threads).map(([a, b]) => [
-      vAt, uAt, 0, mAt, TILE_POSITIONS, productRows, rowTiles, productRows, rowTiles, Ci, Co, 1, 1, 0, a, b, Ci * Co * 4, vPlane, mPlane,
+      vAt, uAt, 0, mAt, t.positions, productRows, rowTiles, productRows, rowTiles, Ci, Co, 1, 1, 0, a, b, Ci * Co * 4, vPlane, mPlane,
     ]));
-    programs.run('winogradOutput', split.map(([a, b]) => [mAt, biasAt, yAt, t.Th, t.Tw, Co, mPlane, relu ? 1 : 0, r0, r0 + a, r0 + b]));
+    programs.run(programFor('winogradOutput', t.tile), split.map(([a, b]) => [mAt, biasAt, yAt, t.Th, t.Tw, Co, mPlane, relu ? 1 : 0, r0, r0 + a, r0 + b]));
   }
   for (const q of [padded, u, v, m]) backend.disposeData(q.dataId);
   return y;
 }
 
 /**
- * dW [3,3,Ci,Co] of a 3×3 stride-1 convolution by Winograd F(2×2, 3×3), or null when not covered
+ * dW [3,3,Ci,Co] of a 3×3 stride-1 convolution by Winograd F(2×2, 3×3) or F(4×4, 3×3) (`tile`), or null when not covered
  * (winogradFilterGradientCovers) or this runtime has no wasm SIMD. The forward pass is linear in g
  * through U = G g Gᵀ, so its exact gradient runs the transforms transposed: dM = A dY Aᵀ per tile,
- * dU_k = Σ_tiles V_kᵀ dM_k (16 products with the tiles as the inner dimension, on the filter
- * gradient program), dW = Gᵀ dU G. 16 multiply-adds per tile and channel pair instead of 36.
+ * dU_k = Σ_tiles V_kᵀ dM_k (n² products with the tiles as the inner dimension, on the filter
+ * gradient program), dW = Gᵀ dU G. n² multiply-adds per tile and channel pair instead of 9m².
  * Shapes: x [N,H,W,Ci], dy [N,Ho,Wo,Co].
  */
 export function simdWinogradFilterGradient(
   backend: WasmHeapBackend, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo, chunkFloats = CHUNK_FLOATS,
+  tile = winogradTileFor(info),
 ): TensorInfo | null {
   const { inChannels: Ci, outChannels: Co } = info;
-  if (!winogradFilterGradientCovers(info) || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
+  if (!winogradFilterGradientCovers(info) || !tileFits(info, tile) || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
   const programs = programsFor(backend);
   if (!programs) return null;
-  const t = tiling(info, chunkFloats);
+  const t = tiling(info, chunkFloats, tile);
   const uPlane = (Ci * Co + PLANE_GAP_FLOATS) * 4;
   const padded = padInput(backend, x, info);
-  const du = backend.makeOutput([uPlane * TILE_POSITIONS / 4], 'float32');
+  const du = backend.makeOutput([uPlane * t.positions / 4], 'float32');
   backend.typedArrayFromHeap(du).fill(0);
-  const v = backend.makeOutput([planeBytes(t.chunkRows, t, Ci) * TILE_POSITIONS / 4], 'float32');
-  const m = backend.makeOutput([planeBytes(t.chunkRows, t, Co) * TILE_POSITIONS / 4], 'float32');
+  const v = backend.makeOutput([planeBytes(t.chunkRows, t, Ci) * t.positions / 4], 'float32');
+  const m = backend.makeOutput([planeBytes(t.chunkRows, t, Co) * t.positions / 4], 'float32');
   const dw = backend.makeOutput([3, 3, Ci, Co], 'float32');
   const [xAt, dyAt, duAt, vAt, mAt, dwAt] = [padded, dy, du, v, m, dw].map((q) => address(backend, q)) as
     [number, number, number, number, number, number];
@@ -169,15 +189,15 @@ export function simdWinogradFilterGradient(
   for (const [r0, rows] of chunks(t)) {
     const split = splitRange(rows, programs.threads);
     const [vPlane, mPlane] = [planeBytes(rows, t, Ci), planeBytes(rows, t, Co)];
-    programs.run('winogradInput', split.map(([a, b]) => [xAt, vAt, t.Th, t.Tw, t.Hp, t.Wp, Ci, vPlane, r0, r0 + a, r0 + b]));
-    programs.run('winogradOutputGradient', split.map(([a, b]) => [dyAt, mAt, t.Th, t.Tw, Co, mPlane, r0, r0 + a, r0 + b]));
+    programs.run(programFor('winogradInput', t.tile), split.map(([a, b]) => [xAt, vAt, t.Th, t.Tw, t.Hp, t.Wp, Ci, vPlane, r0, r0 + a, r0 + b]));
+    programs.run(programFor('winogradOutputGradient', t.tile), split.map(([a, b]) => [dyAt, mAt, t.Th, t.Tw, Co, mPlane, r0, r0 + a, r0 + b]));
     // dU_k += V_kᵀ dM_k: a 1×1 filter gradient over `rows` × Tw tiles, one dU_k per "image" k.
     programs.run(filterGradient, channelBlocks.map(([b0, b1]) => [
-      vAt, mAt, duAt, TILE_POSITIONS, rows, t.Tw, rows, t.Tw, Ci, Co, 1, 1,
+      vAt, mAt, duAt, t.positions, rows, t.Tw, rows, t.Tw, Ci, Co, 1, 1,
       b0 * FILTER_GRAD_INPUT_BLOCK, b1 * FILTER_GRAD_INPUT_BLOCK, productRows, vPlane, mPlane, uPlane,
     ]));
   }
-  programs.run('winogradFilterGradient', splitRange(Ci, programs.threads).map(([c0, c1]) => [duAt, dwAt, Ci, Co, uPlane, c0, c1]));
+  programs.run(programFor('winogradFilterGradient', t.tile), splitRange(Ci, programs.threads).map(([c0, c1]) => [duAt, dwAt, Ci, Co, uPlane, c0, c1]));
   for (const q of [padded, du, v, m]) backend.disposeData(q.dataId);
   return dw;
 }
