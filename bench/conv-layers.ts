@@ -34,12 +34,16 @@ if (against === 'exact' && !relaxedFmaInUse()) {
 const [labelA, labelB] = against === 'exact' ? ['relaxed', 'exact'] : against === 'direct' ? ['winograd', 'direct'] : against === 'f2' ? ['F4', 'F2'] : ['simd', 'xnnpack'];
 console.log(`wasm: ${started.detail}; batch ${batch}; median of ${reps}, ${labelA} and ${labelB} alternating`);
 
-/** [size, input channels, output channels]: the U-Net's (base 16, depth 4, 256²) convolutions by level. */
+/**
+ * [size, input channels, output channels]: the U-Net's (base 16, depth 4, 256²) convolutions by level,
+ * then the two deepest of the 64² U-Net (only with --sizes 8 or 4).
+ */
 const ALL_SHAPES: Array<[number, number, number]> = [
   [256, 16, 16], [256, 32, 16], [128, 16, 32], [128, 32, 32], [128, 64, 32], [64, 64, 64], [32, 128, 128], [16, 256, 256],
+  [8, 128, 128], [4, 256, 256],
 ];
 const onlySizes = values.sizes?.split(',').map(Number);
-const SHAPES = ALL_SHAPES.filter(([size]) => !onlySizes || onlySizes.includes(size));
+const SHAPES = ALL_SHAPES.filter(([size]) => (onlySizes ? onlySizes.includes(size) : size >= 16));
 
 function medianMs(run: () => tf.Tensor, flag: string, on: boolean, times: number[]): void {
   tf.env().set(flag, on);

@@ -26,6 +26,7 @@ const cases: Case[] = [
   { n: 3, h: 8, w: 8, cin: 12, cout: 16, pad: 'same', chunkFloats: 16 * 4 * 16 * 3 },
   { n: 2, h: 10, w: 12, cin: 16, cout: 8, pad: 'valid', chunkFloats: 16 * 5 * 16 },
   { n: 1, h: 16, w: 16, cin: 32, cout: 24, pad: 'same', chunkFloats: 1 << 18 },
+  { n: 2, h: 32, w: 32, cin: 8, cout: 8, pad: 'same', chunkFloats: 16 * 16 * 8 * 3 }, // 128 F(4×4) tiles
 ];
 
 function randomArray(size: number, seed: number): Float32Array {
@@ -167,11 +168,14 @@ test('F(4×4) runs where the output sides are multiples of 4 and its flag is on;
   await startBackend('wasm');
   const conv = (n: number, h: number, w: number, pad: 'same' | 'valid' = 'same') =>
     tf.backend_util.computeConv2DInfo([n, h, w, 8], [3, 3, 8, 8], 1, 1, pad);
-  assert.is(winogradTileFor(conv(2, 8, 8), true), F4x4);
-  assert.is(winogradTileFor(conv(2, 8, 8), false), F2x2, 'flag off');
-  assert.is(winogradTileFor(conv(2, 6, 8), true), F2x2, 'height 6');
-  assert.is(winogradTileFor(conv(2, 10, 10, 'valid'), true), F4x4, "'valid', 8×8 out");
-  assert.is(winogradTileFor(conv(2, 10, 12, 'valid'), true), F2x2, "'valid', 8×10 out");
+  assert.is(winogradTileFor(conv(4, 32, 32), 'forward', true), F4x4, '256 tiles');
+  assert.is(winogradTileFor(conv(4, 32, 32), 'forward', false), F2x2, 'flag off');
+  assert.is(winogradTileFor(conv(4, 32, 28), 'forward', true), F4x4, '224 tiles');
+  assert.is(winogradTileFor(conv(4, 32, 30), 'forward', true), F2x2, 'width 30');
+  assert.is(winogradTileFor(conv(4, 34, 34, 'valid'), 'forward', true), F4x4, "'valid', 32×32 out");
+  assert.is(winogradTileFor(conv(4, 16, 16), 'forward', true), F2x2, '64 tiles: too few for a forward pass');
+  assert.is(winogradTileFor(conv(4, 16, 16), 'filterGradient', true), F4x4, 'enough for a filter gradient');
+  assert.is(winogradTileFor(conv(4, 8, 8), 'filterGradient', true), F2x2, '16 tiles');
   const backend = tf.backend() as unknown as WasmHeapBackend;
   const c = cases[2]!; // 6×10 outputs: F(4×4) does not fit
   tf.tidy(() => {
@@ -180,7 +184,7 @@ test('F(4×4) runs where the output sides are multiples of 4 and its flag is on;
     assert.is(simdWinogradConv(backend, x, f, undefined, false, info(c), 1 << 18, F4x4), null, 'not a multiple of 4: null');
   });
 
-  const { c: c4, i: i4 } = f4Cases[1]!;
+  const { c: c4, i: i4 } = f4Cases.find(({ c }) => c.h === 32)!; // enough tiles for both passes
   const viaKernels = () => tf.tidy(() => {
     const x = tf.tensor4d(inputs[i4]!.x, [c4.n, c4.h, c4.w, c4.cin]);
     const f = tf.tensor4d(inputs[i4]!.f, [3, 3, c4.cin, c4.cout]);
@@ -192,16 +196,18 @@ test('F(4×4) runs where the output sides are multiples of 4 and its flag is on;
       .dataSync() as Float32Array;
     return { y, dw };
   });
-  tf.env().set(WASM_WINOGRAD_F4_FLAG, true);
+  assert.ok(tf.env().getBool(WASM_WINOGRAD_F4_FLAG), 'on by default');
+  const on = viaKernels();
+  assert.equal(Array.from(on.y), Array.from(winograd(c4, i4, F4x4)[0]!), 'Conv2D takes F(4×4) under the flag');
+  assert.equal(Array.from(on.dw), Array.from(winogradFilterGradient(c4, i4, c4.chunkFloats, F4x4)), 'Conv2DBackpropFilter too');
+  tf.env().set(WASM_WINOGRAD_F4_FLAG, false);
   try {
-    const on = viaKernels();
-    assert.equal(Array.from(on.y), Array.from(winograd(c4, i4, F4x4)[0]!), 'Conv2D takes F(4×4) under the flag');
-    assert.equal(Array.from(on.dw), Array.from(winogradFilterGradient(c4, i4, c4.chunkFloats, F4x4)), 'Conv2DBackpropFilter too');
+    const off = viaKernels();
+    assert.equal(Array.from(off.y), Array.from(winograd(c4, i4, F2x2)[0]!), 'flag off: F(2×2)');
+    assert.equal(Array.from(off.dw), Array.from(winogradFilterGradient(c4, i4, c4.chunkFloats, F2x2)), 'flag off: F(2×2) filter gradient');
   } finally {
-    tf.env().set(WASM_WINOGRAD_F4_FLAG, false);
+    tf.env().set(WASM_WINOGRAD_F4_FLAG, true);
   }
-  const off = viaKernels();
-  assert.equal(Array.from(off.y), Array.from(winograd(c4, i4, F2x2)[0]!), 'flag off: F(2×2)');
 });
 
 test('product rows group whole tile rows up to 64 tiles, one row per thread at least', () => {

@@ -42,9 +42,11 @@ export const WASM_WINOGRAD_FLAG = 'CTQUANT_WASM_WINOGRAD';
 
 /**
  * wasm, under WASM_WINOGRAD_FLAG: Winograd F(4×4, 3×3) where a convolution's output sides are
- * multiples of 4 (true; 36 products per 16 outputs, 4× fewer multiply-adds than direct) or
- * F(2×2, 3×3) everywhere (false). F(4×4)'s larger transform coefficients cost accuracy (about 10×
- * F(2×2)'s rounding error, still ~1e-6 relative); the default is chosen by measurement (BENCHMARKS.md).
+ * multiples of 4 and the batch has enough tiles (wasm/simd-winograd.ts MIN_F4_TILES; true, the
+ * default: 36 products per 16 outputs, 4× fewer multiply-adds than direct) or F(2×2, 3×3) everywhere
+ * (false). Whole training steps ×1.09 (64²), ×1.17 (128²), ×1.25 (256²), 1 thread (BENCHMARKS.md).
+ * F(4×4)'s larger transform coefficients cost accuracy: about 7× F(2×2)'s rounding error, at most
+ * 1.2e-5 relative against the cpu backend in the tests.
  */
 export const WASM_WINOGRAD_F4_FLAG = 'CTQUANT_WASM_WINOGRAD_F4';
 
@@ -80,7 +82,7 @@ const DEFAULTS: Record<string, boolean> = {
   [SIMD_FILTER_GRAD_FLAG]: true,
   [SIMD_CONV_FLAG]: true,
   [WASM_WINOGRAD_FLAG]: true,
-  [WASM_WINOGRAD_F4_FLAG]: false,
+  [WASM_WINOGRAD_F4_FLAG]: true,
   [SIMD_RELAXED_FMA_FLAG]: false,
   [WASM_JS_KERNELS_FLAG]: true,
   [WASM_FILTER_ROTATION_FLAG]: true,

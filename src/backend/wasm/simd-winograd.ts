@@ -18,11 +18,25 @@ import { splitRange } from './simd-workers.js';
 import { WASM_WINOGRAD_F4_FLAG } from '../flags.js';
 
 /**
- * The tile a convolution runs with: F(4×4, 3×3) under its flag where the output's sides are
- * multiples of 4, otherwise F(2×2, 3×3). `f4` defaults to the flag (tests pass it).
+ * Fewest F(4×4) tiles (over the batch) for which a pass takes F(4×4). Its transformed filter has 36
+ * planes against F(2×2)'s 16, so with few tiles a forward pass is bound by making and reading U:
+ * measured per layer (bench/conv-layers.ts --against f2, batch 4, 1 thread), F(4×4) forward at 4²,
+ * 256 → 256 channels (4 tiles) 4.6 ms against 1.8, at 8² (16 tiles) 1.7 against 1.0, at 16² (64 tiles)
+ * 12.3 against 11.6, at 32² (256 tiles) 9.6 against 13.1. The filter gradient has no filter transform
+ * up front (dU is summed as the products go): level at 4² and 8², ahead from 16² (9.6 against 15.3 ms).
  */
-export function winogradTileFor(info: tf.backend_util.Conv2DInfo, f4 = tf.env().getBool(WASM_WINOGRAD_F4_FLAG)): WinogradTile {
-  return f4 && info.outHeight % 4 === 0 && info.outWidth % 4 === 0 ? F4x4 : F2x2;
+export const MIN_F4_TILES = { forward: 128, filterGradient: 64 } as const;
+
+/**
+ * The tile a pass runs with: F(4×4, 3×3) under its flag where the output's sides are multiples of 4
+ * and the batch has at least MIN_F4_TILES[pass] of its tiles, otherwise F(2×2, 3×3). `f4` defaults to
+ * the flag (tests pass it).
+ */
+export function winogradTileFor(
+  info: tf.backend_util.Conv2DInfo, pass: keyof typeof MIN_F4_TILES, f4 = tf.env().getBool(WASM_WINOGRAD_F4_FLAG),
+): WinogradTile {
+  const { outHeight: Ho, outWidth: Wo, batchSize: N } = info;
+  return f4 && Ho % 4 === 0 && Wo % 4 === 0 && (N * Ho * Wo) / 16 >= MIN_F4_TILES[pass] ? F4x4 : F2x2;
 }
 
 const tileFits = (info: tf.backend_util.Conv2DInfo, tile: WinogradTile) => info.outHeight % tile.m === 0 && info.outWidth % tile.m === 0;
@@ -122,7 +136,7 @@ function* chunks(t: Tiling): Generator<[number, number]> {
  */
 export function simdWinogradConv(
   backend: WasmHeapBackend, x: TensorInfo, filter: TensorInfo, bias: TensorInfo | undefined, relu: boolean,
-  info: tf.backend_util.Conv2DInfo, chunkFloats = CHUNK_FLOATS, tile = winogradTileFor(info),
+  info: tf.backend_util.Conv2DInfo, chunkFloats = CHUNK_FLOATS, tile = winogradTileFor(info, 'forward'),
 ): TensorInfo | null {
   const { inChannels: Ci, outChannels: Co, outHeight: Ho, outWidth: Wo, batchSize: N } = info;
   if (!winogradCovers(info) || !tileFits(info, tile) || x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
@@ -167,7 +181,7 @@ export function simdWinogradConv(
  */
 export function simdWinogradFilterGradient(
   backend: WasmHeapBackend, x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo, chunkFloats = CHUNK_FLOATS,
-  tile = winogradTileFor(info),
+  tile = winogradTileFor(info, 'filterGradient'),
 ): TensorInfo | null {
   const { inChannels: Ci, outChannels: Co } = info;
   if (!winogradFilterGradientCovers(info) || !tileFits(info, tile) || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
