@@ -62,15 +62,16 @@ async function child(mode: string): Promise<ChildReport> {
     const f = randomTensor([3, 3, 8, 16], 2);
     return Array.from(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same').dataSync());
   });
-  const simdConv = tf.tidy(() => {
-    const x = randomTensor([2, 20, 20, 16], 3);
+  // 20² runs Winograd F(2×2); 32², batch 2 (128 tiles of 4×4) F(4×4) in all three passes.
+  const simdConv = tf.tidy(() => [20, 32].flatMap((size) => {
+    const x = randomTensor([2, size, size, 16], 3);
     const f = randomTensor([3, 3, 16, 24], 4);
     const b = randomTensor([24], 5);
     const y = tf.engine().runKernel('FusedConv2D', { x, filter: f, bias: b },
       { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'relu' }) as tf.Tensor;
     const [dx, df] = tf.grads((a: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'))))([x, f]);
     return [y, dx!, df!].flatMap((t) => Array.from(t.dataSync()));
-  });
+  }));
   const groupNorm = tf.tidy(() => {
     // 40·40 pixels of 8 channels: two chunks per image, four units over the two threads.
     const x = randomTensor([2, 40, 40, 8], 6);
