@@ -2,6 +2,7 @@
  * The JS-over-heap wasm kernels (src/backend/wasm/memory-kernels.ts) against the cpu reference
  * backend: max-pool gradient (incl. windows that are all negative, where stock wasm errs), sums over
  * leading axes (bias gradients), concat and split along every axis, with short and long rows;
+ * their SIMD programs (simd-memory-programs.ts) give the JS loops' bits, NaN and −∞ included;
  * Identity and same-type Cast share memory without leaking it or letting one tensor's disposal
  * spoil the other.
  */
@@ -9,7 +10,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../src/backend/index.js';
-import { WASM_JS_KERNELS_FLAG } from '../src/backend/flags.js';
+import { WASM_JS_KERNELS_FLAG, WASM_SIMD_MEMORY_FLAG } from '../src/backend/flags.js';
+import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
+import { columnSums } from '../src/backend/wasm/memory-kernels.js';
+import { address, programsFor } from '../src/backend/wasm/simd-conv.js';
 import { Rng } from '../src/util/rng.js';
 
 function values(seed: number, n: number, lo = -1, hi = 1): Float32Array {
@@ -23,6 +27,8 @@ type Outputs = Float32Array[];
 const cases: Record<string, () => Outputs> = {
   'max-pool gradient 2x2 stride 2 (U-Net)': () => poolGrad([2, 8, 8, 3], 2, 2, 'valid', 1),
   'max-pool gradient, every window negative': () => poolGrad([1, 4, 4, 2], 2, 2, 'valid', 2, -1, -0.01),
+  'max-pool gradient 2x2, channels a multiple of 4 (SIMD)': () => poolGrad([2, 8, 6, 8], 2, 2, 'valid', 11),
+  'max-pool gradient 2x2, negative windows, channels a multiple of 4 (SIMD)': () => poolGrad([1, 4, 4, 4], 2, 2, 'valid', 12, -1, -0.01),
   'max-pool gradient 3x3 stride 2 same padding (overlapping windows)': () => poolGrad([2, 7, 9, 4], 3, 2, 'same', 3),
   'max-pool gradient with ties (integer values)': () => tf.tidy(() => {
     const x = tf.tensor4d(values(4, 2 * 6 * 6 * 2, 0, 3).map(Math.floor), [2, 6, 6, 2]);
@@ -34,6 +40,17 @@ const cases: Record<string, () => Outputs> = {
     return [tf.sum(x, [0, 1, 2]), tf.sum(x, [0]), tf.sum(x, [1, 0], true), tf.sum(x, [1, 2]), tf.sum(x)].map(
       (t) => Float32Array.from(t.dataSync()),
     );
+  }),
+  'sum over leading axes, 36 and 4 columns (SIMD blocks of 16 and of 4)': () => tf.tidy(() => {
+    const x = tf.tensor3d(values(13, 50 * 3 * 36), [50, 3, 36]);
+    const y = tf.tensor2d(values(14, 33 * 4), [33, 4]);
+    return [tf.sum(x, [0, 1]), tf.sum(y, 0)].map((t) => Float32Array.from(t.dataSync()));
+  }),
+  'concat and split along the last axis, rows of a multiple of 4 floats (SIMD)': () => tf.tidy(() => {
+    const a = tf.tensor4d(values(15, 2 * 3 * 4 * 8), [2, 3, 4, 8]);
+    const b = tf.tensor4d(values(16, 2 * 3 * 4 * 12), [2, 3, 4, 12]);
+    const joined = tf.concat([a, b], 3);
+    return [joined, ...tf.split(joined, [8, 12], 3), ...tf.split(joined, [1, 3], 2)].map((t) => Float32Array.from(t.dataSync()));
   }),
   'concat and split along every axis, short and long rows': () => tf.tidy(() => {
     const out: Outputs = [];
@@ -71,6 +88,7 @@ function runAll(): Record<string, Outputs> {
 
 let reference: Record<string, Outputs>;
 let wasmJs: Record<string, Outputs>;
+let wasmJsLoops: Record<string, Outputs>;
 let wasmStock: Record<string, Outputs>;
 
 test.before(async () => {
@@ -78,9 +96,58 @@ test.before(async () => {
   reference = runAll();
   await startBackend('wasm');
   wasmJs = runAll();
+  tf.env().set(WASM_SIMD_MEMORY_FLAG, false);
+  wasmJsLoops = runAll();
+  tf.env().set(WASM_SIMD_MEMORY_FLAG, true);
   tf.env().set(WASM_JS_KERNELS_FLAG, false);
   wasmStock = runAll();
   tf.env().set(WASM_JS_KERNELS_FLAG, true);
+});
+
+test('the SIMD programs give the JS loops bit for bit, in every case', () => {
+  for (const name of Object.keys(cases)) {
+    wasmJs[name]!.forEach((got, i) => assert.equal(Array.from(got), Array.from(wasmJsLoops[name]![i]!), `${name}, output ${i}`));
+  }
+});
+
+/** A float32 tensor's heap address and values, for calling a program directly. */
+function onHeap(data: Float32Array): { t: tf.Tensor; at: number } {
+  const t = tf.tensor1d(data);
+  return { t, at: address(tf.backend() as unknown as WasmHeapBackend, t as unknown as tf.TensorInfo) };
+}
+
+test('columnSums and maxPoolGrad2x2 programs against their JS loops, with NaN, ±∞, ties and −0', () => {
+  const backend = tf.backend() as unknown as WasmHeapBackend;
+  const programs = programsFor(backend);
+  assert.ok(programs, 'this Node has wasm SIMD');
+  const special = [NaN, Infinity, -Infinity, 0, -0, 1, 1, -1e30, 3e38];
+  const data = values(21, 4 * 6 * 8 * 12).map((v, k) => (k % 7 === 0 ? special[(k / 7) % special.length]! : v));
+  // Sums: [outer 24, inner 48] → a block of 16 twice and 4 four times with cStart/cEnd 16..48 (a thread's share).
+  const src = onHeap(data.subarray(0, 24 * 48));
+  const out = onHeap(new Float32Array(48).fill(7));
+  programs!.run('columnSums', [[src.at, out.at, 24, 48, 16, 48]]);
+  const want = new Float32Array(48);
+  columnSums(data.subarray(0, 24 * 48), 24, 48, want);
+  const got = out.t.dataSync() as Float32Array;
+  assert.equal(Array.from(got.subarray(0, 16)), new Array(16).fill(7), 'columns outside the range untouched');
+  assert.equal(Array.from(got.subarray(16)), Array.from(want.subarray(16)));
+  // Max pool: x [1, 8, 12, 4] as 4 rows × 6 windows of 4 channels; the JS rule, window by window.
+  const x = onHeap(data.subarray(0, 8 * 12 * 4));
+  const g = onHeap(values(22, 4 * 6 * 4));
+  const dx = onHeap(new Float32Array(8 * 12 * 4).fill(5));
+  programs!.run('maxPoolGrad2x2', [[x.at, g.at, dx.at, 4, 6, 4]]);
+  const xs = x.t.dataSync() as Float32Array;
+  const gs = g.t.dataSync() as Float32Array;
+  const expected = new Float32Array(8 * 12 * 4);
+  for (let r = 0; r < 4; r++) for (let w = 0; w < 6; w++) for (let c = 0; c < 4; c++) {
+    const idx = [0, 1, 12, 13].map((o) => ((2 * r * 12 + 2 * w) + o) * 4 + c);
+    let at = -1;
+    let best = -Infinity;
+    for (const i of idx) if (xs[i]! > best) { best = xs[i]!; at = i; }
+    for (const i of idx) expected[i] = i === at ? gs[(r * 6 + w) * 4 + c]! : 0;
+  }
+  assert.equal(Array.from(dx.t.dataSync()).map((v) => Object.is(v, -0) ? 'negative zero' : v), Array.from(expected));
+  tf.dispose([src.t, out.t, x.t, g.t, dx.t]);
 });
 
 for (const name of Object.keys(cases)) {

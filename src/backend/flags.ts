@@ -54,6 +54,13 @@ export const WASM_WINOGRAD_F4_FLAG = 'CTQUANT_WASM_WINOGRAD_F4';
 export const WASM_JS_KERNELS_FLAG = 'CTQUANT_WASM_JS_KERNELS';
 
 /**
+ * wasm, under WASM_JS_KERNELS_FLAG: the bias-gradient sums, the 2×2 max-pool gradient and the
+ * concat/split copies as SIMD programs (wasm/simd-memory-programs.ts; true) or as the JS loops
+ * (false). The same bits either way.
+ */
+export const WASM_SIMD_MEMORY_FLAG = 'CTQUANT_WASM_SIMD_MEMORY';
+
+/**
  * wasm: the filter of a stride-1 input gradient rotated 180° and in/out-swapped in one JS pass over
  * the heap (kernel-geometry.ts rotatedSwappedFilter; true) or by the stock Reverse + Transpose
  * (false), which took 39 ms for a 3×3×256×256 filter. The same numbers either way (a permutation).
@@ -85,6 +92,7 @@ const DEFAULTS: Record<string, boolean> = {
   [WASM_WINOGRAD_F4_FLAG]: true,
   [SIMD_RELAXED_FMA_FLAG]: false,
   [WASM_JS_KERNELS_FLAG]: true,
+  [WASM_SIMD_MEMORY_FLAG]: true,
   [WASM_FILTER_ROTATION_FLAG]: true,
   [WASM_GROUP_NORM_FLAG]: true,
   [ROW_FILTER_GRAD_FLAG]: false,

@@ -12,13 +12,18 @@
  *   kernel writes into its inputs.
  * Each falls back to the stock kernel outside the cases it handles. The tfjs env flag
  * `CTQUANT_WASM_JS_KERNELS` (default true) turns them off, so one process can benchmark both.
+ * Where the runtime has wasm SIMD, the sums, the 2×2 max-pool gradient and row copies of a multiple
+ * of four floats run as SIMD programs with the same bits (simd-memory-programs.ts; flag
+ * `CTQUANT_WASM_SIMD_MEMORY`); the JS loops below are their fallback and their specification.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { WASM_JS_KERNELS_FLAG } from '../flags.js';
+import { WASM_JS_KERNELS_FLAG, WASM_SIMD_MEMORY_FLAG } from '../flags.js';
 import { overrideKernel, registeredKernel } from '../kernel-override.js';
 import { leadingReduction } from '../kernel-geometry.js';
 import type { WasmHeapBackend } from './heap.js';
+import { address, programsFor } from './simd-conv.js';
+import type { ProgramThreads } from './simd-workers.js';
 
 type KernelArgs = Parameters<KernelFunc>[0];
 type OwnKernel = (args: KernelArgs, stock: KernelFunc) => TensorInfo | TensorInfo[];
@@ -44,6 +49,11 @@ export function registerWasmMemoryKernels(): void {
 
 function heap(args: KernelArgs): WasmHeapBackend {
   return args.backend as unknown as WasmHeapBackend;
+}
+
+/** The SIMD programs (simd-memory-programs.ts) where the flag and the runtime allow them, else null: the JS loops. */
+function simdPrograms(b: WasmHeapBackend): ProgramThreads | null {
+  return tf.env().getBool(WASM_SIMD_MEMORY_FLAG) ? programsFor(b) : null;
 }
 
 function size(shape: number[]): number {
@@ -82,8 +92,14 @@ function maxPoolGrad(args: KernelArgs, stock: KernelFunc): TensorInfo {
   const { top, left } = info.padInfo;
   const tiles = fh === 2 && fw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0
     && info.inHeight === 2 * Ho && info.inWidth === 2 * Wo;
-  if (tiles) poolGrad2x2(x, g, dx, info.batchSize * Ho, Wo, info.inChannels);
-  else poolGradGeneral(x, g, dx, info);
+  const programs = tiles && info.inChannels % 4 === 0 ? simdPrograms(b) : null;
+  if (programs) {
+    programs.run('maxPoolGrad2x2', [[address(b, input), address(b, dy), address(b, out), info.batchSize * Ho, Wo, info.inChannels]]);
+  } else if (tiles) {
+    poolGrad2x2(x, g, dx, info.batchSize * Ho, Wo, info.inChannels);
+  } else {
+    poolGradGeneral(x, g, dx, info);
+  }
   return out;
 }
 
@@ -168,7 +184,9 @@ function sum(args: KernelArgs, stock: KernelFunc): TensorInfo {
   const { outer, inner, outShape } = view;
   const b = heap(args);
   const out = b.makeOutput(outShape, 'float32');
-  columnSums(b.typedArrayFromHeap(x), outer, inner, b.typedArrayFromHeap(out));
+  const programs = inner % 4 === 0 ? simdPrograms(b) : null;
+  if (programs) programs.run('columnSums', [[address(b, x), address(b, out), outer, inner, 0, inner]]);
+  else columnSums(b.typedArrayFromHeap(x), outer, inner, b.typedArrayFromHeap(out));
   return out;
 }
 
@@ -210,11 +228,16 @@ function concat(args: KernelArgs, stock: KernelFunc): TensorInfo {
   const b = heap(args);
   const out = b.makeOutput(outShape, 'float32');
   const dst = b.typedArrayFromHeap(out);
+  const programs = simdPrograms(b);
   let offset = 0;
   for (const t of inputs) {
     const n = size(t.shape.slice($axis));
-    const src = b.typedArrayFromHeap(t);
-    for (let o = 0; o < outer; o++) copy(dst, o * rowLength + offset, src, o * n, n);
+    if (programs && n % 4 === 0) {
+      programs.run('copyRows', [[address(b, t), 4 * n, dst.byteOffset + 4 * offset, 4 * rowLength, outer, 4 * n]]);
+    } else {
+      const src = b.typedArrayFromHeap(t);
+      for (let o = 0; o < outer; o++) copy(dst, o * rowLength + offset, src, o * n, n);
+    }
     offset += n;
   }
   return out;
@@ -234,11 +257,16 @@ function splitV(args: KernelArgs, stock: KernelFunc): TensorInfo[] {
   const outs = sizes.map((s) => b.makeOutput(x.shape.map((d, i) => (i === $axis ? s : d)), 'float32'));
   const src = b.typedArrayFromHeap(x);
   const rowLength = x.shape[$axis]! * inner;
+  const programs = simdPrograms(b);
   let offset = 0;
   outs.forEach((out, i) => {
     const n = sizes[i]! * inner;
     const dst = b.typedArrayFromHeap(out);
-    for (let o = 0; o < outer; o++) copy(dst, o * n, src, o * rowLength + offset, n);
+    if (programs && n % 4 === 0 && n > 0) {
+      programs.run('copyRows', [[src.byteOffset + 4 * offset, 4 * rowLength, dst.byteOffset, 4 * n, outer, 4 * n]]);
+    } else {
+      for (let o = 0; o < outer; o++) copy(dst, o * n, src, o * rowLength + offset, n);
+    }
     offset += n;
   });
   return outs;

@@ -132,6 +132,20 @@ export class FunctionWriter {
   /** Lane-wise a > b as an all-ones / all-zeros mask (false where either is NaN). */
   f32x4Gt(): this { return this.simd(0x44); }
   v128And(): this { return this.simd(0x4e); }
+  /** v128.andnot: a & ~b for (a, b) on the stack. */
+  v128AndNot(): this { return this.simd(0x4f); }
+  /** v128.bitselect: (a & mask) | (b & ~mask) for (a, b, mask) on the stack. */
+  v128Bitselect(): this { return this.simd(0x52); }
+  /** i8x16.shuffle: bytes of (a, b) on the stack picked by 16 lane indices (0–15 from a, 16–31 from b). */
+  i8x16Shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16 || lanes.some((l) => !(l >= 0 && l < 32))) throw new Error('i8x16Shuffle: 16 lane indices in 0..31');
+    return this.simd(0x0d, ...lanes);
+  }
+  /** f64x2.promote_low_f32x4: the two low float lanes, exactly, as doubles. */
+  f64x2PromoteLow(): this { return this.simd(0x5f); }
+  f64x2Add(): this { return this.simd(0xf0); }
+  /** f32x4.demote_f64x2_zero: the two doubles rounded to nearest float in the low lanes, zeros above. */
+  f32x4DemoteZero(): this { return this.simd(0x5e); }
   /** Lane-wise max; NaN in either operand gives NaN (so a NaN stays visible after a ReLU). */
   f32x4Max(): this { return this.simd(0xe9); }
 

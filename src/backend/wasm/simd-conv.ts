@@ -22,6 +22,7 @@ import {
   F4x4, winogradFilterGradientProgram, winogradFilterProgram, winogradInputProgram, winogradOutputGradientProgram,
   winogradOutputProgram,
 } from './simd-winograd-programs.js';
+import { columnSumsProgram, copyRowsProgram, maxPoolGrad2x2Program } from './simd-memory-programs.js';
 import { adamUpdateProgram } from './simd-adam-programs.js';
 
 type Program = (...args: number[]) => void;
@@ -54,7 +55,10 @@ const WINOGRAD_PROGRAMS = {
 };
 /** Adam's update (simd-adam.ts). */
 const ADAM_PROGRAMS = { adamUpdate: adamUpdateProgram };
-export type SimdProgramName = keyof typeof EXACT | keyof typeof GROUP_NORM_PROGRAMS | keyof typeof WINOGRAD_PROGRAMS | keyof typeof ADAM_PROGRAMS;
+/** The memory-bound kernels' programs (memory-kernels.ts). */
+const MEMORY_PROGRAMS = { columnSums: columnSumsProgram, maxPoolGrad2x2: maxPoolGrad2x2Program, copyRows: copyRowsProgram };
+export type SimdProgramName = keyof typeof EXACT | keyof typeof GROUP_NORM_PROGRAMS | keyof typeof WINOGRAD_PROGRAMS |
+  keyof typeof ADAM_PROGRAMS | keyof typeof MEMORY_PROGRAMS;
 
 /**
  * Whether the programs now multiply-add with f32x4.relaxed_madd: the flag is on (off by default) and
@@ -110,6 +114,7 @@ export function programsFor(backend: WasmHeapBackend): ProgramThreads | null {
       ...Object.entries(GROUP_NORM_PROGRAMS).map(([name, body]) => ({ name, body: body() })),
       ...Object.entries(WINOGRAD_PROGRAMS).map(([name, body]) => ({ name, body: body() })),
       ...Object.entries(ADAM_PROGRAMS).map(([name, body]) => ({ name, body: body() })),
+      ...Object.entries(MEMORY_PROGRAMS).map(([name, body]) => ({ name, body: body() })),
     ];
     // One module holds both encodings, so the flag can switch between them at any time (A/B benches).
     if (runtimeHasRelaxedSimd()) {

@@ -1,0 +1,136 @@
+/**
+ * The memory-bound kernels of memory-kernels.ts as wasm SIMD programs over tfjs's heap, four floats a
+ * vector, computing the same bits as their JS loops (which stay as the fallback):
+ * - `columnSums`: the bias gradients' sums over leading axes. Each column is summed in row order in
+ *   float64 (f64x2 lanes, each float promoted exactly), then rounded to float32 once, as the JS loop
+ *   does with float64 locals; 16 columns (one 64-byte cache line) per pass over the rows.
+ * - `maxPoolGrad2x2`: a 2×2, stride-2 max pool's gradient; each window's gradient goes to its first
+ *   maximum in row-major order, found with the JS loop's strict comparisons (NaN never wins, a
+ *   window of −∞ and NaN passes nothing), as masks.
+ * - `copyRows`: concat and split along the last axes, rows of a multiple of 16 bytes.
+ * Measured at 128², batch 4 (BENCHMARKS.md): the JS loops took 41 ms of a 283 ms step.
+ * Pointers are byte addresses; sizes in elements unless named bytes.
+ */
+import { FunctionWriter } from './module-writer.js';
+
+/** Columns summed per pass over the rows: one cache line of floats. */
+const SUM_BLOCK = 16;
+/** i8x16.shuffle lanes: the high two floats of a vector moved to its low half. */
+const HIGH_TO_LOW = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
+/** i8x16.shuffle lanes: the low two floats of a, then the low two of b. */
+const LOW_HALVES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+
+/**
+ * `columnSums(src, dst, outer, inner, cStart, cEnd)`: dst[c] = Σ_o src[o·inner + c] for columns
+ * [cStart, cEnd), src viewed as [outer, inner]. Needs inner, cStart and cEnd multiples of 4 (threads
+ * may take disjoint column ranges). Blocks of 16 columns, then of 4.
+ */
+export function columnSumsProgram(): FunctionWriter {
+  const f = new FunctionWriter(6, 4, SUM_BLOCK / 4 + SUM_BLOCK / 2);
+  const { src, dst, outer, inner, cStart, cEnd } = f.names(['src', 'dst', 'outer', 'inner', 'cStart', 'cEnd'], 0);
+  const { c, at, o, rowBytes } = f.names(['c', 'at', 'o', 'rowBytes'], f.i32Local(0));
+  const vec = Array.from({ length: SUM_BLOCK / 4 }, (_, k) => f.v128Local(k));
+  const acc = Array.from({ length: SUM_BLOCK / 2 }, (_, k) => f.v128Local(SUM_BLOCK / 4 + k)); // f64x2: columns 2k, 2k + 1
+
+  f.get(inner).i32Const(2).i32Shl().set(rowBytes);
+  f.get(cStart).set(c);
+  // One pass over the rows summing `vectors` vectors of columns from c on, then c advances past them.
+  const pass = (vectors: number) => {
+    for (let k = 0; k < 2 * vectors; k++) f.v128Zero().set(acc[k]!);
+    f.get(c).i32Const(2).i32Shl().get(src).i32Add().set(at);
+    f.i32Const(0).set(o);
+    f.block().get(outer).i32Eqz().brIf(0).loop();
+    for (let k = 0; k < vectors; k++) {
+      f.get(at).v128Load(16 * k).set(vec[k]!);
+      f.get(acc[2 * k]!).get(vec[k]!).f64x2PromoteLow().f64x2Add().set(acc[2 * k]!);
+      f.get(acc[2 * k + 1]!).get(vec[k]!).get(vec[k]!).i8x16Shuffle(HIGH_TO_LOW).f64x2PromoteLow().f64x2Add().set(acc[2 * k + 1]!);
+    }
+    f.get(at).get(rowBytes).i32Add().set(at);
+    f.get(o).i32Const(1).i32Add().tee(o).get(outer).i32LtU().brIf(0).end().end();
+    for (let k = 0; k < vectors; k++) {
+      f.get(c).i32Const(2).i32Shl().get(dst).i32Add();
+      f.get(acc[2 * k]!).f32x4DemoteZero().get(acc[2 * k + 1]!).f32x4DemoteZero().i8x16Shuffle(LOW_HALVES);
+      f.v128Store(16 * k);
+    }
+    f.get(c).i32Const(4 * vectors).i32Add().set(c);
+  };
+  // Whole blocks of 16 columns while they fit, then 4 at a time.
+  f.block().loop();
+  f.get(c).i32Const(SUM_BLOCK).i32Add().get(cEnd).i32LeU().i32Eqz().brIf(1);
+  pass(SUM_BLOCK / 4);
+  f.br(0).end().end();
+  f.block().loop();
+  f.get(c).get(cEnd).i32LtU().i32Eqz().brIf(1);
+  pass(1);
+  f.br(0).end().end();
+  return f;
+}
+
+/**
+ * `maxPoolGrad2x2(x, g, dx, rows, Wo, C)`: dx of a 2×2, stride-2 max pool whose windows tile x
+ * [N, 2·Ho, 2·Wo, C] (rows = N·Ho), g [N, Ho, Wo, C] the output gradient: per window and channel,
+ * g goes to the first maximum of (x00, x01, x10, x11) by strict >, starting from −∞, and +0 to the
+ * others. Needs C % 4 = 0.
+ */
+export function maxPoolGrad2x2Program(): FunctionWriter {
+  const f = new FunctionWriter(6, 7, 5 + 5);
+  const { x, g, dx, rows, Wo, C } = f.names(['x', 'g', 'dx', 'rows', 'Wo', 'C'], 0);
+  const { r, w, at, end, pixelBytes, rowBytes, toDx } = f.names(['r', 'w', 'at', 'end', 'pixelBytes', 'rowBytes', 'toDx'], f.i32Local(0));
+  const [v00, v01, v10, v11, grad] = [0, 1, 2, 3, 4].map((k) => f.v128Local(k));
+  const [c00, c01, c10, c11, best] = [5, 6, 7, 8, 9].map((k) => f.v128Local(k));
+
+  f.get(C).i32Const(2).i32Shl().set(pixelBytes);
+  f.get(Wo).i32Const(1).i32Shl().get(pixelBytes).i32Mul().set(rowBytes); // one input row
+  f.get(dx).get(x).i32Sub().set(toDx);
+  f.get(x).set(at);
+  f.block().get(rows).i32Eqz().brIf(0);
+  f.i32Const(0).set(r).loop();
+  f.i32Const(0).set(w).loop();
+  f.get(at).get(pixelBytes).i32Add().set(end);
+  f.loop(); // four channels of one window
+  f.get(at).v128Load().set(v00);
+  f.get(at).get(pixelBytes).i32Add().v128Load().set(v01);
+  f.get(at).get(rowBytes).i32Add().v128Load().set(v10);
+  f.get(at).get(rowBytes).i32Add().get(pixelBytes).i32Add().v128Load().set(v11);
+  f.get(g).v128Load().set(grad);
+  f.get(v00).f32x4Const(-Infinity).f32x4Gt().set(c00);
+  f.get(v00).f32x4Const(-Infinity).get(c00).v128Bitselect().set(best);
+  f.get(v01).get(best).f32x4Gt().set(c01);
+  f.get(v01).get(best).get(c01).v128Bitselect().set(best);
+  f.get(v10).get(best).f32x4Gt().set(c10);
+  f.get(v10).get(best).get(c10).v128Bitselect().set(best);
+  f.get(v11).get(best).f32x4Gt().set(c11);
+  // The last comparison that succeeded names the first maximum: x11 if c11, else x10 if c10, …
+  f.get(at).get(toDx).i32Add().get(grad).get(c00).get(c01).v128AndNot().get(c10).v128AndNot().get(c11).v128AndNot().v128And().v128Store();
+  f.get(at).get(toDx).i32Add().get(pixelBytes).i32Add().get(grad).get(c01).get(c10).v128AndNot().get(c11).v128AndNot().v128And().v128Store();
+  f.get(at).get(toDx).i32Add().get(rowBytes).i32Add().get(grad).get(c10).get(c11).v128AndNot().v128And().v128Store();
+  f.get(at).get(toDx).i32Add().get(rowBytes).i32Add().get(pixelBytes).i32Add().get(grad).get(c11).v128And().v128Store();
+  f.get(g).i32Const(16).i32Add().set(g);
+  f.get(at).i32Const(16).i32Add().tee(at).get(end).i32Ne().brIf(0).end();
+  f.get(at).get(pixelBytes).i32Add().set(at); // the next window starts two pixels on
+  f.get(w).i32Const(1).i32Add().tee(w).get(Wo).i32LtU().brIf(0).end();
+  f.get(at).get(rowBytes).i32Add().set(at); // and the next row of windows two rows down
+  f.get(r).i32Const(1).i32Add().tee(r).get(rows).i32LtU().brIf(0).end();
+  f.end();
+  return f;
+}
+
+/**
+ * `copyRows(src, srcStrideBytes, dst, dstStrideBytes, rows, rowBytes)`: rows of rowBytes bytes from
+ * src to dst, each advancing by its stride. Needs rowBytes % 16 = 0 and rowBytes > 0.
+ */
+export function copyRowsProgram(): FunctionWriter {
+  const f = new FunctionWriter(6, 2, 0);
+  const { src, srcStride, dst, dstStride, rows, rowBytes } = f.names(['src', 'srcStride', 'dst', 'dstStride', 'rows', 'rowBytes'], 0);
+  const { r, k } = f.names(['r', 'k'], f.i32Local(0));
+  f.block().get(rows).i32Eqz().brIf(0);
+  f.i32Const(0).set(r).loop();
+  f.i32Const(0).set(k).loop();
+  f.get(dst).get(k).i32Add().get(src).get(k).i32Add().v128Load().v128Store();
+  f.get(k).i32Const(16).i32Add().tee(k).get(rowBytes).i32Ne().brIf(0).end();
+  f.get(src).get(srcStride).i32Add().set(src);
+  f.get(dst).get(dstStride).i32Add().set(dst);
+  f.get(r).i32Const(1).i32Add().tee(r).get(rows).i32LtU().brIf(0).end();
+  f.end();
+  return f;
+}
