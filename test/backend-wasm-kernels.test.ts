@@ -11,7 +11,7 @@ import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
 import { rotatedSwappedFilter } from '../src/backend/kernel-geometry.js';
 import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
-import { simdTransposedProduct } from '../src/backend/wasm/simd-conv.js';
+import { productRowWidth, simdProduct, simdTransposedProduct } from '../src/backend/wasm/simd-conv.js';
 
 interface Case {
   n: number; h: number; w: number; cin: number; cout: number; k: number; stride: 1 | 2; pad: 'same' | 'valid';
@@ -105,6 +105,10 @@ test('wasm matMul with transposes (matmul gradients) equals cpu, batched and not
     // aᵀ·b through the SIMD filter-gradient program (M % 4 = 0, N % 8 = 0, batch 1): K in chunks of
     // 200 pixels, a prime K in one row, rank 2 and 3.
     [[600, 12], [600, 24], true, false], [[1, 37, 4], [1, 37, 8], true, false], [[1, 24, 8], [1, 24, 16], true, false],
+    // a·b and a·bᵀ through the forward conv program as a 1×1 conv (N % 8 = 0, batch 1): M in rows of
+    // 64, of 36, a prime M in one row, rank 3, and b transposed first.
+    [[256, 12], [12, 16], false, false], [[1, 36, 20], [1, 20, 8], false, false], [[37, 16], [24, 16], false, true],
+    [[1, 64, 9], [1, 32, 9], false, true],
   ];
   const data = shapes.map(([a, b]) => [randomArray(rng, a.reduce((x, y) => x * y)), randomArray(rng, b.reduce((x, y) => x * y))]);
   const compute = () => shapes.map(([sa, sb, ta, tb], i) =>
@@ -126,6 +130,20 @@ test('wasm matMul with transposes (matmul gradients) equals cpu, batched and not
   });
   assert.is(simdTransposedProduct(backend, tf.zeros([2, 6, 4]), tf.zeros([2, 6, 8])), null, 'batch 2 stays with XNNPACK');
   assert.is(simdTransposedProduct(backend, tf.zeros([6, 6]), tf.zeros([6, 8])), null, 'M = 6');
+  shapes.forEach(([sa, sb, ta, tb], i) => {
+    if (ta || i < 9) return;
+    const direct = tf.tidy(() => {
+      const b = tf.tensor(data[i]![1]!, sb);
+      const product = simdProduct(backend, tf.tensor(data[i]![0]!, sa), tb ? tf.transpose(b, sb.length === 3 ? [0, 2, 1] : [1, 0]) : b);
+      assert.ok(product, `covered: case ${i}`);
+      return tf.engine().makeTensorFromTensorInfo(product!).dataSync() as Float32Array;
+    });
+    assert.equal(Array.from(got[i]!), Array.from(direct), `case ${i} takes the SIMD path`);
+  });
+  assert.is(simdProduct(backend, tf.zeros([2, 6, 4]), tf.zeros([2, 4, 8])), null, 'batch 2 stays with XNNPACK');
+  assert.is(simdProduct(backend, tf.zeros([6, 4]), tf.zeros([4, 12])), null, 'N = 12');
+  assert.is(simdProduct(backend, tf.zeros([6, 1024]), tf.zeros([1024, 512])), null, 'b over 1 MiB');
+  assert.equal([productRowWidth(256, 1), productRowWidth(256, 2), productRowWidth(37, 1), productRowWidth(36, 2)], [64, 64, 37, 18]);
 });
 
 test('the input gradient\'s filter (rotated 180°, in/out swapped) equals tf.reverse + tf.transpose bit for bit', async () => {
@@ -169,6 +187,7 @@ test('wasm kernels free their intermediates', async () => {
   grads(c, 0);
   tf.tidy(() => {
     tf.matMul(tf.ones([4, 3]), tf.ones([5, 4]), true, true);
+    tf.matMul(tf.ones([3, 4]), tf.ones([8, 4]), false, true); // b transposed for the SIMD product
   });
   assert.is(tf.engine().backend.numDataIds(), before);
 });

@@ -20,7 +20,7 @@ import { IM2COL_FLAG, SIMD_CONV_FLAG, SIMD_FILTER_GRAD_FLAG, WASM_FILTER_ROTATIO
 import { overrideKernel, registeredKernel } from '../kernel-override.js';
 import { backpropInputPadding } from '../kernel-geometry.js';
 import { inputGradientFilterTensor, type WasmHeapBackend } from './heap.js';
-import { simdConv, simdFilterGradient, simdTransposedProduct } from './simd-conv.js';
+import { simdConv, simdFilterGradient, simdProduct, simdProductCovers, simdTransposedProduct } from './simd-conv.js';
 import { simdWinogradConv, simdWinogradFilterGradient } from './simd-winograd.js';
 import { registerWasmAdamKernel } from './simd-adam.js';
 import { groupNormProgramsValidate, registerWasmGroupNormKernels } from './simd-group-norm.js';
@@ -284,6 +284,9 @@ function inputGradientFilter(backend: Backend, filter: TensorInfo): TensorInfo {
   return inputGradientFilterTensor(backend as unknown as WasmHeapBackend, filter);
 }
 
+/** The permutation that swaps a rank-r tensor's last two axes. */
+const swapLastPerm = (r: number) => Array.from({ length: r }, (_, i) => (i < r - 2 ? i : 2 * r - 3 - i));
+
 interface BatchMatMulArgs {
   inputs: { a: TensorInfo; b: TensorInfo };
   backend: Backend;
@@ -292,19 +295,26 @@ interface BatchMatMulArgs {
 
 /**
  * aᵀ·b (a long inner dimension, a small result: the up-convolution's weight gradient) through the
- * SIMD filter-gradient program where it covers the shapes (flag SIMD_FILTER_GRAD); otherwise a·b
- * with transposes done by the Transpose kernel, then the stock (XNNPACK-fast) untransposed matmul.
+ * SIMD filter-gradient program where it covers the shapes (flag SIMD_FILTER_GRAD); a·b and a·bᵀ (the
+ * up-convolution's forward pass and input gradient) through the forward conv program as a 1×1 conv
+ * (flag SIMD_CONV); otherwise a·b with transposes done by the Transpose kernel, then the stock
+ * (XNNPACK) untransposed matmul.
  */
 function batchMatMul({ inputs, backend, attrs }: BatchMatMulArgs): TensorInfo {
+  const heap = backend as unknown as WasmHeapBackend;
   if (attrs.transposeA && !attrs.transposeB && tf.env().getBool(SIMD_FILTER_GRAD_FLAG)) {
-    const product = simdTransposedProduct(backend as unknown as WasmHeapBackend, inputs.a, inputs.b);
+    const product = simdTransposedProduct(heap, inputs.a, inputs.b);
     if (product) return product;
   }
-  const swapLast = (t: TensorInfo) => {
-    const r = t.shape.length;
-    const perm = Array.from({ length: r }, (_, i) => (i < r - 2 ? i : 2 * r - 3 - i));
-    return run('Transpose', backend, { x: t }, { perm });
-  };
+  const [bRows, bCols] = inputs.b.shape.slice(-2) as [number, number];
+  if (!attrs.transposeA && tf.env().getBool(SIMD_CONV_FLAG) && simdProductCovers(...(attrs.transposeB ? [bCols, bRows] : [bRows, bCols]) as [number, number])) {
+    // a·b, or a·bᵀ after transposing the (small) b: the forward conv program as a 1×1 conv.
+    const b = attrs.transposeB ? run('Transpose', backend, { x: inputs.b }, { perm: swapLastPerm(inputs.b.shape.length) }) : inputs.b;
+    const product = simdProduct(heap, inputs.a, b);
+    if (b !== inputs.b) free(backend, b);
+    if (product) return product;
+  }
+  const swapLast = (t: TensorInfo) => run('Transpose', backend, { x: t }, { perm: swapLastPerm(t.shape.length) });
   const temps: TensorInfo[] = [];
   let { a, b } = inputs;
   if (attrs.transposeA) temps.push((a = swapLast(a)));
