@@ -23,6 +23,7 @@ import { inputGradientFilterTensor, type WasmHeapBackend } from './heap.js';
 import { simdConv, simdFilterGradient, simdProduct, simdProductCovers, simdTransposedProduct } from './simd-conv.js';
 import { simdWinogradConv, simdWinogradFilterGradient } from './simd-winograd.js';
 import { registerWasmAdamKernel } from './simd-adam.js';
+import { registerWasmReluGradientKernel } from './simd-relu-gradient.js';
 import { groupNormProgramsValidate, registerWasmGroupNormKernels } from './simd-group-norm.js';
 import { conv3dBackpropInput } from './conv3d.js';
 
@@ -60,7 +61,8 @@ export function registerWasmTrainingKernels(): void {
   }
   if (groupNormProgramsValidate()) {
     registerWasmGroupNormKernels();
-    registerWasmAdamKernel(); // the same SIMD module: where it validates, so does the Adam program
+    registerWasmAdamKernel(); // the same SIMD module: where it validates, so do the Adam and ReLU-gradient programs
+    registerWasmReluGradientKernel();
   }
 }
 

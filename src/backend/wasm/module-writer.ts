@@ -131,6 +131,8 @@ export class FunctionWriter {
   f32x4Sqrt(): this { return this.simd(0xe3); }
   /** Lane-wise a > b as an all-ones / all-zeros mask (false where either is NaN). */
   f32x4Gt(): this { return this.simd(0x44); }
+  /** Lane-wise a ≠ b as a mask (true where either is NaN: x ≠ x finds NaN lanes). */
+  f32x4Ne(): this { return this.simd(0x42); }
   v128And(): this { return this.simd(0x4e); }
   /** v128.andnot: a & ~b for (a, b) on the stack. */
   v128AndNot(): this { return this.simd(0x4f); }

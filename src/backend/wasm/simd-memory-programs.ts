@@ -8,6 +8,9 @@
  *   maximum in row-major order, found with the JS loop's strict comparisons (NaN never wins, a
  *   window of −∞ and NaN passes nothing), as masks.
  * - `copyRows`: concat and split along the last axes, rows of a multiple of 16 bytes.
+ * - `reluGradient`: dy·step(y) (kernel-names.ts RELU_GRADIENT_KERNEL), as tf's Step and Multiply
+ *   compute it: step(y) = 1 for y > 0, NaN for NaN, else 0, then one IEEE multiply (so dy·0 keeps
+ *   dy's sign, ±∞·0 is NaN).
  * Measured at 128², batch 4 (BENCHMARKS.md): the JS loops took 41 ms of a 283 ms step.
  * Pointers are byte addresses; sizes in elements unless named bytes.
  */
@@ -131,6 +134,23 @@ export function copyRowsProgram(): FunctionWriter {
   f.get(src).get(srcStride).i32Add().set(src);
   f.get(dst).get(dstStride).i32Add().set(dst);
   f.get(r).i32Const(1).i32Add().tee(r).get(rows).i32LtU().brIf(0).end();
+  f.end();
+  return f;
+}
+
+/** `reluGradient(dy, y, out, bytes)`: out = dy · step(y) lane by lane over `bytes` bytes (a multiple of 16). */
+export function reluGradientProgram(): FunctionWriter {
+  const f = new FunctionWriter(4, 1, 2);
+  const { dy, y, out, bytes } = f.names(['dy', 'y', 'out', 'bytes'], 0);
+  const { k } = f.names(['k'], f.i32Local(0));
+  const [yv, step] = [0, 1].map((i) => f.v128Local(i));
+  f.block().get(bytes).i32Eqz().brIf(0);
+  f.i32Const(0).set(k).loop();
+  f.get(y).get(k).i32Add().v128Load().set(yv);
+  // step = y where y is NaN, else 1.0 where y > 0, else +0.
+  f.get(yv).f32x4Const(1).get(yv).v128Zero().f32x4Gt().v128And().get(yv).get(yv).f32x4Ne().v128Bitselect().set(step);
+  f.get(out).get(k).i32Add().get(dy).get(k).i32Add().v128Load().get(step).f32x4Mul().v128Store();
+  f.get(k).i32Const(16).i32Add().tee(k).get(bytes).i32Ne().brIf(0).end();
   f.end();
   return f;
 }
