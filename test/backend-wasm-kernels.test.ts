@@ -11,7 +11,7 @@ import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
 import { rotatedSwappedFilter } from '../src/backend/kernel-geometry.js';
 import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
-import { productRowWidth, simdProduct, simdTransposedProduct } from '../src/backend/wasm/simd-conv.js';
+import { productRowWidth, programName, programsFor, simdProduct, simdTransposedProduct } from '../src/backend/wasm/simd-conv.js';
 
 interface Case {
   n: number; h: number; w: number; cin: number; cout: number; k: number; stride: 1 | 2; pad: 'same' | 'valid';
@@ -144,6 +144,24 @@ test('wasm matMul with transposes (matmul gradients) equals cpu, batched and not
   assert.is(simdProduct(backend, tf.zeros([6, 4]), tf.zeros([4, 12])), null, 'N = 12');
   assert.is(simdProduct(backend, tf.zeros([6, 1024]), tf.zeros([1024, 512])), null, 'b over 1 MiB');
   assert.equal([productRowWidth(256, 1), productRowWidth(256, 2), productRowWidth(37, 1), productRowWidth(36, 2)], [64, 64, 37, 18]);
+  // XNNPACK's GEMM adds in the same order and gives the same bits, so watch which programs run.
+  const programs = programsFor(backend)!;
+  const run = programs.run;
+  const ran: string[] = [];
+  programs.run = function (name: string, argLists: number[][]) {
+    ran.push(name);
+    return run.call(this, name, argLists);
+  };
+  try {
+    shapes.forEach(([sa, sb, ta, tb], i) => {
+      ran.length = 0;
+      tf.tidy(() => tf.matMul(tf.tensor(data[i]![0]!, sa), tf.tensor(data[i]![1]!, sb), ta, tb).dataSync());
+      const want = i >= 9 ? [programName('conv')] : i >= 6 ? [programName('filterGradient')] : [];
+      assert.equal(ran, want, `case ${i}: programs run`);
+    });
+  } finally {
+    programs.run = run;
+  }
 });
 
 test('the input gradient\'s filter (rotated 180°, in/out swapped) equals tf.reverse + tf.transpose bit for bit', async () => {

@@ -283,7 +283,8 @@ const PRODUCT_ROW_PIXELS = 64;
  * program with a 1×1 filter computes it: a as M "pixels" of K channels in rows of up to 64, b as the
  * filter [1, 1, K, N]. Why: the up-convolution's forward pass and input gradient are such products
  * (M = batch·H·W, K and N 16–512), and XNNPACK ran the deeper ones at 9–22 GFLOP/s (a 128² step:
- * 3.5 ms for M = 256, K = 256, N = 512).
+ * 3.5 ms for M = 256, K = 256, N = 512). Both add the K products in order with separate multiplies
+ * and adds, so the results are XNNPACK's bits.
  */
 export function simdProduct(backend: WasmHeapBackend, a: TensorInfo, b: TensorInfo): TensorInfo | null {
   const rank = a.shape.length;
