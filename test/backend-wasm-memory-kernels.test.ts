@@ -110,6 +110,28 @@ test('the SIMD programs give the JS loops bit for bit, in every case', () => {
   }
 });
 
+test('the kernels run the SIMD programs where the flag and the shapes allow, the JS loops otherwise', () => {
+  // Same bits either way, so watch which programs run.
+  const programs = programsFor(tf.backend() as unknown as WasmHeapBackend)!;
+  const run = programs.run;
+  const ran = new Set<string>();
+  programs.run = function (name: string, argLists: number[][]) {
+    ran.add(name);
+    return run.call(this, name, argLists);
+  };
+  try {
+    runAll();
+    assert.ok(['columnSums', 'maxPoolGrad2x2', 'copyRows'].every((name) => ran.has(name)), [...ran].join(', '));
+    ran.clear();
+    tf.env().set(WASM_SIMD_MEMORY_FLAG, false);
+    runAll();
+    assert.equal([...ran], [], 'flag off: no program');
+  } finally {
+    tf.env().set(WASM_SIMD_MEMORY_FLAG, true);
+    programs.run = run;
+  }
+});
+
 /** A float32 tensor's heap address and values, for calling a program directly. */
 function onHeap(data: Float32Array): { t: tf.Tensor; at: number } {
   const t = tf.tensor1d(data);
