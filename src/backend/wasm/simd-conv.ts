@@ -241,6 +241,14 @@ export function simdConv(
   return y;
 }
 
+/** The last two dimensions of a and b: float32 tensors of one rank ≥ 2 whose batch dimensions are all 1; else null. */
+function singleMatrices(a: TensorInfo, b: TensorInfo): [[number, number], [number, number]] | null {
+  const rank = a.shape.length;
+  if (rank < 2 || b.shape.length !== rank || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  if (a.shape.slice(0, -2).some((d) => d !== 1) || b.shape.slice(0, -2).some((d) => d !== 1)) return null;
+  return [a.shape.slice(-2) as [number, number], b.shape.slice(-2) as [number, number]];
+}
+
 /**
  * aᵀ·b for a [..., K, M] and b [..., K, N] with every batch dimension 1 (the result [..., M, N]), or
  * null when not covered (M % 4 ≠ 0, N % 8 ≠ 0, not float32). The filter-gradient program with a 1×1
@@ -250,11 +258,9 @@ export function simdConv(
  * M = 32, N = 64), as it did the convolutions' filter gradients.
  */
 export function simdTransposedProduct(backend: WasmHeapBackend, a: TensorInfo, b: TensorInfo): TensorInfo | null {
-  const rank = a.shape.length;
-  if (rank < 2 || b.shape.length !== rank || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
-  if (a.shape.slice(0, -2).some((d) => d !== 1) || b.shape.slice(0, -2).some((d) => d !== 1)) return null;
-  const [K, M] = a.shape.slice(-2) as [number, number];
-  const [Kb, N] = b.shape.slice(-2) as [number, number];
+  const matrices = singleMatrices(a, b);
+  if (!matrices) return null;
+  const [[K, M], [Kb, N]] = matrices;
   if (K !== Kb || K === 0 || M % FILTER_GRAD_INPUT_BLOCK !== 0 || N % OUTPUT_CHANNEL_BLOCK !== 0) return null;
   const programs = programsFor(backend);
   if (!programs) return null;
@@ -287,11 +293,9 @@ const PRODUCT_ROW_PIXELS = 64;
  * and adds, so the results are XNNPACK's bits.
  */
 export function simdProduct(backend: WasmHeapBackend, a: TensorInfo, b: TensorInfo): TensorInfo | null {
-  const rank = a.shape.length;
-  if (rank < 2 || b.shape.length !== rank || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
-  if (a.shape.slice(0, -2).some((d) => d !== 1) || b.shape.slice(0, -2).some((d) => d !== 1)) return null;
-  const [M, K] = a.shape.slice(-2) as [number, number];
-  const [Kb, N] = b.shape.slice(-2) as [number, number];
+  const matrices = singleMatrices(a, b);
+  if (!matrices) return null;
+  const [[M, K], [Kb, N]] = matrices;
   if (K !== Kb || M === 0 || !simdProductCovers(K, N)) return null;
   const programs = programsFor(backend);
   if (!programs) return null;
