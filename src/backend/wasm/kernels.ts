@@ -309,7 +309,8 @@ function batchMatMul({ inputs, backend, attrs }: BatchMatMulArgs): TensorInfo {
     if (product) return product;
   }
   const [bRows, bCols] = inputs.b.shape.slice(-2) as [number, number];
-  if (!attrs.transposeA && tf.env().getBool(SIMD_CONV_FLAG) && simdProductCovers(...(attrs.transposeB ? [bCols, bRows] : [bRows, bCols]) as [number, number])) {
+  const [K, N] = attrs.transposeB ? [bCols, bRows] : [bRows, bCols];
+  if (!attrs.transposeA && tf.env().getBool(SIMD_CONV_FLAG) && simdProductCovers(K, N)) {
     // a·b, or a·bᵀ after transposing the (small) b: the forward conv program as a 1×1 conv.
     const b = attrs.transposeB ? run('Transpose', backend, { x: inputs.b }, { perm: swapLastPerm(inputs.b.shape.length) }) : inputs.b;
     const product = simdProduct(heap, inputs.a, b);
