@@ -37,6 +37,10 @@ for (const stride of [1, 2] as const) {
 }
 // The U-Net's own shape: 3x3 same, stride 1.
 cases.push({ n: 4, h: 16, w: 16, cin: 8, cout: 16, k: 3, stride: 1, pad: 'same' });
+// Its first layer (a one-channel image) and its 1×1 head (one output channel): zero-padded channels.
+cases.push({ n: 2, h: 16, w: 16, cin: 1, cout: 16, k: 3, stride: 1, pad: 'same' });
+cases.push({ n: 2, h: 12, w: 12, cin: 16, cout: 1, k: 1, stride: 1, pad: 'same' });
+cases.push({ n: 2, h: 12, w: 8, cin: 3, cout: 5, k: 3, stride: 1, pad: 'valid' });
 
 const inputs = cases.map((c) => ({
   x: randomArray(rng, c.n * c.h * c.w * c.cin),
@@ -190,6 +194,42 @@ test('input gradients are the same bits with the own filter rotation and with st
     cases.forEach((c, i) => assert.equal(grads(c, i).dx, own[i], JSON.stringify(c)));
   } finally {
     tf.env().set(WASM_FILTER_ROTATION_FLAG, true);
+  }
+});
+
+test("one-channel outputs run on the SIMD programs through zero channels: the first layer's input gradient, the head's filter gradient", async () => {
+  await startBackend('wasm');
+  const programs = programsFor(tf.backend() as unknown as WasmHeapBackend)!;
+  const run = programs.run;
+  const ran: string[] = [];
+  programs.run = function (name: string, argLists: number[][]) {
+    ran.push(name);
+    return run.call(this, name, argLists);
+  };
+  const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC' };
+  const passes: Array<[string, () => tf.Tensor, (names: string[]) => boolean]> = [
+    // dx of a 3×3 conv from a one-channel image: a conv to 1 channel, padded to 8 (Winograd here).
+    ['input gradient, 16 → 1', () => tf.engine().runKernel('Conv2DBackpropInput',
+      { dy: tf.randomNormal([2, 16, 16, 16], 0, 1, 'float32', 1), filter: tf.randomNormal([3, 3, 1, 16], 0, 1, 'float32', 2) },
+      { ...attrs, inputShape: [2, 16, 16, 1] } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    (names) => names.some((n) => n.startsWith('winogradOutput') || n === programName('conv'))],
+    // dW of the 1×1 head to one channel, padded to 8.
+    ['filter gradient, 16 → 1', () => tf.engine().runKernel('Conv2DBackpropFilter',
+      { x: tf.randomNormal([2, 12, 12, 16], 0, 1, 'float32', 3), dy: tf.randomNormal([2, 12, 12, 1], 0, 1, 'float32', 4) },
+      { ...attrs, filterShape: [1, 1, 16, 1] } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    (names) => names.includes(programName('filterGradient'))],
+  ];
+  try {
+    for (const [label, pass, onPrograms] of passes) {
+      tf.tidy(() => pass().dataSync()); // first use may allocate what later calls reuse
+      const before = tf.engine().backend.numDataIds();
+      ran.length = 0;
+      tf.tidy(() => pass().dataSync());
+      assert.is(tf.engine().backend.numDataIds(), before, `${label}: no tensors left`);
+      assert.ok(onPrograms(ran), `${label}: ran ${ran.join(', ')}`);
+    }
+  } finally {
+    programs.run = run;
   }
 });
 
