@@ -194,6 +194,16 @@ test('the flag really switches kernels: stock wasm max-pool gradient differs on 
   assert.ok(stock.some((v, k) => v !== ours[k]), 'stock and JS kernels gave identical results');
 });
 
+test('wasm Relu keeps NaN of either sign (stock wasm zeroed a NaN with its sign bit set), max(x, 0) elsewhere', async () => {
+  const bits = new Uint32Array([0x7fc00000, 0xffc00000, 0x80000000, 0, 0x3f800000, 0xbf800000, 0x7f800000, 0xff800000, 0xffc00001]);
+  const x = new Float32Array(bits.buffer);
+  for (const n of [x.length, 8]) { // a tail after two vectors; whole vectors only
+    const got = tf.tidy(() => tf.relu(tf.tensor1d(x.subarray(0, n))).dataSync() as Float32Array);
+    const want = Array.from(x.subarray(0, n), (v) => (Number.isNaN(v) ? 'NaN' : v > 0 ? v : '+0'));
+    assert.equal(Array.from(got, (v) => (Number.isNaN(v) ? 'NaN' : Object.is(v, 0) ? '+0' : v)), want, `${n} floats`);
+  }
+});
+
 test('wasm Identity and same-type Cast share data: values survive the source, memory is freed with the last user', () => {
   const before = tf.memory().numBytes;
   const backend = tf.backend() as unknown as { numDataIds(): number };

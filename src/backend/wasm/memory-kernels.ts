@@ -7,6 +7,8 @@
  * - `Sum` over leading axes (every bias gradient): it transposes the whole input first.
  * - `Concat` / `SplitV` (U-Net skip connections and their gradients): a subarray + set per row of
  *   16–64 floats, or a strided slice per output; a plain loop copies short rows several times faster.
+ * - `Relu`: stock wasm maps a NaN whose sign bit is set to 0, so a NaN could vanish before the loss
+ *   (the trainer's NaN guard never saw it); here max(x, 0) keeps every NaN, as the cpu backend does.
  * - `Identity` and same-type `Cast` (gradients pass through them ~250 times a step): stock wasm
  *   copies the tensor; sharing its memory, as `Reshape` already does, is safe because no wasm
  *   kernel writes into its inputs.
@@ -38,7 +40,7 @@ export function registerWasmMemoryKernels(): void {
   if (registered) return;
   registered = true;
   const own: Record<string, OwnKernel> = {
-    MaxPoolGrad: maxPoolGrad, Sum: sum, Concat: concat, SplitV: splitV, Identity: identity, Cast: cast,
+    MaxPoolGrad: maxPoolGrad, Sum: sum, Concat: concat, SplitV: splitV, Identity: identity, Cast: cast, Relu: relu,
   };
   for (const [name, kernel] of Object.entries(own)) {
     if (!registeredKernel(name, 'wasm')) continue;
@@ -270,6 +272,25 @@ function splitV(args: KernelArgs, stock: KernelFunc): TensorInfo[] {
     offset += n;
   });
   return outs;
+}
+
+/** max(x, +0) of a float32 tensor with NaN kept (the SIMD program, the last n mod 4 floats in JS). */
+function relu(args: KernelArgs, stock: KernelFunc): TensorInfo {
+  const { x } = args.inputs as { x: TensorInfo };
+  if (x.dtype !== 'float32') return stock(args) as TensorInfo;
+  const b = heap(args);
+  const out = b.makeOutput(x.shape, 'float32');
+  const n = size(x.shape);
+  const programs = programsFor(b);
+  const vectorFloats = programs ? n - (n % 4) : 0;
+  if (programs && vectorFloats > 0) programs.run('relu', [[address(b, x), address(b, out), 4 * vectorFloats]]);
+  const src = b.typedArrayFromHeap(x);
+  const dst = b.typedArrayFromHeap(out);
+  for (let i = vectorFloats; i < n; i++) {
+    const v = src[i]!;
+    dst[i] = v > 0 || Number.isNaN(v) ? v : 0;
+  }
+  return out;
 }
 
 /** The same data under a second tensor: one more reference instead of a copy. */

@@ -8,6 +8,9 @@
  *   maximum in row-major order, found with the JS loop's strict comparisons (NaN never wins, a
  *   window of −∞ and NaN passes nothing), as masks.
  * - `copyRows`: concat and split along the last axes, rows of a multiple of 16 bytes.
+ * - `relu`: max(x, 0) with f32x4.max, which keeps a NaN a NaN whatever its sign bit. (Stock wasm's
+ *   Relu turns a NaN with the sign bit set into 0, so whether a NaN reached the loss depended on
+ *   which operation made it.)
  * - `reluGradient`: dy·step(y) (kernel-names.ts RELU_GRADIENT_KERNEL), as tf's Step and Multiply
  *   compute it: step(y) = 1 for y > 0, NaN for NaN, else 0, then one IEEE multiply (so dy·0 keeps
  *   dy's sign, ±∞·0 is NaN).
@@ -150,6 +153,19 @@ export function reluGradientProgram(): FunctionWriter {
   // step = y where y is NaN, else 1.0 where y > 0, else +0.
   f.get(yv).f32x4Const(1).get(yv).v128Zero().f32x4Gt().v128And().get(yv).get(yv).f32x4Ne().v128Bitselect().set(step);
   f.get(out).get(k).i32Add().get(dy).get(k).i32Add().v128Load().get(step).f32x4Mul().v128Store();
+  f.get(k).i32Const(16).i32Add().tee(k).get(bytes).i32Ne().brIf(0).end();
+  f.end();
+  return f;
+}
+
+/** `relu(x, out, bytes)`: out = max(x, +0) lane by lane over `bytes` bytes (a multiple of 16); NaN stays NaN. */
+export function reluProgram(): FunctionWriter {
+  const f = new FunctionWriter(3, 1, 0);
+  const { x, out, bytes } = f.names(['x', 'out', 'bytes'], 0);
+  const { k } = f.names(['k'], f.i32Local(0));
+  f.block().get(bytes).i32Eqz().brIf(0);
+  f.i32Const(0).set(k).loop();
+  f.get(out).get(k).i32Add().get(x).get(k).i32Add().v128Load().v128Zero().f32x4Max().v128Store();
   f.get(k).i32Const(16).i32Add().tee(k).get(bytes).i32Ne().brIf(0).end();
   f.end();
   return f;
