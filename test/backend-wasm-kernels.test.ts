@@ -10,7 +10,7 @@ import { IM2COL_FLAG, WASM_FILTER_ROTATION_FLAG } from '../src/backend/flags.js'
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
 import { rotatedSwappedFilter } from '../src/backend/kernel-geometry.js';
-import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
+import { inputGradientFilterTensor, type WasmHeapBackend } from '../src/backend/wasm/heap.js';
 import { productRowWidth, programName, programsFor, simdProduct, simdTransposedProduct } from '../src/backend/wasm/simd-conv.js';
 
 interface Case {
@@ -184,6 +184,21 @@ test('the input gradient\'s filter (rotated 180°, in/out swapped) equals tf.rev
   rotatedSwappedFilter(w3, out3, 12, 3, 4);
   assert.equal(out3, reference3, '3D [2,3,2,3,4]');
   assert.throws(() => rotatedSwappedFilter(new Float32Array(10), new Float32Array(10), 9, 1, 1), /filter of 10 and output of 10 floats for 9 taps × 1 × 1/);
+});
+
+test('the rotated, swapped filter on the wasm heap (SIMD where the channels come in fours) equals the JS rotation bit for bit', async () => {
+  await startBackend('wasm');
+  const backend = tf.backend() as unknown as WasmHeapBackend;
+  for (const [taps, ci, co] of [[9, 8, 12], [27, 4, 8], [9, 16, 16], [9, 5, 8], [1, 12, 4]] as const) {
+    const w = randomArray(rng, taps * ci * co);
+    const want = new Float32Array(w.length);
+    rotatedSwappedFilter(w, want, taps, ci, co);
+    const got = tf.tidy(() => {
+      const out = inputGradientFilterTensor(backend, tf.tensor3d(w, [taps, ci, co]) as unknown as tf.TensorInfo);
+      return tf.engine().makeTensorFromTensorInfo(out).dataSync() as Float32Array;
+    });
+    assert.equal(Array.from(got), Array.from(want), `${taps} taps, ${ci} → ${co}`);
+  }
 });
 
 test('input gradients are the same bits with the own filter rotation and with stock Reverse + Transpose', async () => {

@@ -22,7 +22,9 @@ import {
   F4x4, winogradFilterGradientProgram, winogradFilterProgram, winogradInputProgram, winogradOutputGradientProgram,
   winogradOutputProgram,
 } from './simd-winograd-programs.js';
-import { columnSumsProgram, copyRowsProgram, maxPoolGrad2x2Program, reluGradientProgram, reluProgram } from './simd-memory-programs.js';
+import {
+  columnSumsProgram, copyRowsProgram, maxPoolGrad2x2Program, reluGradientProgram, reluProgram, rotateSwapProgram,
+} from './simd-memory-programs.js';
 import { adamUpdateProgram } from './simd-adam-programs.js';
 
 type Program = (...args: number[]) => void;
@@ -58,7 +60,7 @@ const ADAM_PROGRAMS = { adamUpdate: adamUpdateProgram };
 /** The memory-bound kernels' programs (memory-kernels.ts). */
 const MEMORY_PROGRAMS = {
   columnSums: columnSumsProgram, maxPoolGrad2x2: maxPoolGrad2x2Program, copyRows: copyRowsProgram, reluGradient: reluGradientProgram,
-  relu: reluProgram,
+  relu: reluProgram, rotateSwap: rotateSwapProgram,
 };
 export type SimdProgramName = keyof typeof EXACT | keyof typeof GROUP_NORM_PROGRAMS | keyof typeof WINOGRAD_PROGRAMS |
   keyof typeof ADAM_PROGRAMS | keyof typeof MEMORY_PROGRAMS;

@@ -8,6 +8,8 @@
  *   maximum in row-major order, found with the JS loop's strict comparisons (NaN never wins, a
  *   window of −∞ and NaN passes nothing), as masks.
  * - `copyRows`: concat and split along the last axes, rows of a multiple of 16 bytes.
+ * - `rotateSwap`: the input gradient's filter, W rotated 180° with in/out swapped (kernel-geometry.ts
+ *   rotatedSwappedFilter), by 4×4 block transposes in registers.
  * - `relu`: max(x, 0) with f32x4.max, which keeps a NaN a NaN whatever its sign bit. (Stock wasm's
  *   Relu turns a NaN with the sign bit set into 0, so whether a NaN reached the loss depended on
  *   which operation made it.)
@@ -167,6 +169,48 @@ export function reluProgram(): FunctionWriter {
   f.i32Const(0).set(k).loop();
   f.get(out).get(k).i32Add().get(x).get(k).i32Add().v128Load().v128Zero().f32x4Max().v128Store();
   f.get(k).i32Const(16).i32Add().tee(k).get(bytes).i32Ne().brIf(0).end();
+  f.end();
+  return f;
+}
+
+/** i8x16.shuffle lanes picking four 32-bit lanes of (a, b): 0–3 from a, 4–7 from b. */
+const lanes32 = (picks: readonly number[]) => picks.flatMap((p) => [4 * p, 4 * p + 1, 4 * p + 2, 4 * p + 3]);
+
+/**
+ * `rotateSwap(w, out, taps, Ci, Co)`: out[t, co, ci] = w[taps − 1 − t, ci, co] for w [taps, Ci, Co]
+ * (taps: the spatial positions, 9 for 3×3). Needs Ci % 4 = 0 and Co % 4 = 0: each 4×4 block of a
+ * plane is loaded as four rows, transposed with eight shuffles and stored as four rows.
+ */
+export function rotateSwapProgram(): FunctionWriter {
+  const f = new FunctionWriter(5, 6, 8);
+  const { w, out, taps, Ci, Co } = f.names(['w', 'out', 'taps', 'Ci', 'Co'], 0);
+  const { t, ci, co, src, dst, planeBytes } = f.names(['t', 'ci', 'co', 'src', 'dst', 'planeBytes'], f.i32Local(0));
+  const row = [0, 1, 2, 3].map((k) => f.v128Local(k));
+  const half = [0, 1, 2, 3].map((k) => f.v128Local(4 + k));
+  f.get(Ci).get(Co).i32Mul().i32Const(2).i32Shl().set(planeBytes);
+  f.block().get(taps).i32Eqz().brIf(0);
+  f.i32Const(0).set(t).loop();
+  f.i32Const(0).set(ci).loop();
+  f.i32Const(0).set(co).loop();
+  // src = w + (taps − 1 − t)·plane + (ci·Co + co)·4, dst = out + t·plane + (co·Ci + ci)·4.
+  f.get(taps).i32Const(1).i32Sub().get(t).i32Sub().get(planeBytes).i32Mul().get(w).i32Add()
+    .get(ci).get(Co).i32Mul().get(co).i32Add().i32Const(2).i32Shl().i32Add().set(src);
+  f.get(t).get(planeBytes).i32Mul().get(out).i32Add()
+    .get(co).get(Ci).i32Mul().get(ci).i32Add().i32Const(2).i32Shl().i32Add().set(dst);
+  for (let k = 0; k < 4; k++) f.get(src).get(Co).i32Const(4 * k).i32Mul().i32Add().v128Load().set(row[k]!);
+  // Rows r0…r3 of the block → its columns: pair the rows, then the pairs.
+  f.get(row[0]!).get(row[1]!).i8x16Shuffle(lanes32([0, 4, 1, 5])).set(half[0]!);
+  f.get(row[0]!).get(row[1]!).i8x16Shuffle(lanes32([2, 6, 3, 7])).set(half[1]!);
+  f.get(row[2]!).get(row[3]!).i8x16Shuffle(lanes32([0, 4, 1, 5])).set(half[2]!);
+  f.get(row[2]!).get(row[3]!).i8x16Shuffle(lanes32([2, 6, 3, 7])).set(half[3]!);
+  const columns: Array<[number, number, number[]]> = [[0, 2, [0, 1, 4, 5]], [0, 2, [2, 3, 6, 7]], [1, 3, [0, 1, 4, 5]], [1, 3, [2, 3, 6, 7]]];
+  columns.forEach(([a, b, picks], k) => {
+    f.get(dst).get(Ci).i32Const(4 * k).i32Mul().i32Add();
+    f.get(half[a]!).get(half[b]!).i8x16Shuffle(lanes32(picks)).v128Store();
+  });
+  f.get(co).i32Const(4).i32Add().tee(co).get(Co).i32LtU().brIf(0).end();
+  f.get(ci).i32Const(4).i32Add().tee(ci).get(Ci).i32LtU().brIf(0).end();
+  f.get(t).i32Const(1).i32Add().tee(t).get(taps).i32LtU().brIf(0).end();
   f.end();
   return f;
 }
