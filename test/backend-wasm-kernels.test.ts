@@ -10,7 +10,8 @@ import { IM2COL_FLAG, WASM_FILTER_ROTATION_FLAG } from '../src/backend/flags.js'
 import { Rng } from '../src/util/rng.js';
 import { maxRelativeError } from './helpers/arrays.js';
 import { rotatedSwappedFilter } from '../src/backend/kernel-geometry.js';
-import { inputGradientFilterTensor, type WasmHeapBackend } from '../src/backend/wasm/heap.js';
+import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
+import { inputGradientFilterTensor } from '../src/backend/wasm/input-gradient-filter.js';
 import { productRowWidth, programName, programsFor, simdProduct, simdTransposedProduct } from '../src/backend/wasm/simd-conv.js';
 
 interface Case {

@@ -10,7 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { inputGradientFilterTensor, type WasmHeapBackend } from './heap.js';
+import type { WasmHeapBackend } from './heap.js';
+import { inputGradientFilterTensor } from './input-gradient-filter.js';
 
 type Backend = tf.KernelBackend & { disposeData(dataId: object, force?: boolean): boolean };
 
