@@ -198,9 +198,13 @@ test('wasm Relu keeps NaN of either sign (stock wasm zeroed a NaN with its sign 
   const bits = new Uint32Array([0x7fc00000, 0xffc00000, 0x80000000, 0, 0x3f800000, 0xbf800000, 0x7f800000, 0xff800000, 0xffc00001]);
   const x = new Float32Array(bits.buffer);
   for (const n of [x.length, 8]) { // a tail after two vectors; whole vectors only
-    const got = tf.tidy(() => tf.relu(tf.tensor1d(x.subarray(0, n))).dataSync() as Float32Array);
     const want = Array.from(x.subarray(0, n), (v) => (Number.isNaN(v) ? 'NaN' : v > 0 ? v : '+0'));
-    assert.equal(Array.from(got, (v) => (Number.isNaN(v) ? 'NaN' : Object.is(v, 0) ? '+0' : v)), want, `${n} floats`);
+    for (const simd of [true, false]) { // the SIMD program and the JS loop
+      tf.env().set(WASM_SIMD_MEMORY_FLAG, simd);
+      const got = tf.tidy(() => tf.relu(tf.tensor1d(x.subarray(0, n))).dataSync() as Float32Array);
+      assert.equal(Array.from(got, (v) => (Number.isNaN(v) ? 'NaN' : Object.is(v, 0) ? '+0' : v)), want, `${n} floats, SIMD ${simd}`);
+    }
+    tf.env().set(WASM_SIMD_MEMORY_FLAG, true);
   }
 });
 

@@ -54,9 +54,9 @@ export const WASM_WINOGRAD_F4_FLAG = 'CTQUANT_WASM_WINOGRAD_F4';
 export const WASM_JS_KERNELS_FLAG = 'CTQUANT_WASM_JS_KERNELS';
 
 /**
- * wasm, under WASM_JS_KERNELS_FLAG: the bias-gradient sums, the 2×2 max-pool gradient and the
- * concat/split copies as SIMD programs (wasm/simd-memory-programs.ts; true) or as the JS loops
- * (false). The same bits either way.
+ * wasm, under WASM_JS_KERNELS_FLAG: the bias-gradient sums, the 2×2 max-pool gradient, the
+ * concat/split copies and Relu as SIMD programs (wasm/simd-memory-programs.ts; true) or as the JS
+ * loops (false). The same bits either way.
  */
 export const WASM_SIMD_MEMORY_FLAG = 'CTQUANT_WASM_SIMD_MEMORY';
 

@@ -5,7 +5,7 @@
 import type { TensorInfo } from '@tensorflow/tfjs';
 import { rotatedSwappedFilter } from '../kernel-geometry.js';
 import type { WasmHeapBackend } from './heap.js';
-import { programsFor } from './simd-conv.js';
+import { address, programsFor } from './simd-conv.js';
 
 /**
  * A new tensor holding filter W [...spatial, Cin, Cout] (2D or 3D, float32) rotated 180° in every
@@ -20,7 +20,7 @@ export function inputGradientFilterTensor(backend: WasmHeapBackend, filter: Tens
   const taps = spatial.reduce((a, b) => a * b, 1);
   const programs = cin % 4 === 0 && cout % 4 === 0 ? programsFor(backend) : null;
   if (programs) {
-    programs.run('rotateSwap', [[backend.typedArrayFromHeap(filter).byteOffset, backend.typedArrayFromHeap(swapped).byteOffset, taps, cin, cout]]);
+    programs.run('rotateSwap', [[address(backend, filter), address(backend, swapped), taps, cin, cout]]);
   } else {
     rotatedSwappedFilter(backend.typedArrayFromHeap(filter), backend.typedArrayFromHeap(swapped), taps, cin, cout);
   }

@@ -14,8 +14,8 @@
  *   kernel writes into its inputs.
  * Each falls back to the stock kernel outside the cases it handles. The tfjs env flag
  * `CTQUANT_WASM_JS_KERNELS` (default true) turns them off, so one process can benchmark both.
- * Where the runtime has wasm SIMD, the sums, the 2×2 max-pool gradient and row copies of a multiple
- * of four floats run as SIMD programs with the same bits (simd-memory-programs.ts; flag
+ * Where the runtime has wasm SIMD, the sums, the 2×2 max-pool gradient, row copies of a multiple of
+ * four floats and Relu run as SIMD programs with the same bits (simd-memory-programs.ts; flag
  * `CTQUANT_WASM_SIMD_MEMORY`); the JS loops below are their fallback and their specification.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -281,7 +281,7 @@ function relu(args: KernelArgs, stock: KernelFunc): TensorInfo {
   const b = heap(args);
   const out = b.makeOutput(x.shape, 'float32');
   const n = size(x.shape);
-  const programs = programsFor(b);
+  const programs = simdPrograms(b);
   const vectorFloats = programs ? n - (n % 4) : 0;
   if (programs && vectorFloats > 0) programs.run('relu', [[address(b, x), address(b, out), 4 * vectorFloats]]);
   const src = b.typedArrayFromHeap(x);
