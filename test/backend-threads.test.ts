@@ -3,7 +3,7 @@
  * global patched, gives the single-threaded build's conv2d and training losses within 1e-5, repeats
  * its own losses exactly, and the fallback to the single-threaded build works when the worker patch
  * is disabled; ctquant's SIMD convolutions split over both threads give exactly the one-thread
- * results, and so does the group norm + ReLU kernel pair. The wasm backend starts once per process, so this file runs itself twice as a child
+ * results (with the threads polling for their jobs or sleeping at once), and so does the group norm + ReLU kernel pair. The wasm backend starts once per process, so this file runs itself twice as a child
  * (one per build) and compares what the children print.
  */
 import { runChildReport } from './helpers/child-report.js';
@@ -16,6 +16,7 @@ import { startBackend } from '../src/backend/index.js';
 import { setWorkerPatchEnabled } from '../src/backend/wasm/threads.js';
 import type { WasmHeapBackend } from '../src/backend/wasm/heap.js';
 import { simdConvThreadsInUse } from '../src/backend/wasm/simd-conv.js';
+import { WASM_THREAD_POLL_FLAG } from '../src/backend/flags.js';
 import { Adam } from '../src/train/adam.js';
 import { Rng } from '../src/util/rng.js';
 import { groupNormRelu } from '../src/model/group-norm.js';
@@ -28,6 +29,8 @@ interface ChildReport {
   conv: number[];
   /** U-Net-shaped SIMD conv (forward with bias + ReLU, input and filter gradients), flattened. */
   simdConv: number[];
+  /** The same with WASM_THREAD_POLL_FLAG off. */
+  simdConvSleeping: number[];
   simdThreads: number;
   /** Group norm + ReLU (wasm/simd-group-norm.ts) over several chunks per image: z, dx, dγ, dβ, flattened. */
   groupNorm: number[];
@@ -63,7 +66,7 @@ async function child(mode: string): Promise<ChildReport> {
     return Array.from(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same').dataSync());
   });
   // 20² runs Winograd F(2×2); 32², batch 2 (128 tiles of 4×4) F(4×4) in all three passes.
-  const simdConv = tf.tidy(() => [20, 32].flatMap((size) => {
+  const simdConvResults = () => tf.tidy(() => [20, 32].flatMap((size) => {
     const x = randomTensor([2, size, size, 16], 3);
     const f = randomTensor([3, 3, 16, 24], 4);
     const b = randomTensor([24], 5);
@@ -72,6 +75,11 @@ async function child(mode: string): Promise<ChildReport> {
     const [dx, df] = tf.grads((a: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'))))([x, f]);
     return [y, dx!, df!].flatMap((t) => Array.from(t.dataSync()));
   }));
+  const simdConv = simdConvResults();
+  // The threads sleep at once instead of polling first: only the hand-off changes.
+  tf.env().set(WASM_THREAD_POLL_FLAG, false);
+  const simdConvSleeping = simdConvResults();
+  tf.env().set(WASM_THREAD_POLL_FLAG, true);
   const groupNorm = tf.tidy(() => {
     // 40·40 pixels of 8 channels: two chunks per image, four units over the two threads.
     const x = randomTensor([2, 40, 40, 8], 6);
@@ -84,7 +92,7 @@ async function child(mode: string): Promise<ChildReport> {
   });
   const simdThreads = simdConvThreadsInUse(tf.backend() as unknown as WasmHeapBackend);
   return {
-    detail: started.detail, logs, globalsRestored, conv, simdConv, simdThreads, groupNorm, losses: trainLosses(3), lossesAgain: trainLosses(3),
+    detail: started.detail, logs, globalsRestored, conv, simdConv, simdConvSleeping, simdThreads, groupNorm, losses: trainLosses(3), lossesAgain: trainLosses(3),
   };
 }
 
@@ -119,6 +127,7 @@ if (MODE) {
     assert.is(fallback.simdThreads, 1);
     assert.ok(threaded.simdConv.length > 0 && threaded.simdConv.every(Number.isFinite));
     assert.equal(threaded.simdConv, fallback.simdConv);
+    assert.equal(threaded.simdConvSleeping, fallback.simdConv, 'threads that sleep without polling first');
   });
 
   test('group norm + ReLU on two threads gives exactly the one-thread results', () => {

@@ -74,6 +74,14 @@ export const WASM_FILTER_ROTATION_FLAG = 'CTQUANT_WASM_FILTER_ROTATION';
  */
 export const WASM_GROUP_NORM_FLAG = 'CTQUANT_WASM_GROUP_NORM';
 
+/**
+ * wasm, threaded build: the threads that share a SIMD program call poll for their next job or for
+ * the other threads' results for ~30 µs before they sleep in Atomics.wait (wasm/simd-workers.ts;
+ * true, the default) or sleep at once (false). Waking a sleeping thread cost more than many of a
+ * step's jobs take: 2 threads, 64² step 74 → ~60 ms, 128² 182 → ~141 ms. The same numbers either way.
+ */
+export const WASM_THREAD_POLL_FLAG = 'CTQUANT_WASM_THREAD_POLL';
+
 /** webgpu: the row-tiled filter gradient for 3×3 stride-1 'same' convolutions (webgpu/conv3x3-filter-grad.ts): off until a GPU run times it. */
 export const ROW_FILTER_GRAD_FLAG = 'CTQUANT_WEBGPU_ROW_FILTER_GRAD';
 
@@ -95,6 +103,7 @@ const DEFAULTS: Record<string, boolean> = {
   [WASM_SIMD_MEMORY_FLAG]: true,
   [WASM_FILTER_ROTATION_FLAG]: true,
   [WASM_GROUP_NORM_FLAG]: true,
+  [WASM_THREAD_POLL_FLAG]: true,
   [ROW_FILTER_GRAD_FLAG]: false,
   [FUSED_ADAM_FLAG]: true,
 };

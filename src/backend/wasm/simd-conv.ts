@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TensorInfo } from '@tensorflow/tfjs';
 import type { WasmHeapBackend } from './heap.js';
-import { SIMD_RELAXED_FMA_FLAG } from '../flags.js';
+import { SIMD_RELAXED_FMA_FLAG, WASM_THREAD_POLL_FLAG } from '../flags.js';
 import { assembleModule, runtimeHasRelaxedSimd, type ExportedFunction } from './module-writer.js';
 import { convProgram, filterGradientProgram, FILTER_GRAD_INPUT_BLOCK, OUTPUT_CHANNEL_BLOCK } from './simd-conv-programs.js';
 import { groupNormApplyProgram, groupNormSumsProgram } from './simd-group-norm-programs.js';
@@ -91,6 +91,9 @@ export const FILTER_GRAD_CHUNK_PIXELS = 256;
  */
 const MAX_FORWARD_FILTER_BYTES = 1 << 20;
 
+/** How long threads poll before they sleep (WASM_THREAD_POLL_FLAG); tried 5–600 µs on 2 cores, ~30 was best. */
+const THREAD_POLL_MICROSECONDS = 30;
+
 const compiled = new WeakMap<WebAssembly.Memory, ProgramThreads | null>();
 let threadsWanted = 1;
 
@@ -135,6 +138,7 @@ export function programsFor(backend: WasmHeapBackend): ProgramThreads | null {
       const names = functions.map((fn) => fn.name);
       const local = Object.fromEntries(names.map((name) => [name, exports[name] as Program]));
       programs = new ProgramThreads(bytes, memory, names, local, shared ? threadsWanted - 1 : 0);
+      programs.spinMicroseconds = () => (tf.env().getBool(WASM_THREAD_POLL_FLAG) ? THREAD_POLL_MICROSECONDS : 0);
     }
     compiled.set(memory, programs);
   }

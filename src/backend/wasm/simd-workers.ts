@@ -5,6 +5,12 @@
  * range the caller chose), runs the first on the calling thread and blocks until the others are
  * done. Hand-off is through one SharedArrayBuffer per worker with Atomics.wait / notify: no
  * messages, so a kernel stays synchronous, as tfjs kernels must be.
+ *
+ * Both sides poll for a few microseconds before they sleep (`spinMicroseconds`): a training step
+ * hands out hundreds of short jobs back to back, and waking a thread from Atomics.wait took longer
+ * than many of the jobs. On the 2-core development machine, 2 threads, polling ~30 µs turned a 64²
+ * step from 74 into ~60 ms and a 128² one from 182 into ~141 (BENCHMARKS.md); polling longer got
+ * slower again, as the pollers take the cores that Node's own threads need.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -14,8 +20,22 @@ const DONE = 1; // the last sequence number the worker finished
 const FUNCTION = 2;
 const ARG_COUNT = 3;
 const FAILED = 4; // 1 when the job threw (a wasm trap); the message is not passed on
+const SPIN = 5; // µs the worker polls for its next job before it sleeps (set with each job)
 const ARGS = 8;
 const MAX_ARGS = 24;
+
+/**
+ * Polls `cells[index]` while it equals `value`, for at most `microseconds`; true when it changed.
+ * Self-contained: the worker's source includes it as text.
+ */
+function pollWhileEqual(cells: Int32Array, index: number, value: number, microseconds: number): boolean {
+  if (!(microseconds > 0)) return Atomics.load(cells, index) !== value;
+  const end = performance.now() + microseconds / 1000;
+  do {
+    for (let k = 0; k < 64; k++) if (Atomics.load(cells, index) !== value) return true;
+  } while (performance.now() < end);
+  return false;
+}
 
 /** Runs in the worker (CommonJS, eval'd): instantiate the programs, then serve jobs forever. */
 const WORKER_SOURCE = `
@@ -23,9 +43,10 @@ const { workerData } = require('node:worker_threads');
 const { bytes, memory, control, names } = workerData;
 const programs = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
 const ctl = new Int32Array(control);
+const pollWhileEqual = ${pollWhileEqual.toString()};
 let seen = 0;
 for (;;) {
-  Atomics.wait(ctl, ${SEQUENCE}, seen);
+  if (!pollWhileEqual(ctl, ${SEQUENCE}, seen, ctl[${SPIN}])) Atomics.wait(ctl, ${SEQUENCE}, seen);
   seen = Atomics.load(ctl, ${SEQUENCE});
   if (seen < 0) break;
   try {
@@ -41,6 +62,8 @@ for (;;) {
 
 export class ProgramThreads {
   private readonly workers: Array<{ worker: Worker; control: Int32Array }> = [];
+  /** How long each side polls before it sleeps (read at every call, so a flag can switch it). */
+  spinMicroseconds: () => number = () => 0;
 
   /**
    * `extraThreads` workers running the module `bytes` (which imports `memory`, a shared memory)
@@ -66,11 +89,13 @@ export class ProgramThreads {
   /** Runs `name` once per argument list, the first on this thread, and returns when all are done. */
   run(name: string, argLists: number[][]): void {
     const fn = this.names.indexOf(name);
+    const spin = this.spinMicroseconds();
     const handedOut = argLists.slice(1).map((args, k) => {
       const { control } = this.workers[k]!;
       if (args.length > MAX_ARGS) throw new Error(`ProgramThreads: ${args.length} arguments, at most ${MAX_ARGS}`);
       control[FUNCTION] = fn;
       control[ARG_COUNT] = args.length;
+      control[SPIN] = spin;
       control.set(args, ARGS);
       const sequence = Atomics.add(control, SEQUENCE, 1) + 1;
       Atomics.notify(control, SEQUENCE);
@@ -78,6 +103,7 @@ export class ProgramThreads {
     });
     if (argLists[0]) this.local[name]!(...argLists[0]);
     for (const { control, sequence } of handedOut) {
+      pollWhileEqual(control, DONE, sequence - 1, spin);
       for (let done = Atomics.load(control, DONE); done !== sequence; done = Atomics.load(control, DONE)) {
         Atomics.wait(control, DONE, done);
       }
