@@ -173,9 +173,10 @@ test('F(4×4) runs where the output sides are multiples of 4 and its flag is on;
   assert.is(winogradTileFor(conv(4, 32, 28), 'forward', true), F4x4, '224 tiles');
   assert.is(winogradTileFor(conv(4, 32, 30), 'forward', true), F2x2, 'width 30');
   assert.is(winogradTileFor(conv(4, 34, 34, 'valid'), 'forward', true), F4x4, "'valid', 32×32 out");
-  assert.is(winogradTileFor(conv(4, 16, 16), 'forward', true), F2x2, '64 tiles: too few for a forward pass');
-  assert.is(winogradTileFor(conv(4, 16, 16), 'filterGradient', true), F4x4, 'enough for a filter gradient');
-  assert.is(winogradTileFor(conv(4, 8, 8), 'filterGradient', true), F2x2, '16 tiles');
+  assert.is(winogradTileFor(conv(4, 4, 4), 'forward', true), F4x4, '4 tiles: enough for a forward pass');
+  assert.is(winogradTileFor(conv(2, 4, 4), 'forward', true), F2x2, '2 tiles');
+  assert.is(winogradTileFor(conv(1, 16, 16), 'filterGradient', true), F4x4, '16 tiles: enough for a filter gradient');
+  assert.is(winogradTileFor(conv(2, 8, 8), 'filterGradient', true), F2x2, '8 tiles');
   const backend = tf.backend() as unknown as WasmHeapBackend;
   const c = cases[2]!; // 6×10 outputs: F(4×4) does not fit
   tf.tidy(() => {
@@ -245,7 +246,8 @@ test('Winograd takes 3×3 stride-1 convs with Ci % 4 = 0, Co % 8 = 0 and even ou
   tf.env().set(WASM_WINOGRAD_FLAG, false);
   const direct = run();
   tf.env().set(WASM_WINOGRAD_FLAG, true);
-  assert.equal(Array.from(viaKernel), Array.from(winograd(c, 1)[0]!), 'Conv2D takes the Winograd path');
+  // 4 images of 4×4: 4 tiles of F(4×4), enough for a forward pass.
+  assert.equal(Array.from(viaKernel), Array.from(winograd(c, 1, F4x4)[0]!), 'Conv2D takes the Winograd path');
   assert.ok(maxRelativeError(direct, viaKernel, 1e-6) < 1e-5, 'and the direct path agrees closely');
   assert.not.equal(Array.from(direct), Array.from(viaKernel), 'the flag switches the path (other sums, other last bits)');
 

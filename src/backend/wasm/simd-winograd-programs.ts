@@ -102,13 +102,13 @@ function emitCombination(f: FunctionWriter, coefficients: readonly number[], val
  */
 export function winogradFilterProgram(tile: WinogradTile = F2x2): FunctionWriter {
   const { n, G } = tile;
-  const f = new FunctionWriter(6, 5, 9 + 3 * n);
-  const { w, u, Ci, Co, ciStart, ciEnd } = f.names(['w', 'u', 'Ci', 'Co', 'ciStart', 'ciEnd'], 0);
+  const f = new FunctionWriter(7, 5, 9 + 3 * n);
+  const { w, u, Ci, Co, uPlaneBytes, ciStart, ciEnd } = f.names(['w', 'u', 'Ci', 'Co', 'uPlaneBytes', 'ciStart', 'ciEnd'], 0);
   const { ci, co, src, dst, planeBytes } = f.names(['ci', 'co', 'src', 'dst', 'planeBytes'], f.i32Local(0));
   const tap = range(9).map((k) => f.v128Local(k)); // g[kh][kw] at 3·kh + kw
   const half = range(3 * n).map((k) => f.v128Local(9 + k)); // (G g)[a][kw] at 3·a + kw
 
-  // A tap plane of w and a position plane of u are both Ci·Co floats.
+  // A tap plane of w is Ci·Co floats; u's position planes are uPlaneBytes apart (≥ Ci·Co floats).
   f.get(Ci).get(Co).i32Mul().i32Const(2).i32Shl().set(planeBytes);
   f.block().get(ciStart).get(ciEnd).i32LtU().i32Eqz().brIf(0);
   f.get(ciStart).set(ci).loop();
@@ -125,7 +125,7 @@ export function winogradFilterProgram(tile: WinogradTile = F2x2): FunctionWriter
   }
   for (let a = 0; a < n; a++) {
     for (let b = 0; b < n; b++) {
-      f.get(dst).get(planeBytes).i32Const(n * a + b).i32Mul().i32Add();
+      f.get(dst).get(uPlaneBytes).i32Const(n * a + b).i32Mul().i32Add();
       emitCombination(f, G[b]!, [0, 1, 2].map((kw) => half[3 * a + kw]!));
       f.v128Store();
     }

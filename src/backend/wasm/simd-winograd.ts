@@ -19,13 +19,14 @@ import { WASM_WINOGRAD_F4_FLAG } from '../flags.js';
 
 /**
  * Fewest F(4×4) tiles (over the batch) for which a pass takes F(4×4). Its transformed filter has 36
- * planes against F(2×2)'s 16, so with few tiles a forward pass is bound by making and reading U:
- * measured per layer (bench/conv-layers.ts --against f2, batch 4, 1 thread), F(4×4) forward at 4²,
- * 256 → 256 channels (4 tiles) 4.6 ms against 1.8, at 8² (16 tiles) 1.7 against 1.0, at 16² (64 tiles)
- * 12.3 against 11.6, at 32² (256 tiles) 9.6 against 13.1. The filter gradient has no filter transform
- * up front (dU is summed as the products go): level at 4² and 8², ahead from 16² (9.6 against 15.3 ms).
+ * planes against F(2×2)'s 16. Since U's planes have a gap (below), making U costs little, and per
+ * layer (bench/conv-layers.ts --against f2, 1 thread, 15 reps, thresholds forced to 0) the forward
+ * pass takes F(4×4) down to the fewest tiles measured: batch 4 at 4², 256 → 256 channels (4 tiles)
+ * 0.7 against 0.8 ms, at 8², 128 → 128 (16 tiles) 0.5 against 0.7, at 16², 256 → 256 7.0 against 10.9.
+ * The filter gradient sums dU over the tiles, so with few tiles it is bound by reading and writing
+ * 36 planes of dU: at 4 tiles 1.5 against 1.1 ms, at 8 (batch 8) 2.9 against 2.8, at 16 0.6 against 0.8.
  */
-export const MIN_F4_TILES = { forward: 128, filterGradient: 64 } as const;
+export const MIN_F4_TILES = { forward: 4, filterGradient: 16 } as const;
 
 /**
  * The tile a pass runs with: F(4×4, 3×3) under its flag where the output's sides are multiples of 4
@@ -145,14 +146,17 @@ export function simdWinogradConv(
   if (!programs) return null;
   const t = tiling(info, chunkFloats, tile);
   const padded = padInput(backend, x, info);
-  const u = backend.makeOutput([t.positions, Ci, Co], 'float32');
+  // U's planes get the gap too: 16 or 36 stores per vector, a power of two apart, all fell into one
+  // cache set. The filter transform of 3×3×256×256 took 0.60 ms packed and ~0.2 with the gap.
+  const uPlane = (Ci * Co + PLANE_GAP_FLOATS) * 4;
+  const u = backend.makeOutput([uPlane * t.positions / 4], 'float32');
   const v = backend.makeOutput([planeBytes(t.chunkRows, t, Ci) * t.positions / 4], 'float32');
   const m = backend.makeOutput([planeBytes(t.chunkRows, t, Co) * t.positions / 4], 'float32');
   const y = backend.makeOutput([N, Ho, Wo, Co], 'float32');
   const [xAt, wAt, uAt, vAt, mAt, yAt] = [padded, filter, u, v, m, y].map((q) => address(backend, q)) as
     [number, number, number, number, number, number];
   const biasAt = bias ? address(backend, bias) : 0;
-  programs.run(programFor('winogradFilter', t.tile), splitRange(Ci, programs.threads).map(([c0, c1]) => [wAt, uAt, Ci, Co, c0, c1]));
+  programs.run(programFor('winogradFilter', t.tile), splitRange(Ci, programs.threads).map(([c0, c1]) => [wAt, uAt, Ci, Co, uPlane, c0, c1]));
   const conv = programName('conv');
   for (const [r0, rows] of chunks(t)) {
     const split = splitRange(rows, programs.threads);
@@ -163,7 +167,7 @@ export function simdWinogradConv(
     const rowTiles = productRowTiles(rows, t.Tw, programs.threads);
     const productRows = (rows * t.Tw) / rowTiles;
     programs.run(conv, splitRange(productRows, programs.threads).map(([a, b]) => [
-      vAt, uAt, 0, mAt, t.positions, productRows, rowTiles, productRows, rowTiles, Ci, Co, 1, 1, 0, a, b, Ci * Co * 4, vPlane, mPlane,
+      vAt, uAt, 0, mAt, t.positions, productRows, rowTiles, productRows, rowTiles, Ci, Co, 1, 1, 0, a, b, uPlane, vPlane, mPlane,
     ]));
     programs.run(programFor('winogradOutput', t.tile), split.map(([a, b]) => [mAt, biasAt, yAt, t.Th, t.Tw, Co, mPlane, relu ? 1 : 0, r0, r0 + a, r0 + b]));
   }
