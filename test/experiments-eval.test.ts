@@ -3,7 +3,7 @@
  * on its own test split it gives the sweep's numbers for every arm, the stochastic one included;
  * on other data it keeps collapse as decided in training and names the data set.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -98,6 +98,38 @@ test('eval on its own test split reproduces the sweep bit for bit, every arm inc
   assert.is(readFileSync(join(out, 'tradeoff.csv'), 'utf8'), readFileSync(join(sweep, 'tradeoff.csv'), 'utf8'));
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.match(html, /evaluated on its own test split \(\d+ slices\)/);
+});
+
+test('eval --part validation re-evaluates on the validation volumes the run recorded; --every thins them; other volumes are refused', () => {
+  const manifest = JSON.parse(readFileSync(join(sweep, 'manifest.json'), 'utf8'));
+  const validation = manifest.splitMembers.validation as { volumes: string[]; slices: string[] };
+  assert.ok(validation.slices.length >= 2, 'the sweep has a validation split');
+  const r = runCli(['eval', '--run', sweep, '--part', 'validation', '--backend', 'wasm', '--json']);
+  assert.is(r.code, 0, r.stderr);
+  const out = evalFolder(sweep, 'eval-own-validation-split-');
+  for (const x of runsOf(out)) assert.is(x.dice.perImage.length, validation.slices.length, x.id);
+  assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /evaluated on its own validation split \(\d+ slices\)/);
+
+  const thinned = runCli(['eval', '--run', sweep, '--part', 'validation', '--every', '2', '--backend', 'wasm', '--out', join(dir, 'every2'), '--json']);
+  assert.is(thinned.code, 0, thinned.stderr);
+  for (const x of runsOf(join(dir, 'every2'))) assert.is(x.dice.perImage.length, Math.ceil(validation.slices.length / 2), x.id);
+
+  // A run folder whose manifest names other validation volumes: the split would not be the run's.
+  const moved = join(dir, 'moved-split');
+  cpSync(sweep, moved, { recursive: true });
+  const edited = { ...manifest, splitMembers: { ...manifest.splitMembers, validation: { ...validation, volumes: ['v99'] } } };
+  writeFileSync(join(moved, 'manifest.json'), JSON.stringify(edited));
+  const refused = runCli(['eval', '--run', moved, '--part', 'validation', '--backend', 'wasm', '--out', join(dir, 'moved-eval')]);
+  assert.is(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /the validation volumes as loaded now \(v\d+.*\) are not the run's \(v99\)/);
+  assert.not.match(refused.stderr, /\n\s+at /, 'no stack trace');
+
+  const withData = runCli(['eval', '--run', sweep, '--part', 'validation', '--data', trainData, '--backend', 'wasm']);
+  assert.is(withData.code, 2);
+  assert.match(withData.stderr, /--part picks a part of the run's own split/);
+  const zero = runCli(['eval', '--run', sweep, '--every', '0', '--backend', 'wasm']);
+  assert.is(zero.code, 2);
+  assert.match(zero.stderr, /--every/);
 });
 
 test('eval on other data: low scores mark no run collapsed, empty-prediction rates are reported, the data set is named', async () => {

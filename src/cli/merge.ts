@@ -5,10 +5,13 @@ import { loadCompute } from './compute.js';
 import { basename, join, resolve } from 'node:path';
 import { printJson, timestamp } from './format.js';
 import { dataFlagOptions, limitsFromFlags, type DataFlagArgs } from './data-flags.js';
-import { safeFolderName } from './args.js';
+import { optionalInteger, safeFolderName } from './args.js';
 import { UserError } from '../errors.js';
 import { FITS, type Fit } from '../data/resize.js';
 import type { DataSource } from '../experiments/data.js';
+import type { EvalPart } from '../pipeline/session.js';
+
+const EVAL_PARTS: readonly EvalPart[] = ['test', 'validation'];
 
 interface MergeArgs {
   dirs: string[];
@@ -41,6 +44,8 @@ interface EvalArgs extends DataFlagArgs {
   'mask-dir'?: string;
   fit?: Fit;
   'skip-bad'?: boolean;
+  part?: EvalPart;
+  every?: number;
   out?: string;
   backend: BackendName;
   json: boolean;
@@ -57,12 +62,16 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('mask-dir', { type: 'string', describe: 'mask sub-folder of --data (default covid)' })
       .option('fit', { choices: FITS, describe: "other aspect ratios: stretch, pad or crop (default: the run's config fit)" })
       .option('skip-bad', { type: 'boolean', describe: 'skip unreadable or inconsistent files' })
+      .option('part', { choices: EVAL_PARTS, describe: "without --data: which part of the run's own split (default test)" })
+      .option('every', { type: 'number', describe: "keep every n-th slice (default: as the run did; 1: every slice, e.g. more validation slices)" })
       .option('out', { type: 'string', describe: 'output folder (default: <run>/eval-<data set>-<time>)' })
       .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName }) as never,
   handler: async (args) => {
     if (!args.data && (args['image-dir'] !== undefined || args['mask-dir'] !== undefined || args['skip-bad'] !== undefined)) {
       throw new UserError('--image-dir, --mask-dir and --skip-bad describe a --data folder: give --data too');
     }
+    if (args.data && args.part !== undefined) throw new UserError("--part picks a part of the run's own split: leave out --data");
+    const every = optionalInteger('every', args.every, 1);
     const limits = limitsFromFlags(args);
     const limitsGiven = limits.maxPixels !== undefined || limits.maxVoxels !== undefined;
     const orient = args.orient && args.orient !== 'as-stored' ? { orient: args.orient } : {};
@@ -75,18 +84,26 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
           ...(args.split ? { split: args.split } : {}),
           ...(args['image-dir'] !== undefined ? { imageDir: args['image-dir'] } : {}),
           ...(args['mask-dir'] !== undefined ? { maskDir: args['mask-dir'] } : {}),
+          ...(every !== undefined ? { every } : {}),
           ...orient,
         }
       : undefined;
     // The folder and the report name the data set: the --data folder's name, or the run's own test split.
-    const datasetName = args.data ? basename(resolve(args.data)) : 'its own test split';
-    const folderName = args.data ? safeFolderName(datasetName) : 'own-test-split';
+    const part = args.part ?? 'test';
+    const thinned = every !== undefined ? `, every ${every === 1 ? 'slice' : `${every}th slice`}` : '';
+    const datasetName = args.data ? basename(resolve(args.data)) : `its own ${part} split${thinned}`;
+    const folderName = args.data ? safeFolderName(datasetName) : `own-${part}-split${every !== undefined ? `-every${every}` : ''}`;
     const { evalSession } = await loadCompute();
     const r = await evalSession(args.run, {
       data,
       datasetName,
       ...(args.fit ? { fit: args.fit } : {}),
-      ...(args.data ? {} : { ownData: { ...(args.split ? { split: args.split } : {}), ...(limitsGiven ? { limits } : {}), ...orient } }),
+      ...(args.data ? {} : {
+        ownData: {
+          ...(args.split ? { split: args.split } : {}), ...(limitsGiven ? { limits } : {}), ...orient,
+          ...(every !== undefined ? { every } : {}), part,
+        },
+      }),
       outDir: args.out ?? join(args.run, `eval-${folderName}-${timestamp()}`),
       backend: args.backend,
       log,

@@ -20,6 +20,9 @@ import type { SplitRule } from '../data/volumes.js';
 import type { PixelLimits } from '../data/limits.js';
 import type { OrientMode } from '../data/orientation.js';
 import { writeDetectorOutputs } from './detector-outputs.js';
+import { readManifestSplit, splitPart } from '../report/manifest.js';
+import { UserError } from '../errors.js';
+import { join } from 'node:path';
 import { imageTables } from './image-tables.js';
 
 export type SessionOptions = Omit<ExperimentOptions, 'isWorker'>;
@@ -82,6 +85,9 @@ export async function mergeSession(dirs: string[], outDir: string, log: (line: s
   return { outDir, runs, files, stopped: false, backend: [...new Set(runs.map((r) => r.backend))].join(','), seconds: (Date.now() - t0) / 1000 };
 }
 
+/** Which part of a run's own split `eval` re-evaluates. */
+export type EvalPart = 'test' | 'validation';
+
 export interface EvalSessionOptions {
   /** Other data (all of it is test data); absent: the run's own test split. */
   data?: DataSource;
@@ -89,8 +95,11 @@ export interface EvalSessionOptions {
   datasetName: string;
   /** How other aspect ratios reach the run's size (default: the run's config `fit`). */
   fit?: Fit;
-  /** Re-evaluating on the own test split: the split rule and size limits to load the run's data with (default: as recorded). */
-  ownData?: { split?: SplitRule; limits?: PixelLimits; orient?: OrientMode };
+  /**
+   * Re-evaluating on the own data: the split rule, size limits and slice thinning (`every`) to load
+   * the run's data with (default: as recorded), and which part of its split (default test).
+   */
+  ownData?: { split?: SplitRule; limits?: PixelLimits; orient?: OrientMode; every?: number; part?: EvalPart };
   outDir: string;
   backend: BackendName;
   log: (line: string) => void;
@@ -116,10 +125,15 @@ export async function evalSession(runDir: string, opts: EvalSessionOptions): Pro
     test = prepared.split.test;
     source = prepared.source;
   } else {
-    data = record.data.kind === 'folder' ? { ...record.data, ...definedOnly(opts.ownData ?? {}) } : record.data;
+    const { part = 'test', ...loading } = opts.ownData ?? {};
+    if (record.data.kind !== 'folder' && loading.every !== undefined) throw new UserError(`--every thins a folder's slices; ${runDir} ran on ${record.data.kind} data`);
+    data = record.data.kind === 'folder' ? { ...record.data, ...definedOnly(loading) } : record.data;
     const prepared = await prepareData(data, record.profile, config);
-    test = prepared.split.test;
-    source = `${prepared.source} (the run's own test split)`;
+    test = prepared.split[part];
+    if (test.slices.length === 0) throw new UserError(`the run's ${part} split is empty`, { file: runDir });
+    // An explicit --split is a deliberate other split; otherwise the volumes must be the run's.
+    if (loading.split === undefined) checkSameVolumes(runDir, part, test);
+    source = `${prepared.source} (the run's own ${part} split)`;
   }
   opts.log(`evaluating the runs of ${runDir} on ${test.slices.length} slices of ${source}`);
   const runs = await reevaluateRuns(runDir, record, test, config.batchSize);
@@ -142,6 +156,20 @@ export async function evalSession(runDir: string, opts: EvalSessionOptions): Pro
     },
   });
   return { outDir: opts.outDir, runs, files, stopped: false, backend: started.name, seconds: (Date.now() - t0) / 1000 };
+}
+
+/**
+ * The volumes of `part` as loaded now must be the ones the run recorded (manifest.json splitMembers,
+ * where it has them): another `every` changes the slice counts the split balances, and a
+ * re-evaluation on other volumes would be a new split under the old name.
+ */
+function checkSameVolumes(runDir: string, part: EvalPart, loaded: CtDataset): void {
+  const recorded = readManifestSplit(runDir)?.[part].volumes;
+  if (!recorded) return;
+  const now = splitPart(loaded.slices).volumes;
+  if (now.join() !== recorded.join()) {
+    throw new UserError(`the ${part} volumes as loaded now (${now.join(', ')}) are not the run's (${recorded.join(', ')})`, { file: join(runDir, 'manifest.json') });
+  }
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

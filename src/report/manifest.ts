@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RunResult } from '../runs/types.js';
 import type { DetectorProfile } from '../profile/types.js';
 import { compileSchema, schemaProblems, type SchemaProblem } from '../util/validate.js';
@@ -65,6 +66,22 @@ export function splitPart(slices: readonly { name: string; volumeId: string }[])
 }
 
 /** A manifest entry for bytes written at `path` (relative to the output folder). */
+/**
+ * The split members an output folder's manifest.json records, or undefined when it has none (older
+ * folders, synthetic data) or the file cannot be read as JSON.
+ */
+export function readManifestSplit(outDir: string): SplitMembers | undefined {
+  let manifest: { splitMembers?: SplitMembers };
+  try {
+    manifest = JSON.parse(readFileSync(join(outDir, 'manifest.json'), 'utf8')) as { splitMembers?: SplitMembers };
+  } catch {
+    return undefined;
+  }
+  const members = manifest?.splitMembers;
+  const isPart = (p: unknown) => Array.isArray((p as SplitPart | undefined)?.volumes);
+  return members && isPart(members.train) && isPart(members.validation) && isPart(members.test) ? members : undefined;
+}
+
 export function fileEntry(path: string, data: Uint8Array | string, description: string): ManifestFile {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   return { path, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex'), description };
