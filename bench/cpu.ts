@@ -14,7 +14,8 @@
  * ctquant's relaxed-SIMD FMA (src/backend/wasm/module-writer.ts) as a variant: `--fma relaxed,exact`
  * times both against the same PyTorch round (Node 20: the relaxed child gets --experimental-wasm-relaxed-simd).
  *
- *   node --import tsx bench/cpu.ts --sizes 256 --batch 4 --rounds 3 --steps 5 --cores 2 --python /usr/bin/python3
+ *   node --import tsx bench/cpu.ts --sizes 256 --batch 4 --rounds 3 --cores 2 --python /usr/bin/python3
+ * Each process runs --warmup (default 10) untimed steps, then --steps (default 10) timed ones.
  *   node --import tsx bench/cpu.ts --shapes 64x4,128x4,256x4,64x8 --fma relaxed,exact --rounds 3
  *
  * Prints one line per measurement, a table of medians, and a JSON line (also to --json FILE).
@@ -40,8 +41,10 @@ const { values } = parseArgs({
     shapes: { type: 'string' },
     fma: { type: 'string', default: 'default' },
     rounds: { type: 'string', default: '3' },
-    steps: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '1' },
+    steps: { type: 'string', default: '10' },
+    // A ctquant process needs ~8 steps to reach its steady speed when the cores are all busy (V8
+    // optimises its JavaScript in background threads; BENCHMARKS.md): warm up past that.
+    warmup: { type: 'string', default: '10' },
     cores: { type: 'string', default: '2' },
     python: { type: 'string', default: process.env.CTQUANT_PYTHON ?? 'python3' },
     json: { type: 'string' },

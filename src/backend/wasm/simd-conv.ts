@@ -91,7 +91,7 @@ export const FILTER_GRAD_CHUNK_PIXELS = 256;
  */
 const MAX_FORWARD_FILTER_BYTES = 1 << 20;
 
-/** How long threads poll before they sleep (WASM_THREAD_POLL_FLAG); tried 5–600 µs on 2 cores, ~30 was best. */
+/** How long threads poll before they sleep (WASM_THREAD_POLL_FLAG); tried ~30–575 µs on 2 cores, ~30 was best. */
 const THREAD_POLL_MICROSECONDS = 30;
 
 const compiled = new WeakMap<WebAssembly.Memory, ProgramThreads | null>();
