@@ -90,6 +90,30 @@ test('a folder without volume ids is refused by data inspect and by training dat
   assert.is(allTest.split.test.slices.length, 4);
 });
 
+test('--validation-volumes holds out exactly those volumes for validation; test volumes, unknown ids and all volumes are refused', async () => {
+  const profile = loadProfile('detector-profiles/study-8bit-1bit.json');
+  const config = { ...resolveConfig({}), size: 8 };
+  const d = await folder(12, { ids: true }); // volumes p0..p5, two slices each
+  const source = { kind: 'folder' as const, path: d, skipBad: false, testVolumes: ['p5'] };
+  const volumes = (slices: { volumeId: string }[]) => [...new Set(slices.map((s) => s.volumeId))].sort();
+  for (const fold of [['p0'], ['p1', 'p3']]) {
+    const { split } = await prepareData({ ...source, validationVolumes: fold }, profile, config);
+    assert.equal(volumes(split.validation.slices), fold);
+    assert.equal(volumes(split.test.slices), ['p5']);
+    assert.equal(volumes(split.train.slices), ['p0', 'p1', 'p2', 'p3', 'p4'].filter((v) => !fold.includes(v)));
+  }
+  // Given ids hold even where the config asks for no validation share.
+  const { split } = await prepareData({ ...source, validationVolumes: ['p2'] }, profile, { ...config, validationFraction: 0 });
+  assert.equal(volumes(split.validation.slices), ['p2']);
+  await refused(prepareData({ ...source, validationVolumes: ['p5'] }, profile, config), /validation volume\(s\) p5 are test volumes/);
+  await refused(prepareData({ ...source, validationVolumes: ['p0', 'q9'] }, profile, config), /unknown validation volume id\(s\): q9/);
+  await refused(prepareData({ ...source, validationVolumes: ['p0', 'p1', 'p2', 'p3', 'p4'] }, profile, config), /leave at least one to train on/);
+  const r = await run('train', '--profile', 'detector-profiles/study-8bit-1bit.json', '--validation-volumes', 'p0');
+  assert.is(r.code, 2);
+  oneCleanLine(r.err);
+  assert.match(r.err, /--validation-volumes names volumes of a --data folder/);
+});
+
 // --- the file system -------------------------------------------------------------------------
 
 test('symlink loop, dangling symlink and a non-UTF-8 file name each end in one line naming the file', async () => {

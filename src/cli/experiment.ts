@@ -25,6 +25,7 @@ interface ExperimentArgs extends DataFlagArgs {
   synthetic?: boolean;
   'skip-bad'?: boolean;
   'test-volumes'?: string[];
+  'validation-volumes'?: string[];
   'volume-starts'?: string[];
   every?: number;
   'hu-from-display'?: string;
@@ -56,6 +57,7 @@ function experimentOptions<T>(y: Argv<T>, kind: ExperimentKind): Argv<T & Experi
     .option('synthetic', { type: 'boolean', describe: 'use the embedded synthetic phantoms (the default)' })
     .option('skip-bad', { type: 'boolean', describe: 'skip unreadable or inconsistent files, report how many and why' })
     .option('test-volumes', { type: 'string', array: true, describe: 'volume ids held out for testing, separated by commas or spaces (default: a seeded share)' })
+    .option('validation-volumes', { type: 'string', array: true, describe: 'volume ids held out for validation, e.g. one fold of a cross-validation (default: a seeded share of the rest)' })
     .option('volume-starts', { type: 'string', array: true, describe: 'first-slice indices of each volume in --data (sorted file order), separated by commas or spaces' })
     .option('every', { type: 'number', describe: 'keep every n-th slice of --data (file order) for quicker runs' })
     .option('hu-from-display', {
@@ -140,6 +142,7 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
   if (args.data && args.synthetic) throw new UserError('--data and --synthetic exclude each other');
   const preset = args.preset ? DATASET_PRESETS[args.preset] : undefined;
   if (preset && !args.data) throw new UserError('--preset describes a --data folder: give --data too');
+  if (!args.data && args['validation-volumes'] !== undefined) throw new UserError('--validation-volumes names volumes of a --data folder: give --data too');
   if (!args.data && (args.split || args['max-pixels'] !== undefined || args['max-voxels'] !== undefined || args.orient)) {
     throw new UserError('--split, --max-pixels, --max-voxels and --orient describe a --data folder: give --data too');
   }
@@ -149,6 +152,7 @@ async function run(kind: ExperimentKind, args: ExperimentArgs): Promise<void> {
         path: args.data,
         skipBad: args['skip-bad'] ?? false,
         testVolumes: args['test-volumes'] !== undefined ? parseList('test-volumes', args['test-volumes']) : preset ? [...preset.testVolumes] : undefined,
+        ...(args['validation-volumes'] !== undefined ? { validationVolumes: parseList('validation-volumes', args['validation-volumes']) } : {}),
         volumeStarts: args['volume-starts'] !== undefined ? parseIntegerList('volume-starts', args['volume-starts']) : preset ? [...preset.volumeStarts] : undefined,
         every: optionalInteger('every', args.every, 1),
         ...(args.split ? { split: args.split } : {}),

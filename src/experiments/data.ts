@@ -19,6 +19,11 @@ export type DataSource =
       path: string;
       skipBad: boolean;
       testVolumes?: string[];
+      /**
+       * Volume ids held out for validation (`--validation-volumes`; default: a seeded share of the
+       * rest), e.g. one fold of a cross-validation over the training volumes.
+       */
+      validationVolumes?: string[];
       volumeStarts?: number[];
       /** Keep every n-th slice (file order), for quicker runs; neighbouring slices are near-duplicates. */
       every?: number;
@@ -57,6 +62,17 @@ export function splitVolumes(ds: CtDataset, fraction: number, seed: number, fixe
     throw new UserError(`cannot split ${volumes.size} volume(s) into two parts: need at least 2 (give the data volume ids)`);
   const { train, test } = splitByVolume(ds, fixed?.length ? fixed : fraction, seed);
   return { rest: train, held: test };
+}
+
+/** Validation volumes given by id must be volumes of the data and not test volumes. */
+function checkValidationVolumes(ids: readonly string[], rest: CtDataset, test: CtDataset): void {
+  const inTest = new Set(test.slices.map((s) => s.volumeId));
+  const inRest = new Set(rest.slices.map((s) => s.volumeId));
+  const tested = ids.filter((id) => inTest.has(id));
+  if (tested.length > 0) throw new UserError(`validation volume(s) ${tested.join(', ')} are test volumes: a volume validates or tests, not both`);
+  const unknown = ids.filter((id) => !inRest.has(id));
+  if (unknown.length > 0) throw new UserError(`unknown validation volume id(s): ${unknown.join(', ')} (the training volumes are ${[...inRest].slice(0, 8).join(', ')}${inRest.size > 8 ? ', …' : ''})`);
+  if (ids.length >= inRest.size) throw new UserError(`--validation-volumes takes all ${inRest.size} non-test volumes: leave at least one to train on`);
 }
 
 /** Named real datasets whose volume layout ctquant knows. */
@@ -128,9 +144,11 @@ export async function prepareData(
     throw new UserError(`normalisation window [${norm.low}, ${norm.high}] lies outside the ${profile.nativeBits}-bit native range [0, ${2 ** profile.nativeBits - 1}]`);
   if (opts.allTest) return { split: { train: subset(ds, []), validation: subset(ds, []), test: ds }, source: label, splitRule };
   const { rest, held: test } = splitVolumes(ds, config.testFraction, config.seed, source.kind === 'folder' ? source.testVolumes : undefined);
+  const fixedValidation = source.kind === 'folder' ? source.validationVolumes : undefined;
+  if (fixedValidation?.length) checkValidationVolumes(fixedValidation, rest, test);
   const { rest: train, held: validation } =
-    config.validationFraction > 0
-      ? splitVolumes(rest, config.validationFraction, config.seed + 1)
+    fixedValidation?.length || config.validationFraction > 0
+      ? splitVolumes(rest, config.validationFraction, config.seed + 1, fixedValidation)
       : { rest, held: subset(rest, []) };
   return { split: { train, validation, test }, source: label, splitRule };
 }
