@@ -138,7 +138,7 @@ export function programsFor(backend: WasmHeapBackend): ProgramThreads | null {
       const names = functions.map((fn) => fn.name);
       const local = Object.fromEntries(names.map((name) => [name, exports[name] as Program]));
       programs = new ProgramThreads(bytes, memory, names, local, shared ? threadsWanted - 1 : 0);
-      programs.spinMicroseconds = () => (tf.env().getBool(WASM_THREAD_POLL_FLAG) ? THREAD_POLL_MICROSECONDS : 0);
+      programs.pollMicroseconds = () => (tf.env().getBool(WASM_THREAD_POLL_FLAG) ? THREAD_POLL_MICROSECONDS : 0);
     }
     compiled.set(memory, programs);
   }

@@ -6,7 +6,7 @@
  * done. Hand-off is through one SharedArrayBuffer per worker with Atomics.wait / notify: no
  * messages, so a kernel stays synchronous, as tfjs kernels must be.
  *
- * Both sides poll for a few microseconds before they sleep (`spinMicroseconds`): a training step
+ * Both sides poll for a few microseconds before they sleep (`pollMicroseconds`): a training step
  * hands out hundreds of short jobs back to back, and waking a thread from Atomics.wait took longer
  * than many of the jobs. On the 2-core development machine, 2 threads, polling ~30 µs turned a 64²
  * step from 74 into ~60 ms and a 128² one from 182 into ~141 (BENCHMARKS.md); polling longer got
@@ -20,7 +20,7 @@ const DONE = 1; // the last sequence number the worker finished
 const FUNCTION = 2;
 const ARG_COUNT = 3;
 const FAILED = 4; // 1 when the job threw (a wasm trap); the message is not passed on
-const SPIN = 5; // µs the worker polls for its next job before it sleeps (set with each job)
+const POLL = 5; // µs the worker polls for its next job before it sleeps (set with each job)
 const ARGS = 8;
 const MAX_ARGS = 24;
 
@@ -46,7 +46,7 @@ const ctl = new Int32Array(control);
 const pollWhileEqual = ${pollWhileEqual.toString()};
 let seen = 0;
 for (;;) {
-  if (!pollWhileEqual(ctl, ${SEQUENCE}, seen, ctl[${SPIN}])) Atomics.wait(ctl, ${SEQUENCE}, seen);
+  if (!pollWhileEqual(ctl, ${SEQUENCE}, seen, ctl[${POLL}])) Atomics.wait(ctl, ${SEQUENCE}, seen);
   seen = Atomics.load(ctl, ${SEQUENCE});
   if (seen < 0) break;
   try {
@@ -63,7 +63,7 @@ for (;;) {
 export class ProgramThreads {
   private readonly workers: Array<{ worker: Worker; control: Int32Array }> = [];
   /** How long each side polls before it sleeps (read at every call, so a flag can switch it). */
-  spinMicroseconds: () => number = () => 0;
+  pollMicroseconds: () => number = () => 0;
 
   /**
    * `extraThreads` workers running the module `bytes` (which imports `memory`, a shared memory)
@@ -89,13 +89,13 @@ export class ProgramThreads {
   /** Runs `name` once per argument list, the first on this thread, and returns when all are done. */
   run(name: string, argLists: number[][]): void {
     const fn = this.names.indexOf(name);
-    const spin = this.spinMicroseconds();
+    const poll = this.pollMicroseconds();
     const handedOut = argLists.slice(1).map((args, k) => {
       const { control } = this.workers[k]!;
       if (args.length > MAX_ARGS) throw new Error(`ProgramThreads: ${args.length} arguments, at most ${MAX_ARGS}`);
       control[FUNCTION] = fn;
       control[ARG_COUNT] = args.length;
-      control[SPIN] = spin;
+      control[POLL] = poll;
       control.set(args, ARGS);
       const sequence = Atomics.add(control, SEQUENCE, 1) + 1;
       Atomics.notify(control, SEQUENCE);
@@ -103,7 +103,7 @@ export class ProgramThreads {
     });
     if (argLists[0]) this.local[name]!(...argLists[0]);
     for (const { control, sequence } of handedOut) {
-      pollWhileEqual(control, DONE, sequence - 1, spin);
+      pollWhileEqual(control, DONE, sequence - 1, poll);
       for (let done = Atomics.load(control, DONE); done !== sequence; done = Atomics.load(control, DONE)) {
         Atomics.wait(control, DONE, done);
       }
