@@ -176,9 +176,12 @@ test('a short training with the kernels follows the one without, and repeats its
   assert.ok(on.every(Number.isFinite));
   assert.ok(on[steps - 1]! < on[0]!, `the loss falls: ${on}`);
   // Adam's first steps move each weight by about lr·sign(g), so a last-bit difference in a near-zero
-  // gradient becomes a whole step: with the Winograd convolutions the two trajectories drift apart by
-  // up to 4e-4 within 5 steps at lr 1e-2 (2e-6 after the first). A wrong kernel is off by far more.
-  assert.ok(maxRelativeError(on, off, 1) < 1e-3, `losses ${on} vs ${off}`);
+  // gradient becomes a whole step: with the Winograd F(4×4) convolutions (this 24², batch-3 model has
+  // 108 of its tiles, so it takes them since they run from 4 tiles) the two trajectories drift apart
+  // by up to 1.4e-3 within 5 steps at lr 1e-2; the first step agrees to 1e-7. A wrong kernel is off
+  // by far more, from the first step on.
+  assert.ok(maxRelativeError(on.slice(0, 1), off.slice(0, 1), 1) < 1e-5, `first loss ${on[0]} vs ${off[0]}`);
+  assert.ok(maxRelativeError(on, off, 1) < 3e-3, `losses ${on} vs ${off}`);
   assert.equal(again, on);
 });
 
