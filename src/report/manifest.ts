@@ -1,6 +1,7 @@
 /**
  * manifest.json: what an output folder holds and how it was made (schemas/manifest.schema.json).
- * Building it is pure given the file bytes; `fileEntry` hashes one written file.
+ * Building it is pure given the file bytes; `fileEntry` hashes one written file, and
+ * `readManifestSplit` reads back the split a folder recorded (for `eval --part`).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
