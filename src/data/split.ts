@@ -20,9 +20,9 @@ export function volumeCounts(ds: CtDataset): Map<string, number> {
  * Splits by volume id. With a fraction, volumes are shuffled with `seed` and taken into the test
  * set while that brings its slice count closer to testFraction × slices (at least one volume on
  * each side when there are two or more and 0 < fraction < 1). With a list, exactly those volumes
- * are the test set (each must exist).
+ * are the test set (each must exist; `heldName` names the held-out part in that message).
  */
-export function splitByVolume(ds: CtDataset, test: number | readonly string[], seed = 0): Split {
+export function splitByVolume(ds: CtDataset, test: number | readonly string[], seed = 0, heldName = 'test'): Split {
   const counts = volumeCounts(ds);
   const ids = [...counts.keys()];
   let testIds: Set<string>;
@@ -44,7 +44,7 @@ export function splitByVolume(ds: CtDataset, test: number | readonly string[], s
     }
   } else {
     const unknown = test.filter((id) => !counts.has(id));
-    if (unknown.length > 0) throw new UserError(`unknown test volume id(s): ${unknown.join(', ')} (dataset has ${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ', …' : ''})`);
+    if (unknown.length > 0) throw new UserError(`unknown ${heldName} volume id(s): ${unknown.join(', ')} (dataset has ${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ', …' : ''})`);
     testIds = new Set(test);
   }
   const part = (inTest: boolean): CtDataset => ({ ...ds, slices: ds.slices.filter((s) => testIds.has(s.volumeId) === inTest) });

@@ -56,23 +56,19 @@ export function subset(ds: CtDataset, indices: number[], source = ds.source): Ct
 }
 
 /** Splits by volume (never by slice): `fixed` names the held-out volumes, else a seeded share of them. */
-export function splitVolumes(ds: CtDataset, fraction: number, seed: number, fixed?: string[]): { rest: CtDataset; held: CtDataset } {
+export function splitVolumes(ds: CtDataset, fraction: number, seed: number, fixed?: string[], heldName = 'test'): { rest: CtDataset; held: CtDataset } {
   const volumes = new Set(ds.slices.map((s) => s.volumeId));
   if (!fixed?.length && volumes.size < 2)
     throw new UserError(`cannot split ${volumes.size} volume(s) into two parts: need at least 2 (give the data volume ids)`);
-  const { train, test } = splitByVolume(ds, fixed?.length ? fixed : fraction, seed);
+  const { train, test } = splitByVolume(ds, fixed?.length ? fixed : fraction, seed, heldName);
   return { rest: train, held: test };
 }
 
-/** Validation volumes given by id must be volumes of the data and not test volumes. */
-function checkValidationVolumes(ids: readonly string[], rest: CtDataset, test: CtDataset): void {
+/** Validation volumes given by id must not be test volumes (splitByVolume checks that they exist). */
+function refuseTestVolumes(ids: readonly string[], test: CtDataset): void {
   const inTest = new Set(test.slices.map((s) => s.volumeId));
-  const inRest = new Set(rest.slices.map((s) => s.volumeId));
   const tested = ids.filter((id) => inTest.has(id));
   if (tested.length > 0) throw new UserError(`validation volume(s) ${tested.join(', ')} are test volumes: a volume validates or tests, not both`);
-  const unknown = ids.filter((id) => !inRest.has(id));
-  if (unknown.length > 0) throw new UserError(`unknown validation volume id(s): ${unknown.join(', ')} (the training volumes are ${[...inRest].slice(0, 8).join(', ')}${inRest.size > 8 ? ', …' : ''})`);
-  if (ids.length >= inRest.size) throw new UserError(`--validation-volumes takes all ${inRest.size} non-test volumes: leave at least one to train on`);
 }
 
 /** Named real datasets whose volume layout ctquant knows. */
@@ -145,10 +141,13 @@ export async function prepareData(
   if (opts.allTest) return { split: { train: subset(ds, []), validation: subset(ds, []), test: ds }, source: label, splitRule };
   const { rest, held: test } = splitVolumes(ds, config.testFraction, config.seed, source.kind === 'folder' ? source.testVolumes : undefined);
   const fixedValidation = source.kind === 'folder' ? source.validationVolumes : undefined;
-  if (fixedValidation?.length) checkValidationVolumes(fixedValidation, rest, test);
+  if (fixedValidation?.length) refuseTestVolumes(fixedValidation, test);
   const { rest: train, held: validation } =
     fixedValidation?.length || config.validationFraction > 0
-      ? splitVolumes(rest, config.validationFraction, config.seed + 1, fixedValidation)
+      ? splitVolumes(rest, config.validationFraction, config.seed + 1, fixedValidation, 'validation')
       : { rest, held: subset(rest, []) };
+  if (fixedValidation?.length && train.slices.length === 0) {
+    throw new UserError('--validation-volumes takes every non-test volume: leave at least one to train on');
+  }
   return { split: { train, validation, test }, source: label, splitRule };
 }
