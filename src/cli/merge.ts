@@ -88,7 +88,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
           ...orient,
         }
       : undefined;
-    // The folder and the report name the data set: the --data folder's name, or the run's own test split.
+    // The folder and the report name the data set: the --data folder's name, or the part of the run's own split (and its thinning).
     const part = args.part ?? 'test';
     const thinned = every !== undefined ? `, every ${every === 1 ? 'slice' : `${every}th slice`}` : '';
     const datasetName = args.data ? basename(resolve(args.data)) : `its own ${part} split${thinned}`;
