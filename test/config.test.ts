@@ -27,7 +27,7 @@ const props = schema.properties!;
 type C = ExperimentConfig;
 const TOP = {
   size: 1, epochs: 1, baselineEpochs: 1, batchSize: 1, learningRate: 1, layerLearningRate: 1, decayStart: 1, decayFloor: 1,
-  warmupEpochs: 1, fixLayoutAt: 1, unet: 1, dice: 1, slope: 1, temperature: 1, seed: 1, seeds: 1, testFraction: 1,
+  warmupEpochs: 1, fixLayoutAt: 1, keepBestEpoch: 1, unet: 1, dice: 1, slope: 1, temperature: 1, seed: 1, seeds: 1, testFraction: 1,
   validationFraction: 1, synthetic: 1, augment: 1, normalisation: 1, fit: 1,
   layout: 1, layoutTraining: 1, context: 1,
 } satisfies Record<keyof C, 1>;
@@ -72,7 +72,7 @@ test('every config field has a default in the schema, and DEFAULT_CONFIG is thos
 test('the defaults are the documented recipe (unchanged by reading them from the schema)', () => {
   assert.equal(DEFAULT_CONFIG, {
     size: 64, epochs: 16, baselineEpochs: 8, batchSize: 8, learningRate: 3e-3, layerLearningRate: 3e-3, decayStart: 0.75,
-    decayFloor: 0.1, warmupEpochs: 1, fixLayoutAt: 0.75,
+    decayFloor: 0.1, warmupEpochs: 1, fixLayoutAt: 0.75, keepBestEpoch: true,
     unet: { depth: 3, baseFilters: 8, normalization: 'group', outputPrior: 0.02 },
     dice: 'perImage', slope: 5, temperature: { start: 1, end: 0.1 }, seed: 1, seeds: 3, testFraction: 0.25,
     validationFraction: 0.15, synthetic: { slices: 160, slicesPerVolume: 8 },

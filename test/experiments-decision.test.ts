@@ -77,7 +77,7 @@ test('sweep --families content: the content layout is the training split\'s; --t
 
 test('bad --families, --tolerance and --layout: one line, exit 2', () => {
   const cases: Array<[string[], RegExp]> = [
-    [['sweep', '--families', 'dither,checkers'], /--families: expected dither, blue-noise, content or none, got "checkers"/],
+    [['sweep', '--families', 'dither,checkers'], /--families: expected dither, blue-noise, content, lesion or none, got "checkers"/],
     [['train', '--families', 'dither'], /--families does not apply to train/],
     [['sweep', '--tolerance', '-0.1'], /--tolerance: expected a Dice difference in \[0, 1\]/],
     [['sweep', '--layout', join(dir, 'missing.csv')], /missing\.csv/],

@@ -108,7 +108,9 @@ test('eval --part validation re-evaluates on the validation volumes the run reco
   assert.is(r.code, 0, r.stderr);
   const out = evalFolder(sweep, 'eval-own-validation-split-');
   for (const x of runsOf(out)) assert.is(x.dice.perImage.length, validation.slices.length, x.id);
-  assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /evaluated on its own validation split \(\d+ slices\)/);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.match(html, /evaluated on its own validation split \(\d+ slices\)/);
+  assert.match(html, /split: by volume[^<]*; evaluated: its validation part/, 'the data line names the split and the part');
 
   const thinned = runCli(['eval', '--run', sweep, '--part', 'validation', '--every', '2', '--backend', 'wasm', '--out', join(dir, 'every2'), '--json']);
   assert.is(thinned.code, 0, thinned.stderr);

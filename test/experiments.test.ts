@@ -34,7 +34,7 @@ test('sweep: two shards merged give the same tables as the unsharded sweep', () 
   // The fixed families run next to the random control by default (--families).
   assert.equal(ids, [
     ...uniform, 'baseline-s1.json', 'blue-noise-k1-b0.5-s1.json', 'content-k1-b0.5-s1.json', 'dither-k1-b0.5-s1.json',
-    'learned-k1-b0.5-s1.json', 'random-k1-b0.5-s1.json',
+    'learned-k1-b0.5-s1.json', 'lesion-k1-b0.5-s1.json', 'random-k1-b0.5-s1.json',
   ]);
 
   for (const i of [1, 2]) {

@@ -4,6 +4,7 @@ import { bayerIndices, bayerMatrix, ditherLayout, ditherLevelLayout } from '../s
 import { blueNoiseLayout, blueNoiseLevelLayout, blueNoiseRanks } from '../src/quant/blue-noise.js';
 import { contentLayout, contentLayoutForSplit, contentLevelLayout, outsideBodyShare } from '../src/quant/content.js';
 import { levelsFromOrder, maskFromOrder, orderByScore } from '../src/quant/reduction-order.js';
+import { lesionLayoutForSplit, lesionLevelLayoutForSplit, lesionOrder, lesionShare } from '../src/quant/lesion.js';
 import { randomLayout } from '../src/quant/random.js';
 import { bodyMask, internalAirMask } from '../src/data/body.js';
 import { splitByVolume } from '../src/data/split.js';
@@ -141,6 +142,9 @@ test('ordered dither at 1/4 is every other row and column', () => {
 test('orderByScore: score, then tie-break, then index; maskFromOrder takes the first round(b·n)', () => {
   assert.equal(Array.from(orderByScore([2, 1, 1, 0], [0, 5, 3, 0])), [3, 2, 1, 0]);
   assert.equal(Array.from(orderByScore([1, 1, 1])), [0, 1, 2]);
+  // Several tie keys, each consulted only where the keys before it tie.
+  assert.equal(Array.from(orderByScore([0, 0, 0, 0], [1, 1, 0, 1], [5, 2, 9, 2])), [2, 1, 3, 0]);
+  assert.throws(() => orderByScore([0, 0], [0, 0], [0]), /tie-break has 1 values, expected 2/);
   assert.equal(Array.from(maskFromOrder([3, 2, 1, 0], 0.5)), [0, 0, 1, 1]);
   assert.throws(() => maskFromOrder([0, 0, 1], 0.5), /permutation/);
 });
@@ -229,6 +233,44 @@ test('content heuristic reduces outside-body pixels first, exact count, from the
   assert.is(bits[12 * COLS + 12], 12);
   assert.is(bits[0], 4);
   assert.ok(sum(bits) <= 8 * ROWS * COLS);
+});
+
+test('lesion-frequency heuristic: pixels where training lesions were rarest go first, the content order among equals, from the training split only', () => {
+  /** A disc slice whose mask marks the given pixels as lesion. */
+  const withLesion = (slice: CtSlice, pixels: number[]): CtSlice => {
+    const mask = new Uint8Array(ROWS * COLS);
+    for (const i of pixels) mask[i] = 1;
+    return { ...slice, mask };
+  };
+  const rim = 12 * COLS + 5; // inside the body of every training disc, near its edge
+  const centre = 12 * COLS + 12;
+  const slices = [
+    withLesion(disc(11.5, 11.5, 8, 'a', 'a0'), [rim, centre]), withLesion(disc(11.5, 11.5, 8, 'a', 'a1'), [rim]),
+    disc(10, 10, 7, 'b', 'b0'),
+    withLesion(disc(12, 13, 9, 'c', 'c0'), [0, 1, 2]), disc(12, 13, 9, 'c', 'c1'),
+  ];
+  const split = splitByVolume(dataset(slices), ['c']);
+  const share = lesionShare(split.train);
+  assert.is(share[rim], 2 / 3);
+  assert.is(share[centre], 1 / 3);
+  assert.is(share[0], 0, 'the test volume\'s lesions are not read');
+  const order = Array.from(lesionOrder(split.train));
+  // Every pixel without a training lesion precedes both lesion pixels; the rarer lesion pixel goes first.
+  assert.equal(order.slice(-2), [centre, rim]);
+  // Among the pixels without a lesion it is the content heuristic's order.
+  const content = Array.from(contentLayout(split.train, 0.5));
+  assert.equal(Array.from(lesionLayoutForSplit(split, 0.5)), content, 'while the lesion-free pixels pay for the budget, it is the content layout');
+  for (const b of [0.1, 0.5, 0.9, 1]) assert.is(count(lesionLayoutForSplit(split, b)), Math.round(b * ROWS * COLS));
+  const all = lesionLayoutForSplit(split, (ROWS * COLS - 1) / (ROWS * COLS));
+  assert.equal([all[rim], all[centre]], [0, 1], 'the most frequent lesion pixel is the last one reduced');
+  // Another test split changes nothing.
+  const otherTest = splitByVolume(dataset([...slices.slice(0, 3), withLesion(disc(5, 5, 4, 'c', 'x0'), [rim]), disc(18, 18, 4, 'c', 'x1')]), ['c']);
+  assert.equal(Array.from(lesionOrder(otherTest.train)), order);
+  // Multi-level: the lesion pixels keep native bits.
+  const bits = lesionLevelLayoutForSplit(split, [12, 8, 4], 8);
+  assert.equal([bits[rim], bits[centre]], [12, 12]);
+  assert.ok(sum(bits) <= 8 * ROWS * COLS);
+  assert.throws(() => lesionShare({ ...split.train, slices: [] }), /at least one training slice/);
 });
 
 test.run();

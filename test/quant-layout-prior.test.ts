@@ -8,6 +8,7 @@ import { generatePhantoms } from '../src/data/phantom.js';
 import { layoutPriorFor, modelForPoint } from '../src/experiments/run-point.js';
 import { loadProfile, studyProfile } from '../src/profile/load.js';
 import { contentLayout, contentOrder } from '../src/quant/content.js';
+import { lesionOrder } from '../src/quant/lesion.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
 import { cellGeometry, cellOfPixel, type LayoutFamily } from '../src/quant/layout-family.js';
 import { priorCellLogits, uniformLevelLogits } from '../src/quant/layout-prior.js';
@@ -132,9 +133,9 @@ const SIZE = 32;
 const phantoms = generatePhantoms({ n: 8, size: SIZE, seed: 5, nativeBits: 8, slicesPerVolume: 2 });
 const unet = { depth: 2, baseFilters: 4, normalization: 'group' as const };
 
-test('a learned point with prior content starts on the content layout of its training split; without it, not', async () => {
+test('a learned point with prior content (lesion) starts on the content (lesion-frequency) layout of its training split; without it, not', async () => {
   const point = { id: 'learned-k1-b0.5-s1', setup: 'learned' as const, seed: 1, keptBits: 1, budget: 0.5 };
-  const startingLayout = async (prior: 'none' | 'content' | 'auto', layout: LayoutFamily = { family: 'pixel' }) => {
+  const startingLayout = async (prior: 'none' | 'content' | 'lesion' | 'auto', layout: LayoutFamily = { family: 'pixel' }) => {
     const model = modelForPoint(studyProfile(SIZE), resolveConfig({ size: SIZE, unet, layout, layoutTraining: { prior } }), point, undefined, phantoms);
     const stage = model.stage;
     if (stage.kind !== 'learned') throw new Error('not a learned stage');
@@ -147,6 +148,20 @@ test('a learned point with prior content starts on the content layout of its tra
   assert.equal(await startingLayout('content'), content);
   assert.equal(await startingLayout('auto'), content);
   assert.not.equal(await startingLayout('none'), content);
+  // The phantoms' lesions lie inside the body: at 0.9 the lesion order must spend lesion-free body pixels first, unlike content.
+  const lesionAt = (b: number) => maskFromOrder(lesionOrder(phantoms), b);
+  assert.not.equal(lesionAt(0.9), contentLayout(phantoms, 0.9), 'the two heuristics differ at a high budget');
+  const highBudget = async (prior: 'content' | 'lesion') => {
+    const model = modelForPoint(studyProfile(SIZE), resolveConfig({ size: SIZE, unet, layoutTraining: { prior } }), { ...point, id: 'learned-k1-b0.9-s1', budget: 0.9 }, undefined, phantoms);
+    const stage = model.stage;
+    if (stage.kind !== 'learned') throw new Error('not a learned stage');
+    if (!stage.layer.built) stage.layer.build([null, SIZE, SIZE, 1]);
+    const start = await stage.layer.hardwareLayout();
+    model.dispose();
+    return start;
+  };
+  assert.equal(await highBudget('lesion'), lesionAt(0.9));
+  assert.equal(await highBudget('content'), contentLayout(phantoms, 0.9));
   // A grid family starts on the columns the content order reduces first (on average).
   const columns = await startingLayout('content', { family: 'grid', granularity: 'column' });
   const order = contentOrder(phantoms);
@@ -156,7 +171,7 @@ test('a learned point with prior content starts on the content layout of its tra
 });
 
 test('auto is content for 1-bit and uniform for multi-level image-space layouts, none in detector space; a prior asked for where it is not defined is refused', () => {
-  const withPrior = (prior?: 'none' | 'content' | 'uniform' | 'auto') => resolveConfig({ layoutTraining: prior ? { prior } : {} });
+  const withPrior = (prior?: 'none' | 'content' | 'lesion' | 'uniform' | 'auto') => resolveConfig({ layoutTraining: prior ? { prior } : {} });
   assert.is(layoutPriorFor(withPrior('uniform'), 'multilevel', true), 'uniform');
   assert.is(layoutPriorFor(withPrior('uniform'), 'multilevel', false), 'uniform');
   assert.throws(() => layoutPriorFor(withPrior('uniform'), 'learned', true), (e: unknown) => e instanceof UserError && /layoutTraining\.prior: the uniform prior is for multi-level/.test((e as Error).message));
@@ -165,6 +180,9 @@ test('auto is content for 1-bit and uniform for multi-level image-space layouts,
   assert.is(layoutPriorFor(withPrior('auto'), 'multilevel', true), 'uniform');
   assert.is(layoutPriorFor(withPrior('auto'), 'multilevel', false), 'none');
   assert.is(layoutPriorFor(withPrior('content'), 'learned', true), 'content');
+  assert.is(layoutPriorFor(withPrior('lesion'), 'learned', true), 'lesion');
+  assert.throws(() => layoutPriorFor(withPrior('lesion'), 'learned', false), (e: unknown) => e instanceof UserError && /the lesion prior ranks image pixels/.test((e as Error).message));
+  assert.throws(() => layoutPriorFor(withPrior('lesion'), 'multilevel', true), (e: unknown) => e instanceof UserError && /the lesion prior is for 1-bit/.test((e as Error).message));
   assert.is(layoutPriorFor(withPrior('none'), 'learned', true), 'none');
   assert.throws(() => layoutPriorFor(withPrior('content'), 'learned', false), (e: unknown) => e instanceof UserError && /detector-space/.test((e as Error).message));
   assert.throws(() => layoutPriorFor(withPrior('content'), 'multilevel', true), (e: unknown) => e instanceof UserError && /several reduced modes/.test((e as Error).message));

@@ -7,6 +7,7 @@ import { buildTables } from '../src/report/tables.js';
 import { LAYOUT_COLUMNS, RUN_COLUMNS, STORAGE_COLUMNS, STUDY_COLUMNS, TRADEOFF_COLUMNS, type TradeoffRow } from '../src/report/table-rows.js';
 import { toCsv, formatCell } from '../src/report/csv.js';
 import { headlineSentences } from '../src/report/html.js';
+import { diceVsBitsSpec, diceVsBudgetSpec, keptEpochClause, trainingCurveSpecs } from '../src/report/plots.js';
 import { mergeRuns, writeRun } from '../src/runs/store.js';
 import { UserError } from '../src/errors.js';
 import { Rng } from '../src/util/rng.js';
@@ -198,6 +199,27 @@ test('mergeRuns: concatenates folders, keeps identical duplicates once, rejects 
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+
+test('the Dice plots name the images they average: test images by default, the evaluated ones in a re-evaluation', () => {
+  const runs = fixtureRuns();
+  for (const spec of [diceVsBudgetSpec(tables, runs, profile), diceVsBitsSpec(tables, runs, profile)]) assert.is(spec?.yLabel, 'Dice (mean over test images)');
+  for (const spec of [diceVsBudgetSpec(tables, runs, profile, 'the evaluated images'), diceVsBitsSpec(tables, runs, profile, 'the evaluated images')]) {
+    assert.is(spec?.yLabel, 'Dice (mean over the evaluated images)');
+  }
+});
+
+test('a run that kept an earlier epoch than its last gets a dot there on the validation curve and is named in the caption', () => {
+  const runs = fixtureRuns();
+  assert.is(keptEpochClause(runs), '');
+  const kept = runs.map((r, i) => (i === 0 ? { ...r, keptEpoch: 2 } : i === 1 ? { ...r, keptEpoch: r.history.length } : r));
+  const [loss, validation] = trainingCurveSpecs(kept);
+  const dots = validation!.series.filter((s) => s.name === 'kept epoch');
+  assert.equal(dots.map((s) => s.points), [[{ x: 2, y: kept[0]!.history[1]!.valDice }]], 'one dot, at the kept epoch, on its curve; none for a run that kept its last');
+  assert.ok(validation!.series.some((s) => s.name === 'kept epoch (best)' && !s.hideInLegend), 'the legend explains the dot');
+  assert.not.ok(loss!.series.some((s) => s.name.startsWith('kept epoch')), 'the loss plot has no dots');
+  assert.match(keptEpochClause(kept), new RegExp(`\\(1 of ${runs.length} runs: ${kept[0]!.id}: 2 of 3\\)$`));
 });
 
 test.run();

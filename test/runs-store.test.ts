@@ -86,10 +86,10 @@ test('run ids that are not safe file names are refused', () => {
 
 test('setup predicates: which setups learn a layout, which run at a budget', () => {
   assert.equal(SETUPS.filter(learnsLayout), ['learned', 'multilevel']);
-  assert.equal(SETUPS.filter(hasBudget), ['learned', 'random', 'multilevel', 'dither', 'blue-noise', 'content']);
-  assert.equal(SETUPS.filter(hasFixedLayout), ['random', 'dither', 'blue-noise', 'content', 'designer']);
+  assert.equal(SETUPS.filter(hasBudget), ['learned', 'random', 'multilevel', 'dither', 'blue-noise', 'content', 'lesion']);
+  assert.equal(SETUPS.filter(hasFixedLayout), ['random', 'dither', 'blue-noise', 'content', 'lesion', 'designer']);
   // Every layout arm trains as long as the learned layout; the U-Nets without a layout train baselineEpochs.
-  assert.equal(SETUPS.filter(trainsAsLayout), ['learned', 'random', 'multilevel', 'dither', 'blue-noise', 'content', 'designer']);
+  assert.equal(SETUPS.filter(trainsAsLayout), ['learned', 'random', 'multilevel', 'dither', 'blue-noise', 'content', 'lesion', 'designer']);
 });
 
 test.run();

@@ -19,10 +19,10 @@ import { randomLevelLayout } from '../src/quant/random.js';
 import { Adam } from '../src/train/adam.js';
 import { batchIndices, stepsPerEpoch } from '../src/train/batches.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint.js';
-import { collapseReason } from '../src/train/evaluate.js';
+import { collapseReason, evaluate } from '../src/train/evaluate.js';
 import { JointModel } from '../src/train/joint.js';
 import { learningRateAt, temperatureAt } from '../src/train/schedule.js';
-import { trainModel, type TrainOptions } from '../src/train/trainer.js';
+import { restoreModelState, trainModel, type TrainOptions } from '../src/train/trainer.js';
 import { shortTrainOptions, weightsOf } from './helpers/train.js';
 
 await startBackend('wasm');
@@ -111,6 +111,46 @@ test('fixLayoutAt: the last epochs train the U-Net alone on the fixed hardware l
   await trainModel(free, data, options({ epochs: 3 }));
   assert.not.equal(logitsOf(free), logitsAtFix);
   free.dispose();
+});
+
+test('keepBestEpoch: the run ends on the weights of its best validation epoch, exactly; resume and restoreModelState keep them', async () => {
+  const validation = generatePhantoms({ n: 4, size: 32, seed: 9, nativeBits: 8, slicesPerVolume: 2 });
+  const perEpoch = stepsPerEpoch(data.slices.length, 4);
+  const ckpt = join(dir, 'best.ckpt');
+  const opts = options({ epochs: 4, learningRate: 3e-3, validation, keepBestEpoch: true, checkpointPath: ckpt });
+  const kept = learnedModel();
+  const a = await trainModel(kept, data, opts);
+  const valDice = a.history.map((h) => h.valDice!);
+  const best = Math.max(...valDice);
+  assert.is(a.keptEpoch, valDice.lastIndexOf(best) + 1, `kept ${a.keptEpoch} of ${valDice.join(', ')}`);
+  assert.ok(a.keptEpoch! < 4, 'this recipe peaks before its last epoch, so the weights are restored');
+  // Evaluated now, the model scores what its kept epoch scored.
+  assert.is((await evaluate(kept, validation, { mode: 'hardware', batchSize: 4 })).mean, best);
+  // Training itself is unchanged: a run without the option, stopped at the end of that epoch, holds the same weights.
+  const plain = learnedModel();
+  await trainModel(plain, data, options({ epochs: 4, learningRate: 3e-3, validation, stopAfterStep: a.keptEpoch! * perEpoch }));
+  assert.equal(weightsOf(kept), weightsOf(plain));
+  plain.dispose();
+  // The checkpoint gives eval the kept weights, not the last epoch's.
+  const reloaded = learnedModel();
+  restoreModelState(reloaded, ckpt);
+  assert.equal(weightsOf(reloaded), weightsOf(kept));
+  reloaded.dispose();
+  // Interrupted after the first epoch (its copy is in the checkpoint) and resumed: the same end.
+  const ckpt2 = join(dir, 'best-resume.ckpt');
+  const first = learnedModel();
+  assert.is((await trainModel(first, data, { ...opts, checkpointPath: ckpt2, stopAfterStep: perEpoch + 1 })).stopped, true);
+  first.dispose();
+  const second = learnedModel();
+  const c = await trainModel(second, data, { ...opts, checkpointPath: ckpt2, resume: true });
+  assert.is(c.keptEpoch, a.keptEpoch);
+  assert.equal(weightsOf(second), weightsOf(kept));
+  second.dispose();
+  kept.dispose();
+  // Nothing to choose on without validation data: the last epoch, and no kept epoch recorded.
+  const none = learnedModel();
+  assert.is((await trainModel(none, data, options({ keepBestEpoch: true }))).keptEpoch, undefined);
+  none.dispose();
 });
 
 test('checkpoint: encode/decode round trip; truncation is a UserError', () => {

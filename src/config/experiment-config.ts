@@ -46,7 +46,7 @@ export interface LayoutFamily {
 }
 
 /** Where a learned layout's logits start (layoutTraining.prior once `auto` is resolved). */
-export type LayoutPrior = 'none' | 'content' | 'uniform';
+export type LayoutPrior = 'none' | 'content' | 'lesion' | 'uniform';
 
 /**
  * Which rules resolve `prior: auto` (experiment.json records it): 1 = content for 1-bit layouts
@@ -66,7 +66,8 @@ export interface LayoutTrainingConfig {
   tvWeight: number;
   /**
    * Where the logits start: `none` = the layer's own init; `content` = ranked by the content
-   * heuristic over the training split (1-bit layouts over image pixels only); `uniform` = the
+   * heuristic over the training split (1-bit layouts over image pixels only); `lesion` = the same
+   * with the lesion-frequency heuristic (quant/lesion.ts); `uniform` = the
    * uniform ADC of the budget (multi-level layouts only); both quant/layout-prior.ts. `auto` =
    * content or uniform over image pixels, none in detector space (LAYOUT_PRIOR_RULES). Absent in
    * configs recorded before it existed (= none).
@@ -101,6 +102,11 @@ export interface ExperimentConfig {
   warmupEpochs: number;
   /** Fraction of the epochs after which a learned layout is fixed and the U-Net trains on it alone (1 = never). */
   fixLayoutAt: number;
+  /**
+   * End on the epoch with the best validation Dice (early stopping) instead of the last. Optional:
+   * configs recorded before the option existed lack it, and their runs ended on the last epoch.
+   */
+  keepBestEpoch?: boolean;
   unet: { depth: number; baseFilters: number; normalization: 'none' | 'batch' | 'group' | 'instance'; outputPrior: number };
   dice: 'perImage' | 'batch';
   slope: number;

@@ -5,6 +5,7 @@ import { randomLayout, randomLevelLayout } from '../quant/random.js';
 import { ditherLayout, ditherLevelLayout } from '../quant/dither.js';
 import { blueNoiseLayout, blueNoiseLevelLayout } from '../quant/blue-noise.js';
 import { contentLayoutForSplit, contentLevelLayoutForSplit, contentOrder } from '../quant/content.js';
+import { lesionLayoutForSplit, lesionLevelLayoutForSplit, lesionOrder } from '../quant/lesion.js';
 import { cellGeometry } from '../quant/layout-family.js';
 import { priorCellLogits, uniformLevelLogits } from '../quant/layout-prior.js';
 import { UserError } from '../errors.js';
@@ -110,6 +111,7 @@ function bitsPerPixel(profile: DetectorProfile, point: PlanPoint): number {
     case 'dither':
     case 'blue-noise':
     case 'content':
+    case 'lesion':
       return point.keptBits === undefined
         ? point.budget!
         : (1 - point.budget!) * profile.nativeBits + point.budget! * point.keptBits;
@@ -129,26 +131,28 @@ function givenLayoutStage(profile: DetectorProfile, point: PlanPoint): InputStag
 /**
  * The layout of a fixed family at the point's budget: a mask at keptBits (fraction budgets) or ADC
  * bits per pixel (bits-per-pixel budgets). Blue noise is seeded as the random control is; the content
- * heuristic reads the training split only.
+ * and lesion heuristics read the training split only.
  */
 function fixedFamilyStage(profile: DetectorProfile, rows: number, cols: number, point: PlanPoint, train: SplitData['train'] | undefined): InputStage {
   const budget = point.budget!;
   const levels = [profile.nativeBits, ...profile.modes];
   const seed = point.seed * 7919 + 1;
   const needTrain = () => {
-    if (!train) throw new Error(`the content layout of ${point.id} needs the training split`);
+    if (!train) throw new Error(`the ${point.setup} layout of ${point.id} needs the training split`);
     return { train };
   };
   if (point.keptBits === undefined) {
     const bitsMap =
       point.setup === 'dither' ? ditherLevelLayout(rows, cols, levels, budget)
       : point.setup === 'blue-noise' ? blueNoiseLevelLayout(rows, cols, seed, levels, budget)
+      : point.setup === 'lesion' ? lesionLevelLayoutForSplit(needTrain(), levels, budget)
       : contentLevelLayoutForSplit(needTrain(), levels, budget);
     return { kind: 'fixedBits', bitsMap };
   }
   const layout =
     point.setup === 'dither' ? ditherLayout(rows, cols, budget)
     : point.setup === 'blue-noise' ? blueNoiseLayout(rows, cols, budget, seed)
+    : point.setup === 'lesion' ? lesionLayoutForSplit(needTrain(), budget)
     : contentLayoutForSplit(needTrain(), budget);
   return { kind: 'fixed', keptBits: point.keptBits, layout };
 }
@@ -165,22 +169,23 @@ export function layoutPriorFor(config: ExperimentConfig, stage: 'learned' | 'mul
   if (stage === 'multilevel') {
     if (asked === 'uniform') return 'uniform';
     if (asked === 'auto') return imageSpace ? 'uniform' : 'none';
-    throw new UserError('layoutTraining.prior: the content prior is for 1-bit learned layouts; this profile has several reduced modes (its prior is "uniform")');
+    throw new UserError(`layoutTraining.prior: the ${asked} prior is for 1-bit learned layouts; this profile has several reduced modes (its prior is "uniform")`);
   }
   if (asked === 'uniform') throw new UserError('layoutTraining.prior: the uniform prior is for multi-level layouts; this profile has one reduced mode');
-  if (imageSpace) return 'content';
+  if (imageSpace) return asked === 'lesion' ? 'lesion' : 'content';
   if (asked === 'auto') return 'none';
-  throw new UserError('layoutTraining.prior: the content prior ranks image pixels; a detector-space layout (one cell per channel) has none');
+  throw new UserError(`layoutTraining.prior: the ${asked} prior ranks image pixels; a detector-space layout (one cell per channel) has none`);
 }
 
 /**
- * The starting cell logits of a learned layout with the content prior, or undefined (the layer's own
- * init). Without the training split (a stored run rebuilt for evaluation) the checkpoint's logits
- * replace any start, so none is made.
+ * The starting cell logits of a learned layout with the content or lesion prior, or undefined (the
+ * layer's own init). Without the training split (a stored run rebuilt for evaluation) the
+ * checkpoint's logits replace any start, so none is made.
  */
 function learnedPrior(config: ExperimentConfig, rows: number, cols: number, slope: number, train: SplitData['train'] | undefined, channels: number | undefined): Float32Array | undefined {
-  if (layoutPriorFor(config, 'learned', channels === undefined) === 'none' || !train) return undefined;
-  return priorCellLogits(contentOrder(train), cellGeometry(config.layout, rows, cols), slope);
+  const prior = layoutPriorFor(config, 'learned', channels === undefined);
+  if (prior === 'none' || !train) return undefined;
+  return priorCellLogits(prior === 'lesion' ? lesionOrder(train) : contentOrder(train), cellGeometry(config.layout, rows, cols), slope);
 }
 
 /** The starting level logits of a multi-level layout with the uniform prior, or undefined (the layer's own init). */
@@ -209,6 +214,7 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
     case 'dither':
     case 'blue-noise':
     case 'content':
+    case 'lesion':
       return point.layoutBits ? givenLayoutStage(profile, point) : fixedFamilyStage(profile, rows, cols, point, train);
     case 'random':
       // Same seed for both kinds of control, so a rerun draws the same layout.
@@ -292,7 +298,7 @@ export function pointOfRun(run: RunResult): PlanPoint {
   const setup = run.setup === 'all-pixels-baseline' ? 'baseline' : run.setup;
   // A fixed family's or a designer's layout is rebuilt from the run itself (the content heuristic's
   // training split is not at hand when a run is re-evaluated); the random control redraws its own.
-  const given = setup === 'designer' || setup === 'dither' || setup === 'blue-noise' || setup === 'content';
+  const given = setup === 'designer' || setup === 'dither' || setup === 'blue-noise' || setup === 'content' || setup === 'lesion';
   const layoutBits = !given ? undefined
     : run.bitsMap ? [...run.bitsMap]
     : run.hardwareLayout?.map((v) => (v ? run.keptBits! : run.nativeBits));
@@ -326,6 +332,8 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       layerLearningRate: config.layerLearningRate,
       decayStart: config.decayStart,
       fixLayoutAt: config.fixLayoutAt,
+      // Absent in configs recorded before the option existed: those runs ended on their last epoch.
+      keepBestEpoch: config.keepBestEpoch ?? false,
       decayFloor: config.decayFloor,
       warmupEpochs: config.warmupEpochs,
       dice: config.dice,
@@ -365,6 +373,8 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       dice,
       diceVolume,
       validationDice,
+      // Only the run that trained: setup (a) below evaluates these weights but has no history of its own.
+      ...(outcome.keptEpoch !== undefined ? { keptEpoch: outcome.keptEpoch } : {}),
       bitsPerPixel: channels === undefined ? bitsPerPixel(profile, point) : bitsPerChannel(profile, point, channels),
       ...(point.keptBits !== undefined ? { keptBits: point.keptBits } : {}),
       ...(point.budget !== undefined ? { budget: point.budget } : {}),

@@ -68,9 +68,9 @@ export function planFor(kind: ExperimentKind, profile: DetectorProfile, config: 
     });
   if (profile.detector && imageExtras.designer)
     throw new UserError('--layout is an image-space layout (one ADC per pixel); a detector-space profile lays out channels', { file: imageExtras.designer.file });
-  // The content heuristic ranks image pixels by the training images: it has no meaning over detector channels.
+  // The content and lesion heuristics rank image pixels by the training images: they have no meaning over detector channels.
   const extras: PlanExtras = profile.detector
-    ? { ...imageExtras, families: (imageExtras.families ?? FIXED_FAMILIES).filter((f) => f !== 'content') }
+    ? { ...imageExtras, families: (imageExtras.families ?? FIXED_FAMILIES).filter((f) => f !== 'content' && f !== 'lesion') }
     : imageExtras;
   const seeds = kind === 'train' ? [config.seed] : seedList(config.seed, config.seeds);
   const sweepBudgets = budgets?.length ? budgets : profile.sweep.length ? profile.sweep : [profile.budget.value];

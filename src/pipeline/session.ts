@@ -118,12 +118,14 @@ export async function evalSession(runDir: string, opts: EvalSessionOptions): Pro
   const started = await startBackend(opts.backend, opts.log);
   let test: CtDataset;
   let source: string;
+  let splitRule: string;
   let data: DataSource;
   if (opts.data) {
     data = opts.data;
     const prepared = await prepareData(data, record.profile, { ...config, testFraction: 0.999, validationFraction: 0 }, { allTest: true });
     test = prepared.split.test;
     source = prepared.source;
+    splitRule = prepared.splitRule;
   } else {
     const { part = 'test', ...loading } = opts.ownData ?? {};
     if (record.data.kind !== 'folder' && loading.every !== undefined) throw new UserError(`--every thins a folder's slices; ${runDir} ran on ${record.data.kind} data`);
@@ -134,6 +136,7 @@ export async function evalSession(runDir: string, opts: EvalSessionOptions): Pro
     // An explicit --split is a deliberate other split; otherwise the volumes must be the run's.
     if (loading.split === undefined) checkSameVolumes(runDir, part, test);
     source = `${prepared.source} (the run's own ${part} split)`;
+    splitRule = `${prepared.splitRule}; evaluated: its ${part} part`;
   }
   opts.log(`evaluating the runs of ${runDir} on ${test.slices.length} slices of ${source}`);
   const runs = await reevaluateRuns(runDir, record, test, config.batchSize);
@@ -150,6 +153,7 @@ export async function evalSession(runDir: string, opts: EvalSessionOptions): Pro
       kind: 'eval',
       backend: started.name,
       data: `evaluated on ${evaluation.dataset} (${evaluation.slices} slices): ${source}`,
+      split: splitRule,
       evaluation,
       seconds: (Date.now() - t0) / 1000,
       tfjsVersion: tf.version.tfjs,

@@ -7,14 +7,22 @@
 import { greedyLevels, pixelsForBudget } from './budget.js';
 
 /**
- * Pixel indices sorted by `score` ascending, ties by `tie` ascending, then by index ascending;
- * score and tie: row-major, one per pixel. Returns the reduction order (Int32Array, length n).
+ * Pixel indices sorted by `score` ascending, ties by each `ties` key ascending in turn, then by index
+ * ascending; score and every tie key: row-major, one per pixel. Returns the reduction order
+ * (Int32Array, length n).
  */
-export function orderByScore(score: ArrayLike<number>, tie?: ArrayLike<number>): Int32Array {
+export function orderByScore(score: ArrayLike<number>, ...ties: ArrayLike<number>[]): Int32Array {
   const n = score.length;
-  if (tie && tie.length !== n) throw new RangeError(`tie-break has ${tie.length} values, expected ${n}`);
+  for (const tie of ties) if (tie.length !== n) throw new RangeError(`tie-break has ${tie.length} values, expected ${n}`);
+  const keys = [score, ...ties];
   const order = Array.from({ length: n }, (_, i) => i);
-  order.sort((a, b) => score[a]! - score[b]! || (tie ? tie[a]! - tie[b]! : 0) || a - b);
+  order.sort((a, b) => {
+    for (const key of keys) {
+      const d = key[a]! - key[b]!;
+      if (d !== 0) return d;
+    }
+    return a - b;
+  });
   return Int32Array.from(order);
 }
 

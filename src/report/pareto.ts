@@ -25,7 +25,7 @@ export interface SeedDice {
 
 /** One design (a point of the front) with its runs, one per seed. */
 export interface DesignRow {
-  /** e.g. 'full-precision', 'uniform-a', 'uniform-b', 'learned', 'random', 'dither', 'blue-noise', 'content', 'designer', 'multilevel'. */
+  /** e.g. 'full-precision', 'uniform-a', 'uniform-b', 'learned', 'random', 'dither', 'blue-noise', 'content', 'lesion', 'designer', 'multilevel'. */
   family: string;
   /** Unique across the rows, e.g. 'uniform-b-4bit', 'dither-b0.5'. */
   designId: string;
@@ -195,6 +195,7 @@ const FAMILY_WORDS: Record<string, (bits: number) => string> = {
   dither: (b) => `ordered-dither layout, ${b} bits/pixel`,
   'blue-noise': (b) => `blue-noise layout, ${b} bits/pixel`,
   content: (b) => `content layout (outside the body first), ${b} bits/pixel`,
+  lesion: (b) => `lesion-frequency layout (where training lesions were rarest first), ${b} bits/pixel`,
   designer: (b) => `the designer's layout, ${b} bits/pixel`,
   multilevel: (b) => `learned multi-level layout, ${b} bits/pixel`,
 };

@@ -18,6 +18,7 @@ const ARM_STYLE: Record<string, { name: string; color: string; dashed?: boolean;
   dither: { name: 'ordered dither (Bayer)', color: PALETTE[3], marker: 'triangle', dashed: true },
   'blue-noise': { name: 'blue noise', color: PALETTE[5], marker: 'triangle', dashed: true },
   content: { name: 'content (outside body first)', color: '#999933', marker: 'diamond', dashed: true },
+  lesion: { name: 'lesion frequency (rarest first)', color: '#AA4499', marker: 'ring', dashed: true },
 };
 
 const SETUP_COLOUR: Record<Setup, string> = {
@@ -30,6 +31,7 @@ const SETUP_COLOUR: Record<Setup, string> = {
   dither: PALETTE[3],
   'blue-noise': PALETTE[5],
   content: '#999933',
+  lesion: '#AA4499',
   designer: '#882255',
 };
 
@@ -53,7 +55,7 @@ const DICE_DOMAIN: [number, number] = [-0.02, 1.02];
 const NOTE = 'Bars/bands: 95% t-interval across seeds (≥ 2 seeds), else 95% bootstrap over test images.';
 
 /** Dice against the budget of the profile's kind: learned, stochastic, random, baseline band. */
-export function diceVsBudgetSpec(tables: Tables, runs: readonly RunResult[], profile: DetectorProfile): PlotSpec | undefined {
+export function diceVsBudgetSpec(tables: Tables, runs: readonly RunResult[], profile: DetectorProfile, images = 'test images'): PlotSpec | undefined {
   const kind = profile.budget.kind;
   const rows = tables.tradeoff.filter((r) => r.budget_kind === kind);
   if (rows.length === 0) return undefined;
@@ -68,11 +70,11 @@ export function diceVsBudgetSpec(tables: Tables, runs: readonly RunResult[], pro
   if (base) series.push({ name: 'full-precision baseline', color: SETUP_COLOUR.baseline, style: 'hline', dashed: true, points: [point(0, base)] });
   series.push(...collapsedSeries(runs.filter((r) => hasBudget(r.setup)), (r) => r.budget));
   const xLabel = kind === 'fraction' ? `budget: fraction of pixels on the ${profile.modes[profile.modes.length - 1]}-bit ADC` : 'budget: expected bits per pixel';
-  return { title: `Dice vs. budget (${profile.name})`, xLabel, yLabel: 'Dice (mean over test images)', series, note: NOTE, yDomain: DICE_DOMAIN };
+  return { title: `Dice vs. budget (${profile.name})`, xLabel, yLabel: `Dice (mean over ${images})`, series, note: NOTE, yDomain: DICE_DOMAIN };
 }
 
 /** Dice against stored bits per pixel: bit-depth study (a), (b), baseline, learned / random points. */
-export function diceVsBitsSpec(tables: Tables, runs: readonly RunResult[], profile: DetectorProfile): PlotSpec | undefined {
+export function diceVsBitsSpec(tables: Tables, runs: readonly RunResult[], profile: DetectorProfile, images = 'test images'): PlotSpec | undefined {
   const series: Series[] = [];
   const levels = tables.study.filter((r) => r.row === 'level');
   for (const [prefix, name, colour] of [
@@ -89,7 +91,7 @@ export function diceVsBitsSpec(tables: Tables, runs: readonly RunResult[], profi
     if (pts.length) series.push({ name, color: colour, points: pts, style: 'line' });
   }
   const byArm = (arm: TradeoffRow['arm']) => tables.tradeoff.filter((r) => r.arm === arm && r.n_used > 0);
-  for (const arm of ['learned', 'multilevel', 'random', 'dither', 'blue-noise', 'content'] as const) {
+  for (const arm of ['learned', 'multilevel', 'random', 'dither', 'blue-noise', 'content', 'lesion'] as const) {
     const rows = byArm(arm);
     if (rows.length === 0) continue;
     const st = ARM_STYLE[arm]!;
@@ -104,14 +106,25 @@ export function diceVsBitsSpec(tables: Tables, runs: readonly RunResult[], profi
   }
   series.push(...collapsedSeries(runs.filter((r) => r.setup !== 'baseline'), (r) => r.bitsPerPixel));
   if (series.length === 0) return undefined;
-  return { title: 'Dice vs. stored bits per pixel', xLabel: 'bits per pixel (expected, stored)', yLabel: 'Dice (mean over test images)', series, note: NOTE, yDomain: DICE_DOMAIN };
+  return { title: 'Dice vs. stored bits per pixel', xLabel: 'bits per pixel (expected, stored)', yLabel: `Dice (mean over ${images})`, series, note: NOTE, yDomain: DICE_DOMAIN };
 }
 
-/** Loss and validation Dice per epoch, one line per run, coloured by setup; collapsed runs dashed. */
+/**
+ * "; a dot marks the epoch a run kept (…)" for the training curves' caption when some run ended on
+ * an earlier epoch than its last (keepBestEpoch), else "".
+ */
+export function keptEpochClause(runs: readonly RunResult[]): string {
+  const earlier = runs.filter((r) => r.keptEpoch !== undefined && r.keptEpoch !== r.history.length);
+  if (earlier.length === 0) return '';
+  const named = earlier.slice(0, 4).map((r) => `${r.id}: ${r.keptEpoch} of ${r.history.length}`).join(', ');
+  return `; a dot marks the epoch a run kept, its best validation Dice, where that is not its last (${earlier.length} of ${runs.filter((r) => r.history.length > 0).length} runs: ${named}${earlier.length > 4 ? ', …' : ''})`;
+}
+
+/** Loss and validation Dice per epoch, one line per run, coloured by setup; collapsed runs dashed; the kept epoch (keepBestEpoch) dotted. */
 export function trainingCurveSpecs(runs: readonly RunResult[]): PlotSpec[] {
   const withHistory = [...runs].filter((r) => r.history.length > 0).sort((a, b) => (a.id < b.id ? -1 : 1));
   if (withHistory.length === 0) return [];
-  const build = (value: (h: RunResult['history'][number]) => number | undefined, title: string, yLabel: string, yDomain?: [number, number]): PlotSpec => {
+  const build = (value: (h: RunResult['history'][number]) => number | undefined, title: string, yLabel: string, yDomain?: [number, number], markKept = false): PlotSpec => {
     const seen = new Set<Setup>();
     const series: Series[] = [];
     for (const r of withHistory) {
@@ -125,15 +138,19 @@ export function trainingCurveSpecs(runs: readonly RunResult[]): PlotSpec[] {
         dashed: r.collapsed,
         hideInLegend: true,
       });
+      // The epoch whose weights the run was evaluated with (keepBestEpoch), where it is not the last.
+      const kept = markKept && r.keptEpoch !== undefined && r.keptEpoch !== r.history.length ? pts.find((p) => p.x === r.keptEpoch) : undefined;
+      if (kept) series.push({ name: 'kept epoch', color: SETUP_COLOUR[r.setup], points: [kept], style: 'points', marker: 'circle', hideInLegend: true });
       seen.add(r.setup);
     }
     // One legend entry per setup, drawn solid whatever its first run looked like.
     for (const setup of seen) series.push({ name: setup, color: SETUP_COLOUR[setup], points: [], marker: 'none' });
     if (withHistory.some((r) => r.collapsed)) series.push({ name: 'collapsed run (dashed)', color: GREY, points: [], dashed: true, marker: 'none' });
+    if (series.some((x) => x.name === 'kept epoch')) series.push({ name: 'kept epoch (best)', color: GREY, points: [], style: 'points', marker: 'circle' });
     return { title, xLabel: 'epoch', yLabel, series, yDomain };
   };
   return [
     build((h) => h.loss, 'Training loss', 'loss'),
-    build((h) => h.valDice, 'Validation Dice', 'Dice (mean per image)', DICE_DOMAIN),
+    build((h) => h.valDice, 'Validation Dice', 'Dice (mean per image)', DICE_DOMAIN, true),
   ];
 }

@@ -34,6 +34,7 @@ export function tradeoffRows(runs: readonly RunResult[], profile: DetectorProfil
       { arm: 'dither', group: at('dither'), stochastic: false },
       { arm: 'blue-noise', group: at('blue-noise'), stochastic: false },
       { arm: 'content', group: at('content'), stochastic: false },
+      { arm: 'lesion', group: at('lesion'), stochastic: false },
     ];
     for (const { arm, group, stochastic } of arms) {
       if (group.length === 0 || (stochastic && group.every((r) => r.diceStochastic === undefined))) continue;

@@ -29,6 +29,8 @@ export interface RunRow {
   epochs: number;
   final_loss?: number;
   final_val_dice?: number;
+  /** The epoch whose weights were evaluated, chosen on validation (keepBestEpoch); empty: the last. */
+  kept_epoch?: number;
   train_seconds: number;
   backend: string;
 }
@@ -36,11 +38,11 @@ export interface RunRow {
 export const RUN_COLUMNS = [
   'id', 'setup', 'seed', 'kept_bits', 'budget', 'bits_per_pixel', 'dice_mean', 'dice_pooled', 'empty_prediction_share',
   'dice_stochastic_mean', 'dice_volume_mean', 'n_test_images', 'collapsed', 'collapse_reason', 'epochs', 'final_loss', 'final_val_dice',
-  'train_seconds', 'backend',
+  'kept_epoch', 'train_seconds', 'backend',
 ] as const satisfies readonly (keyof RunRow)[];
 
 /** Which evaluation a trade-off row summarises. */
-export type Arm = 'learned' | 'learned-stochastic' | 'random' | 'multilevel' | 'multilevel-stochastic' | 'dither' | 'blue-noise' | 'content' | 'baseline';
+export type Arm = 'learned' | 'learned-stochastic' | 'random' | 'multilevel' | 'multilevel-stochastic' | 'dither' | 'blue-noise' | 'content' | 'lesion' | 'baseline';
 
 /** Mean Dice of a group of runs with both intervals; `seed_t` across seeds, `image_boot` over test images. */
 export interface DiceStats {

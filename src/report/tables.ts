@@ -79,6 +79,7 @@ function runRow(r: RunResult): RunRow {
     epochs: r.history.length,
     final_loss: last?.loss,
     final_val_dice: lastVal?.valDice,
+    kept_epoch: r.keptEpoch,
     train_seconds: r.trainSeconds,
     backend: r.backend,
   };

@@ -18,7 +18,7 @@ import { designDecision, PARETO_COLUMNS } from './designs.js';
 import { PARETO_PLOT_SIZE, paretoPlotSpec } from './pareto-plot.js';
 import { PER_IMAGE_COLUMNS, perImageRows, PLACEMENT_COLUMNS, type ImageId, type PlacementRow } from './placement.js';
 import { runFileName, writeRun } from '../runs/store.js';
-import { diceVsBitsSpec, diceVsBudgetSpec, trainingCurveSpecs } from './plots.js';
+import { diceVsBitsSpec, diceVsBudgetSpec, keptEpochClause, trainingCurveSpecs } from './plots.js';
 import { plotGridSvg, plotSvg, svgToPng } from './svg-plot.js';
 import { buildTables, type TableOptions } from './tables.js';
 import { adcBitsOf, detectorLayout } from './table-layout.js';
@@ -138,9 +138,11 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
     figures.push({ file, png, caption, small: file.startsWith('map-') });
   };
   // The headline's figures first, then the layout maps, training curves and examples.
-  const budgetSpec = diceVsBudgetSpec(tables, runs, profile);
+  // A re-evaluation's Dice is over the data it evaluated (another hospital's slices, or the validation part), not a test split.
+  const images = input.meta.evaluation ? 'the evaluated images' : 'test images';
+  const budgetSpec = diceVsBudgetSpec(tables, runs, profile, images);
   if (budgetSpec) figure('plot-dice-vs-budget.png', await svgToPng(plotSvg(budgetSpec)), 'Dice vs. budget: learned layout, stochastic masks, random control and the full-precision baseline.');
-  const bitsSpec = diceVsBitsSpec(tables, runs, profile);
+  const bitsSpec = diceVsBitsSpec(tables, runs, profile, images);
   if (bitsSpec) figure('plot-dice-vs-bits.png', await svgToPng(plotSvg(bitsSpec)), 'Dice vs. stored bits per pixel: bit-depth study (a), (b) and the layouts.');
 
   const lr = tables.layoutRun;
@@ -184,7 +186,7 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
     const title = evaluation ? 'Training curves (from training, not measured on the evaluated data)' : 'Training curves';
     const caption = evaluation
       ? `From training: loss and validation Dice per epoch as recorded when the runs trained, not measured on ${evaluation.dataset} (collapsed runs dashed).`
-      : 'Training loss and validation Dice per epoch, one line per run (collapsed runs dashed).';
+      : `Training loss and validation Dice per epoch, one line per run (collapsed runs dashed)${keptEpochClause(runs)}.`;
     figure('plot-training.png', await svgToPng(plotGridSvg(curves, 2, 600, 400, title)), caption);
   }
   if (input.examples && input.examples.length) {

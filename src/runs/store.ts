@@ -81,6 +81,9 @@ export function checkRunResult(value: unknown, file: string): RunResult {
     const e = h as Record<string, unknown>;
     if (typeof e !== 'object' || e === null || !isNum(e.epoch) || !isNum(e.loss)) fail(`/history/${i}`, 'needs numeric epoch and loss');
   });
+  if (v.keptEpoch !== undefined && !(Number.isInteger(v.keptEpoch) && (v.keptEpoch as number) >= 1 && (v.keptEpoch as number) <= (v.history as unknown[]).length)) {
+    fail('/keptEpoch', `must be an epoch of the history (1..${(v.history as unknown[]).length})`);
+  }
   const cells = (v.rows as number) * (v.cols as number);
   for (const k of ['probabilityMap', 'hardwareLayout', 'bitsMap'] as const) {
     if (v[k] === undefined) continue;

@@ -24,17 +24,19 @@ export type Setup =
   | 'blue-noise'
   /** Fixed control: the content heuristic, pixels outside the body in the training images reduced first. */
   | 'content'
+  /** Fixed control: the lesion-frequency heuristic, pixels where the training masks hold a lesion least often reduced first. */
+  | 'lesion'
   /** A designer's own layout (`--layout FILE`): fixed, no budget; its bits per pixel come from the layout. */
   | 'designer';
 
 /** Every setup, in the order the tables list them. */
 export const SETUPS: readonly Setup[] = [
-  'baseline', 'all-pixels-baseline', 'all-pixels-retrained', 'learned', 'random', 'multilevel', 'dither', 'blue-noise', 'content', 'designer',
+  'baseline', 'all-pixels-baseline', 'all-pixels-retrained', 'learned', 'random', 'multilevel', 'dither', 'blue-noise', 'content', 'lesion', 'designer',
 ];
 
 /** The fixed layout families a study runs next to the random control at each budget (`--families`). */
-export type FixedFamily = 'dither' | 'blue-noise' | 'content';
-export const FIXED_FAMILIES: readonly FixedFamily[] = ['dither', 'blue-noise', 'content'];
+export type FixedFamily = 'dither' | 'blue-noise' | 'content' | 'lesion';
+export const FIXED_FAMILIES: readonly FixedFamily[] = ['dither', 'blue-noise', 'content', 'lesion'];
 
 /** A setup whose U-Net trains on a fixed layout it did not learn: the random control, the fixed families, a designer's layout. */
 export function hasFixedLayout(setup: string): setup is 'random' | FixedFamily | 'designer' {
@@ -114,6 +116,8 @@ export interface RunResult {
   collapsed: boolean;
   collapseReason?: string;
   history: EpochRecord[];
+  /** The epoch (1-based) whose weights were evaluated, chosen on validation (`keepBestEpoch`); absent: the last. */
+  keptEpoch?: number;
   /** Learned setups: rescaled probability per pixel, row-major rows×cols. */
   probabilityMap?: number[];
   /** Learned / random / fixed families / designer: 1 where the pixel is quantized in the hardware layout, row-major. */
@@ -127,7 +131,7 @@ export interface RunResult {
   /** Learned setups trained with a straight-through hard mask (absent = relaxed). */
   straightThrough?: boolean;
   /** Learned setups whose logits started from a fixed design (`layoutTraining.prior`): the content heuristic (1-bit) or the uniform ADC (multi-level); absent = none. */
-  layoutPrior?: 'content' | 'uniform';
+  layoutPrior?: 'content' | 'lesion' | 'uniform';
   rows: number;
   cols: number;
   trainSeconds: number;

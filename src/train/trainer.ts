@@ -36,6 +36,12 @@ export interface TrainOptions {
    * polarisation; totalVariation: smoothness of the logits). Absent or 0: off.
    */
   layoutPenalty?: LayoutPenaltyWeights;
+  /**
+   * Ends on the weights (U-Net and layout logits together) of the epoch with the best validation
+   * Dice instead of the last epoch's: early stopping chosen on validation, so a run whose last epoch
+   * collapses keeps its best one. Needs `validation`; off: the last epoch.
+   */
+  keepBestEpoch?: boolean;
   seed: number;
   /** Training-data augmentation (none when absent); its stream depends only on (seed, epoch, slice), so resuming repeats it. */
   augment?: AugmentConfig;
@@ -65,6 +71,8 @@ export interface TrainOutcome {
   stopped: boolean;
   seconds: number;
   steps: number;
+  /** The epoch (1-based) whose weights the model ends with, when keepBestEpoch chose one. */
+  keptEpoch?: number;
 }
 
 interface CheckpointState {
@@ -78,7 +86,12 @@ interface CheckpointState {
   /** Running loss of the current epoch, so an epoch interrupted mid-way reports the same mean. */
   epochLossSum: number;
   epochLossCount: number;
+  /** keepBestEpoch: the best epoch so far (1-based) and its validation Dice; its weights are the `best:` arrays. */
+  best?: { epoch: number; valDice: number };
 }
+
+/** Prefix of a checkpoint's copies of the best epoch's weights (keepBestEpoch). */
+const BEST = 'best:';
 
 /** The noise seed of one training step: masks depend only on (seed, step), so a resumed run samples the same ones. */
 function stepNoiseSeed(seed: number, step: number): number {
@@ -118,12 +131,16 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
   let epochLossCount = 0;
   /** Step losses not read back yet (see lossReadEvery). */
   const pending: PendingLoss[] = [];
+  const keepBest = opts.keepBestEpoch === true && (opts.validation?.slices.length ?? 0) > 0;
+  /** keepBestEpoch: the best epoch so far and a copy of its weights, in the order of `state`. */
+  let best: { epoch: number; valDice: number; values: Float32Array[] } | null = null;
 
   if (opts.resume && opts.checkpointPath) {
     const ckpt = loadCheckpoint<CheckpointState>(opts.checkpointPath);
     if (ckpt) {
       restore(ckpt.state, ckpt.arrays, state, adam, opts.checkpointPath);
       ({ epoch, stepInEpoch, globalStep, history, epochLossSum, epochLossCount } = ckpt.state);
+      if (ckpt.state.best) best = { ...ckpt.state.best, values: bestArrays(ckpt.arrays, state, opts.checkpointPath).map((a) => a.values) };
       priorSeconds = ckpt.state.seconds;
       opts.progress?.log(`resumed from ${opts.checkpointPath} at epoch ${epoch + 1}, step ${stepInEpoch + 1}`);
     }
@@ -137,6 +154,7 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
     const arrays: NamedArray[] = [
       ...(await Promise.all(state.map(async (s) => ({ name: s.name, shape: s.variable.shape, values: (await s.variable.data()) as Float32Array })))),
       ...(await Promise.all(adam.state().moments.map(async (m, i) => ({ name: `adam:${i}`, shape: m.shape, values: (await m.data()) as Float32Array })))),
+      ...(best ? state.map((s, i) => ({ name: BEST + s.name, shape: s.variable.shape, values: best!.values[i]! })) : []),
     ];
     saveCheckpoint<CheckpointState>(opts.checkpointPath, {
       state: {
@@ -149,6 +167,7 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
         variableNames: state.map((s) => s.name),
         epochLossSum,
         epochLossCount,
+        ...(best ? { best: { epoch: best.epoch, valDice: best.valDice } } : {}),
       },
       arrays,
     });
@@ -213,6 +232,10 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
       if (opts.validation && opts.validation.slices.length) {
         record.valDice = (await evaluate(model, opts.validation, { mode: 'hardware', batchSize: opts.batchSize })).mean;
         layoutPinned = false;
+        // Ties go to the later epoch: it has trained longer (and a run that never scores keeps its last).
+        if (keepBest && (best === null || record.valDice >= best.valDice)) {
+          best = { epoch: record.epoch, valDice: record.valDice, values: await Promise.all(state.map(async (s) => (await s.variable.data()) as Float32Array)) };
+        }
       }
       history = [...history, record];
       opts.progress?.log(
@@ -233,7 +256,12 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
     adam.dispose();
     if (layoutPinned) layer?.unpinHardware();
   }
-  return { history, stopped: false, seconds: elapsed(), steps: globalStep };
+  if (!best) return { history, stopped: false, seconds: elapsed(), steps: globalStep };
+  if (best.epoch !== opts.epochs) {
+    for (const [i, { variable }] of state.entries()) variable.assign(tf.tensor(best.values[i]!, variable.shape));
+    opts.progress?.log(`kept epoch ${best.epoch}/${opts.epochs}: the best validation Dice (${best.valDice.toFixed(3)})`);
+  }
+  return { history, stopped: false, seconds: elapsed(), steps: globalStep, keptEpoch: best.epoch };
 }
 
 /** The first epoch (0-based) trained on the fixed layout: round(fraction · epochs), never before the first. */
@@ -310,9 +338,23 @@ function assignState(arrays: NamedArray[], state: { name: string; variable: tf.V
   }
 }
 
-/** Loads a trained model's weights (not the optimiser) from a checkpoint written by trainModel. */
+/** The `best:` copies of the state variables, renamed to them (keepBestEpoch). */
+function bestArrays(arrays: NamedArray[], state: { name: string; variable: tf.Variable }[], file: string): NamedArray[] {
+  const byName = new Map(arrays.filter((a) => a.name.startsWith(BEST)).map((a) => [a.name.slice(BEST.length), a]));
+  return state.map(({ name, variable }) => {
+    const a = byName.get(name);
+    if (!a || a.values.length !== variable.size) throw new UserError(`checkpoint does not match this model (best-epoch copy of ${name}); delete it or use the same settings`, { file });
+    return { ...a, name };
+  });
+}
+
+/**
+ * Loads a trained model's weights (not the optimiser) from a checkpoint written by trainModel: the
+ * kept epoch's where keepBestEpoch chose one (the weights the run was evaluated with), else the last.
+ */
 export function restoreModelState(model: JointModel, checkpointPath: string): void {
   const ckpt = loadCheckpoint<CheckpointState>(checkpointPath);
   if (!ckpt) throw new UserError('checkpoint not found', { file: checkpointPath });
-  assignState(ckpt.arrays, model.stateVariables(), checkpointPath);
+  const variables = model.stateVariables();
+  assignState(ckpt.state.best ? bestArrays(ckpt.arrays, variables, checkpointPath) : ckpt.arrays, variables, checkpointPath);
 }
