@@ -21,7 +21,7 @@ const FAMILY_STYLE: Record<string, Style> = {
   'blue-noise': { name: 'blue noise', color: PALETTE[5], marker: 'triangle' },
   // Olive rather than the palette's yellow, which is too faint on white for small markers.
   content: { name: 'content (outside body first)', color: '#999933', marker: 'diamond' },
-  lesion: { name: 'lesion frequency (rarest first)', color: '#AA4499', marker: 'ring' },
+  lesion: { name: 'lesion frequency (rarest first)', color: '#AA4499', marker: 'square' },
   designer: { name: "designer's layout", color: PALETTE[1], marker: 'cross' },
   multilevel: { name: 'multi-level (learned)', color: PALETTE[3], marker: 'diamond' },
 };

@@ -18,7 +18,7 @@ const ARM_STYLE: Record<string, { name: string; color: string; dashed?: boolean;
   dither: { name: 'ordered dither (Bayer)', color: PALETTE[3], marker: 'triangle', dashed: true },
   'blue-noise': { name: 'blue noise', color: PALETTE[5], marker: 'triangle', dashed: true },
   content: { name: 'content (outside body first)', color: '#999933', marker: 'diamond', dashed: true },
-  lesion: { name: 'lesion frequency (rarest first)', color: '#AA4499', marker: 'ring', dashed: true },
+  lesion: { name: 'lesion frequency (rarest first)', color: '#AA4499', marker: 'square', dashed: true },
 };
 
 const SETUP_COLOUR: Record<Setup, string> = {
