@@ -135,8 +135,9 @@ const unet = { depth: 2, baseFilters: 4, normalization: 'group' as const };
 
 test('a learned point with prior content (lesion) starts on the content (lesion-frequency) layout of its training split; without it, not', async () => {
   const point = { id: 'learned-k1-b0.5-s1', setup: 'learned' as const, seed: 1, keptBits: 1, budget: 0.5 };
-  const startingLayout = async (prior: 'none' | 'content' | 'lesion' | 'auto', layout: LayoutFamily = { family: 'pixel' }) => {
-    const model = modelForPoint(studyProfile(SIZE), resolveConfig({ size: SIZE, unet, layout, layoutTraining: { prior } }), point, undefined, phantoms);
+  const startingLayout = async (prior: 'none' | 'content' | 'lesion' | 'auto', layout: LayoutFamily = { family: 'pixel' }, budget = 0.5) => {
+    const at = { ...point, id: `learned-k1-b${budget}-s1`, budget };
+    const model = modelForPoint(studyProfile(SIZE), resolveConfig({ size: SIZE, unet, layout, layoutTraining: { prior } }), at, undefined, phantoms);
     const stage = model.stage;
     if (stage.kind !== 'learned') throw new Error('not a learned stage');
     if (!stage.layer.built) stage.layer.build([null, SIZE, SIZE, 1]);
@@ -149,19 +150,10 @@ test('a learned point with prior content (lesion) starts on the content (lesion-
   assert.equal(await startingLayout('auto'), content);
   assert.not.equal(await startingLayout('none'), content);
   // The phantoms' lesions lie inside the body: at 0.9 the lesion order must spend lesion-free body pixels first, unlike content.
-  const lesionAt = (b: number) => maskFromOrder(lesionOrder(phantoms), b);
-  assert.not.equal(lesionAt(0.9), contentLayout(phantoms, 0.9), 'the two heuristics differ at a high budget');
-  const highBudget = async (prior: 'content' | 'lesion') => {
-    const model = modelForPoint(studyProfile(SIZE), resolveConfig({ size: SIZE, unet, layoutTraining: { prior } }), { ...point, id: 'learned-k1-b0.9-s1', budget: 0.9 }, undefined, phantoms);
-    const stage = model.stage;
-    if (stage.kind !== 'learned') throw new Error('not a learned stage');
-    if (!stage.layer.built) stage.layer.build([null, SIZE, SIZE, 1]);
-    const start = await stage.layer.hardwareLayout();
-    model.dispose();
-    return start;
-  };
-  assert.equal(await highBudget('lesion'), lesionAt(0.9));
-  assert.equal(await highBudget('content'), contentLayout(phantoms, 0.9));
+  const lesionAt = maskFromOrder(lesionOrder(phantoms), 0.9);
+  assert.not.equal(lesionAt, contentLayout(phantoms, 0.9), 'the two heuristics differ at a high budget');
+  assert.equal(await startingLayout('lesion', { family: 'pixel' }, 0.9), lesionAt);
+  assert.equal(await startingLayout('content', { family: 'pixel' }, 0.9), contentLayout(phantoms, 0.9));
   // A grid family starts on the columns the content order reduces first (on average).
   const columns = await startingLayout('content', { family: 'grid', granularity: 'column' });
   const order = contentOrder(phantoms);
