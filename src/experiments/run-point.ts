@@ -18,7 +18,7 @@ import type { Progress } from '../util/progress.js';
 import type { ExperimentConfig, LayoutPrior } from '../config/experiment-config.js';
 import { runId, type PlanPoint } from './plan.js';
 import { readRunsIfAll, writeRun } from '../runs/store.js';
-import { hasBudget, trainsAsLayout, type RunResult } from '../runs/types.js';
+import { hasBudget, hasFixedLayout, trainsAsLayout, type RunResult } from '../runs/types.js';
 import { DetectorReadout } from '../detector/input-stage.js';
 import { detectorSpaceOf } from '../detector/profile.js';
 import { DEFAULT_HU_WINDOW } from '../data/hu.js';
@@ -298,7 +298,7 @@ export function pointOfRun(run: RunResult): PlanPoint {
   const setup = run.setup === 'all-pixels-baseline' ? 'baseline' : run.setup;
   // A fixed family's or a designer's layout is rebuilt from the run itself (the content heuristic's
   // training split is not at hand when a run is re-evaluated); the random control redraws its own.
-  const given = setup === 'designer' || setup === 'dither' || setup === 'blue-noise' || setup === 'content' || setup === 'lesion';
+  const given = hasFixedLayout(setup) && setup !== 'random';
   const layoutBits = !given ? undefined
     : run.bitsMap ? [...run.bitsMap]
     : run.hardwareLayout?.map((v) => (v ? run.keptBits! : run.nativeBits));

@@ -40,11 +40,20 @@ export function centreDistanceSquared(rows: number, cols: number): Float64Array 
   return Float64Array.from({ length: rows * cols }, (_, i) => (Math.floor(i / cols) - cy) ** 2 + ((i % cols) - cx) ** 2);
 }
 
-/** The heuristic's reduction order over the training split (see the module comment for the tie rule). */
-export function contentOrder(train: TrainingImages, opts: ContentOptions = {}): Int32Array {
+/**
+ * The heuristic's sort keys, ascending: outside-body share descending, then centre distance
+ * descending (the index breaks what is left). Other orders that defer to the content order among
+ * equals (quant/lesion.ts) append these keys to their own.
+ */
+export function contentOrderKeys(train: TrainingImages, opts: ContentOptions = {}): [Float64Array, Float64Array] {
   const share = outsideBodyShare(train, opts);
   const d2 = centreDistanceSquared(train.height, train.width);
-  return orderByScore(share.map((s) => -s), d2.map((d) => -d));
+  return [share.map((s) => -s), d2.map((d) => -d)];
+}
+
+/** The heuristic's reduction order over the training split (see the module comment for the tie rule). */
+export function contentOrder(train: TrainingImages, opts: ContentOptions = {}): Int32Array {
+  return orderByScore(...contentOrderKeys(train, opts));
 }
 
 /** Content-heuristic hardware mask, row-major height×width, 1 = reduced: exactly round(budget·n) ones. */

@@ -7,7 +7,7 @@
  * content layout. Like the content heuristic it reads the training split only.
  */
 import type { Split } from '../data/split.js';
-import { centreDistanceSquared, outsideBodyShare, type ContentOptions, type TrainingImages } from './content.js';
+import { contentOrderKeys, type ContentOptions, type TrainingImages } from './content.js';
 import { levelsFromOrder, maskFromOrder, orderByScore } from './reduction-order.js';
 
 /** Per pixel (row-major height×width), the share in [0, 1] of training slices whose mask marks it a lesion. */
@@ -21,9 +21,7 @@ export function lesionShare(train: TrainingImages): Float64Array {
 
 /** The heuristic's reduction order: lesion share ascending, then outside-body share descending, then centre distance descending. */
 export function lesionOrder(train: TrainingImages, opts: ContentOptions = {}): Int32Array {
-  const outside = outsideBodyShare(train, opts);
-  const d2 = centreDistanceSquared(train.height, train.width);
-  return orderByScore(lesionShare(train), outside.map((s) => -s), d2.map((d) => -d));
+  return orderByScore(lesionShare(train), ...contentOrderKeys(train, opts));
 }
 
 /** Lesion-frequency hardware mask of the split's training part, row-major, 1 = reduced: exactly round(budget·n) ones. */

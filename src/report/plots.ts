@@ -109,12 +109,17 @@ export function diceVsBitsSpec(tables: Tables, runs: readonly RunResult[], profi
   return { title: 'Dice vs. stored bits per pixel', xLabel: 'bits per pixel (expected, stored)', yLabel: `Dice (mean over ${images})`, series, note: NOTE, yDomain: DICE_DOMAIN };
 }
 
+/** The epoch a run kept (keepBestEpoch) when it is not its last, else undefined. */
+function keptEarlierEpoch(r: RunResult): number | undefined {
+  return r.keptEpoch !== undefined && r.keptEpoch !== r.history.length ? r.keptEpoch : undefined;
+}
+
 /**
  * "; a dot marks the epoch a run kept (…)" for the training curves' caption when some run ended on
  * an earlier epoch than its last (keepBestEpoch), else "".
  */
 export function keptEpochClause(runs: readonly RunResult[]): string {
-  const earlier = runs.filter((r) => r.keptEpoch !== undefined && r.keptEpoch !== r.history.length);
+  const earlier = runs.filter((r) => keptEarlierEpoch(r) !== undefined);
   if (earlier.length === 0) return '';
   const named = earlier.slice(0, 4).map((r) => `${r.id}: ${r.keptEpoch} of ${r.history.length}`).join(', ');
   return `; a dot marks the epoch a run kept, its best validation Dice, where that is not its last (${earlier.length} of ${runs.filter((r) => r.history.length > 0).length} runs: ${named}${earlier.length > 4 ? ', …' : ''})`;
@@ -139,7 +144,7 @@ export function trainingCurveSpecs(runs: readonly RunResult[]): PlotSpec[] {
         hideInLegend: true,
       });
       // The epoch whose weights the run was evaluated with (keepBestEpoch), where it is not the last.
-      const kept = markKept && r.keptEpoch !== undefined && r.keptEpoch !== r.history.length ? pts.find((p) => p.x === r.keptEpoch) : undefined;
+      const kept = markKept && keptEarlierEpoch(r) !== undefined ? pts.find((p) => p.x === r.keptEpoch) : undefined;
       if (kept) series.push({ name: 'kept epoch', color: SETUP_COLOUR[r.setup], points: [kept], style: 'points', marker: 'circle', hideInLegend: true });
       seen.add(r.setup);
     }
