@@ -1,13 +1,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { layoutFromValueMap, parseLayoutCsv, readDesignerLayout, reducedMask, type LayoutTarget } from '../src/layout-io/designer-layout.js';
-import { layoutFromMask, writeLayoutFile, type AdcLayout } from '../src/layout-io/layout-file.js';
+import { crc32, layoutFromMask, writeLayoutFile, type AdcLayout } from '../src/layout-io/layout-file.js';
 import { encodeGreyPng } from '../src/data/png.js';
 import { blueNoiseLayout } from '../src/quant/blue-noise.js';
 import { UserError } from '../src/errors.js';
+import { runCli } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-layout-io-'));
 const target: LayoutTarget = { rows: 16, cols: 16, nativeBits: 12, modes: [8, 4] };
@@ -74,6 +76,41 @@ test('one-line UserErrors naming the file', async () => {
   await readDesignerLayout(join(dir, 'missing.csv'), target).then(() => assert.unreachable(), (e) => assert.ok(userError(/cannot read/)(e), String(e)));
   assert.throws(() => layoutFromValueMap(parseLayoutCsv('3,3\n3,3', 'f.csv'), target, 'f.csv'), userError(/is 3/));
   assert.equal(Array.from(layoutFromValueMap(parseLayoutCsv('8,8\n8,8', 'f.csv'), { ...target, rows: 2, cols: 2 }, 'f.csv').bits), [8, 8, 8, 8]);
+});
+
+test('a run-length file claiming a huge size, CSV values past 32 bits and a FIFO are refused before anything is allocated or read', async () => {
+  // 16385×16385, one run per row: a 147 KB file that would decode to 268 MB of pixels.
+  const side = 16385;
+  const rle = new Uint8Array(16 + 1 + 9 * side + 4);
+  rle.set([0x43, 0x54, 0x51, 0x4c, 1, 1, 12, 1]);
+  const v = new DataView(rle.buffer);
+  v.setUint32(8, side, true);
+  v.setUint32(12, side, true);
+  rle[16] = 4;
+  for (let r = 0; r < side; r++) {
+    v.setUint32(17 + 9 * r, 1, true);
+    v.setUint32(21 + 9 * r, side, true);
+    rle[25 + 9 * r] = 12;
+  }
+  v.setUint32(rle.length - 4, crc32(rle.subarray(0, rle.length - 4)), true);
+  const huge = join(dir, 'huge.ctql');
+  writeFileSync(huge, rle);
+  await readDesignerLayout(huge, target).then(() => assert.unreachable(), (e) => assert.ok(userError(/16385×16385 is larger than any detector/, huge)(e), String(e)));
+  // 2^32 + 4 would wrap to 4 bits; 400 digits would become Infinity, then 0 (a mask of native pixels).
+  for (const value of ['4294967300', '1'.repeat(400)]) {
+    const wide = join(dir, `wide${value.length}.csv`);
+    writeFileSync(wide, Array.from({ length: 16 }, (_, r) => Array.from({ length: 16 }, (_, c) => ((r + c) % 2 ? value : '12')).join(',')).join('\n'));
+    await readDesignerLayout(wide, target).then(() => assert.unreachable(), (e) => assert.ok(userError(/row 1, column 2: .* is too large/, wide)(e), String(e)));
+  }
+  // A FIFO would block the read forever: the real CLI, so a hang is a failed test rather than a stuck one.
+  for (const name of ['fifo.csv', 'fifo.ctql']) {
+    const fifo = join(dir, name);
+    if (spawnSync('mkfifo', [fifo]).status !== 0) return assert.unreachable('mkfifo failed');
+    const r = runCli(['train', '--profile', 'detector-profiles/study-8bit-1bit.json', '--layout', fifo, '--size', '32', '--out', join(dir, 'never')], { timeoutMs: 30_000 });
+    assert.is(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`^ctquant: .*${name.replace('.', '\\.')}: expected a layout file, found a FIFO`));
+    assert.is(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+  }
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

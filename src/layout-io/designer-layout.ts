@@ -17,6 +17,8 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { UserError } from '../errors.js';
 import { readGreyImage } from '../data/png.js';
+import { DEFAULT_MAX_PIXELS } from '../data/limits.js';
+import { requireRegularFile } from '../util/fs-safe.js';
 import { resizeMask } from '../data/resize.js';
 import { readLayoutFile, type AdcLayout } from './layout-file.js';
 
@@ -44,7 +46,10 @@ export function parseLayoutCsv(text: string, file: string): ValueMap {
   const rowsOfValues = lines.map((line, r) =>
     line.split(/\s*[,;\t ]\s*/).map((cell, c) => {
       if (!/^\d+$/.test(cell)) throw new UserError(`layout CSV row ${r + 1}, column ${c + 1}: ${JSON.stringify(cell)} is not a non-negative integer`, { file });
-      return Number(cell);
+      // The map holds 32-bit values: a larger one would wrap (2^32 + 8 read as 8) or become Infinity.
+      const v = Number(cell);
+      if (v > 0xffffffff) throw new UserError(`layout CSV row ${r + 1}, column ${c + 1}: ${cell.length > 20 ? `${cell.slice(0, 17)}...` : cell} is too large for bits or a mask value`, { file });
+      return v;
     }),
   );
   const cols = rowsOfValues[0]!.length;
@@ -103,12 +108,18 @@ function checkTarget(target: LayoutTarget): void {
   if (target.modes.length === 0) throw new RangeError('a layout target needs at least one reduced mode');
 }
 
+/** Largest layout CSV read: a map of DEFAULT_MAX_PIXELS values (the PNG limit) at 4 bytes a value. */
+const MAX_CSV_BYTES = 4 * DEFAULT_MAX_PIXELS;
+
 /** Reads `--layout FILE` (.ctql, .csv or .png) as a layout at the target size; UserError naming the file on any problem. */
 export async function readDesignerLayout(file: string, target: LayoutTarget): Promise<AdcLayout> {
   const ext = extname(file).toLowerCase();
   if (ext === '.ctql') return resampleLayout(readLayoutFile(file), target, file);
   if (ext === '.csv') {
     let text: string;
+    // A FIFO would block forever; a map is held to the PNG pixel limit, a few bytes a value.
+    const st = requireRegularFile(file, 'layout file');
+    if (st.size > MAX_CSV_BYTES) throw new UserError(`layout CSV is ${st.size} bytes, more than the ${MAX_CSV_BYTES} a ${Math.sqrt(DEFAULT_MAX_PIXELS)}² map needs`, { file });
     try {
       text = readFileSync(file, 'utf8');
     } catch (e) {

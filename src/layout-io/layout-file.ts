@@ -7,10 +7,16 @@ import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { crc32 } from '../util/crc32.js';
+import { requireRegularFile } from '../util/fs-safe.js';
 
 export const LAYOUT_MAGIC = 'CTQL';
 export const LAYOUT_VERSION = 1;
 const HEADER_BYTES = 16;
+/**
+ * Largest rows or cols a file may claim: the detector profile schema's largest geometry. A
+ * run-length file states its size in 30 bytes, so without it a tiny file could ask for 4 GB.
+ */
+export const MAX_LAYOUT_SIDE = 16384;
 
 /** The ADC bit depth of every readout pixel of a detector. */
 export interface AdcLayout {
@@ -124,6 +130,7 @@ export function decodeLayout(bytes: Uint8Array, source?: string): AdcLayout {
   const modeCount = bytes[7]!;
   const rows = view.getUint32(8, true);
   const cols = view.getUint32(12, true);
+  if (rows > MAX_LAYOUT_SIDE || cols > MAX_LAYOUT_SIDE) fail(`size ${rows}×${cols} is larger than any detector (${MAX_LAYOUT_SIDE}×${MAX_LAYOUT_SIDE} at most)`);
   const end = bytes.length - 4;
   let p = HEADER_BYTES;
   if (p + modeCount > end) fail('header cut short');
@@ -171,6 +178,8 @@ export function writeLayoutFile(path: string, layout: AdcLayout, encoding: Layou
 /** Reads and checks a `.ctql` file. */
 export function readLayoutFile(path: string): AdcLayout {
   let bytes: Uint8Array;
+  // A FIFO or device would block or never end.
+  requireRegularFile(path, 'layout file');
   try {
     bytes = readFileSync(path);
   } catch (e) {
