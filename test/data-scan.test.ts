@@ -107,6 +107,27 @@ test('DICOM rows × columns above --max-pixels are refused before the pixels are
   expectUserError(() => readDicomHu(file, { maxPixels: 20 }), /big\.dcm$/, /6×4 = 24 pixels, more than --max-pixels 20/);
 });
 
+test('DICOM rescale slope or intercept that is not a finite number ("NaN", "abc", Infinity) is refused, not read as NaN HU', () => {
+  const d = join(root, 'dicom-rescale');
+  mkdirSync(d, { recursive: true });
+  const cases: [string, number, number, RegExp][] = [
+    ['slope-nan', NaN, 0, /rescale slope \(0028,1053\) "NaN" is not a finite number/],
+    ['slope-inf', Infinity, 0, /rescale slope \(0028,1053\) "Infinity" is not a finite number/],
+    ['intercept-nan', 1, NaN, /rescale intercept \(0028,1052\) "NaN" is not a finite number/],
+  ];
+  for (const [name, slope, intercept, message] of cases) {
+    const file = join(d, `${name}.dcm`);
+    writeFileSync(file, dicomFile({ rows: 2, cols: 2, pixels: Int16Array.from([0, 1, 2, 3]), slope, intercept, z: 0, instance: 1, patient: 'P' }));
+    expectUserError(() => readDicomHu(file), new RegExp(`${name}\\.dcm$`), message);
+  }
+  // A text that is no number at all: dicom-parser's floatString gives NaN for it too.
+  const text = join(d, 'slope-text.dcm');
+  const bytes = Buffer.from(dicomFile({ rows: 2, cols: 2, pixels: new Int16Array(4), slope: 1.5, intercept: 0, z: 0, instance: 1, patient: 'P' }));
+  bytes.write('abc ', bytes.indexOf('1.5 ', 0, 'latin1'), 'latin1');
+  writeFileSync(text, bytes);
+  expectUserError(() => readDicomHu(text), /slope-text\.dcm$/, /rescale slope \(0028,1053\) "abc" is not a finite number/);
+});
+
 test('DICOM series: rescale to HU, sort by position, masks from NIfTI or PNG; bad files', async () => {
   const d = join(root, 'dcm');
   const series = join(d, 'ct', 'patA');

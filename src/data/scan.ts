@@ -173,6 +173,11 @@ export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
   const le = ts !== '1.2.840.10008.1.2.2';
   const slope = ds.floatString('x00281053') ?? 1;
   const intercept = ds.floatString('x00281052') ?? 0;
+  // dicom-parser reads a malformed decimal string ("abc", "NaN") as NaN: every HU value would be NaN.
+  if (!Number.isFinite(slope) || !Number.isFinite(intercept)) {
+    const which = Number.isFinite(slope) ? `intercept (0028,1052) ${JSON.stringify(ds.string('x00281052'))}` : `slope (0028,1053) ${JSON.stringify(ds.string('x00281053'))}`;
+    throw new UserError(`DICOM rescale ${which} is not a finite number`, { file: path });
+  }
   const hu = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const raw = bitsAllocated === 8 ? (signed ? view.getInt8(i) : view.getUint8(i)) : signed ? view.getInt16(2 * i, le) : view.getUint16(2 * i, le);
