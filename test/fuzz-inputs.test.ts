@@ -1,5 +1,5 @@
 // Seeded fuzzing of the inputs a user hands ctquant (issue 17): mutated detector profiles, PNG
-// folders and NIfTI volumes. Every generated case knows whether it is defective; each defective
+// folders, NIfTI volumes, and experiment configs. Every generated case knows whether it is defective; each defective
 // one must be refused with a one-line UserError, each valid one accepted, none may throw anything
 // else (a stack trace) or take long (a hang). A few cases go through the real CLI process.
 import { test } from 'uvu';
@@ -12,6 +12,7 @@ import { loadPngFolder } from '../src/data/folder.js';
 import { encodeNifti1, parseNifti } from '../src/data/nifti.js';
 import { encodeGreyPng, encodeRgbPng } from '../src/data/png.js';
 import { loadProfile } from '../src/profile/load.js';
+import { loadConfig } from '../src/config/experiment-config.js';
 import { UserError } from '../src/errors.js';
 import { crc32 } from '../src/util/crc32.js';
 import { Rng } from '../src/util/rng.js';
@@ -361,6 +362,53 @@ test('fuzz: 120 NIfTI volumes (wrong dims, offsets, datatypes, NaN / Inf voxels,
       const vol = parseNifti(input, `case${i}.nii${gz ? '.gz' : ''}`);
       if (vol.dims.join() !== dims.join()) throw new Error(`dims ${vol.dims.join('×')}, expected ${dims.join('×')}`);
     });
+  }
+});
+
+// --- experiment configs (--config) --------------------------------------------------------------
+
+/** [config, defective, what]: types, ranges, sizes that would never finish or never fit in memory, and valid ones. */
+const CONFIG_CASES: [Json, boolean, string][] = [
+  [{ epochs: '16' }, true, 'epochs a string'],
+  [{ epochs: 0 }, true, 'epochs 0'],
+  [{ size: 17.5 }, true, 'size 17.5'],
+  [{ unet: null }, true, 'unet null'],
+  [{ unet: { depth: 9 } }, true, 'unet depth 9'],
+  [{ learningRate: 0 }, true, 'learning rate 0'],
+  [{ temperature: { start: -1 } }, true, 'temperature start -1'],
+  [{ layout: { family: 'tile' } }, true, 'tile without its side'],
+  [{ layout: { family: 'tile', tile: 32 }, size: 16 }, true, 'tile larger than the image'],
+  [{ layout: { family: 'grid', block: 1_000_000_000 } }, true, 'grid block 10^9 (training would never finish)'],
+  [{ layout: { family: 'grid', block: 65 }, size: 64 }, true, 'grid block larger than the image'],
+  [{ seed: 4_294_967_296 }, true, 'seed 2^32 (repeats seed 0)'],
+  [{ seed: 1e20 }, true, 'seed 10^20'],
+  [{ seeds: 1_000_000_000 }, true, 'seeds 10^9 (a plan of 10^9 points)'],
+  [{ synthetic: { slices: 1e12 } }, true, '10^12 phantom slices (memory)'],
+  [{ normalisation: { kind: 'window', low: 5, high: 5 } }, true, 'empty window'],
+  [{ context: { slices: 1, network: '3d' } }, true, '3d network on one slice'],
+  [{ extra: 1 }, true, 'unknown key'],
+  [[], true, 'an array'],
+  [null, true, 'null'],
+  [{}, false, 'empty (all defaults)'],
+  [{ seed: 4_294_967_295, seeds: 1000 }, false, 'largest seed and seeds'],
+  [{ synthetic: { slices: 10_000, slicesPerVolume: 8 } }, false, '10000 phantom slices'],
+  [{ layout: { family: 'grid', block: 64 }, size: 64 }, false, 'grid block as large as the image'],
+  [{ layout: { family: 'grid', granularity: 'column' } }, false, 'grid column'],
+  [{ epochs: 1e6 }, false, 'a million epochs (time the user asked for)'],
+];
+
+test(`fuzz: ${CONFIG_CASES.length} experiment configs and 3 files that are no config`, async () => {
+  const dir = join(root, 'configs');
+  mkdirSync(dir, { recursive: true });
+  for (const [i, [doc, defective, what]] of CONFIG_CASES.entries()) {
+    const file = join(dir, `c${i}.json`);
+    writeFileSync(file, JSON.stringify(doc));
+    await judge({ name: `config ${i}: ${what}`, defective }, () => loadConfig(file));
+  }
+  writeFileSync(join(dir, 'binary.json'), Buffer.from([0, 1, 0xff, 0xfe, 0x7b]));
+  writeFileSync(join(dir, 'deep.json'), `${'{"unet":'.repeat(50_000)}1${'}'.repeat(50_000)}`);
+  for (const [name, file] of [['binary', join(dir, 'binary.json')], ['nested 50000 deep', join(dir, 'deep.json')], ['a folder', dir]] as const) {
+    await judge({ name: `config: ${name}`, defective: true }, () => loadConfig(file));
   }
 });
 

@@ -84,7 +84,11 @@ export function layoutFamilyProblem(layout: LayoutFamily, size: number): string 
     if (layout.tile === undefined) return 'layout.tile is missing: the tile family needs its side K (2..32)';
     if (layout.tile > size) return `layout.tile ${layout.tile} is larger than the ${size}×${size} image`;
   }
-  if (layout.family === 'grid' && (layout.granularity ?? 'block') === 'block' && layout.block === undefined) return 'layout.block is missing: the grid family with block granularity needs its side T (≥ 2)';
+  if (layout.family === 'grid' && (layout.granularity ?? 'block') === 'block') {
+    if (layout.block === undefined) return 'layout.block is missing: the grid family with block granularity needs its side T (≥ 2)';
+    // Training upsamples each cell by the block side: a block of 10^9 would never finish.
+    if (layout.block > size) return `layout.block ${layout.block} is larger than the ${size}×${size} image`;
+  }
   return null;
 }
 
@@ -182,3 +186,4 @@ export function loadConfig(path: string): ExperimentConfig {
     throw new UserError(`context.network 3d needs context.slices ≥ 3 (got ${config.context.slices}); one slice is the 2D U-Net`, { file: path, pointer: '/context/slices' });
   return config;
 }
+
