@@ -1,5 +1,5 @@
 // Seeded fuzzing of the inputs a user hands ctquant (issue 17): mutated detector profiles, PNG
-// folders, NIfTI volumes, and experiment configs. Every generated case knows whether it is defective; each defective
+// folders, NIfTI volumes, experiment configs and run folders' experiment.json. Every generated case knows whether it is defective; each defective
 // one must be refused with a one-line UserError, each valid one accepted, none may throw anything
 // else (a stack trace) or take long (a hang). A few cases go through the real CLI process.
 import { test } from 'uvu';
@@ -11,8 +11,9 @@ import { gzipSync } from 'node:zlib';
 import { loadPngFolder } from '../src/data/folder.js';
 import { encodeNifti1, parseNifti } from '../src/data/nifti.js';
 import { encodeGreyPng, encodeRgbPng } from '../src/data/png.js';
-import { loadProfile } from '../src/profile/load.js';
-import { loadConfig } from '../src/config/experiment-config.js';
+import { loadProfile, studyProfile } from '../src/profile/load.js';
+import { DEFAULT_CONFIG, loadConfig } from '../src/config/experiment-config.js';
+import { readExperimentRecord } from '../src/experiments/record.js';
 import { UserError } from '../src/errors.js';
 import { crc32 } from '../src/util/crc32.js';
 import { Rng } from '../src/util/rng.js';
@@ -412,9 +413,88 @@ test(`fuzz: ${CONFIG_CASES.length} experiment configs and 3 files that are no co
   }
 });
 
+// --- run folders: experiment.json as eval, merge and workers read it ------------------------------
+
+/** A record as a run writes it: today's full config, the study profile, synthetic data. */
+const RECORD = clone({ kind: 'sweep', profile: studyProfile(), config: DEFAULT_CONFIG, data: { kind: 'synthetic' }, createdAt: '2026-12-03T00:00:00.000Z' }) as unknown as { [k: string]: Json };
+/** Config fields added after the first records were written: a record may lack them. */
+const LATE_FIELDS = ['layerLearningRate', 'keepBestEpoch', 'fixLayoutAt', 'layout', 'layoutTraining', 'augment', 'normalisation', 'fit', 'context', 'unet.outputPrior'];
+const RECORD_DEFECTS = ['deleteConfig', 'configType', 'configNull', 'configRange', 'data', 'profile', 'notObject', 'valid', 'validOld', 'validFolder'] as const;
+
+test('fuzz: 120 mutated experiment.json records (eval / merge / worker input)', async () => {
+  const rng = new Rng(77);
+  for (let i = 0; i < 120; i++) {
+    const kind = RECORD_DEFECTS[i % RECORD_DEFECTS.length]!;
+    let doc: Json = clone(RECORD);
+    const rec = doc as { [k: string]: Json };
+    let what: string = kind;
+    switch (kind) {
+      case 'deleteConfig': {
+        const path = pick(rng, ['size', 'epochs', 'batchSize', 'unet', 'temperature', 'synthetic', 'seed', 'dice', 'unet.depth', 'temperature.end', 'synthetic.slices']);
+        setAt(rec, `config.${path}`, undefined);
+        what = `without config.${path}`;
+        break;
+      }
+      case 'configType': {
+        const path = pick(rng, ['size', 'epochs', 'batchSize', 'learningRate', 'slope', 'seed', 'unet.depth', 'unet.baseFilters', 'temperature.start', 'augment.flip', 'layout.family', 'context.slices', 'normalisation']);
+        const value = pick(rng, ['32', [], true, 'NaN', { a: 1 }]);
+        setAt(rec, `config.${path}`, value);
+        what = `config.${path} = ${JSON.stringify(value)}`;
+        break;
+      }
+      case 'configNull': {
+        const path = pick(rng, ['unet', 'temperature', 'synthetic', 'layout', 'layoutTraining', 'augment', 'context']);
+        setAt(rec, `config.${path}`, null);
+        what = `config.${path} = null`;
+        break;
+      }
+      case 'configRange': {
+        const [path, value] = pick(rng, [['size', 1e9], ['size', 0], ['batchSize', 0], ['epochs', -1], ['unet.depth', 0], ['testFraction', 1], ['seed', -1], ['temperature.end', 0]] as [string, Json][]);
+        setAt(rec, `config.${path}`, value);
+        what = `config.${path} = ${value}`;
+        break;
+      }
+      case 'data': {
+        const value = pick(rng, [null, 'synthetic', { kind: 'weird' }, { kind: 'folder' }, { kind: 'folder', path: 7 }, { kind: 'folder', path: 'd', every: 0 }, { kind: 'folder', path: 'd', testVolumes: 'v1' }] as Json[]);
+        if (value === null && rng.next() < 0.5) delete rec.data;
+        else rec.data = value;
+        what = `data = ${JSON.stringify(rec.data)}`;
+        break;
+      }
+      case 'profile': {
+        const [path, value] = pick(rng, [['modes', 'x'], ['modes', []], ['modes', [8]], ['nativeBits', 0], ['rule', 'round'], ['rows', '512'], ['budget', null]] as [string, Json][]);
+        setAt(rec, `profile.${path}`, value);
+        what = `profile.${path} = ${JSON.stringify(value)}`;
+        break;
+      }
+      case 'notObject':
+        doc = pick(rng, [[], null, 'record', 3]);
+        what = `record = ${JSON.stringify(doc)}`;
+        break;
+      case 'valid':
+        break;
+      case 'validOld': {
+        // A folder recorded before the late options existed.
+        for (const f of LATE_FIELDS) if (rng.next() < 0.6) setAt(rec, `config.${f}`, undefined);
+        what = 'without some late config fields';
+        break;
+      }
+      case 'validFolder':
+        rec.data = { kind: 'folder', path: 'data/covid', skipBad: false, testVolumes: ['v01'], volumeStarts: [0, 40], every: 2, split: 'volume', limits: { maxPixels: 1000 } };
+        setAt(rec, 'config.size', pick(rng, [8, 2048])); // --size allows 1..65536, the config schema 16..1024
+        what = 'folder data';
+        break;
+    }
+    const d = join(root, `record${i}`);
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'experiment.json'), JSON.stringify(doc));
+    await judge({ name: `record ${i}: ${what}`, defective: !kind.startsWith('valid') }, () => readExperimentRecord(d));
+  }
+});
+
 // --- the real CLI process, a handful --------------------------------------------------------------
 
-test('fuzz through the CLI process: bad CRC folder, NaN vox_offset volume, mistyped profile', async () => {
+test('fuzz through the CLI process: bad CRC folder, NaN vox_offset volume, mistyped profile, eval of a record without config.unet', async () => {
   const png = join(root, 'png2'); // a bitDepth case of the folder fuzz above: defective
   const nii = join(root, 'cli-nii');
   mkdirSync(join(nii, 'ct'), { recursive: true });
@@ -425,8 +505,14 @@ test('fuzz through the CLI process: bad CRC folder, NaN vox_offset volume, misty
   writeFileSync(join(nii, 'covid', 'a.nii'), encodeNifti1([4, 4, 2], new Uint8Array(32)));
   const profile = join(root, 'cli-profile.json');
   writeFileSync(profile, JSON.stringify({ ...SHIPPED[0], geometry: { rows: '512', cols: 512 } }));
+  const run = join(root, 'cli-run');
+  mkdirSync(join(run, 'runs'), { recursive: true });
+  const record = clone(RECORD) as { config: { [k: string]: Json } };
+  delete record.config.unet;
+  writeFileSync(join(run, 'experiment.json'), JSON.stringify(record));
   const cases: [string, string[], RegExp][] = [
     ['png folder, bad bit depth', ['data', 'inspect', png], /bit depth \d+ is invalid/],
+    ['eval, record without config.unet', ['eval', '--run', run, '--backend', 'cpu'], /cli-run\/experiment\.json: \/config\/unet: required field is missing/],
     ['nifti, NaN vox_offset', ['data', 'inspect', nii], /a\.nii: header vox_offset NaN/],
     ['profile, rows a string', ['profile', 'validate', profile], /\/geometry\/rows/],
   ];

@@ -1,6 +1,6 @@
 import type { Fit } from '../data/resize.js';
 import { UserError } from '../errors.js';
-import { compileSchema, schemaProblems } from '../util/validate.js';
+import { compileSchema, schemaProblems, type SchemaProblem } from '../util/validate.js';
 import { readJsonFile, readShippedSchema } from '../util/json-file.js';
 import { schemaDefaults, type SchemaNode } from './schema-defaults.js';
 
@@ -187,3 +187,24 @@ export function loadConfig(path: string): ExperimentConfig {
   return config;
 }
 
+/**
+ * The schema a recorded config (experiment.json `config`, a resolved ExperimentConfig) is held to
+ * when eval, merge and workers rebuild models from it: the config schema with `size` as --size
+ * allows it (1..65536), and the fields every recorded config has had required (later ones stay
+ * optional: older folders lack them). The schema only ever gained fields, so old records pass.
+ */
+const recordedSchema = (() => {
+  const s = structuredClone(schema) as { $id: string; properties: Record<string, Record<string, unknown>>; required?: string[] };
+  s.$id = 'https://ctquant.dev/schemas/experiment-config.recorded.json';
+  s.properties.size = { type: 'integer', minimum: 1, maximum: 65536 };
+  s.required = ['size', 'epochs', 'baselineEpochs', 'batchSize', 'learningRate', 'decayStart', 'decayFloor', 'warmupEpochs', 'unet', 'dice', 'slope', 'temperature', 'seed', 'seeds', 'testFraction', 'validationFraction', 'synthetic'];
+  s.properties.unet!.required = ['depth', 'baseFilters', 'normalization'];
+  s.properties.temperature!.required = ['start', 'end'];
+  s.properties.synthetic!.required = ['slices', 'slicesPerVolume'];
+  return s;
+})();
+
+/** Problems of a recorded config (see recordedSchema); empty when it can rebuild the run's models. */
+export function recordedConfigProblems(value: unknown): SchemaProblem[] {
+  return schemaProblems(compileSchema(recordedSchema), value);
+}
