@@ -3,13 +3,14 @@
  * merge-check.ts), and the CLI refusing bad arguments without loading TensorFlow.js.
  * File-system checks only: nothing here trains.
  */
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { UserError } from '../src/errors.js';
-import { differences, holdsRun, prepareOutFolder, removeStaleTemps } from '../src/experiments/out-folder.js';
+import { checkDerivedOut, differences, holdsRun, prepareOutFolder, removeStaleTemps } from '../src/experiments/out-folder.js';
+import { makeFolder } from '../src/util/atomic.js';
 import { checkShards } from '../src/experiments/merge-check.js';
 import { studyProfile } from '../src/profile/load.js';
 import { resolveConfig } from '../src/config/experiment-config.js';
@@ -134,6 +135,42 @@ test('merge: an empty experiment.json or a profile without modes is one line nam
   const obj = join(dir, 'm-obj');
   writeRecord(obj, '{}');
   assert.match(userError(() => checkShards([obj], join(dir, 'o'))), /\/kind: must be a string/);
+});
+
+test('eval and merge never write into a folder holding a run (its record and report would be replaced); an earlier output of theirs may be redone', () => {
+  const shard = join(dir, 'd-shard');
+  writeRecord(shard, record());
+  const victim = join(dir, 'd-victim');
+  writeRecord(victim, record({ kind: 'train' }));
+  mkdirSync(join(victim, 'runs'), { recursive: true });
+  writeFileSync(join(victim, 'runs', 'learned-k1-b0.5-s1.json'), '{}');
+  const before = readFileSync(join(victim, 'experiment.json'), 'utf8');
+  for (const args of [['merge', shard, '--out', victim], ['eval', '--run', shard, '--out', victim, '--backend', 'cpu'], ['eval', '--run', victim, '--out', victim, '--backend', 'cpu']]) {
+    const r = runCli(args);
+    assert.is(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`^ctquant: .*d-victim: holds a run: ${args[0]} would replace its experiment\\.json and report; name a new --out folder\\n$`));
+  }
+  assert.is(readFileSync(join(victim, 'experiment.json'), 'utf8'), before, 'the run record is intact');
+  // Earlier outputs of the same command, an empty folder and a new path are fine.
+  const merged = join(dir, 'd-merged');
+  writeRecord(merged, record({ kind: 'sweep (merged)', mergedFrom: [shard] }));
+  checkDerivedOut(merged, 'merge');
+  const evaluated = join(dir, 'd-eval');
+  writeRecord(evaluated, record({ kind: 'eval', evaluatedFrom: shard }));
+  checkDerivedOut(evaluated, 'eval');
+  assert.match(userError(() => checkDerivedOut(merged, 'eval')), /holds a run/);
+  mkdirSync(join(dir, 'd-empty'));
+  checkDerivedOut(join(dir, 'd-empty'), 'eval');
+  checkDerivedOut(join(dir, 'd-new'), 'merge');
+});
+
+test('an --out that is a file: one line naming it from train, eval and merge (was: ENOTDIR / EEXIST with a stack)', () => {
+  const file = join(dir, 'out-file');
+  writeFileSync(file, 'notes');
+  assert.match(userError(() => prepareOutFolder(file, { resume: false, overwrite: true, settings: settings(1) })), /out-file: output folder is a file/);
+  assert.match(userError(() => checkDerivedOut(file, 'merge')), /out-file: output folder is a file/);
+  assert.match(userError(() => makeFolder(file)), /out-file: cannot create folder: a file of that name is in the way/);
+  assert.is(readFileSync(file, 'utf8'), 'notes');
 });
 
 test('CLI: bad arguments refused before work, one line, exit 2; --json errors are one JSON line on stdout', () => {

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { BACKEND_NAMES, type BackendName } from '../backend/names.js';
 import { checkShards } from '../experiments/merge-check.js';
+import { checkDerivedOut } from '../experiments/out-folder.js';
 import { loadCompute } from './compute.js';
 import { basename, join, resolve } from 'node:path';
 import { printJson, timestamp } from './format.js';
@@ -30,6 +31,7 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
       .option('out', { type: 'string', demandOption: true, describe: 'folder for the merged tables and report' }) as never,
   handler: async (args) => {
     checkShards(args.dirs, args.out);
+    checkDerivedOut(args.out, 'merge');
     const { mergeSession } = await loadCompute();
     const r = await mergeSession(args.dirs, args.out, log);
     if (args.json) printJson({ outDir: r.outDir, runs: r.runs.length, files: r.files });
@@ -93,6 +95,8 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     const thinned = every !== undefined ? `, every ${every === 1 ? 'slice' : `${every}th slice`}` : '';
     const datasetName = args.data ? basename(resolve(args.data)) : `its own ${part} split${thinned}`;
     const folderName = args.data ? safeFolderName(datasetName) : `own-${part}-split${every !== undefined ? `-every${every}` : ''}`;
+    const outDir = args.out ?? join(args.run, `eval-${folderName}-${timestamp()}`);
+    checkDerivedOut(outDir, 'eval');
     const { evalSession } = await loadCompute();
     const r = await evalSession(args.run, {
       data,
@@ -104,7 +108,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
           ...(every !== undefined ? { every } : {}), part,
         },
       }),
-      outDir: args.out ?? join(args.run, `eval-${folderName}-${timestamp()}`),
+      outDir,
       backend: args.backend,
       log,
     });

@@ -138,6 +138,7 @@ function withRecordedPrior(saved: RecordedSettings): RunSettings {
  * refuses a resume whose settings differ from the folder's experiment.json, naming the field.
  */
 export function prepareOutFolder(dir: string, opts: { resume: boolean; overwrite: boolean; settings: RunSettings }): void {
+  refuseNonFolder(dir);
   removeStaleTemps(dir);
   if (!opts.resume) {
     if (holdsRun(dir) && !opts.overwrite) {
@@ -158,4 +159,25 @@ export function prepareOutFolder(dir: string, opts: { resume: boolean; overwrite
     const more = diffs.length > 3 ? ` (and ${diffs.length - 3} more)` : '';
     throw new UserError(`--resume with other settings: ${listed}${more}; resume with the same flags, or start afresh with --overwrite`, { file });
   }
+}
+
+/** An existing path that is not a folder cannot hold an output (clearing runs/ inside it would fail with a stack). */
+function refuseNonFolder(dir: string): void {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError('output folder is a file; name a folder', { file: dir });
+}
+
+/**
+ * eval and merge write experiment.json and the report into `dir`: never into a folder holding a
+ * run (its record and report would be replaced, the run no longer described by them). An earlier
+ * output of the same command (its record names its sources: `evaluatedFrom`, `mergedFrom`) holds
+ * nothing that is not derived again, so it may be written anew.
+ */
+export function checkDerivedOut(dir: string, command: 'eval' | 'merge'): void {
+  refuseNonFolder(dir);
+  if (!existsSync(dir) || !holdsRun(dir)) return;
+  const file = join(dir, 'experiment.json');
+  const saved = existsSync(file) ? readJsonFile(file, 'experiment record') : null;
+  const mark = command === 'eval' ? 'evaluatedFrom' : 'mergedFrom';
+  if (typeof saved === 'object' && saved !== null && mark in saved) return;
+  throw new UserError(`holds a run: ${command} would replace its experiment.json and report; name a new --out folder`, { file: dir });
 }

@@ -1,5 +1,6 @@
 import { mkdirSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { UserError } from '../errors.js';
 import { fsUserError } from './fs-safe.js';
 
 let counter = 0;
@@ -27,6 +28,8 @@ export function makeFolder(dir: string): void {
     faultAt('mkdir', dir);
     mkdirSync(dir, { recursive: true });
   } catch (e) {
+    // EEXIST from a recursive mkdir: a file holds the name (errno codes alone would leave a stack).
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new UserError('cannot create folder: a file of that name is in the way', { file: dir });
     throw fsUserError(e, dir, 'cannot create folder');
   }
 }
