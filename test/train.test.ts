@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -161,6 +161,49 @@ test('checkpoint: encode/decode round trip; truncation is a UserError', () => {
   assert.equal(Array.from(back.arrays[0]!.values), [1, 2, 3, 4, 5, 6.5]);
   assert.throws(() => decodeCheckpoint(buf.subarray(0, buf.length - 4), 'x.ckpt'), (e: unknown) => e instanceof UserError && /truncated/.test((e as Error).message));
   assert.throws(() => decodeCheckpoint(Buffer.from('hello world!'), 'x.ckpt'), /bad magic/);
+});
+
+test('a checkpoint whose header state or optimiser moments are damaged is a UserError naming it on --resume and in eval, not a garbage run', async () => {
+  const ckpt = join(dir, 'damaged.ckpt');
+  const first = learnedModel();
+  assert.is((await trainModel(first, data, options({ checkpointPath: ckpt, stopAfterStep: 3 }))).stopped, true);
+  first.dispose();
+  const good = decodeCheckpoint<Record<string, unknown>>(readFileSync(ckpt), ckpt);
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['epoch a string ("1" + 1 = "11")', { epoch: '1' }, /state\.epoch must be an integer ≥ 0/],
+    ['epoch −5', { epoch: -5 }, /state\.epoch must be an integer ≥ 0/],
+    ['epoch past the training', { epoch: 1000 }, /checkpoint is at epoch 1001, step \d+, past this training's \d+ epochs/],
+    ['step past the epoch', { stepInEpoch: 1e9 }, /past this training's/],
+    ['history null', { history: null }, /state\.history must be a list/],
+    ['history of numbers', { history: [1, 2] }, /state\.history\[0\] needs numeric epoch and loss/],
+    ['seconds a string', { seconds: 'x' }, /state\.seconds must be a number/],
+    ['loss sum null', { epochLossSum: null }, /state\.epochLossSum must be a number/],
+    ['best epoch a string', { best: { epoch: 'x', valDice: 0.5 } }, /state\.best must be/],
+  ];
+  const expectRefused = async (name: string, message: RegExp) => {
+    const m = learnedModel();
+    try {
+      await trainModel(m, data, options({ checkpointPath: ckpt, resume: true }));
+      assert.unreachable(`${name}: resumed`);
+    } catch (e) {
+      assert.ok(e instanceof UserError && e.file === ckpt && message.test(e.message), `${name}: ${e instanceof Error ? e.stack : String(e)}`);
+    } finally {
+      m.dispose();
+    }
+  };
+  for (const [name, over, message] of cases) {
+    writeFileSync(ckpt, encodeCheckpoint({ state: { ...good.state, ...over }, arrays: good.arrays }));
+    await expectRefused(name, message);
+  }
+  // Eval reads the kept epoch's weights through the same state.
+  writeFileSync(ckpt, encodeCheckpoint({ state: { ...good.state, best: { epoch: 'x' } }, arrays: good.arrays }));
+  const m = learnedModel();
+  assert.throws(() => restoreModelState(m, ckpt), (e: unknown) => e instanceof UserError && /state\.best must be/.test(e.message));
+  m.dispose();
+  // A moment missing from the optimiser state: Adam.restore threw a plain Error (a stack).
+  const oneMomentShort = good.arrays.filter((a) => a.name !== 'adam:1');
+  writeFileSync(ckpt, encodeCheckpoint({ state: good.state, arrays: oneMomentShort }));
+  await expectRefused('a moment missing', /does not match this model \(optimiser moments\)/);
 });
 
 test('batches: every slice once per epoch, order fixed by (seed, epoch)', () => {

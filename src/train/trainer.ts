@@ -138,6 +138,9 @@ export async function trainModel(model: JointModel, train: CtDataset, opts: Trai
   if (opts.resume && opts.checkpointPath) {
     const ckpt = loadCheckpoint<CheckpointState>(opts.checkpointPath);
     if (ckpt) {
+      checkState(ckpt.state, opts.checkpointPath);
+      if (ckpt.state.epoch > opts.epochs || ckpt.state.stepInEpoch > perEpoch)
+        throw new UserError(`checkpoint is at epoch ${ckpt.state.epoch + 1}, step ${ckpt.state.stepInEpoch + 1}, past this training's ${opts.epochs} epochs of ${perEpoch} steps; delete it or use the same settings`, { file: opts.checkpointPath });
       restore(ckpt.state, ckpt.arrays, state, adam, opts.checkpointPath);
       ({ epoch, stepInEpoch, globalStep, history, epochLossSum, epochLossCount } = ckpt.state);
       if (ckpt.state.best) best = { ...ckpt.state.best, values: bestArrays(ckpt.arrays, state, opts.checkpointPath).map((a) => a.values) };
@@ -324,8 +327,38 @@ function restore(
   file: string,
 ): void {
   assignState(arrays, state, file);
-  const moments = arrays.filter((a) => a.name.startsWith('adam:')).map((a) => a.values);
-  adam.restore(s.adamStep, moments);
+  const moments = arrays.filter((a) => a.name.startsWith('adam:'));
+  // Adam.restore would throw a plain Error on a moment list of another length or size.
+  const expected = adam.state().moments;
+  if (moments.length !== expected.length || moments.some((m, i) => m.values.length !== expected[i]!.size))
+    throw new UserError('checkpoint does not match this model (optimiser moments); delete it or use the same settings', { file });
+  adam.restore(s.adamStep, moments.map((a) => a.values));
+}
+
+/**
+ * The header state of a checkpoint as the trainer reads it back: counters that are integers ≥ 0,
+ * finite sums and times, a history of numeric epochs and losses. A damaged or hand-edited one
+ * would resume at epoch "1" + 1 = "11", or at epoch −4, and train a garbage run.
+ */
+function checkState(s: CheckpointState, file: string): void {
+  const bad = (what: string): never => {
+    throw new UserError(`checkpoint header is corrupt (state.${what})`, { file });
+  };
+  const u = s as unknown as Record<string, unknown>;
+  for (const k of ['epoch', 'stepInEpoch', 'globalStep', 'adamStep', 'epochLossCount'] as const) {
+    if (!(Number.isInteger(u[k]) && (u[k] as number) >= 0)) bad(`${k} must be an integer ≥ 0`);
+  }
+  for (const k of ['seconds', 'epochLossSum'] as const) if (!Number.isFinite(u[k])) bad(`${k} must be a number`);
+  if (!Array.isArray(u.variableNames) || !u.variableNames.every((n) => typeof n === 'string')) bad('variableNames must be a list of names');
+  if (!Array.isArray(u.history)) return bad('history must be a list');
+  u.history.forEach((h: unknown, i) => {
+    const e = h as Record<string, unknown> | null;
+    if (typeof e !== 'object' || e === null || !Number.isFinite(e.epoch) || typeof e.loss !== 'number') bad(`history[${i}] needs numeric epoch and loss`);
+  });
+  const b = u.best as Record<string, unknown> | null | undefined;
+  if (b !== undefined && (typeof b !== 'object' || b === null || !Number.isInteger(b.epoch) || (b.epoch as number) < 1 || !Number.isFinite(b.valDice))) {
+    bad('best must be { epoch ≥ 1, valDice }');
+  }
 }
 
 function assignState(arrays: NamedArray[], state: { name: string; variable: tf.Variable }[], file: string): void {
@@ -355,6 +388,7 @@ function bestArrays(arrays: NamedArray[], state: { name: string; variable: tf.Va
 export function restoreModelState(model: JointModel, checkpointPath: string): void {
   const ckpt = loadCheckpoint<CheckpointState>(checkpointPath);
   if (!ckpt) throw new UserError('checkpoint not found', { file: checkpointPath });
+  checkState(ckpt.state, checkpointPath);
   const variables = model.stateVariables();
   assignState(ckpt.state.best ? bestArrays(ckpt.arrays, variables, checkpointPath) : ckpt.arrays, variables, checkpointPath);
 }
