@@ -128,6 +128,17 @@ test('DICOM rescale slope or intercept that is not a finite number ("NaN", "abc"
   expectUserError(() => readDicomHu(text), /slope-text\.dcm$/, /rescale slope \(0028,1053\) "abc" is not a finite number/);
 });
 
+test('a multi-frame DICOM file is refused naming its frame count, not read as its first frame', () => {
+  const d = join(root, 'dicom-frames');
+  mkdirSync(d, { recursive: true });
+  const file = join(d, 'enhanced.dcm');
+  writeFileSync(file, encodeDicom({ rows: 2, cols: 2, pixels: Int16Array.from({ length: 12 }, (_, i) => i), patient: 'P', frames: 3 }));
+  expectUserError(() => readDicomHu(file), /enhanced\.dcm$/, /has 3 frames \(NumberOfFrames\); only single-frame images are read/);
+  const single = join(d, 'single.dcm');
+  writeFileSync(single, encodeDicom({ rows: 2, cols: 2, pixels: Int16Array.from([0, 1, 2, 3]), patient: 'P', frames: 1 }));
+  assert.is(readDicomHu(single).hu.length, 4);
+});
+
 test('DICOM series: rescale to HU, sort by position, masks from NIfTI or PNG; bad files', async () => {
   const d = join(root, 'dcm');
   const series = join(d, 'ct', 'patA');

@@ -164,6 +164,9 @@ export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
   const pixel = ds.elements['x7fe00010'];
   if (!rows || !cols || !pixel) throw new UserError('DICOM file has no image (rows, columns or pixel data missing)', { file: path });
   if (samples !== 1) throw new UserError(`DICOM image has ${samples} samples per pixel, expected 1`, { file: path });
+  // A multi-frame file (enhanced CT) holds a whole series: reading its first frame as one slice would drop the rest.
+  const frames = ds.intString('x00280008') ?? 1;
+  if (frames !== 1) throw new UserError(`DICOM file has ${frames} frames (NumberOfFrames); only single-frame images are read: split it into one file per slice`, { file: path });
   checkPixelCount(cols, rows, limitsOf(limits).maxPixels, path);
   if (bitsAllocated !== 16 && bitsAllocated !== 8) throw new UserError(`DICOM bits allocated ${bitsAllocated}, expected 8 or 16`, { file: path });
   const n = rows * cols;

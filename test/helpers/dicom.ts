@@ -10,6 +10,8 @@ export interface DicomFileOptions {
   position?: number[];
   /** ImageOrientationPatient: row then column direction cosines. */
   orientation?: number[];
+  /** NumberOfFrames (0028,0008); absent: left out (a single-frame file). */
+  frames?: number;
   /** Rescale: HU = slope × stored + intercept. */
   slope?: number;
   intercept?: number;
@@ -45,8 +47,9 @@ export function encodeDicom(opts: DicomFileOptions): Uint8Array {
   if (opts.instance !== undefined) parts.push(element(0x0020, 0x0013, 'IS', str(String(opts.instance))));
   if (opts.position) parts.push(element(0x0020, 0x0032, 'DS', ds(opts.position)));
   if (opts.orientation) parts.push(element(0x0020, 0x0037, 'DS', ds(opts.orientation)));
+  parts.push(element(0x0028, 0x0002, 'US', us(1)));
+  if (opts.frames !== undefined) parts.push(element(0x0028, 0x0008, 'IS', str(String(opts.frames))));
   parts.push(
-    element(0x0028, 0x0002, 'US', us(1)),
     element(0x0028, 0x0010, 'US', us(opts.rows)),
     element(0x0028, 0x0011, 'US', us(opts.cols)),
     element(0x0028, 0x0100, 'US', us(16)),
