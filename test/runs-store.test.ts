@@ -55,6 +55,29 @@ test('a damaged run file is a one-line UserError naming it', () => {
   });
 });
 
+test('run fields eval and the report rebuild from: kept bits, budget, seed, size and a checkpoint path out of the folder are UserErrors naming the pointer', () => {
+  withFolder((dir) => {
+    const run = fixtureRuns().find((r) => r.setup === 'learned')!;
+    const file = join(dir, writeRun(dir, { ...run, checkpoint: `checkpoints/${run.id}.ckpt` }));
+    assert.is(readRunFile(file).checkpoint, `checkpoints/${run.id}.ckpt`);
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['keptBits 99 (was: RangeError from the layout writer)', { keptBits: 99 }, '/keptBits'],
+      ['keptBits 1.5', { keptBits: 1.5 }, '/keptBits'],
+      ['no budget on a learned run (was: TypeError in eval)', { budget: undefined }, '/budget'],
+      ['seed -1', { seed: -1 }, '/seed'],
+      ['cols 0.5', { cols: 0.5, probabilityMap: undefined, hardwareLayout: undefined, bitsMap: undefined }, '/cols'],
+      ['nativeBits 40', { nativeBits: 40 }, '/nativeBits'],
+      ['checkpoint a number (was: TypeError in the report)', { checkpoint: 5 }, '/checkpoint'],
+      ['checkpoint out of the folder', { checkpoint: '../../../../dev/zero' }, '/checkpoint'],
+      ['checkpoint an absolute path', { checkpoint: '/etc/passwd' }, '/checkpoint'],
+    ];
+    for (const [what, over, pointer] of cases) {
+      writeFileSync(file, JSON.stringify({ ...run, ...over }));
+      assert.throws(() => readRunFile(file), (e: unknown) => namesFile(file)(e) && (e as UserError).pointer === pointer, what);
+    }
+  });
+});
+
 test('diceVolume (3D Dice per test volume) round-trips; a malformed one names its pointer', () => {
   withFolder((dir) => {
     const run = { ...fixtureRuns()[0]!, diceVolume: { perVolume: [{ id: 'v01', dice: 0.5 }, { id: 'v06', dice: 0.25 }], mean: 0.375 } };

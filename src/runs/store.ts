@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { SETUPS, type RunResult, type Setup } from './types.js';
+import { SETUPS, hasBudget, type RunResult, type Setup } from './types.js';
 import { UserError } from '../errors.js';
 import { readJsonFile } from '../util/json-file.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -58,6 +58,17 @@ export function checkRunResult(value: unknown, file: string): RunResult {
     if (!isNum(v[k])) fail(`/${k}`, 'must be a number');
   }
   for (const k of ['keptBits', 'budget'] as const) if (v[k] !== undefined && !isNum(v[k])) fail(`/${k}`, 'must be a number');
+  // What eval rebuilds a model from and the report draws a layout with: a stack trace otherwise.
+  const isInt = (x: unknown, min: number) => Number.isInteger(x) && (x as number) >= min;
+  if (!isInt(v.seed, 0)) fail('/seed', 'must be an integer ≥ 0');
+  if (!isInt(v.nativeBits, 2) || (v.nativeBits as number) > 32) fail('/nativeBits', 'must be an integer 2..32');
+  for (const k of ['rows', 'cols'] as const) if (!isInt(v[k], 1)) fail(`/${k}`, 'must be a positive integer');
+  if (v.keptBits !== undefined && !(isInt(v.keptBits, 1) && (v.keptBits as number) < (v.nativeBits as number))) fail('/keptBits', `must be an integer 1..${(v.nativeBits as number) - 1} (below nativeBits)`);
+  if (hasBudget(v.setup as Setup) && v.budget === undefined) fail('/budget', `is missing: a ${v.setup as string} run trains at a budget`);
+  // Read by eval for the examples: a path out of the folder (or onto a FIFO) must not be followed.
+  if (v.checkpoint !== undefined && !(typeof v.checkpoint === 'string' && /^checkpoints\/[A-Za-z0-9._-]+\.ckpt$/.test(v.checkpoint))) {
+    fail('/checkpoint', 'must be checkpoints/<id>.ckpt inside the output folder');
+  }
   if (typeof v.collapsed !== 'boolean') fail('/collapsed', 'must be true or false');
   if (typeof v.backend !== 'string') fail('/backend', 'must be a string');
   for (const k of ['dice', 'diceStochastic'] as const) {
