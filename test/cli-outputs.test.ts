@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import { UserError } from '../src/errors.js';
 import { checkDerivedOut, differences, holdsRun, prepareOutFolder, removeStaleTemps } from '../src/experiments/out-folder.js';
 import { makeFolder } from '../src/util/atomic.js';
+import { readManifestSplit } from '../src/report/manifest.js';
 import { checkShards } from '../src/experiments/merge-check.js';
 import { studyProfile } from '../src/profile/load.js';
 import { resolveConfig } from '../src/config/experiment-config.js';
@@ -171,6 +172,20 @@ test('an --out that is a file: one line naming it from train, eval and merge (wa
   assert.match(userError(() => checkDerivedOut(file, 'merge')), /out-file: output folder is a file/);
   assert.match(userError(() => makeFolder(file)), /out-file: cannot create folder: a file of that name is in the way/);
   assert.is(readFileSync(file, 'utf8'), 'notes');
+});
+
+test("eval's check of the run's split volumes: a damaged manifest.json is one line naming it, not a silently skipped check", () => {
+  const run = join(dir, 'manifest-run');
+  mkdirSync(run, { recursive: true });
+  assert.is(readManifestSplit(run), undefined, 'no manifest: nothing recorded to check');
+  const members = { train: { volumes: ['a'], slices: ['a-1'] }, validation: { volumes: ['b'], slices: ['b-1'] }, test: { volumes: ['c'], slices: ['c-1'] } };
+  const text = JSON.stringify({ tool: 'ctquant', splitMembers: members });
+  writeFileSync(join(run, 'manifest.json'), text);
+  assert.equal(readManifestSplit(run), members);
+  writeFileSync(join(run, 'manifest.json'), JSON.stringify({ tool: 'ctquant' }));
+  assert.is(readManifestSplit(run), undefined, 'a manifest written before splitMembers');
+  writeFileSync(join(run, 'manifest.json'), text.slice(0, text.length - 20));
+  assert.match(userError(() => readManifestSplit(run)), /manifest-run.manifest\.json: not valid JSON/);
 });
 
 test('CLI: bad arguments refused before work, one line, exit 2; --json errors are one JSON line on stdout', () => {

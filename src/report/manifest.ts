@@ -4,12 +4,12 @@
  * `readManifestSplit` reads back the split a folder recorded (for `eval --part`).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunResult } from '../runs/types.js';
 import type { DetectorProfile } from '../profile/types.js';
 import { compileSchema, schemaProblems, type SchemaProblem } from '../util/validate.js';
-import { readShippedSchema } from '../util/json-file.js';
+import { readJsonFile, readShippedSchema } from '../util/json-file.js';
 
 export interface ManifestFile {
   /** Relative to the output folder, forward slashes. */
@@ -72,13 +72,12 @@ export function splitPart(slices: readonly { name: string; volumeId: string }[])
  * folders, synthetic data) or the file cannot be read as JSON.
  */
 export function readManifestSplit(outDir: string): SplitMembers | undefined {
-  let manifest: { splitMembers?: SplitMembers };
-  try {
-    manifest = JSON.parse(readFileSync(join(outDir, 'manifest.json'), 'utf8')) as { splitMembers?: SplitMembers };
-  } catch {
-    return undefined;
-  }
-  const members = manifest?.splitMembers;
+  const file = join(outDir, 'manifest.json');
+  // A folder without a manifest (or one written before splitMembers) has no split to check; a
+  // damaged one is an error naming it, not a silently skipped check, and a FIFO is never read.
+  if (!existsSync(file)) return undefined;
+  const manifest = readJsonFile(file, 'manifest') as { splitMembers?: SplitMembers } | null;
+  const members = typeof manifest === 'object' ? manifest?.splitMembers : undefined;
   const isPart = (p: unknown) => Array.isArray((p as SplitPart | undefined)?.volumes);
   return members && isPart(members.train) && isPart(members.validation) && isPart(members.test) ? members : undefined;
 }
