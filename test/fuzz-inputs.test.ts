@@ -398,7 +398,7 @@ const CONFIG_CASES: [Json, boolean, string][] = [
   [{ epochs: 1e6 }, false, 'a million epochs (time the user asked for)'],
 ];
 
-test(`fuzz: ${CONFIG_CASES.length} experiment configs and 3 files that are no config`, async () => {
+test(`fuzz: ${CONFIG_CASES.length} experiment configs, 3 files that are no config and one with a byte order mark`, async () => {
   const dir = join(root, 'configs');
   mkdirSync(dir, { recursive: true });
   for (const [i, [doc, defective, what]] of CONFIG_CASES.entries()) {
@@ -411,6 +411,11 @@ test(`fuzz: ${CONFIG_CASES.length} experiment configs and 3 files that are no co
   for (const [name, file] of [['binary', join(dir, 'binary.json')], ['nested 50000 deep', join(dir, 'deep.json')], ['a folder', dir]] as const) {
     await judge({ name: `config: ${name}`, defective: true }, () => loadConfig(file));
   }
+  // Saved by a Windows editor: a UTF-8 byte order mark before valid JSON.
+  writeFileSync(join(dir, 'bom.json'), '\uFEFF{"epochs": 2}\r\n');
+  await judge({ name: 'config: UTF-8 byte order mark', defective: false }, () => {
+    if (loadConfig(join(dir, 'bom.json')).epochs !== 2) throw new Error('epochs not read');
+  });
 });
 
 // --- run folders: experiment.json as eval, merge and workers read it ------------------------------

@@ -19,7 +19,8 @@ export function readJsonFile(path: string, what: string): unknown {
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    // A UTF-8 byte order mark (Windows editors write one) is no JSON token, but the file is fine.
+    parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (e) {
     throw new UserError(`not valid JSON (${(e as Error).message})`, { file: path });
   }
