@@ -139,6 +139,26 @@ test('a multi-frame DICOM file is refused naming its frame count, not read as it
   assert.is(readDicomHu(single).hu.length, 4);
 });
 
+test('DICOM files straight in ct/ (named .dcm or not) are refused naming the folder layout, not sent to the PNG loader', async () => {
+  for (const [name, ext] of [['dicom-flat', '.dcm'], ['dicom-flat-noext', '']] as const) {
+    const d = join(root, name);
+    mkdirSync(join(d, 'ct'), { recursive: true });
+    mkdirSync(join(d, 'covid'), { recursive: true });
+    for (let z = 0; z < 2; z++) {
+      writeFileSync(join(d, 'ct', `IM${z}${ext}`), dicomFile({ rows: 2, cols: 2, pixels: new Int16Array(4), slope: 1, intercept: 0, z, instance: z + 1, patient: 'P' }));
+      writeFileSync(join(d, 'covid', `IM${z}.png`), await encodeGreyPng(new Uint8Array(4), 2, 2));
+    }
+    try {
+      await loadDataset(d);
+      assert.unreachable('expected a UserError');
+    } catch (e) {
+      assert.instance(e, UserError);
+      assert.is((e as UserError).file, join(d, 'ct'));
+      assert.match((e as UserError).message, /DICOM file IM0(\.dcm)? lies directly in the image folder: put each series in its own sub-folder \(ct\/<series>\/\)/);
+    }
+  }
+});
+
 test('DICOM series: rescale to HU, sort by position, masks from NIfTI or PNG; bad files', async () => {
   const d = join(root, 'dcm');
   const series = join(d, 'ct', 'patA');

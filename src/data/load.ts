@@ -3,6 +3,7 @@
  * holds NIfTI volumes (→ loadNiftiFolder), DICOM series sub-folders (→ loadDicomFolder) or
  * PNG slices (→ loadPngFolder).
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { readFolderNames, requireFolder, statPath } from '../util/fs-safe.js';
@@ -23,7 +24,29 @@ export function detectDatasetKind(dir: string, imageDir = 'ct'): DatasetKind {
   if (entries.length === 0) throw new UserError('image folder is empty', { file: images });
   if (entries.some(isNiftiFile)) return 'nifti';
   if (entries.every((f) => statPath(join(images, f)).isDirectory())) return 'dicom';
+  // DICOM slices straight in the image folder would go to the PNG loader, whose complaint (volume
+  // ids, a mask without image, not a PNG) hides the real problem: the folder layout.
+  const flat = entries.find((f) => isDicomFile(join(images, f)));
+  if (flat !== undefined) {
+    throw new UserError(`DICOM file ${flat} lies directly in the image folder: put each series in its own sub-folder (${imageDir}/<series>/), its masks in <mask folder>/<series>.nii[.gz] or <mask folder>/<series>/`, { file: images });
+  }
   return 'png';
+}
+
+/** A regular file (not *.png) named *.dcm or holding the DICOM preamble's "DICM" at byte 128 (read: 132 bytes at most). */
+function isDicomFile(path: string): boolean {
+  if (/\.png$/i.test(path) || !statPath(path).isFile()) return false;
+  if (/\.dcm$/i.test(path)) return true;
+  const head = Buffer.alloc(132);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    return readSync(fd, head, 0, 132, 0) === 132 && head.toString('latin1', 128, 132) === 'DICM';
+  } catch {
+    return false; // unreadable: the loader names the file
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /**
