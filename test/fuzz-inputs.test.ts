@@ -4,7 +4,7 @@
 // else (a stack trace) or take long (a hang). A few cases go through the real CLI process.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -398,7 +398,7 @@ const CONFIG_CASES: [Json, boolean, string][] = [
   [{ epochs: 1e6 }, false, 'a million epochs (time the user asked for)'],
 ];
 
-test(`fuzz: ${CONFIG_CASES.length} experiment configs, 3 files that are no config and one with a byte order mark`, async () => {
+test(`fuzz: ${CONFIG_CASES.length} experiment configs, 4 files that are no config (one of 3 GB) and one with a byte order mark`, async () => {
   const dir = join(root, 'configs');
   mkdirSync(dir, { recursive: true });
   for (const [i, [doc, defective, what]] of CONFIG_CASES.entries()) {
@@ -411,6 +411,19 @@ test(`fuzz: ${CONFIG_CASES.length} experiment configs, 3 files that are no confi
   for (const [name, file] of [['binary', join(dir, 'binary.json')], ['nested 50000 deep', join(dir, 'deep.json')], ['a folder', dir]] as const) {
     await judge({ name: `config: ${name}`, defective: true }, () => loadConfig(file));
   }
+  // 3 GB (sparse, no disk used): refused from its size, before a byte is read.
+  const huge = join(dir, 'huge.json');
+  writeFileSync(huge, '');
+  truncateSync(huge, 3 * 2 ** 30);
+  await judge({ name: 'config: 3 GB', defective: true }, () => {
+    try {
+      loadConfig(huge);
+    } catch (e) {
+      if (e instanceof UserError && !/3221225472 bytes, more than the \d+ a JSON file can be read as/.test(e.message)) throw new Error(`read before refused: ${e.message}`);
+      throw e;
+    }
+  });
+  rmSync(huge);
   // Saved by a Windows editor: a UTF-8 byte order mark before valid JSON.
   writeFileSync(join(dir, 'bom.json'), '\uFEFF{"epochs": 2}\r\n');
   await judge({ name: 'config: UTF-8 byte order mark', defective: false }, () => {

@@ -9,7 +9,9 @@ export function readJsonFile(path: string, what: string): unknown {
   try {
     if (statSync(path).isDirectory()) throw new UserError(`expected a ${what} JSON file, found a folder`, { file: path });
     // A FIFO or device would block or never end: refuse anything but a regular file.
-    requireRegularFile(path, `${what} JSON file`);
+    const st = requireRegularFile(path, `${what} JSON file`);
+    // Past V8's longest string the read fails anyway, after holding the whole file (a 3 GB file: 4 GB, 23 s).
+    if (st.size > MAX_JSON_BYTES) throw new UserError(`${what} is ${st.size} bytes, more than the ${MAX_JSON_BYTES} a JSON file can be read as`, { file: path });
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if (e instanceof UserError) throw e;
@@ -28,6 +30,9 @@ export function readJsonFile(path: string, what: string): unknown {
   if (depth > MAX_JSON_DEPTH) throw new UserError(`nested more than ${MAX_JSON_DEPTH} levels deep; no ctquant file is`, { file: path });
   return parsed;
 }
+
+/** The longest string V8 holds (2^29 − 24 characters): no larger JSON file can be parsed. */
+export const MAX_JSON_BYTES = 2 ** 29 - 24;
 
 /** ctquant's JSON files nest a few levels; far deeper input would overflow recursive validators and printers. */
 export const MAX_JSON_DEPTH = 64;
