@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -18,7 +19,7 @@ import type { LayoutFamily } from '../src/quant/layout-family.js';
 import { randomLevelLayout } from '../src/quant/random.js';
 import { Adam } from '../src/train/adam.js';
 import { batchIndices, stepsPerEpoch } from '../src/train/batches.js';
-import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint } from '../src/train/checkpoint.js';
 import { collapseReason, evaluate } from '../src/train/evaluate.js';
 import { JointModel } from '../src/train/joint.js';
 import { learningRateAt, temperatureAt } from '../src/train/schedule.js';
@@ -204,6 +205,15 @@ test('a checkpoint whose header state or optimiser moments are damaged is a User
   const oneMomentShort = good.arrays.filter((a) => a.name !== 'adam:1');
   writeFileSync(ckpt, encodeCheckpoint({ state: good.state, arrays: oneMomentShort }));
   await expectRefused('a moment missing', /does not match this model \(optimiser moments\)/);
+});
+
+test('a folder or a FIFO in place of a checkpoint is a UserError naming it (was: EISDIR with a stack, a read blocked forever)', () => {
+  const folder = join(dir, 'folder.ckpt');
+  mkdirSync(folder);
+  assert.throws(() => loadCheckpoint(folder), (e: unknown) => e instanceof UserError && e.file === folder && /expected a checkpoint file, found a folder/.test(e.message));
+  const fifo = join(dir, 'fifo.ckpt');
+  if (spawnSync('mkfifo', [fifo]).status !== 0) return assert.unreachable('mkfifo failed');
+  assert.throws(() => loadCheckpoint(fifo), (e: unknown) => e instanceof UserError && e.file === fifo && /found a FIFO/.test(e.message));
 });
 
 test('batches: every slice once per epoch, order fixed by (seed, epoch)', () => {

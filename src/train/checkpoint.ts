@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readRegularFile } from '../util/fs-safe.js';
 
 /**
  * One training checkpoint in one file, written atomically: "CTQCKPT1", a 4-byte little-endian
@@ -98,5 +99,6 @@ export function saveCheckpoint<S>(path: string, data: CheckpointData<S>): void {
 
 export function loadCheckpoint<S>(path: string): CheckpointData<S> | null {
   if (!existsSync(path)) return null;
-  return decodeCheckpoint<S>(readFileSync(path), path);
+  // readRegularFile: a folder in its place is one line, a FIFO is not read (it would block forever).
+  return decodeCheckpoint<S>(readRegularFile(path, 'checkpoint file'), path);
 }
