@@ -124,6 +124,27 @@ test('merge: shards of other profiles, kept bits or quantizer rules are refused;
   assert.match(userError(() => checkShards([a, same], a)), /--out is one of the shards/);
 });
 
+test('merge: shards trained with another config are refused naming the field; other seeds and a record without a late default are one experiment', () => {
+  const a = join(dir, 'c-a');
+  writeRecord(a, record());
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['c-epochs', { config: resolveConfig({ epochs: 3 }) }, /c-epochs.experiment\.json: shard made with another config: baselineEpochs is 3 here, 8 in .*c-a; refusing to merge/],
+    ['c-unet', { config: resolveConfig({ unet: { baseFilters: 4 } }) }, /another config: unet\.baseFilters is 4 here, 8/],
+    ['c-layout', { config: resolveConfig({ layout: { family: 'grid', granularity: 'column' } }) }, /another config: layout\.family is "grid" here, "pixel"/],
+  ];
+  for (const [name, over, msg] of cases) {
+    writeRecord(join(dir, name), record(over));
+    assert.match(userError(() => checkShards([a, join(dir, name)], join(dir, 'c-out'))), msg, name);
+  }
+  const moreSeeds = join(dir, 'c-seeds');
+  writeRecord(moreSeeds, record({ config: resolveConfig({ seed: 4, seeds: 5 }) }));
+  const old = resolveConfig({}) as unknown as { context: Record<string, unknown> };
+  delete old.context.network; // recorded before context.network existed: its default
+  const older = join(dir, 'c-older');
+  writeRecord(older, record({ config: old }));
+  assert.is(checkShards([a, moreSeeds, older], join(dir, 'c-out')).profile.name, 'study-8bit-1bit');
+});
+
 test('merge: an empty experiment.json or a profile without modes is one line naming the file', () => {
   const a = join(dir, 'm-a2');
   writeRecord(a, record());

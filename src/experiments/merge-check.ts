@@ -1,11 +1,13 @@
 /**
  * Before shards are merged: each folder's experiment.json is well-formed, and all were made with
- * one detector (profile name, geometry, native bits, kept bits, quantizer rule, budget kind).
+ * one detector (profile name, geometry, native bits, kept bits, quantizer rule, budget kind) and
+ * one config (seeds aside).
  * Anything else is refused with one line naming the folder and the field.
  */
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { readExperimentRecord, type ExperimentRecord } from './record.js';
+import { shardConfigDifferences } from './out-folder.js';
 
 export { checkExperimentRecord } from './record.js';
 
@@ -32,6 +34,14 @@ export function checkShards(dirs: readonly string[], out: string): ExperimentRec
   const records = dirs.map((d) => readCheckedRecord(d));
   const first = detectorOf(records[0]!);
   records.forEach((r, i) => {
+    // One report states one config: shards trained with another (epochs, U-Net, layout family) are not one experiment.
+    const diff = shardConfigDifferences(records[0]!.config, r.config)[0];
+    if (diff) {
+      const show = (v: unknown) => (v === undefined ? 'nothing' : JSON.stringify(v));
+      throw new UserError(`shard made with another config: ${diff.path} is ${show(diff.now)} here, ${show(diff.was)} in ${dirs[0]}; refusing to merge`, {
+        file: join(dirs[i]!, 'experiment.json'),
+      });
+    }
     const here = detectorOf(r);
     for (const key of Object.keys(first) as (keyof typeof first)[]) {
       const [was, now] = [JSON.stringify(first[key]), JSON.stringify(here[key])];

@@ -116,6 +116,19 @@ function withoutLateDefaults(config: object): object {
   return out;
 }
 
+/**
+ * Where two shards' configs differ in what decides a run's numbers: every field but `seed` and
+ * `seeds` (a later sweep with more seeds is merged with the first), the late options at their
+ * default left out as for --resume.
+ */
+export function shardConfigDifferences(a: object, b: object): Difference[] {
+  const strip = (c: object) => {
+    const { seed: _seed, seeds: _seeds, ...rest } = withoutLateDefaults(c) as Record<string, unknown>;
+    return JSON.parse(JSON.stringify(rest)) as unknown;
+  };
+  return differences(strip(a), strip(b));
+}
+
 /** experiment.json as read back: the settings and the rules its `prior: auto` was resolved by. */
 type RecordedSettings = RunSettings & { layoutPriorRules?: number };
 
