@@ -42,8 +42,8 @@ let manifest: Manifest;
 test.before(async () => {
   // A checkpoint the experiment wrote before the report: the manifest must list it.
   mkdirSync(join(outDir, 'checkpoints'), { recursive: true });
-  writeFileSync(join(outDir, 'checkpoints', 'learned-b0.5-s0.bin'), 'weights');
-  const runs = fixtureRuns().map((r) => (r.id === 'learned-b0.5-s0' ? { ...r, checkpoint: 'checkpoints/learned-b0.5-s0.bin' } : r));
+  writeFileSync(join(outDir, 'checkpoints', 'learned-b0.5-s0.ckpt'), 'weights');
+  const runs = fixtureRuns().map((r) => (r.id === 'learned-b0.5-s0' ? { ...r, checkpoint: 'checkpoints/learned-b0.5-s0.ckpt' } : r));
   files = await writeReport(outDir, {
     runs, profile, config: { size: 4, epochs: 3 }, examples: examples(),
     meta: { kind: 'study', seconds: 12.5, tfjsVersion: '4.22.0', createdAt: '2025-01-02T03:04:05.000Z', data: 'fixture folder', split: 'by volume (volume map in volumes.json)' },
@@ -85,7 +85,7 @@ test('manifest validates against the schema (and an independent ajv), hashes mat
     assert.is(f.bytes, bytes.length, f.path);
     assert.is(f.sha256, createHash('sha256').update(bytes).digest('hex'), f.path);
   }
-  const ckpt = manifest.files.find((f) => f.path === 'checkpoints/learned-b0.5-s0.bin');
+  const ckpt = manifest.files.find((f) => f.path === 'checkpoints/learned-b0.5-s0.ckpt');
   assert.is(ckpt?.description, 'model checkpoint of run learned-b0.5-s0');
   // The schema does catch a broken manifest.
   const broken = { ...manifest, files: [{ path: '../x', bytes: -1, sha256: 'zz', description: '' }] };
