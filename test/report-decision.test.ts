@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { designDecision, designRows } from '../src/report/designs.js';
 import { perImageRows, placementRows } from '../src/report/placement.js';
+import { ALL_PATIENTS, patientDesigns, patientRows } from '../src/report/patients.js';
 import { writeReport } from '../src/report/write.js';
 import { manifestProblems, splitPart, type Manifest } from '../src/report/manifest.js';
 import type { DiceSummary, RunResult, Setup } from '../src/runs/types.js';
@@ -113,6 +114,33 @@ test('per-image rows: test images × runs evaluated on them, with slice and volu
   assert.is(perImageRows(runs, images.slice(0, 1)).length, 0);
 });
 
+test('per-patient rows: each test volume and all images, full precision, the chosen and the best uniform design, collapsed seeds left out', () => {
+  const runs = fixture();
+  const images = [
+    { sliceId: 'v1-s0', volumeId: 'v1', lesionPixels: 3 },
+    { sliceId: 'v2-s4', volumeId: 'v2', lesionPixels: 0 },
+  ];
+  const decision = designDecision(runs, profile, { tolerance: 0.02 }).decision!;
+  const ids = patientDesigns(decision);
+  assert.equal(ids.slice(0, 2), ['full-precision', 'designer']);
+  assert.is(ids.length, 3); // and the best uniform design
+  const table = patientRows(runs, images, ids);
+  assert.equal(table.rows.map((r) => r.volume_id), ['v1', 'v2', ALL_PATIENTS]);
+  assert.equal(table.rows.map((r) => r.lesion_images), [1, 0, 1]);
+  const near = (a: unknown, b: number, what: string) => assert.ok(Math.abs((a as number) - b) < 1e-9, `${what}: ${String(a)} ≠ ${b}`);
+  // Full precision's seeds score 0.782, 0.784, 0.786 with image 1 at −0.01 and image 2 at +0.01.
+  near(table.rows[0]!['dice_full-precision'], 0.774, 'v1');
+  near(table.rows[1]!['dice_full-precision'], 0.794, 'v2');
+  // The last row is the front's test Dice.
+  const front = designDecision(runs, profile).front;
+  for (const id of ids) near(table.rows[2]![`dice_${id}`], front.find((p) => p.designId === id)!.test.estimate, id);
+  near(table.rows[2]!.chosen_minus_full_precision, 0.604 - 0.784, 'chosen − full precision');
+  // Dither's collapsed third seed (Dice 0) is not averaged in.
+  near(patientRows(runs, images, ['full-precision', 'dither-b0.5']).rows[0]!['dice_dither-b0.5'], 0.793, 'dither v1');
+  // Runs evaluated on other images are left out: no seeds, no number.
+  assert.is(patientRows(runs, images.slice(0, 1), ids).rows[0]!['dice_full-precision'], '');
+});
+
 test('bit placement: the layouts at the profile budget and the designer, shares from the images', () => {
   // A body of 4 central pixels (above the air threshold), the rest air.
   const image = Array.from({ length: 16 }, (_, i) => ([5, 6, 9, 10].includes(i) ? 200 : 0));
@@ -143,7 +171,7 @@ test('report.html opens with the decision; pareto.csv, plot-pareto.png, per-imag
       bitPlacement: { rows: placementRows(runs, profile, [new Array(16).fill(0)], { nativeBits: 8 }), note: 'fixture' },
       meta: { kind: 'study', createdAt: '2025-01-02T03:04:05.000Z', tolerance: 0.02 },
     });
-    for (const f of ['pareto.csv', 'plot-pareto.png', 'per-image.csv', 'bit-placement.csv']) assert.ok(files.includes(f) && existsSync(join(dir, f)), f);
+    for (const f of ['pareto.csv', 'plot-pareto.png', 'per-image.csv', 'per-patient.csv', 'bit-placement.csv']) assert.ok(files.includes(f) && existsSync(join(dir, f)), f);
     const csv = readFileSync(join(dir, 'pareto.csv'), 'utf8').trim().split('\n');
     assert.is(csv[0], 'family,design,kind,bits_per_pixel,saving_pct,n_seeds,n_collapsed,val_dice_mean,test_dice_mean,test_dice_lo,test_dice_hi,non_dominated,chosen');
     assert.is(csv.length, 1 + 7);
@@ -159,6 +187,7 @@ test('report.html opens with the decision; pareto.csv, plot-pareto.png, per-imag
     const at = (s: string) => body.indexOf(s);
     assert.ok(at('Rule: ') > at('class="verdict"'), 'the rule follows the decision');
     assert.ok(at('plot-pareto.png') < at('<h2>Learned layout against the random control</h2>'), 'the front comes before the learned-vs-random section');
+    assert.ok(at('plot-pareto.png') < at('The decision per test patient') && at('The decision per test patient') < at('<h2>Learned layout against the random control</h2>'), 'the per-patient table is in the decision section');
     assert.ok(at('<h2>Learned layout against the random control</h2>') < at('<h2>Figures</h2>'));
 
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;

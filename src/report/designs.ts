@@ -20,7 +20,7 @@ export const PARETO_COLUMNS = [
 export type ParetoRow = Record<(typeof PARETO_COLUMNS)[number], string | number | boolean>;
 
 /** The design a run belongs to: family, id and kind; undefined for runs that are no design of the front. */
-function designOf(run: RunResult): Pick<DesignRow, 'family' | 'designId' | 'kind'> | undefined {
+export function designOf(run: RunResult): Pick<DesignRow, 'family' | 'designId' | 'kind'> | undefined {
   switch (run.setup) {
     case 'baseline':
       return { family: 'full-precision', designId: 'full-precision', kind: 'full-precision' };

@@ -17,6 +17,7 @@ import { buildManifest, detectVersions, fileEntry, manifestProblems, type Manife
 import { designDecision, PARETO_COLUMNS } from './designs.js';
 import { PARETO_PLOT_SIZE, paretoPlotSpec } from './pareto-plot.js';
 import { PER_IMAGE_COLUMNS, perImageRows, PLACEMENT_COLUMNS, type ImageId, type PlacementRow } from './placement.js';
+import { patientDesigns, patientRows } from './patients.js';
 import { runFileName, writeRun } from '../runs/store.js';
 import { diceVsBitsSpec, diceVsBudgetSpec, keptEpochClause, trainingCurveSpecs } from './plots.js';
 import { plotGridSvg, plotSvg, svgToPng } from './svg-plot.js';
@@ -131,6 +132,9 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
   if (input.testImages) {
     put('per-image.csv', toCsv(perImageRows(runs, input.testImages), PER_IMAGE_COLUMNS), 'Dice of every run on every test image, with slice id, volume id and lesion pixels');
   }
+  // The decision per test patient: whether one patient carries the headline difference.
+  const patients = input.testImages && designs.decision ? patientRows(runs, input.testImages, patientDesigns(designs.decision)) : undefined;
+  if (patients) put('per-patient.csv', toCsv(patients.rows, patients.columns as never[]), 'test Dice per test volume of full precision, the chosen design and the best uniform design, and chosen − full precision');
 
   const figures: HtmlFigure[] = [];
   const figure = (file: string, png: Uint8Array, caption: string) => {
@@ -221,6 +225,10 @@ export async function writeReport(outDir: string, input: WriteReportInput): Prom
       isChosen: (r) => r.chosen === true, isCollapsed: (r) => r.n_collapsed === r.n_seeds,
       note: 'val_dice_mean: mean validation Dice over non-collapsed seeds (the front and the decision use it); test_dice_*: mean and 95% t-interval across seeds (reported only). saving_pct = 1 − bits/native.' },
   ];
+  if (patients) {
+    decisionTables.push({ title: 'The decision per test patient', file: 'per-patient.csv', columns: patients.columns, rows: rowsOf(patients.rows),
+      note: 'dice_*: mean Dice over the volume\'s test images, then over the design\'s non-collapsed seeds; the last row is every test image (the front\'s test Dice). A difference one patient carries is not a property of the design.' });
+  }
   if (input.bitPlacement) {
     decisionTables.push({ title: 'Where did the bits go', file: 'bit-placement.csv', columns: PLACEMENT_COLUMNS, rows: rowsOf(input.bitPlacement.rows), note: input.bitPlacement.note });
   }
