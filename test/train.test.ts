@@ -164,6 +164,35 @@ test('checkpoint: encode/decode round trip; truncation is a UserError', () => {
   assert.throws(() => decodeCheckpoint(Buffer.from('hello world!'), 'x.ckpt'), /bad magic/);
 });
 
+test('a checkpoint whose data is damaged (a flipped byte, a NaN weight) is a UserError naming it, not a run resumed from wrong weights; one without a checksum is still read', () => {
+  const arrays = [
+    { name: 'w', shape: [2, 2], values: Float32Array.from([0.5, -1, 2, 3]) },
+    { name: 'adam:0', shape: [3], values: Float32Array.from([1e-3, 0, 4]) },
+  ];
+  const buf = encodeCheckpoint({ state: { epoch: 1 }, arrays });
+  assert.equal(Array.from(decodeCheckpoint(buf, 'x.ckpt').arrays[1]!.values), Array.from(arrays[1]!.values));
+  // One bit flipped in the last weight: still a finite float, so only the checksum can tell.
+  const flipped = Buffer.from(buf);
+  flipped[flipped.length - 1]! ^= 0x01;
+  assert.throws(() => decodeCheckpoint(flipped, 'x.ckpt'), (e: unknown) => e instanceof UserError && e.file === 'x.ckpt' && /does not match its checksum/.test(e.message));
+  // Bytes appended after the data are damage too.
+  assert.throws(() => decodeCheckpoint(Buffer.concat([buf, Buffer.from([0, 0, 0, 0])]), 'x.ckpt'), /does not match its checksum/);
+  // A NaN saved with a correct checksum (a checkpoint from elsewhere): refused naming the array.
+  const nan = encodeCheckpoint({ state: { epoch: 1 }, arrays: [arrays[0]!, { ...arrays[1]!, values: Float32Array.from([1e-3, NaN, 4]) }] });
+  assert.throws(() => decodeCheckpoint(nan, 'x.ckpt'), (e: unknown) => e instanceof UserError && /array adam:0 holds a non-finite value \(NaN\) at index 1/.test(e.message));
+  // A checkpoint written before the checksum existed (no bodyCrc32 in its header) is read as before.
+  const header = JSON.parse(buf.toString('utf8', 12, 12 + buf.readUInt32LE(8))) as Record<string, unknown>;
+  delete header.bodyCrc32;
+  const oldHeader = Buffer.from(JSON.stringify(header), 'utf8');
+  const lengthField = Buffer.alloc(4);
+  lengthField.writeUInt32LE(oldHeader.length);
+  const old = Buffer.concat([buf.subarray(0, 8), lengthField, oldHeader, buf.subarray(12 + buf.readUInt32LE(8))]);
+  assert.equal(Array.from(decodeCheckpoint(old, 'x.ckpt').arrays[0]!.values), [0.5, -1, 2, 3]);
+  // A checksum that is not a 32-bit count is a corrupt header.
+  const badCrc = Buffer.from(buf.toString('latin1').replace(/"bodyCrc32":\d+/, '"bodyCrc32":"x"'.padEnd(buf.toString('latin1').match(/"bodyCrc32":\d+/)![0].length, ' ')), 'latin1');
+  assert.throws(() => decodeCheckpoint(badCrc, 'x.ckpt'), /header is corrupt \(bodyCrc32\)/);
+});
+
 test('a checkpoint whose header state or optimiser moments are damaged is a UserError naming it on --resume and in eval, not a garbage run', async () => {
   const ckpt = join(dir, 'damaged.ckpt');
   const first = learnedModel();

@@ -2,11 +2,14 @@ import { existsSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { readRegularFile } from '../util/fs-safe.js';
+import { crc32 } from '../util/crc32.js';
 
 /**
  * One training checkpoint in one file, written atomically: "CTQCKPT1", a 4-byte little-endian
- * header length, a JSON header (state + tensor index), then the float32 tensor data.
- * A single file means a crash can never leave a header that points at half-written data.
+ * header length, a JSON header (state + tensor index + the CRC-32 of the tensor data), then the
+ * float32 tensor data. A single file means a crash can never leave a header that points at
+ * half-written data; the CRC means a damaged disk or copy is refused instead of resumed from
+ * weights that are silently wrong (checkpoints written before it had none and are still read).
  */
 export interface NamedArray {
   name: string;
@@ -28,18 +31,19 @@ export function encodeCheckpoint<S>(data: CheckpointData<S>): Buffer {
     offset += a.values.length;
     return entry;
   });
-  const header = Buffer.from(JSON.stringify({ state: data.state, index }), 'utf8');
-  const out = Buffer.alloc(8 + 4 + header.length + offset * 4);
+  const body = Buffer.alloc(offset * 4);
+  let pos = 0;
+  for (const a of data.arrays) {
+    const bytes = Buffer.from(a.values.buffer, a.values.byteOffset, a.values.byteLength);
+    bytes.copy(body, pos);
+    pos += bytes.length;
+  }
+  const header = Buffer.from(JSON.stringify({ state: data.state, index, bodyCrc32: crc32(body) }), 'utf8');
+  const out = Buffer.alloc(8 + 4 + header.length);
   out.write(MAGIC, 0, 'ascii');
   out.writeUInt32LE(header.length, 8);
   header.copy(out, 12);
-  let pos = 12 + header.length;
-  for (const a of data.arrays) {
-    const bytes = Buffer.from(a.values.buffer, a.values.byteOffset, a.values.byteLength);
-    bytes.copy(out, pos);
-    pos += bytes.length;
-  }
-  return out;
+  return Buffer.concat([out, body]);
 }
 
 export function decodeCheckpoint<S>(buf: Buffer, file: string): CheckpointData<S> {
@@ -64,6 +68,15 @@ export function decodeCheckpoint<S>(buf: Buffer, file: string): CheckpointData<S
     Buffer.from(values.buffer).set(buf.subarray(from, to));
     return { name: e.name, shape: e.shape, values };
   });
+  if (header.bodyCrc32 !== undefined && crc32(buf.subarray(start)) !== header.bodyCrc32) {
+    throw new UserError('checkpoint data does not match its checksum (file damaged); delete it to train again', { file });
+  }
+  // The trainer never saves after a NaN loss, so a non-finite weight or moment is damage (or a
+  // checkpoint from elsewhere): resuming from it would train on NaN, evaluating it would score NaN.
+  for (const a of arrays) {
+    const at = a.values.findIndex((v) => !Number.isFinite(v));
+    if (at >= 0) throw new UserError(`checkpoint array ${a.name} holds a non-finite value (${a.values[at]}) at index ${at}; delete it to train again`, { file });
+  }
   return { state: header.state, arrays };
 }
 
@@ -75,13 +88,13 @@ interface IndexEntry {
 }
 
 /** A parsed header with a state object and a well-formed tensor index (shape × = length), or a UserError naming the file. */
-function checkHeader<S>(parsed: unknown, file: string): { state: S; index: IndexEntry[] } {
+function checkHeader<S>(parsed: unknown, file: string): { state: S; index: IndexEntry[]; bodyCrc32?: number } {
   const bad = (what: string): never => {
     throw new UserError(`checkpoint header is corrupt (${what})`, { file });
   };
   const isCount = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0;
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return bad('not an object');
-  const h = parsed as { state?: unknown; index?: unknown };
+  const h = parsed as { state?: unknown; index?: unknown; bodyCrc32?: unknown };
   if (typeof h.state !== 'object' || h.state === null) return bad('no state');
   if (!Array.isArray(h.index)) return bad('no tensor index');
   h.index.forEach((e: unknown, i) => {
@@ -90,7 +103,8 @@ function checkHeader<S>(parsed: unknown, file: string): { state: S; index: Index
     if (!Array.isArray(x.shape) || !x.shape.every(isCount) || !isCount(x.offset) || !isCount(x.length)) return bad(`array ${x.name}`);
     if (x.shape.reduce((a, b) => a * b, 1) !== x.length) return bad(`array ${x.name}: shape does not match its length`);
   });
-  return { state: h.state as S, index: h.index as IndexEntry[] };
+  if (h.bodyCrc32 !== undefined && !(isCount(h.bodyCrc32) && (h.bodyCrc32 as number) <= 0xffffffff)) return bad('bodyCrc32');
+  return { state: h.state as S, index: h.index as IndexEntry[], ...(h.bodyCrc32 !== undefined ? { bodyCrc32: h.bodyCrc32 as number } : {}) };
 }
 
 export function saveCheckpoint<S>(path: string, data: CheckpointData<S>): void {
