@@ -186,7 +186,7 @@ test('mergeRuns: concatenates folders, keeps identical duplicates once, rejects 
     assert.equal(merged.map((r) => r.id), runs.map((r) => r.id).sort());
     assert.equal(buildTables(merged, profile, { bootstrapSeed: 7 }).tradeoff, tables.tradeoff);
 
-    writeRun(c!, { ...runs[8]!, dice: { ...runs[8]!.dice, mean: 0.123 } });
+    writeRun(c!, { ...runs[8]!, dice: { ...runs[8]!.dice, perImage: runs[8]!.dice.perImage.map((d) => d / 2), mean: runs[8]!.dice.mean / 2 } });
     assert.throws(() => mergeRuns([a!, c!]), (e: unknown) => e instanceof UserError && /different content/.test(e.message));
 
     const bad = join(root, 'bad');

@@ -78,6 +78,27 @@ test('run fields eval and the report rebuild from: kept bits, budget, seed, size
   });
 });
 
+test('a Dice record whose per-image list is empty or does not average to its mean is refused naming the pointer (was: read, the run left out of every paired interval while its mean stayed in the tables)', () => {
+  withFolder((dir) => {
+    const run = fixtureRuns().find((r) => r.setup === 'learned')!;
+    const file = join(dir, writeRun(dir, run));
+    const perImage = run.dice.perImage;
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['empty perImage', { dice: { ...run.dice, perImage: [] } }, '/dice/perImage'],
+      ['one image dropped', { dice: { ...run.dice, perImage: perImage.slice(1) } }, '/dice/mean'],
+      ['mean edited', { dice: { ...run.dice, mean: run.dice.mean + 0.01 } }, '/dice/mean'],
+    ];
+    if (run.diceStochastic) cases.push(['stochastic perImage empty', { diceStochastic: { ...run.diceStochastic, perImage: [] } }, '/diceStochastic/perImage']);
+    for (const [what, over, pointer] of cases) {
+      writeFileSync(file, JSON.stringify({ ...run, ...over }));
+      assert.throws(() => readRunFile(file), (e: unknown) => namesFile(file)(e) && (e as UserError).pointer === pointer, what);
+    }
+    // The fixtures as written, whose means are their lists' averages, read back.
+    writeFileSync(file, JSON.stringify(run));
+    assert.equal(readRunFile(file), run);
+  });
+});
+
 test('diceVolume (3D Dice per test volume) round-trips; a malformed one names its pointer', () => {
   withFolder((dir) => {
     const run = { ...fixtureRuns()[0]!, diceVolume: { perVolume: [{ id: 'v01', dice: 0.5 }, { id: 'v06', dice: 0.25 }], mean: 0.375 } };

@@ -77,6 +77,12 @@ export function checkRunResult(value: unknown, file: string): RunResult {
     if (typeof d !== 'object' || d === null) fail(`/${k}`, 'must be an object');
     if (!numArray(d!.perImage)) fail(`/${k}/perImage`, 'must be an array of numbers');
     for (const f of ['mean', 'pooled', 'emptyPredictionShare']) if (!isNum(d![f])) fail(`/${k}/${f}`, 'must be a number');
+    // The paired intervals and the per-patient table read perImage; the headline tables read mean.
+    // An empty list or one that disagrees with its mean is a damaged record: the two would tell different stories.
+    const perImage = d!.perImage as number[];
+    if (perImage.length === 0) fail(`/${k}/perImage`, 'is empty: a run is evaluated on at least one image');
+    const recomputed = perImage.reduce((a, b) => a + b, 0) / perImage.length;
+    if (Math.abs(recomputed - (d!.mean as number)) > 1e-9) fail(`/${k}/mean`, `is ${d!.mean as number}, but perImage averages ${recomputed}`);
   }
   if (v.diceVolume !== undefined) {
     const d = v.diceVolume as Record<string, unknown>;
