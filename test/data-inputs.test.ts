@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
@@ -10,6 +10,8 @@ import { runCliInProcess } from './helpers/cli-in-process.js';
 import { loadPngFolder } from '../src/data/folder.js';
 import { loadDataset } from '../src/data/load.js';
 import { encodeNifti1, parseNifti, readNifti } from '../src/data/nifti.js';
+import { readDicomHu } from '../src/data/scan.js';
+import { readLayoutFile } from '../src/layout-io/layout-file.js';
 import { encodeGreyPng, readGreyImage } from '../src/data/png.js';
 import { prepareData } from '../src/experiments/data.js';
 import { resolveConfig } from '../src/config/experiment-config.js';
@@ -186,6 +188,24 @@ test('a full disk (ENOSPC) before the first write, mid-checkpoint and in data sy
     assert.match(r.err, /^ctquant: .*syn\/(ct|covid)\/\d{4}\.png: cannot write: disk full \(ENOSPC\)/);
   } finally {
     injectWriteFault(null);
+  }
+});
+
+test('a file past the 2 GiB Node reads at once is one line naming it: a DICOM slice (was: a stack trace), a layout, a PNG', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ctquant-huge-'));
+  try {
+    // Sparse: no disk used; readFileSync refuses it from its size with ERR_FS_FILE_TOO_LARGE, which is not an errno.
+    const huge = (name: string) => {
+      const file = join(dir, name);
+      writeFileSync(file, '');
+      truncateSync(file, 3 * 2 ** 30);
+      return file;
+    };
+    await refused(() => readDicomHu(huge('slice.dcm')), /cannot read DICOM file: larger than the 2 GiB Node reads at once/, /slice\.dcm$/);
+    await refused(() => readLayoutFile(huge('layout.ctql')), /cannot read layout file: larger than the 2 GiB/, /layout\.ctql$/);
+    await refused(readGreyImage(huge('0001.png')), /cannot read image file: larger than the 2 GiB/, /0001\.png$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -13,12 +13,11 @@
  * A map of another size is resampled to the training size by nearest neighbour (data/resize.ts
  * resizeMask) when its aspect ratio matches; every problem is a one-line UserError naming the file.
  */
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { UserError } from '../errors.js';
 import { readGreyImage } from '../data/png.js';
 import { DEFAULT_MAX_PIXELS } from '../data/limits.js';
-import { requireRegularFile } from '../util/fs-safe.js';
+import { readRegularFile } from '../util/fs-safe.js';
 import { resizeMask } from '../data/resize.js';
 import { readLayoutFile, type AdcLayout } from './layout-file.js';
 
@@ -116,15 +115,8 @@ export async function readDesignerLayout(file: string, target: LayoutTarget): Pr
   const ext = extname(file).toLowerCase();
   if (ext === '.ctql') return resampleLayout(readLayoutFile(file), target, file);
   if (ext === '.csv') {
-    let text: string;
     // A FIFO would block forever; a map is held to the PNG pixel limit, a few bytes a value.
-    const st = requireRegularFile(file, 'layout file');
-    if (st.size > MAX_CSV_BYTES) throw new UserError(`layout CSV is ${st.size} bytes, more than the ${MAX_CSV_BYTES} a ${Math.sqrt(DEFAULT_MAX_PIXELS)}² map needs`, { file });
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new UserError(`cannot read layout file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { file });
-    }
+    const text = readRegularFile(file, 'layout file', MAX_CSV_BYTES).toString('utf8');
     return layoutFromValueMap(parseLayoutCsv(text, file), target, file);
   }
   if (ext === '.png') {

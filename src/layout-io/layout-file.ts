@@ -3,11 +3,10 @@
  * Little-endian: magic "CTQL", version, encoding (0 raw, 1 run-length per row), nativeBits,
  * mode count, rows, cols, modes, payload, CRC-32 of everything before it.
  */
-import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { crc32 } from '../util/crc32.js';
-import { requireRegularFile } from '../util/fs-safe.js';
+import { readRegularFile } from '../util/fs-safe.js';
 
 export const LAYOUT_MAGIC = 'CTQL';
 export const LAYOUT_VERSION = 1;
@@ -177,15 +176,8 @@ export function writeLayoutFile(path: string, layout: AdcLayout, encoding: Layou
 
 /** Reads and checks a `.ctql` file. */
 export function readLayoutFile(path: string): AdcLayout {
-  let bytes: Uint8Array;
-  // A FIFO or device would block or never end.
-  requireRegularFile(path, 'layout file');
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new UserError(`cannot read layout file: ${(e as Error).message}`, { file: path });
-  }
-  return decodeLayout(bytes, path);
+  // readRegularFile: a FIFO or device would block or never end; a read failure is one line.
+  return decodeLayout(readRegularFile(path, 'layout file'), path);
 }
 
 /** CRC-32 as zlib and PNG use it (moved to util/crc32.ts; re-exported for existing callers). */

@@ -65,14 +65,23 @@ export function requireRegularFile(path: string, what = 'file'): Stats {
   return st;
 }
 
-/** Reads a regular file whole; refuses non-regular files and files over `maxBytes`. */
+/**
+ * Reads a regular file whole; refuses non-regular files and files over `maxBytes`. Every failure
+ * of the read itself is a UserError: an error with a system code (an errno outside USER_ERRNOS,
+ * such as ESTALE on a network share, or Node's ERR_FS_FILE_TOO_LARGE past 2 GiB) is the machine
+ * or the file, never a bug in the caller.
+ */
 export function readRegularFile(path: string, what = 'file', maxBytes = Infinity): Buffer {
   const st = requireRegularFile(path, what);
   if (st.size > maxBytes) throw new UserError(`${what} is ${st.size} bytes, more than the ${maxBytes} allowed`, { file: path });
   try {
     return readFileSync(path);
   } catch (e) {
-    throw fsUserError(e, path, 'cannot read');
+    const known = fsUserError(e, path, 'cannot read');
+    if (known instanceof UserError) throw known;
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    if (typeof code !== 'string') throw e;
+    throw new UserError(`cannot read ${what}: ${code === 'ERR_FS_FILE_TOO_LARGE' ? 'larger than the 2 GiB Node reads at once' : code}`, { file: path });
   }
 }
 
