@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { encodeNifti1, parseNifti } from '../src/data/nifti.js';
-import { loadDicomSeries, loadNiftiFolder, loadNiftiPair, readDicomHu } from '../src/data/scan.js';
+import { loadDicomSeries, loadNiftiFolder, loadNiftiPair, pixelCellProblem, readDicomHu, storedValue, type PixelCell } from '../src/data/scan.js';
 import { loadDataset } from '../src/data/load.js';
 import { summarizeDataset } from '../src/data/summary.js';
 import { huToCount } from '../src/data/hu.js';
@@ -137,6 +137,66 @@ test('a multi-frame DICOM file is refused naming its frame count, not read as it
   const single = join(d, 'single.dcm');
   writeFileSync(single, encodeDicom({ rows: 2, cols: 2, pixels: Int16Array.from([0, 1, 2, 3]), patient: 'P', frames: 1 }));
   assert.is(readDicomHu(single).hu.length, 4);
+});
+
+test('storedValue: bits above High Bit are dropped, signed values sign-extended from Bits Stored (PS3.5 §8.1.1)', () => {
+  const cell = (bitsAllocated: number, bitsStored: number, signed: boolean, highBit = bitsStored - 1): PixelCell => ({ bitsAllocated, bitsStored, highBit, signed });
+  const u12 = cell(16, 12, false);
+  const s12 = cell(16, 12, true);
+  // Unsigned 12 of 16 bits: an overlay bit (12 … 15) set must not add 4096 · k.
+  assert.is(storedValue(0x0005, u12), 5);
+  assert.is(storedValue(0xf005, u12), 5);
+  assert.is(storedValue(0x1fff, u12), 4095);
+  // Signed 12 of 16 bits: −2000 is 0x830 in 12 bits, whatever bits 12 … 15 hold (sign-extended or not, or garbage).
+  for (const word of [0x0830, 0xf830, 0x7830, 0x8830]) assert.is(storedValue(word, s12), -2000, word.toString(16));
+  for (const word of [0x07ff, 0xf7ff]) assert.is(storedValue(word, s12), 2047, word.toString(16));
+  assert.is(storedValue(0x0800, s12), -2048);
+  assert.is(storedValue(0xffff, s12), -1);
+  // 16 of 16 bits: the word itself.
+  assert.is(storedValue(0xffff, cell(16, 16, true)), -1);
+  assert.is(storedValue(0xffff, cell(16, 16, false)), 65535);
+  assert.is(storedValue(0x8000, cell(16, 16, true)), -32768);
+  // High Bit 15 with 12 bits stored: the value sits in bits 4 … 15, the low 4 bits are not part of it.
+  assert.is(storedValue(0x123f, cell(16, 12, false, 15)), 0x123);
+  assert.is(storedValue(0xfff7, cell(16, 12, true, 15)), -1);
+  // 8-bit cells.
+  assert.is(storedValue(0xff, cell(8, 8, true)), -1);
+  assert.is(storedValue(0xff, cell(8, 8, false)), 255);
+  assert.is(storedValue(0xf3, cell(8, 4, false)), 3);
+  // Layouts that cannot be read are named by their tag.
+  assert.is(pixelCellProblem(s12), null);
+  assert.is(pixelCellProblem(cell(16, 12, false, 15)), null);
+  assert.match(pixelCellProblem(cell(16, 0, false, 11)) ?? '', /^DICOM bits stored \(0028,0101\) is 0, must be 1 … 16 \(bits allocated\)$/);
+  assert.match(pixelCellProblem(cell(16, 17, false)) ?? '', /bits stored \(0028,0101\) is 17, must be 1 … 16/);
+  assert.match(pixelCellProblem(cell(8, 12, false)) ?? '', /bits stored \(0028,0101\) is 12, must be 1 … 8/);
+  assert.match(pixelCellProblem(cell(16, 12, false, 16)) ?? '', /^DICOM high bit \(0028,0102\) is 16, must be 11 … 15/);
+  assert.match(pixelCellProblem(cell(16, 12, false, 10)) ?? '', /high bit \(0028,0102\) is 10, must be 11 … 15/);
+  assert.match(pixelCellProblem(cell(32, 32, false)) ?? '', /bits allocated 32, expected 8 or 16/);
+});
+
+test('DICOM with 12 of 16 bits stored: overlay / garbage bits above High Bit are masked off, signed values sign-extended, to the right HU', () => {
+  const d = join(root, 'dicom-bits');
+  mkdirSync(d, { recursive: true });
+  // Signed 12-bit CT, intercept 0: HU −2000 (outside the scan circle), −1000, 40, 2047, each with other bits 12 … 15.
+  const hu = [-2000, -1000, 40, 2047];
+  const words = Uint16Array.from(hu, (v, i) => [0xf000, 0x5000, 0x8000, 0xf000][i]! | (v & 0xfff));
+  const signed = join(d, 'signed12.dcm');
+  writeFileSync(signed, encodeDicom({ rows: 2, cols: 2, pixels: words, patient: 'P', slope: 1, intercept: 0, bitsStored: 12, pixelRepresentation: 1 }));
+  assert.equal(Array.from(readDicomHu(signed).hu), hu);
+  // Unsigned 12-bit, intercept −1024 (the common layout): an overlay bit 12 must not add 4096 HU.
+  const unsigned = join(d, 'unsigned12.dcm');
+  writeFileSync(unsigned, encodeDicom({ rows: 1, cols: 3, pixels: Uint16Array.from([0x1000 | 1024, 0xf000 | 0, 4095]), patient: 'P', slope: 1, intercept: -1024, bitsStored: 12, pixelRepresentation: 0 }));
+  assert.equal(Array.from(readDicomHu(unsigned).hu), [0, -1024, 3071]);
+  // Nonsense layouts are refused naming the tag.
+  for (const [name, bitsStored, highBit, message] of [
+    ['stored0', 0, 11, /bits stored \(0028,0101\) is 0, must be 1 … 16/],
+    ['stored17', 17, 16, /bits stored \(0028,0101\) is 17, must be 1 … 16/],
+    ['high16', 12, 16, /high bit \(0028,0102\) is 16, must be 11 … 15/],
+  ] as const) {
+    const file = join(d, `${name}.dcm`);
+    writeFileSync(file, encodeDicom({ rows: 2, cols: 2, pixels: words, patient: 'P', bitsStored, highBit }));
+    expectUserError(() => readDicomHu(file), new RegExp(`${name}\\.dcm$`), message);
+  }
 });
 
 test('DICOM files straight in ct/ (named .dcm or not) are refused naming the folder layout, not sent to the PNG loader', async () => {

@@ -144,6 +144,40 @@ interface DicomImage {
   patientId: string;
 }
 
+/**
+ * How a pixel cell holds its stored value (PS3.5 §8.1.1): a cell of Bits Allocated bits whose bits
+ * High Bit − Bits Stored + 1 … High Bit hold the value, a two's complement integer whose sign bit is
+ * High Bit when Pixel Representation is 1. The other bits are not part of the value: CT scanners
+ * writing 12 of 16 bits may put overlay planes there (PS3.5 §8.1.2, retired) or leave them set.
+ */
+export interface PixelCell {
+  bitsAllocated: number;
+  bitsStored: number;
+  highBit: number;
+  signed: boolean;
+}
+
+/**
+ * Why a cell layout cannot be read (PS3.5 §8.1.1: Bits Stored ≤ Bits Allocated, the value inside the
+ * cell), naming the tag at fault; null when it can. Only 8- and 16-bit integer cells are read here.
+ */
+export function pixelCellProblem(cell: PixelCell): string | null {
+  const { bitsAllocated: a, bitsStored: s, highBit: h } = cell;
+  if (a !== 16 && a !== 8) return `DICOM bits allocated ${a}, expected 8 or 16`;
+  if (!Number.isInteger(s) || s < 1 || s > a) return `DICOM bits stored (0028,0101) is ${s}, must be 1 … ${a} (bits allocated)`;
+  if (!Number.isInteger(h) || h < s - 1 || h > a - 1) return `DICOM high bit (0028,0102) is ${h}, must be ${s - 1} … ${a - 1} (bits stored − 1 … bits allocated − 1)`;
+  return null;
+}
+
+/**
+ * One pixel cell (read as an unsigned word) → its stored value: bits above High Bit and below
+ * High Bit − Bits Stored + 1 dropped, sign-extended from Bits Stored bits when signed (PS3.5 §8.1.1).
+ */
+export function storedValue(word: number, cell: PixelCell): number {
+  const v = (word >>> (cell.highBit - cell.bitsStored + 1)) & ((1 << cell.bitsStored) - 1);
+  return cell.signed && v >= 1 << (cell.bitsStored - 1) ? v - (1 << cell.bitsStored) : v;
+}
+
 /** Reads one single-frame uncompressed DICOM image and applies rescale slope / intercept (→ HU). */
 export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
   const bytes = readRegularFile(path, 'DICOM file');
@@ -159,7 +193,8 @@ export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
   const rows = ds.uint16('x00280010');
   const cols = ds.uint16('x00280011');
   const bitsAllocated = ds.uint16('x00280100') ?? 16;
-  const signed = ds.uint16('x00280103') === 1;
+  const bitsStored = ds.uint16('x00280101') ?? bitsAllocated;
+  const cell: PixelCell = { bitsAllocated, bitsStored, highBit: ds.uint16('x00280102') ?? bitsStored - 1, signed: ds.uint16('x00280103') === 1 };
   const samples = ds.uint16('x00280002') ?? 1;
   const pixel = ds.elements['x7fe00010'];
   if (!rows || !cols || !pixel) throw new UserError('DICOM file has no image (rows, columns or pixel data missing)', { file: path });
@@ -168,7 +203,8 @@ export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
   const frames = ds.intString('x00280008') ?? 1;
   if (frames !== 1) throw new UserError(`DICOM file has ${frames} frames (NumberOfFrames); only single-frame images are read: split it into one file per slice`, { file: path });
   checkPixelCount(cols, rows, limitsOf(limits).maxPixels, path);
-  if (bitsAllocated !== 16 && bitsAllocated !== 8) throw new UserError(`DICOM bits allocated ${bitsAllocated}, expected 8 or 16`, { file: path });
+  const badCell = pixelCellProblem(cell);
+  if (badCell) throw new UserError(badCell, { file: path });
   const n = rows * cols;
   const need = (n * bitsAllocated) / 8;
   if (pixel.length < need || pixel.dataOffset + need > bytes.length) throw new UserError(`DICOM pixel data has ${pixel.length} bytes, ${rows}×${cols} needs ${need}`, { file: path });
@@ -183,8 +219,7 @@ export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
   }
   const hu = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    const raw = bitsAllocated === 8 ? (signed ? view.getInt8(i) : view.getUint8(i)) : signed ? view.getInt16(2 * i, le) : view.getUint16(2 * i, le);
-    hu[i] = raw * slope + intercept;
+    hu[i] = storedValue(bitsAllocated === 8 ? view.getUint8(i) : view.getUint16(2 * i, le), cell) * slope + intercept;
   }
   return {
     file: path,
