@@ -1,17 +1,17 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { encodeNifti1, parseNifti } from '../src/data/nifti.js';
-import { loadDicomSeries, loadNiftiFolder, loadNiftiPair, pixelCellProblem, readDicomHu, storedValue, type PixelCell } from '../src/data/scan.js';
+import { bareDataSetSyntax, loadDicomSeries, loadNiftiFolder, loadNiftiPair, pixelCellProblem, readDicomHu, storedValue, type PixelCell } from '../src/data/scan.js';
 import { loadDataset } from '../src/data/load.js';
 import { summarizeDataset } from '../src/data/summary.js';
 import { huToCount } from '../src/data/hu.js';
 import { encodeGreyPng } from '../src/data/png.js';
 import { UserError } from '../src/errors.js';
-import { encodeDicom } from './helpers/dicom.js';
+import { encodeDicom, EXPLICIT_LE, IMPLICIT_LE } from './helpers/dicom.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ctquant-data-scan-'));
 const X = 6, Y = 4, Z = 3;
@@ -197,6 +197,31 @@ test('DICOM with 12 of 16 bits stored: overlay / garbage bits above High Bit are
     writeFileSync(file, encodeDicom({ rows: 2, cols: 2, pixels: words, patient: 'P', bitsStored, highBit }));
     expectUserError(() => readDicomHu(file), new RegExp(`${name}\\.dcm$`), message);
   }
+});
+
+test('DICOM without the Part 10 preamble and meta group (a bare implicit-VR data set) is read; other bytes keep the one-line refusal', () => {
+  const d = join(root, 'dicom-bare');
+  mkdirSync(d, { recursive: true });
+  const opts = { rows: 2, cols: 2, pixels: Int16Array.from([0, 1, 2, 3]), patient: 'P-bare', slope: 2, intercept: -1024, position: [0, 0, 7.5], instance: 4 };
+  const bare = encodeDicom({ ...opts, part10: false });
+  assert.is(bareDataSetSyntax(bare), IMPLICIT_LE);
+  assert.is(bareDataSetSyntax(encodeDicom(opts)), null, 'a Part 10 file');
+  // The same data set explicit VR, as a few exports write it without the meta group.
+  const part10 = Buffer.from(encodeDicom(opts));
+  const explicit = part10.subarray(part10.indexOf(Buffer.from([0x08, 0x00, 0x16, 0x00, 0x55, 0x49]))); // from (0008,0016) UI on
+  assert.is(bareDataSetSyntax(explicit), EXPLICIT_LE);
+  for (const [name, bytes] of [['bare.dcm', bare], ['bare-explicit.dcm', explicit]] as const) {
+    const file = join(d, name);
+    writeFileSync(file, bytes);
+    const im = readDicomHu(file);
+    assert.equal(Array.from(im.hu), [-1024, -1022, -1020, -1018], name);
+    assert.equal([im.rows, im.cols, im.z, im.instance, im.patientId], [2, 2, 7.5, 4, 'P-bare'], name);
+  }
+  // Bytes that do not start like a data set keep the old refusal.
+  const text = join(d, 'text.dcm');
+  writeFileSync(text, 'hello, this is no DICOM file at all'.repeat(8));
+  assert.is(bareDataSetSyntax(readFileSync(text)), null);
+  expectUserError(() => readDicomHu(text), /text\.dcm$/, /^not a readable DICOM file \(.*DICM prefix not found/);
 });
 
 test('DICOM files straight in ct/ (named .dcm or not) are refused naming the folder layout, not sent to the PNG loader', async () => {

@@ -127,7 +127,24 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
   return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'NIfTI file stem', sliceOrder: NIFTI_SLICE_ORDER, ...skips.datasetField(), ...(orientation ? { orientation } : {}) };
 }
 
-const UNCOMPRESSED = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
+const IMPLICIT_LE = '1.2.840.10008.1.2';
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+const UNCOMPRESSED = new Set([IMPLICIT_LE, EXPLICIT_LE, '1.2.840.10008.1.2.2']);
+/** The two-letter value representations (PS3.5 §6.2): after a tag they mark explicit VR. */
+const VRS = new Set('AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'.split(' '));
+
+/**
+ * The transfer syntax of a file without the Part 10 preamble, "DICM" and meta group (PS3.10 §7.1)
+ * that starts like a bare data set, as ACR-NEMA-era scanners and some PACS exports write it: its
+ * first element in group 0008 (every image has SOP Class / Instance UID there), explicit VR little
+ * endian when a VR follows the tag, else implicit VR little endian, the default syntax (PS3.5 §10.1).
+ * null: a Part 10 file, or bytes that do not look like a data set.
+ */
+export function bareDataSetSyntax(bytes: Uint8Array): string | null {
+  if (bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d) return null;
+  if (bytes.length < 8 || bytes[0] !== 0x08 || bytes[1] !== 0x00) return null;
+  return VRS.has(String.fromCharCode(bytes[4]!, bytes[5]!)) ? EXPLICIT_LE : IMPLICIT_LE;
+}
 
 interface DicomImage {
   file: string;
@@ -181,14 +198,15 @@ export function storedValue(word: number, cell: PixelCell): number {
 /** Reads one single-frame uncompressed DICOM image and applies rescale slope / intercept (→ HU). */
 export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
   const bytes = readRegularFile(path, 'DICOM file');
+  const bare = bareDataSetSyntax(bytes);
   let ds: dicomParser.DataSet;
   try {
-    ds = dicomParser.parseDicom(bytes);
+    ds = dicomParser.parseDicom(bytes, bare ? { TransferSyntaxUID: bare } : {});
   } catch (e) {
     const msg = typeof e === 'string' ? e : e instanceof Error ? e.message : ((e as { exception?: string }).exception ?? String(e));
     throw new UserError(`not a readable DICOM file (${msg})`, { file: path });
   }
-  const ts = ds.string('x00020010')?.trim() ?? '1.2.840.10008.1.2';
+  const ts = bare ?? ds.string('x00020010')?.trim() ?? IMPLICIT_LE;
   if (!UNCOMPRESSED.has(ts)) throw new UserError(`compressed DICOM (transfer syntax ${ts}) is not supported; decompress it first`, { file: path });
   const rows = ds.uint16('x00280010');
   const cols = ds.uint16('x00280011');
