@@ -8,7 +8,7 @@ import { encodeNifti1, parseNifti } from '../src/data/nifti.js';
 import { bareDataSetSyntax, loadDicomSeries, loadNiftiFolder, loadNiftiPair, pixelCellProblem, readDicomHu, storedValue, type PixelCell } from '../src/data/scan.js';
 import { loadDataset } from '../src/data/load.js';
 import { summarizeDataset } from '../src/data/summary.js';
-import { huToCount } from '../src/data/hu.js';
+import { huImageToCounts, huToCount } from '../src/data/hu.js';
 import { encodeGreyPng } from '../src/data/png.js';
 import { UserError } from '../src/errors.js';
 import { encodeDicom, EXPLICIT_LE, IMPLICIT_LE } from './helpers/dicom.js';
@@ -222,6 +222,25 @@ test('DICOM without the Part 10 preamble and meta group (a bare implicit-VR data
   writeFileSync(text, 'hello, this is no DICOM file at all'.repeat(8));
   assert.is(bareDataSetSyntax(readFileSync(text)), null);
   expectUserError(() => readDicomHu(text), /text\.dcm$/, /^not a readable DICOM file \(.*DICM prefix not found/);
+});
+
+test('DICOM Pixel Padding Value (0028,0120) needs no handling: padding (−2000 stored → −3024 HU) reads as count 0, the same as air', () => {
+  const d = join(root, 'dicom-padding');
+  mkdirSync(d, { recursive: true });
+  // Outside the scan circle GE-style files store −2000 (16 bits) or its 12-bit pattern 0xF830; intercept −1024.
+  const cases = [
+    ['pad16.dcm', Int16Array.from([-2000, 0, 1024, 2048]), {}],
+    ['pad12.dcm', Uint16Array.from([0xf830, 0, 1024, 2047]), { bitsStored: 12 }],
+  ] as const;
+  for (const [name, pixels, layout] of cases) {
+    const file = join(d, name);
+    writeFileSync(file, encodeDicom({ rows: 2, cols: 2, pixels, patient: 'P', slope: 1, intercept: -1024, paddingValue: -2000, ...layout }));
+    const hu = readDicomHu(file).hu;
+    assert.is(hu[0], -3024, name);
+    // huImageToCounts clips below the window's low end: padding and air (−1024 HU) share count 0, nothing else moves.
+    const counts = huImageToCounts(hu, 12);
+    assert.equal(Array.from(counts), [0, 0, huToCount(0, 12), huToCount(hu[3]!, 12)], name);
+  }
 });
 
 test('DICOM files straight in ct/ (named .dcm or not) are refused naming the folder layout, not sent to the PNG loader', async () => {
