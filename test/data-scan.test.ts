@@ -243,6 +243,14 @@ test('DICOM Pixel Padding Value (0028,0120) needs no handling: padding (−2000 
   }
 });
 
+test('DICOM pixel data of undefined length (encapsulated) under an uncompressed transfer syntax is refused, not read as pixels', () => {
+  const d = join(root, 'dicom-encapsulated');
+  mkdirSync(d, { recursive: true });
+  const file = join(d, 'encapsulated.dcm');
+  writeFileSync(file, encodeDicom({ rows: 2, cols: 2, pixels: Int16Array.from([0, 1, 2, 3]), patient: 'P', encapsulated: true }));
+  expectUserError(() => readDicomHu(file), /encapsulated\.dcm$/, /^DICOM pixel data is encapsulated \(undefined length\) but transfer syntax 1\.2\.840\.10008\.1\.2\.1 is uncompressed/);
+});
+
 test('DICOM files straight in ct/ (named .dcm or not) are refused naming the folder layout, not sent to the PNG loader', async () => {
   for (const [name, ext] of [['dicom-flat', '.dcm'], ['dicom-flat-noext', '']] as const) {
     const d = join(root, name);

@@ -221,6 +221,11 @@ export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
   const frames = ds.intString('x00280008') ?? 1;
   if (frames !== 1) throw new UserError(`DICOM file has ${frames} frames (NumberOfFrames); only single-frame images are read: split it into one file per slice`, { file: path });
   checkPixelCount(cols, rows, limitsOf(limits).maxPixels, path);
+  // Undefined-length pixel data is encapsulated (fragments behind item tags, PS3.5 §A.4), which only
+  // compressed syntaxes use; read as native pixels its item tags and offset table would become pixels.
+  if (pixel.hadUndefinedLength || pixel.encapsulatedPixelData) {
+    throw new UserError(`DICOM pixel data is encapsulated (undefined length) but transfer syntax ${ts} is uncompressed: the file contradicts itself`, { file: path });
+  }
   const badCell = pixelCellProblem(cell);
   if (badCell) throw new UserError(badCell, { file: path });
   const n = rows * cols;
