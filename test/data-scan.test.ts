@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { encodeNifti1, parseNifti } from '../src/data/nifti.js';
-import { bareDataSetSyntax, loadDicomSeries, loadNiftiFolder, loadNiftiPair, pixelCellProblem, readDicomHu, storedValue, type PixelCell } from '../src/data/scan.js';
+import { bareDataSetSyntax, loadDicomSeries, loadNiftiFolder, loadNiftiPair, deflatedLimit, pixelCellProblem, readDicomHu, storedValue, type PixelCell } from '../src/data/scan.js';
 import { loadDataset } from '../src/data/load.js';
 import { summarizeDataset } from '../src/data/summary.js';
 import { huImageToCounts, huToCount } from '../src/data/hu.js';
 import { encodeGreyPng } from '../src/data/png.js';
 import { UserError } from '../src/errors.js';
-import { encodeDicom, EXPLICIT_LE, IMPLICIT_LE } from './helpers/dicom.js';
+import { DEFLATED_LE, encodeDicom, EXPLICIT_LE, IMPLICIT_LE } from './helpers/dicom.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ctquant-data-scan-'));
 const X = 6, Y = 4, Z = 3;
@@ -249,6 +249,31 @@ test('DICOM pixel data of undefined length (encapsulated) under an uncompressed 
   const file = join(d, 'encapsulated.dcm');
   writeFileSync(file, encodeDicom({ rows: 2, cols: 2, pixels: Int16Array.from([0, 1, 2, 3]), patient: 'P', encapsulated: true }));
   expectUserError(() => readDicomHu(file), /encapsulated\.dcm$/, /^DICOM pixel data is encapsulated \(undefined length\) but transfer syntax 1\.2\.840\.10008\.1\.2\.1 is uncompressed/);
+});
+
+test('Deflated explicit VR little endian DICOM is inflated (bounded) and read like the plain file; a bomb or corrupt stream is one line', () => {
+  const d = join(root, 'dicom-deflated');
+  mkdirSync(d, { recursive: true });
+  const opts = { rows: 2, cols: 3, pixels: Int16Array.from([-1000, 0, 40, 500, 1000, 3]), patient: 'P-defl', slope: 1, intercept: -24, position: [0, 0, 2.5], instance: 9 };
+  const plain = join(d, 'plain.dcm');
+  const deflated = join(d, 'deflated.dcm');
+  writeFileSync(plain, encodeDicom(opts));
+  writeFileSync(deflated, encodeDicom({ ...opts, transferSyntax: DEFLATED_LE }));
+  const a = readDicomHu(plain);
+  const b = readDicomHu(deflated);
+  assert.equal(Array.from(b.hu), Array.from(a.hu));
+  assert.equal([b.rows, b.cols, b.z, b.instance, b.patientId], [2, 3, 2.5, 9, 'P-defl']);
+  // A few KB that inflate past 2 × --max-pixels + 16 MiB are refused before they fill memory.
+  assert.is(deflatedLimit(4), 8 + 16 * 2 ** 20);
+  const bomb = join(d, 'bomb.dcm');
+  writeFileSync(bomb, encodeDicom({ ...opts, rows: 2, cols: 2, pixels: new Uint8Array(deflatedLimit(4) + 2), bitsAllocated: 16, transferSyntax: DEFLATED_LE }));
+  expectUserError(() => readDicomHu(bomb, { maxPixels: 4 }), /bomb\.dcm$/, /^deflated DICOM data set inflates to more than 16777224 bytes/);
+  // A stream cut short or garbled.
+  const bytes = Buffer.from(readFileSync(deflated));
+  const corrupt = join(d, 'corrupt.dcm');
+  bytes.fill(0xff, bytes.length - 20);
+  writeFileSync(corrupt, bytes);
+  expectUserError(() => readDicomHu(corrupt), /corrupt\.dcm$/, /^deflated DICOM data set does not inflate \(/);
 });
 
 test('DICOM files straight in ct/ (named .dcm or not) are refused naming the folder layout, not sent to the PNG loader', async () => {

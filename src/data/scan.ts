@@ -5,6 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { inflateRawSync } from 'node:zlib';
 import dicomParser from 'dicom-parser';
 import { UserError } from '../errors.js';
 import type { CtDataset, CtSlice } from './types.js';
@@ -129,7 +130,10 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
 
 const IMPLICIT_LE = '1.2.840.10008.1.2';
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
-const UNCOMPRESSED = new Set([IMPLICIT_LE, EXPLICIT_LE, '1.2.840.10008.1.2.2']);
+/** Deflated explicit VR little endian (PS3.5 §A.5): once inflated, explicit VR little endian pixels. */
+const DEFLATED_LE = '1.2.840.10008.1.2.1.99';
+/** Transfer syntaxes whose pixel data is native (PS3.5 §8.1.1), not encapsulated: the three uncompressed ones and deflated. */
+const NATIVE_PIXELS = new Set([IMPLICIT_LE, EXPLICIT_LE, DEFLATED_LE, '1.2.840.10008.1.2.2']);
 /** The two-letter value representations (PS3.5 §6.2): after a tag they mark explicit VR. */
 const VRS = new Set('AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'.split(' '));
 
@@ -195,19 +199,46 @@ export function storedValue(word: number, cell: PixelCell): number {
   return cell.signed && v >= 1 << (cell.bitsStored - 1) ? v - (1 << cell.bitsStored) : v;
 }
 
-/** Reads one single-frame uncompressed DICOM image and applies rescale slope / intercept (→ HU). */
+/** Most bytes a deflated data set may inflate to: 16-bit pixels of a --max-pixels slice plus 16 MiB for the other elements. */
+export const deflatedLimit = (maxPixels: number) => 2 * maxPixels + 16 * 2 ** 20;
+
+/**
+ * A deflated data set (PS3.5 §A.5: raw deflate after the meta group) inflated, at most `limit`
+ * bytes: dicom-parser's own inflater has no bound, so a small file could take all memory.
+ */
+function inflateDataSet(deflated: Uint8Array, limit: number, file: string): Buffer {
+  try {
+    return inflateRawSync(deflated, { maxOutputLength: limit });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new UserError(`deflated DICOM data set inflates to more than ${limit} bytes (2 × --max-pixels + 16 MiB): a decompression bomb?`, { file });
+    }
+    throw new UserError(`deflated DICOM data set does not inflate (${(e as Error).message})`, { file });
+  }
+}
+
+/** Reads one single-frame uncompressed (or deflated) DICOM image and applies rescale slope / intercept (→ HU). */
 export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
   const bytes = readRegularFile(path, 'DICOM file');
   const bare = bareDataSetSyntax(bytes);
+  // dicom-parser parses the array the inflater returns from byte 0: hand it the inflated data set
+  // alone (the meta group's elements then point into the other array: the syntax is known here).
+  let deflated = false;
+  const inflater = (arr: Uint8Array, position: number) => {
+    deflated = true;
+    return inflateDataSet(arr.subarray(position), deflatedLimit(limitsOf(limits).maxPixels), path);
+  };
   let ds: dicomParser.DataSet;
   try {
-    ds = dicomParser.parseDicom(bytes, bare ? { TransferSyntaxUID: bare } : {});
+    ds = dicomParser.parseDicom(bytes, bare ? { TransferSyntaxUID: bare } : { inflater: inflater as unknown as dicomParser.ParseDicomOptions['inflater'] });
   } catch (e) {
+    if (e instanceof UserError) throw e;
     const msg = typeof e === 'string' ? e : e instanceof Error ? e.message : ((e as { exception?: string }).exception ?? String(e));
     throw new UserError(`not a readable DICOM file (${msg})`, { file: path });
   }
-  const ts = bare ?? ds.string('x00020010')?.trim() ?? IMPLICIT_LE;
-  if (!UNCOMPRESSED.has(ts)) throw new UserError(`compressed DICOM (transfer syntax ${ts}) is not supported; decompress it first`, { file: path });
+  const ts = bare ?? (deflated ? DEFLATED_LE : (ds.string('x00020010')?.trim() ?? IMPLICIT_LE));
+  const data = ds.byteArray;
+  if (!NATIVE_PIXELS.has(ts)) throw new UserError(`compressed DICOM (transfer syntax ${ts}) is not supported; decompress it first`, { file: path });
   const rows = ds.uint16('x00280010');
   const cols = ds.uint16('x00280011');
   const bitsAllocated = ds.uint16('x00280100') ?? 16;
@@ -230,8 +261,8 @@ export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
   if (badCell) throw new UserError(badCell, { file: path });
   const n = rows * cols;
   const need = (n * bitsAllocated) / 8;
-  if (pixel.length < need || pixel.dataOffset + need > bytes.length) throw new UserError(`DICOM pixel data has ${pixel.length} bytes, ${rows}×${cols} needs ${need}`, { file: path });
-  const view = new DataView(bytes.buffer, bytes.byteOffset + pixel.dataOffset, need);
+  if (pixel.length < need || pixel.dataOffset + need > data.length) throw new UserError(`DICOM pixel data has ${pixel.length} bytes, ${rows}×${cols} needs ${need}`, { file: path });
+  const view = new DataView(data.buffer, data.byteOffset + pixel.dataOffset, need);
   const le = ts !== '1.2.840.10008.1.2.2';
   const slope = ds.floatString('x00281053') ?? 1;
   const intercept = ds.floatString('x00281052') ?? 0;
