@@ -276,6 +276,20 @@ test('Deflated explicit VR little endian DICOM is inflated (bounded) and read li
   expectUserError(() => readDicomHu(corrupt), /corrupt\.dcm$/, /^deflated DICOM data set does not inflate \(/);
 });
 
+test('DICOM photometric interpretation: MONOCHROME1 reads the same HU as MONOCHROME2; PALETTE COLOR (palette indices) is refused', () => {
+  const d = join(root, 'dicom-photometric');
+  mkdirSync(d, { recursive: true });
+  const opts = { rows: 2, cols: 2, pixels: Int16Array.from([0, 1, 2, 3]), patient: 'P', slope: 1, intercept: -1024 };
+  for (const photometric of ['MONOCHROME1', 'MONOCHROME2']) {
+    const file = join(d, `${photometric}.dcm`);
+    writeFileSync(file, encodeDicom({ ...opts, photometric }));
+    assert.equal(Array.from(readDicomHu(file).hu), [-1024, -1023, -1022, -1021], photometric);
+  }
+  const file = join(d, 'palette.dcm');
+  writeFileSync(file, encodeDicom({ ...opts, photometric: 'PALETTE COLOR' }));
+  expectUserError(() => readDicomHu(file), /palette\.dcm$/, /^DICOM photometric interpretation \(0028,0004\) is PALETTE COLOR, expected MONOCHROME1 or MONOCHROME2/);
+});
+
 test('DICOM files straight in ct/ (named .dcm or not) are refused naming the folder layout, not sent to the PNG loader', async () => {
   for (const [name, ext] of [['dicom-flat', '.dcm'], ['dicom-flat-noext', '']] as const) {
     const d = join(root, name);

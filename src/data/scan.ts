@@ -248,6 +248,13 @@ export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
   const pixel = ds.elements['x7fe00010'];
   if (!rows || !cols || !pixel) throw new UserError('DICOM file has no image (rows, columns or pixel data missing)', { file: path });
   if (samples !== 1) throw new UserError(`DICOM image has ${samples} samples per pixel, expected 1`, { file: path });
+  // CT images are MONOCHROME1 or MONOCHROME2 (PS3.3 C.8.2.1.1.2). Either way the rescale gives HU:
+  // MONOCHROME1 only says to display low values bright (PS3.3 C.7.6.3.1.2), so it is read the same.
+  // PALETTE COLOR also has one sample, but its values index a colour table, not HU.
+  const photometric = ds.string('x00280004')?.trim();
+  if (photometric && photometric !== 'MONOCHROME1' && photometric !== 'MONOCHROME2') {
+    throw new UserError(`DICOM photometric interpretation (0028,0004) is ${photometric}, expected MONOCHROME1 or MONOCHROME2 (a greyscale CT image)`, { file: path });
+  }
   // A multi-frame file (enhanced CT) holds a whole series: reading its first frame as one slice would drop the rest.
   const frames = ds.intString('x00280008') ?? 1;
   if (frames !== 1) throw new UserError(`DICOM file has ${frames} frames (NumberOfFrames); only single-frame images are read: split it into one file per slice`, { file: path });
