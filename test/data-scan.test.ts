@@ -290,6 +290,17 @@ test('DICOM photometric interpretation: MONOCHROME1 reads the same HU as MONOCHR
   expectUserError(() => readDicomHu(file), /palette\.dcm$/, /^DICOM photometric interpretation \(0028,0004\) is PALETTE COLOR, expected MONOCHROME1 or MONOCHROME2/);
 });
 
+test('DICOM float pixel data (7FE0,0008) or 32 bits allocated is refused naming what it is, not as "no image"', () => {
+  const d = join(root, 'dicom-float');
+  mkdirSync(d, { recursive: true });
+  const float = join(d, 'float.dcm');
+  writeFileSync(float, encodeDicom({ rows: 2, cols: 2, pixels: new Uint16Array(8), patient: 'P', bitsAllocated: 32, pixelElement: 0x0008 }));
+  expectUserError(() => readDicomHu(float), /float\.dcm$/, /^DICOM float pixel data \(7FE0,0008\) is not supported: only integer Pixel Data \(7FE0,0010\) is read$/);
+  const int32 = join(d, 'int32.dcm');
+  writeFileSync(int32, encodeDicom({ rows: 2, cols: 2, pixels: new Uint16Array(8), patient: 'P', bitsAllocated: 32 }));
+  expectUserError(() => readDicomHu(int32), /int32\.dcm$/, /^DICOM bits allocated 32, expected 8 or 16$/);
+});
+
 test('DICOM files straight in ct/ (named .dcm or not) are refused naming the folder layout, not sent to the PNG loader', async () => {
   for (const [name, ext] of [['dicom-flat', '.dcm'], ['dicom-flat-noext', '']] as const) {
     const d = join(root, name);

@@ -246,6 +246,9 @@ export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
   const cell: PixelCell = { bitsAllocated, bitsStored, highBit: ds.uint16('x00280102') ?? bitsStored - 1, signed: ds.uint16('x00280103') === 1 };
   const samples = ds.uint16('x00280002') ?? 1;
   const pixel = ds.elements['x7fe00010'];
+  // Float / Double Float Pixel Data (PS3.3 C.7.6.24, parametric maps) hold no integer stored values to rescale.
+  const floatTag = !pixel && (ds.elements['x7fe00008'] ? '(7FE0,0008)' : ds.elements['x7fe00009'] ? '(7FE0,0009)' : null);
+  if (floatTag) throw new UserError(`DICOM float pixel data ${floatTag} is not supported: only integer Pixel Data (7FE0,0010) is read`, { file: path });
   if (!rows || !cols || !pixel) throw new UserError('DICOM file has no image (rows, columns or pixel data missing)', { file: path });
   if (samples !== 1) throw new UserError(`DICOM image has ${samples} samples per pixel, expected 1`, { file: path });
   // CT images are MONOCHROME1 or MONOCHROME2 (PS3.3 C.8.2.1.1.2). Either way the rescale gives HU:
