@@ -93,7 +93,7 @@ test('NIfTI bad input: header that lies about its size, size mismatch, non-binar
 });
 
 /** A DICOM slice at table position z (mm) on the axial axis; `iop` a sagittal or other orientation. */
-const dicomFile = (opts: { rows: number; cols: number; pixels: Int16Array; slope: number; intercept: number; z: number; instance: number; patient: string; iop?: number[] }) => {
+const dicomFile = (opts: { rows: number; cols: number; pixels: Int16Array; slope: number; intercept: number; z: number; instance: number; patient: string; iop?: number[]; part10?: boolean }) => {
   const { z, iop, ...rest } = opts;
   return encodeDicom({ ...rest, position: [0, 0, z], orientation: iop });
 };
@@ -302,12 +302,13 @@ test('DICOM float pixel data (7FE0,0008) or 32 bits allocated is refused naming 
 });
 
 test('DICOM files straight in ct/ (named .dcm or not) are refused naming the folder layout, not sent to the PNG loader', async () => {
-  for (const [name, ext] of [['dicom-flat', '.dcm'], ['dicom-flat-noext', '']] as const) {
+  for (const [name, ext, part10] of [['dicom-flat', '.dcm', true], ['dicom-flat-noext', '', true], ['dicom-flat-bare', '', false]] as const) {
     const d = join(root, name);
     mkdirSync(join(d, 'ct'), { recursive: true });
     mkdirSync(join(d, 'covid'), { recursive: true });
     for (let z = 0; z < 2; z++) {
-      writeFileSync(join(d, 'ct', `IM${z}${ext}`), dicomFile({ rows: 2, cols: 2, pixels: new Int16Array(4), slope: 1, intercept: 0, z, instance: z + 1, patient: 'P' }));
+      // A bare data set (no preamble, no "DICM") without .dcm: only its first bytes say it is DICOM.
+      writeFileSync(join(d, 'ct', `IM${z}${ext}`), dicomFile({ rows: 2, cols: 2, pixels: new Int16Array(4), slope: 1, intercept: 0, z, instance: z + 1, patient: 'P', part10 }));
       writeFileSync(join(d, 'covid', `IM${z}.png`), await encodeGreyPng(new Uint8Array(4), 2, 2));
     }
     try {

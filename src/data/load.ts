@@ -10,7 +10,7 @@ import { readFolderNames, requireFolder, statPath } from '../util/fs-safe.js';
 import { SLICE_SPLIT_RULE } from './volumes.js';
 import type { CtDataset } from './types.js';
 import { loadPngFolder, type FolderOptions } from './folder.js';
-import { isNiftiFile, loadDicomFolder, loadNiftiFolder, type ScanOptions } from './scan.js';
+import { bareDataSetSyntax, isNiftiFile, loadDicomFolder, loadNiftiFolder, type ScanOptions } from './scan.js';
 
 export type LoadOptions = FolderOptions & ScanOptions;
 export type DatasetKind = 'png' | 'nifti' | 'dicom';
@@ -33,7 +33,11 @@ export function detectDatasetKind(dir: string, imageDir = 'ct'): DatasetKind {
   return 'png';
 }
 
-/** A regular file (not *.png) named *.dcm or holding the DICOM preamble's "DICM" at byte 128 (read: 132 bytes at most). */
+/**
+ * A regular file (not *.png) named *.dcm, holding the DICOM preamble's "DICM" at byte 128, or
+ * starting like a bare data set (bareDataSetSyntax: no preamble, as the DICOM reader accepts it);
+ * read: 132 bytes at most.
+ */
 function isDicomFile(path: string): boolean {
   if (/\.png$/i.test(path) || !statPath(path).isFile()) return false;
   if (/\.dcm$/i.test(path)) return true;
@@ -41,7 +45,8 @@ function isDicomFile(path: string): boolean {
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r');
-    return readSync(fd, head, 0, 132, 0) === 132 && head.toString('latin1', 128, 132) === 'DICM';
+    const n = readSync(fd, head, 0, 132, 0);
+    return (n === 132 && head.toString('latin1', 128, 132) === 'DICM') || bareDataSetSyntax(head.subarray(0, n)) !== null;
   } catch {
     return false; // unreadable: the loader names the file
   } finally {
