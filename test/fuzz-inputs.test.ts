@@ -1,5 +1,5 @@
 // Seeded fuzzing of the inputs a user hands ctquant (issue 17): mutated detector profiles, PNG
-// folders, NIfTI volumes, experiment configs and run folders' experiment.json. Every generated case knows whether it is defective; each defective
+// folders, NIfTI volumes, DICOM slices, experiment configs and run folders' experiment.json. Every generated case knows whether it is defective; each defective
 // one must be refused with a one-line UserError, each valid one accepted, none may throw anything
 // else (a stack trace) or take long (a hang). A few cases go through the real CLI process.
 import { test } from 'uvu';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { loadPngFolder } from '../src/data/folder.js';
 import { encodeNifti1, parseNifti } from '../src/data/nifti.js';
+import { readDicomHu } from '../src/data/scan.js';
 import { encodeGreyPng, encodeRgbPng } from '../src/data/png.js';
 import { loadProfile, studyProfile } from '../src/profile/load.js';
 import { DEFAULT_CONFIG, loadConfig } from '../src/config/experiment-config.js';
@@ -18,6 +19,7 @@ import { UserError } from '../src/errors.js';
 import { crc32 } from '../src/util/crc32.js';
 import { Rng } from '../src/util/rng.js';
 import { runCli } from './helpers/cli.js';
+import { DEFLATED_LE, encodeDicom, IMPLICIT_LE, type DicomFileOptions } from './helpers/dicom.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ctquant-fuzz-'));
 /** A library call over 5 s is a hang; a CLI process (Node, tsx and tfjs start-up on a busy machine) gets 30 s. */
@@ -362,6 +364,66 @@ test('fuzz: 120 NIfTI volumes (wrong dims, offsets, datatypes, NaN / Inf voxels,
     await judge({ name: `nifti ${i}: ${kind}${gz ? ' (gz)' : ''}`, defective }, () => {
       const vol = parseNifti(input, `case${i}.nii${gz ? '.gz' : ''}`);
       if (vol.dims.join() !== dims.join()) throw new Error(`dims ${vol.dims.join('×')}, expected ${dims.join('×')}`);
+    });
+  }
+});
+
+// --- DICOM slices ------------------------------------------------------------------------------
+
+const DICOM_DEFECTS = ['valid', 'valid12', 'validBare', 'validDeflated', 'validImplicit', 'bitsStored', 'highBit', 'bitsAllocated', 'encapsulated', 'photometric', 'truncate', 'truncateDeflated', 'frames'] as const;
+
+test('fuzz: 104 DICOM slices (bit layouts, bare and deflated data sets, truncation, encapsulation)', async () => {
+  const rng = new Rng(777);
+  const d = join(root, 'dicom');
+  mkdirSync(d, { recursive: true });
+  for (let i = 0; i < 104; i++) {
+    const kind = DICOM_DEFECTS[i % DICOM_DEFECTS.length]!;
+    const rows = 1 + rng.int(6);
+    const cols = 1 + rng.int(6);
+    // Stored values of 12 bits, signed, written with random bits 12 … 15 where 12 bits are stored.
+    const values = Array.from({ length: rows * cols }, () => rng.int(4096) - 2048);
+    const twelve = kind === 'valid12' || kind === 'bitsStored' || kind === 'highBit';
+    const pixels = twelve ? Uint16Array.from(values, (v) => (rng.int(16) << 12) | (v & 0xfff)) : Int16Array.from(values);
+    const opts: DicomFileOptions = { rows, cols, pixels, patient: `P${i}`, slope: 1, intercept: -1024, ...(twelve ? { bitsStored: 12 } : {}) };
+    switch (kind) {
+      case 'validBare':
+        opts.part10 = false;
+        break;
+      case 'validDeflated':
+      case 'truncateDeflated':
+        opts.transferSyntax = DEFLATED_LE;
+        break;
+      case 'validImplicit':
+        opts.transferSyntax = IMPLICIT_LE;
+        break;
+      case 'bitsStored':
+        opts.bitsStored = pick(rng, [0, 17, 32]);
+        opts.highBit = 11;
+        break;
+      case 'highBit':
+        opts.highBit = pick(rng, [10, 16, 0, 40]);
+        break;
+      case 'bitsAllocated':
+        opts.bitsAllocated = pick(rng, [1, 12, 32, 0]);
+        opts.bitsStored = 12;
+        break;
+      case 'encapsulated':
+        opts.encapsulated = true;
+        break;
+      case 'photometric':
+        opts.photometric = pick(rng, ['PALETTE COLOR', 'RGB', 'YBR_FULL']);
+        break;
+      case 'frames':
+        opts.frames = 2 + rng.int(3);
+        break;
+    }
+    let bytes = encodeDicom(opts);
+    if (kind === 'truncate' || kind === 'truncateDeflated') bytes = bytes.subarray(0, rng.int(bytes.length - 1));
+    const file = join(d, `case${i}.dcm`);
+    writeFileSync(file, bytes);
+    await judge({ name: `dicom ${i}: ${kind}`, defective: !kind.startsWith('valid') }, () => {
+      const hu = Array.from(readDicomHu(file).hu);
+      if (hu.join() !== values.map((v) => v - 1024).join()) throw new Error(`HU ${hu.join()}, expected ${values.map((v) => v - 1024).join()}`);
     });
   }
 });
