@@ -107,13 +107,14 @@ test('DICOM rows × columns above --max-pixels are refused before the pixels are
   expectUserError(() => readDicomHu(file, { maxPixels: 20 }), /big\.dcm$/, /6×4 = 24 pixels, more than --max-pixels 20/);
 });
 
-test('DICOM rescale slope or intercept that is not a finite number ("NaN", "abc", Infinity) is refused, not read as NaN HU', () => {
+test('DICOM rescale slope or intercept that is not a finite number ("NaN", "abc", Infinity), or a zero slope, is refused, not read as NaN HU or a blank image', () => {
   const d = join(root, 'dicom-rescale');
   mkdirSync(d, { recursive: true });
   const cases: [string, number, number, RegExp][] = [
     ['slope-nan', NaN, 0, /rescale slope \(0028,1053\) "NaN" is not a finite number/],
     ['slope-inf', Infinity, 0, /rescale slope \(0028,1053\) "Infinity" is not a finite number/],
     ['intercept-nan', 1, NaN, /rescale intercept \(0028,1052\) "NaN" is not a finite number/],
+    ['slope-zero', 0, -1024, /rescale slope \(0028,1053\) is 0: every pixel would be the intercept/],
   ];
   for (const [name, slope, intercept, message] of cases) {
     const file = join(d, `${name}.dcm`);

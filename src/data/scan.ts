@@ -281,6 +281,8 @@ export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
     const which = Number.isFinite(slope) ? `intercept (0028,1052) ${JSON.stringify(ds.string('x00281052'))}` : `slope (0028,1053) ${JSON.stringify(ds.string('x00281053'))}`;
     throw new UserError(`DICOM rescale ${which} is not a finite number`, { file: path });
   }
+  // HU = stored × slope + intercept (PS3.3 C.11.1.1.2): a zero slope maps every pixel to the intercept, a blank image.
+  if (slope === 0) throw new UserError('DICOM rescale slope (0028,1053) is 0: every pixel would be the intercept', { file: path });
   const hu = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     hu[i] = storedValue(bitsAllocated === 8 ? view.getUint8(i) : view.getUint16(2 * i, le), cell) * slope + intercept;
