@@ -291,6 +291,22 @@ test('DICOM photometric interpretation: MONOCHROME1 reads the same HU as MONOCHR
   expectUserError(() => readDicomHu(file), /palette\.dcm$/, /^DICOM photometric interpretation \(0028,0004\) is PALETTE COLOR, expected MONOCHROME1 or MONOCHROME2/);
 });
 
+test('DICOM modality: CT, OT (converters) and none are read; an MR or PET slice in a series folder is refused, not read as HU', () => {
+  const d = join(root, 'dicom-modality');
+  mkdirSync(d, { recursive: true });
+  const opts = { rows: 2, cols: 2, pixels: Int16Array.from([0, 1, 2, 3]), patient: 'P', slope: 1, intercept: -1024 };
+  for (const modality of ['CT', 'OT', undefined]) {
+    const file = join(d, `${modality ?? 'none'}.dcm`);
+    writeFileSync(file, encodeDicom({ ...opts, ...(modality ? { modality } : {}) }));
+    assert.equal(Array.from(readDicomHu(file).hu), [-1024, -1023, -1022, -1021], modality);
+  }
+  for (const modality of ['MR', 'PT']) {
+    const file = join(d, `${modality}.dcm`);
+    writeFileSync(file, encodeDicom({ ...opts, modality }));
+    expectUserError(() => readDicomHu(file), new RegExp(`${modality}\\.dcm$`), new RegExp(`^DICOM modality \\(0008,0060\\) is ${modality}: only CT images hold HU`));
+  }
+});
+
 test('DICOM float pixel data (7FE0,0008) or 32 bits allocated is refused naming what it is, not as "no image"', () => {
   const d = join(root, 'dicom-float');
   mkdirSync(d, { recursive: true });

@@ -251,6 +251,12 @@ export function readDicomHu(path: string, limits?: PixelLimits): DicomImage {
   if (floatTag) throw new UserError(`DICOM float pixel data ${floatTag} is not supported: only integer Pixel Data (7FE0,0010) is read`, { file: path });
   if (!rows || !cols || !pixel) throw new UserError('DICOM file has no image (rows, columns or pixel data missing)', { file: path });
   if (samples !== 1) throw new UserError(`DICOM image has ${samples} samples per pixel, expected 1`, { file: path });
+  // Only CT pixels rescale to HU (PS3.3 C.11.1.1.2); an MR, PET or radiograph slice in a series folder
+  // would be read as HU and trained on. OT (other) is let through: converters write it for CT volumes.
+  const modality = ds.string('x00080060')?.trim();
+  if (modality && modality !== 'CT' && modality !== 'OT') {
+    throw new UserError(`DICOM modality (0008,0060) is ${modality}: only CT images hold HU`, { file: path });
+  }
   // CT images are MONOCHROME1 or MONOCHROME2 (PS3.3 C.8.2.1.1.2). Either way the rescale gives HU:
   // MONOCHROME1 only says to display low values bright (PS3.3 C.7.6.3.1.2), so it is read the same.
   // PALETTE COLOR also has one sample, but its values index a colour table, not HU.

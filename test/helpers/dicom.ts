@@ -30,6 +30,8 @@ export interface DicomFileOptions {
   pixelRepresentation?: number | null;
   /** Pixel Padding Value (0028,0120), written as SS or US by Pixel Representation. */
   paddingValue?: number;
+  /** Modality (0008,0060); absent: left out. */
+  modality?: string;
   /** Photometric Interpretation (0028,0004). */
   photometric?: string;
   /** Transfer syntax of the data set (default explicit VR little endian). */
@@ -106,6 +108,7 @@ export function encodeDicom(opts: DicomFileOptions): Uint8Array {
   const parts: Buffer[] = [];
   // Implicit-VR data sets usually start with group 0008 (SOP Class UID: CT Image Storage).
   parts.push(el(0x0008, 0x0016, 'UI', str('1.2.840.10008.5.1.4.1.1.2')));
+  if (opts.modality !== undefined) parts.push(el(0x0008, 0x0060, 'CS', str(opts.modality)));
   parts.push(el(0x0010, 0x0020, 'LO', str(opts.patient)));
   if (opts.instance !== undefined) parts.push(el(0x0020, 0x0013, 'IS', str(String(opts.instance))));
   if (opts.position) parts.push(el(0x0020, 0x0032, 'DS', ds(opts.position)));
