@@ -15,7 +15,8 @@ import { readManifestSplit } from '../src/report/manifest.js';
 import { checkShards } from '../src/experiments/merge-check.js';
 import { studyProfile } from '../src/profile/load.js';
 import { resolveConfig } from '../src/config/experiment-config.js';
-import { runCli } from './helpers/cli.js';
+import { projectRoot, runCli } from './helpers/cli.js';
+import { spawnSync } from 'node:child_process';
 
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-outputs-'));
 
@@ -258,6 +259,18 @@ test('non-computing commands never load TensorFlow.js', () => {
     const r = probe(args);
     assert.match(r.stderr, /TFJS-ABSENT/, `${args.join(' ')}: ${r.stderr}`);
   }
+});
+
+test('output into a pipe its reader closed early (| head -c 1) is dropped: exit 0, no EPIPE stack (was: exit 1 with a stack)', () => {
+  // 3000 budgets: some 400 KB of table, far past a pipe's 64 KB buffer, so writes go on after head has gone.
+  const budgets = Array.from({ length: 3000 }, (_, i) => ((i + 1) / 3001).toFixed(6)).join(',');
+  const cli = `'${process.execPath}' --import tsx -e "import('./src/cli/main.ts').then((m) => m.main(process.argv.slice(1)))"`;
+  const errFile = join(dir, 'epipe-stderr.txt');
+  const r = spawnSync('bash', ['-c', `${cli} storage --profile detector-profiles/study-8bit-1bit.json --budget ${budgets} 2>'${errFile}' | head -c 1 >/dev/null; echo "\${PIPESTATUS[0]}"`], {
+    cwd: projectRoot, encoding: 'utf8', timeout: 60_000,
+  });
+  assert.is(r.stdout.trim(), '0', `exit status of ctquant; stderr: ${readFileSync(errFile, 'utf8')}`);
+  assert.is(readFileSync(errFile, 'utf8'), '');
 });
 
 test.run();

@@ -16,11 +16,27 @@ import { errorJson, refuseNaN, terminalSafe, wantsJson, withSuggestion } from '.
 const commands: CommandModule<any, any>[] = [profileCommand, storageCommand, dataCommand, trainCommand, studyCommand, sweepCommand, demoCommand, evalCommand, mergeCommand, workerCommand];
 
 /**
+ * A reader that stops early (`ctquant storage … | head -1`, a log piped to a pager that quits) closes
+ * the pipe, and Node then fails the next write with EPIPE, which crashed with a stack. Output to a
+ * closed pipe is dropped instead and the command goes on: a short one ends as usual, and a training
+ * whose log reader went away still finishes and writes its results.
+ */
+export function dropOutputToClosedPipes(streams: NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
+  for (const stream of streams) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      stream.write = (() => true) as typeof stream.write;
+    });
+  }
+}
+
+/**
  * Exit codes: 0 done; 2 bad input (a UserError, a usage error); 1 a bug (with its stack);
  * 128 + signal number when a training was stopped by a signal and checkpointed (130 Ctrl-C,
  * 143 SIGTERM, 129 SIGHUP). Under --json an error is one JSON line on stdout: {"error": {...}}.
  */
 export async function main(argv: string[]): Promise<void> {
+  dropOutputToClosedPipes();
   const json = wantsJson(argv);
   // Read by src/backend/webgpu/adapter-probe.ts in this process and in worker processes.
   if (argv.includes('--verbose')) process.env[VERBOSE_ENV] = '1';
