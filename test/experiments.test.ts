@@ -61,6 +61,29 @@ test('--workers 2: the workers read their task from experiment.json and give the
   assert.is(record.kind, 'sweep');
 });
 
+test('--workers above the number of trainings starts one per training: train has one, so it runs in this process', () => {
+  const out = join(dir, 'train-workers');
+  const r = runCli(['train', ...common, '--workers', '3', '--out', out]);
+  assert.is(r.code, 0, r.stderr);
+  assert.not.match(r.stderr, /\[worker|worker processes/);
+  assert.ok(existsSync(join(out, 'runs', 'learned-k1-b0.5-s1.json')));
+});
+
+test('a run whose memory estimate exceeds the machine is refused in one line before its folder is made (was: the OOM killer)', () => {
+  const huge = join(dir, 'huge-batch.json');
+  // 1024² at batch 100000: terabytes of activations on any machine.
+  writeFileSync(huge, JSON.stringify({ size: 1024, batchSize: 100000, unet: { depth: 2, baseFilters: 4 }, synthetic: { slices: 16, slicesPerVolume: 2 } }));
+  const out = join(dir, 'never-made');
+  const r = runCli(['train', '--profile', profile, '--config', huge, '--backend', 'wasm', '--out', out]);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^ctquant: --size 1024, batch size 100000, base filters 4, 16 phantom slices need about [\d.]+ GB per training process = [\d.]+ GB of memory, more than this machine's [\d.]+ GB: lower --size, --workers or the config's batchSize\n$/);
+  assert.not.ok(existsSync(out));
+  // --size beyond the config schema's 1024 is refused as a flag.
+  const big = runCli(['train', ...common, '--size', '2048', '--out', out]);
+  assert.is(big.code, 2, big.stderr);
+  assert.match(big.stderr, /--size: expected an integer in \[1, 1024\], got 2048/);
+});
+
 test('workers get Node\'s flags of the parent, not its inline script', () => {
   assert.equal(nodeOptionsOf(['--import', 'tsx', '-e', 'import("x")']), ['--import', 'tsx']);
   assert.equal(nodeOptionsOf(['--eval=1', '--max-old-space-size=4096', '-p', '2']), ['--max-old-space-size=4096']);

@@ -561,7 +561,7 @@ test('fuzz: 120 mutated experiment.json records (eval / merge / worker input)', 
       }
       case 'validFolder':
         rec.data = { kind: 'folder', path: 'data/covid', skipBad: false, testVolumes: ['v01'], volumeStarts: [0, 40], every: 2, split: 'volume', limits: { maxPixels: 1000 } };
-        setAt(rec, 'config.size', pick(rng, [8, 2048])); // --size allows 1..65536, the config schema 16..1024
+        setAt(rec, 'config.size', pick(rng, [8, 2048])); // records keep what --size allowed (1..65536 until 2026-12-03), the config schema 16..1024
         what = 'folder data';
         break;
     }

@@ -100,7 +100,8 @@ function configFrom(args: ExperimentArgs, kind: ExperimentKind): ExperimentConfi
   if (epochs !== undefined) cfg.epochs = cfg.baselineEpochs = epochs;
   const seeds = optionalInteger('seeds', args.seeds, 1);
   if (seeds !== undefined) cfg.seeds = seeds;
-  const size = optionalInteger('size', args.size, 1, 65536);
+  // The config schema's maximum: a 1024² step at batch 8 already holds about 16 GB on the CPU (experiments/memory.ts).
+  const size = optionalInteger('size', args.size, 1, 1024);
   if (size !== undefined) cfg.size = size;
   const seed = optionalInteger('seed', args.seed, 0, 2 ** 32 - 1);
   if (seed !== undefined) cfg.seed = seed;

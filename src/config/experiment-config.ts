@@ -190,7 +190,7 @@ export function loadConfig(path: string): ExperimentConfig {
 /**
  * The schema a recorded config (experiment.json `config`, a resolved ExperimentConfig) is held to
  * when eval, merge and workers rebuild models from it: the config schema with `size` as --size
- * allows it (1..65536), and the fields every recorded config has had required (later ones stay
+ * allowed it until 2026-12-03 (1..65536; now 1..1024), and the fields every recorded config has had required (later ones stay
  * optional: older folders lack them). The schema only ever gained fields, so old records pass.
  */
 const recordedSchema = (() => {

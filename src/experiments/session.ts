@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startBackend, type BackendName } from '../backend/index.js';
 import { LAYOUT_PRIOR_RULES, type ExperimentConfig } from '../config/experiment-config.js';
@@ -11,6 +12,7 @@ import { detectorRetrainLevels, planStudy, planSweep, seedList, type DesignerLay
 import { writeExperimentRecord } from './record.js';
 import { executePoints, installStopHandler, runWorkers } from './runner.js';
 import { prepareOutFolder } from './out-folder.js';
+import { memoryProblem } from './memory.js';
 export { stopExitCode } from './runner.js';
 
 export { EXPERIMENT_KINDS, type ExperimentKind } from './plan.js';
@@ -104,6 +106,27 @@ export function workersHint(backend: string, points: number): string | null {
 /** Runs an experiment's trainings: record, backend, data, the plan (here or in workers). Writes runs/, no report. */
 export async function runExperiment(opts: ExperimentOptions): Promise<ExperimentOutcome> {
   const outDir = resolve(opts.outDir);
+  const points = planFor(opts.kind, opts.profile, opts.config, opts.budgets, {
+    ...(opts.families ? { families: opts.families } : {}),
+    ...(opts.designer ? { designer: opts.designer } : {}),
+  });
+  if (points.length === 0) throw new UserError(`nothing to run for ${opts.kind} with profile ${opts.profile.name}`);
+  // More workers than trainings would only start idle processes, each holding the runtime and the data.
+  const workers = Math.min(opts.workers, points.length);
+  if (!opts.isWorker) {
+    // Before the folder is touched: a run that cannot fit leaves nothing behind to --overwrite.
+    const { config } = opts;
+    const tooBig = memoryProblem({
+      size: config.size,
+      batchSize: config.batchSize,
+      baseFilters: config.unet.baseFilters,
+      depthSlices: config.context.network === '3d' ? config.context.slices : 1,
+      ...(opts.data.kind === 'synthetic' ? { slices: config.synthetic.slices } : {}),
+      processes: workers,
+      hostActivations: opts.backend !== 'webgpu',
+    }, totalmem());
+    if (tooBig) throw new UserError(tooBig);
+  }
   if (!opts.isWorker) {
     const settings = { kind: opts.kind, profile: opts.profile, config: opts.config, data: opts.data, ...(opts.designer ? { designer: opts.designer } : {}) };
     prepareOutFolder(outDir, { resume: opts.resume, overwrite: opts.overwrite ?? false, settings });
@@ -125,18 +148,13 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
       createdAt: new Date().toISOString(),
     });
   }
-  const points = planFor(opts.kind, opts.profile, opts.config, opts.budgets, {
-    ...(opts.families ? { families: opts.families } : {}),
-    ...(opts.designer ? { designer: opts.designer } : {}),
-  });
-  if (points.length === 0) throw new UserError(`nothing to run for ${opts.kind} with profile ${opts.profile.name}`);
 
   let backendName: string;
   let stopped = false;
   let data: PreparedData | null = null;
-  if (opts.workers > 1 && !opts.isWorker) {
-    opts.log(`running ${points.length} trainings in ${opts.workers} worker processes`);
-    ({ stopped } = await runWorkers(outDir, opts.workers, opts.log));
+  if (workers > 1 && !opts.isWorker) {
+    opts.log(`running ${points.length} trainings in ${workers} worker processes${workers < opts.workers ? ` (not ${opts.workers}: one per training at most)` : ''}`);
+    ({ stopped } = await runWorkers(outDir, workers, opts.log));
     // Later steps (example predictions) run on the backend the workers chose; probing `auto` again would only repeat its log.
     const used = readStoredRuns(outDir)[0]?.backend as BackendName | undefined;
     const started = await startBackend(used ?? opts.backend, () => undefined);

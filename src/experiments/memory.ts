@@ -1,0 +1,61 @@
+/**
+ * Host memory an experiment needs, estimated before anything trains, so that a run too large for
+ * the machine is refused in one line rather than killed by the kernel's OOM killer, which also
+ * takes other processes with it (seen: `--workers 1000` on 2 cores killed a study running beside it).
+ *
+ * Calibrated on the peak resident set of `ctquant train` on wasm (`/usr/bin/time -f %M`, 2026-12-03,
+ * 32 phantom slices): 128², batch 4, base 8: 0.42 GB; 256², batch 4: 0.76–0.82 GB at base 8 and
+ * 1.23 GB at base 16 (depth 4); 256², batch 8: 1.25 GB; 512², batch 2: 1.35 GB. That is a runtime
+ * of ~0.32 GB plus ~222 bytes per pixel of the batch per base filter (the activations and their
+ * gradients scale with the widest layers, the full-size ones); 232 bytes is used, a little over.
+ * So a 1024² step at batch 8, base 8 holds about 16 GB on the CPU.
+ */
+
+/** Node, tfjs and the wasm module before any tensor: about 0.32 GB (rounded up). */
+export const RUNTIME_BYTES = 336 * 2 ** 20;
+/** Activations and gradients of one training step: bytes per pixel of the batch per base filter. */
+export const STEP_BYTES_PER_PIXEL_PER_FILTER = 232;
+/** A slice held in memory: float32 counts and a uint8 mask per pixel. */
+export const SLICE_BYTES_PER_PIXEL = 5;
+
+export interface MemoryPlan {
+  size: number;
+  batchSize: number;
+  baseFilters: number;
+  /** Adjacent slices a 3D U-Net convolves through (its activations are that many times a 2D one's); 1 for 2D and 2.5D. */
+  depthSlices: number;
+  /** Slices every process holds (the phantoms of a synthetic run); undefined when not known before loading. */
+  slices?: number;
+  /** Processes training at the same time. */
+  processes: number;
+  /** Whether activations live in host memory (wasm, cpu); false on a GPU backend, where only the data does. */
+  hostActivations: boolean;
+}
+
+/** Estimated peak host memory of one training process, bytes. */
+export function processBytes(plan: Omit<MemoryPlan, 'processes'>): number {
+  const pixels = plan.size * plan.size;
+  const step = plan.hostActivations ? STEP_BYTES_PER_PIXEL_PER_FILTER * plan.baseFilters * plan.batchSize * pixels * plan.depthSlices : 0;
+  const data = (plan.slices ?? 0) * pixels * SLICE_BYTES_PER_PIXEL;
+  return RUNTIME_BYTES + step + data;
+}
+
+const gb = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GB`;
+
+/**
+ * Why the plan cannot fit in `totalBytes` of memory (one line naming what to lower), or null when
+ * its estimate fits. Only a plan over the machine's whole memory is refused: the estimate is rough,
+ * and a run that fits is never turned away for it.
+ */
+export function memoryProblem(plan: MemoryPlan, totalBytes: number): string | null {
+  const each = processBytes(plan);
+  const total = each * plan.processes;
+  if (total <= totalBytes) return null;
+  const parts = [`--size ${plan.size}`, `batch size ${plan.batchSize}`, `base filters ${plan.baseFilters}`];
+  if (plan.slices !== undefined) parts.push(`${plan.slices} phantom slices`);
+  const processes = plan.processes > 1 ? ` × ${plan.processes} worker processes` : '';
+  return (
+    `${parts.join(', ')} need about ${gb(each)} per training process${processes} = ${gb(total)} of memory, ` +
+    `more than this machine's ${gb(totalBytes)}: lower --size, --workers or the config's batchSize`
+  );
+}

@@ -1,0 +1,37 @@
+/** The host-memory estimate an experiment is checked against before it trains (src/experiments/memory.ts). */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { memoryProblem, processBytes, RUNTIME_BYTES } from '../src/experiments/memory.js';
+
+const GB = 2 ** 30;
+const plan = (o: Partial<Parameters<typeof processBytes>[0]> = {}) => ({ size: 256, batchSize: 4, baseFilters: 8, depthSlices: 1, hostActivations: true, ...o });
+
+test('the estimate covers the peaks it was calibrated on, by at most a third more', () => {
+  // Peak RSS of `ctquant train` on wasm, 2026-12-03 (memory.ts): [size, batch, base filters, measured GB].
+  const measured: [number, number, number, number][] = [[128, 4, 8, 0.41], [256, 4, 8, 0.80], [256, 4, 16, 1.18], [256, 8, 8, 1.19], [512, 2, 8, 1.29]];
+  for (const [size, batchSize, baseFilters, peak] of measured) {
+    const estimate = processBytes(plan({ size, batchSize, baseFilters, slices: 32 })) / GB;
+    assert.ok(estimate >= peak * 0.95 && estimate <= peak * 1.34, `${size}², batch ${batchSize}, base ${baseFilters}: estimate ${estimate.toFixed(2)} GB, measured ${peak} GB`);
+  }
+});
+
+test('activations scale with batch, pixels, base filters and 3D depth; on a GPU only the runtime and the data are host memory', () => {
+  const step = (o: Partial<Parameters<typeof processBytes>[0]>) => processBytes(plan(o)) - RUNTIME_BYTES;
+  assert.is(step({ batchSize: 8 }), 2 * step({}));
+  assert.is(step({ size: 512 }), 4 * step({}));
+  assert.is(step({ baseFilters: 16 }), 2 * step({}));
+  assert.is(step({ depthSlices: 5 }), 5 * step({}));
+  assert.is(processBytes(plan({ hostActivations: false })), RUNTIME_BYTES);
+  assert.is(processBytes(plan({ hostActivations: false, slices: 100 })), RUNTIME_BYTES + 100 * 256 * 256 * 5);
+});
+
+test('a plan is refused only over the machine\'s whole memory, naming what to lower; workers multiply it', () => {
+  const one = processBytes(plan());
+  assert.is(memoryProblem({ ...plan(), processes: 1 }, one), null);
+  assert.is(memoryProblem({ ...plan(), processes: 4 }, 4 * one), null);
+  const message = memoryProblem({ ...plan(), processes: 4 }, 4 * one - 1);
+  assert.match(message ?? '', /^--size 256, batch size 4, base filters 8 need about [\d.]+ GB per training process × 4 worker processes = [\d.]+ GB of memory, more than this machine's [\d.]+ GB: lower --size, --workers or the config's batchSize$/);
+  assert.not.match(message ?? '', /\n/);
+});
+
+test.run();
