@@ -33,6 +33,15 @@ test('data synth writes ct/, covid/, volumes.json and a preview; inspect reads t
   assert.match(again.err, /--force/);
 });
 
+test('data synth of more phantoms than the machine can hold is refused in one line before anything is made (was: the OOM killer)', async () => {
+  const dir = join(root, 'too-many');
+  // 1,000,000 slices of 512²: 1.2 TB, all held until written.
+  const r = await run('data', 'synth', '--out', dir, '--n', '1000000', '--size', '512');
+  assert.is(r.code, 2, r.err);
+  assert.match(r.err, /^ctquant: --n 1000000 slices of 512×512 need about [\d.]+ GB of memory, more than this machine's [\d.]+ GB: lower --n or --size\n$/);
+  assert.not.ok(existsSync(dir));
+});
+
 test('data inspect prints the orientation NIfTI records; --orient canonical applies it', async () => {
   const dir = join(root, 'nii-orient');
   mkdirSync(join(dir, 'ct'), { recursive: true });

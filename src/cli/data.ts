@@ -1,4 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { printable, UserError } from '../errors.js';
@@ -15,6 +16,7 @@ import type { CtDataset } from '../data/types.js';
 import { formatTable, printJson } from './format.js';
 import { dataFlagOptions, limitsFromFlags, type DataFlagArgs } from './data-flags.js';
 import { parseIntegerList } from './args.js';
+import { phantomMemoryProblem } from '../experiments/memory.js';
 
 interface SynthArgs {
   out: string;
@@ -80,6 +82,8 @@ const synthCommand: CommandModule<object, SynthArgs> = {
     checkInt('seed', args.seed, 0, 2 ** 32 - 1);
     checkInt('slices-per-volume', args.slicesPerVolume, 1, 10_000);
     if (!(args.lesionFreeShare >= 0 && args.lesionFreeShare <= 1)) throw new UserError(`--lesion-free-share: expected 0..1, got ${args.lesionFreeShare}`);
+    const tooBig = phantomMemoryProblem(args.n, args.size, totalmem());
+    if (tooBig) throw new UserError(tooBig);
     const nativeBits = args.profile ? loadProfile(args.profile).nativeBits : (args.nativeBits ?? 12);
     checkInt('native-bits', nativeBits, 1, 16);
     const imagesDir = join(args.out, 'ct');

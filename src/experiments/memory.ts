@@ -59,3 +59,11 @@ export function memoryProblem(plan: MemoryPlan, totalBytes: number): string | nu
     `more than this machine's ${gb(totalBytes)}: lower --size, --workers or the config's batchSize`
   );
 }
+
+/** Why `slices` phantoms of size² cannot be generated in `totalBytes` (they are all held until written), or null. */
+export function phantomMemoryProblem(slices: number, size: number, totalBytes: number): string | null {
+  const need = processBytes({ size, batchSize: 0, baseFilters: 0, depthSlices: 1, slices, hostActivations: false });
+  if (need <= totalBytes) return null;
+  return `--n ${slices} slices of ${size}×${size} need about ${gb(need)} of memory, more than this machine's ${gb(totalBytes)}: lower --n or --size`;
+}
+
