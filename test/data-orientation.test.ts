@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodeNifti1 } from '../src/data/nifti.js';
-import { applyFix, canonicalFix, describeOrientation, dicomOrientation, niftiAxes, niftiSliceOrientation } from '../src/data/orientation.js';
+import { encodeNifti1, parseNifti } from '../src/data/nifti.js';
+import { applyFix, canonicalFix, describeOrientation, dicomOrientation, niftiSliceOrientation } from '../src/data/orientation.js';
 
 test('DICOM: the canonical axial orientation needs nothing; mirrored, transposed and coronal slices are recognised', () => {
   assert.equal(canonicalFix(dicomOrientation([1, 0, 0, 0, 1, 0])), { transpose: false, flipColumns: false, flipRows: false });
@@ -15,7 +15,8 @@ test('DICOM: the canonical axial orientation needs nothing; mirrored, transposed
   assert.throws(() => dicomOrientation([1, 0, 0]), /6 numbers/);
 });
 
-function header(form: 'none' | 'sform' | 'qform', srow?: number[][], quatern?: [number, number, number]): Uint8Array {
+/** The voxel axes the reader finds in a NIfTI-1 header with the given form. */
+function axesOf(form: 'none' | 'sform' | 'qform', srow?: number[][], quatern?: [number, number, number]) {
   const bytes = encodeNifti1([2, 2, 1], new Int16Array(4));
   const v = new DataView(bytes.buffer);
   if (form === 'sform') {
@@ -26,20 +27,20 @@ function header(form: 'none' | 'sform' | 'qform', srow?: number[][], quatern?: [
     v.setInt16(252, 1, true);
     quatern!.forEach((q, i) => v.setFloat32(256 + 4 * i, q, true));
   }
-  return bytes.subarray(0, 348);
+  return parseNifti(bytes, 'o.nii').axes;
 }
 
 test('NIfTI: sform, qform and no form give the slice orientation as ctquant cuts slices (rows along −j)', () => {
   // No form: assumed RAS; the row flip of axialSlice puts anterior up, patient right on the image right.
-  const ras = niftiSliceOrientation(niftiAxes(header('none')));
+  const ras = niftiSliceOrientation(axesOf('none'));
   assert.is(describeOrientation(ras), 'columns→R rows→P (nifti none (assumed RAS))');
   assert.equal(canonicalFix(ras), { transpose: false, flipColumns: true, flipRows: false });
   // LPS storage (i → Left, j → Posterior, as DICOM converters often write): rows then run anterior.
-  const lps = niftiSliceOrientation(niftiAxes(header('sform', [[-0.7, 0, 0, 0], [0, -0.7, 0, 0], [0, 0, 2, 0]])));
+  const lps = niftiSliceOrientation(axesOf('sform', [[-0.7, 0, 0, 0], [0, -0.7, 0, 0], [0, 0, 2, 0]]));
   assert.is(describeOrientation(lps), 'columns→L rows→A (nifti sform)');
   assert.equal(canonicalFix(lps), { transpose: false, flipColumns: false, flipRows: true });
   // qform of a 180° turn about z (b=c=0, d=1): i → −x, j → −y, the same as LPS storage.
-  const q = niftiSliceOrientation(niftiAxes(header('qform', undefined, [0, 0, 1])));
+  const q = niftiSliceOrientation(axesOf('qform', undefined, [0, 0, 1]));
   assert.equal(canonicalFix(q), canonicalFix(lps));
   assert.is(q.source, 'nifti qform');
 });

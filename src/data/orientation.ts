@@ -37,21 +37,24 @@ export function dicomOrientation(iop: number[]): SliceOrientation {
   return { column: [iop[0]!, iop[1]!, iop[2]!], row: [iop[3]!, iop[4]!, iop[5]!], source: 'dicom' };
 }
 
-/** Axis directions (columns of the 3×3 linear part) of a NIfTI voxel→RAS map, from header bytes (uncompressed, either byte order). */
-export function niftiAxes(header: Uint8Array): { i: Direction; j: Direction; source: string } {
-  if (header.length < 348) throw new UserError(`NIfTI header needs 348 bytes, got ${header.length}`);
-  const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
-  const le = view.getInt32(0, true) === 348;
-  const f32 = (at: number) => view.getFloat32(at, le);
-  const qformCode = view.getInt16(252, le);
-  const sformCode = view.getInt16(254, le);
+/** The orientation fields of a NIfTI header, as numbers, whichever version (nifti1.h, nifti2.h) stored them. */
+export interface NiftiForms {
+  qformCode: number;
+  sformCode: number;
+  /** quatern_b, quatern_c, quatern_d. */
+  quatern: [number, number, number];
+  /** srow_x, srow_y, srow_z: rows of the voxel → RAS affine. */
+  srow: [number[], number[], number[]];
+}
+
+/** Axis directions (columns of the 3×3 linear part) of a NIfTI voxel→RAS map: the sform, else the qform, else RAS assumed. */
+export function niftiAxes({ qformCode, sformCode, quatern, srow }: NiftiForms): { i: Direction; j: Direction; source: string } {
   if (sformCode > 0) {
-    const row = (at: number) => [f32(at), f32(at + 4), f32(at + 8)];
-    const [x, y, z] = [row(280), row(296), row(312)];
+    const [x, y, z] = srow;
     return { i: [x[0]!, y[0]!, z[0]!], j: [x[1]!, y[1]!, z[1]!], source: 'nifti sform' };
   }
   if (qformCode > 0) {
-    const [b, c, d] = [f32(256), f32(260), f32(264)];
+    const [b, c, d] = quatern;
     const a = Math.sqrt(Math.max(0, 1 - (b * b + c * c + d * d)));
     // Rotation matrix of the quaternion (NIfTI-1 standard, nifti1.h); qfac only flips k.
     return {
