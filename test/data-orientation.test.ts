@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodeNifti1, parseNifti } from '../src/data/nifti.js';
+import { encodeNifti1, encodeNifti2, parseNifti } from '../src/data/nifti.js';
 import { applyFix, canonicalFix, describeOrientation, dicomOrientation, niftiSliceOrientation } from '../src/data/orientation.js';
 
 test('DICOM: the canonical axial orientation needs nothing; mirrored, transposed and coronal slices are recognised', () => {
@@ -43,6 +43,24 @@ test('NIfTI: sform, qform and no form give the slice orientation as ctquant cuts
   const q = niftiSliceOrientation(axesOf('qform', undefined, [0, 0, 1]));
   assert.equal(canonicalFix(q), canonicalFix(lps));
   assert.is(q.source, 'nifti qform');
+});
+
+test('NIfTI-2: qform and sform at the nifti2.h offsets (int32 codes, float64 values) give the same axes as in NIfTI-1', () => {
+  const bytes = () => encodeNifti2([2, 2, 1], new Int16Array(4));
+  const q = bytes();
+  const qv = new DataView(q.buffer);
+  qv.setInt32(344, 1, true); // qform_code
+  [0, 0, 1].forEach((x, i) => qv.setFloat64(352 + 8 * i, x, true)); // quatern_b, c, d
+  assert.equal(parseNifti(q, 'q.nii').axes, axesOf('qform', undefined, [0, 0, 1]));
+  const srow = [[-0.75, 0, 0, 0], [0, 0, 0.5, 0], [0, 2, 0, 0]];
+  const sf = bytes();
+  const sv = new DataView(sf.buffer);
+  sv.setInt32(344, 1, true);
+  [0, 0, 1].forEach((x, i) => sv.setFloat64(352 + 8 * i, x, true));
+  sv.setInt32(348, 1, true); // sform_code: wins over the qform
+  srow.forEach((r, k) => r.forEach((x, i) => sv.setFloat64(400 + 32 * k + 8 * i, x, true))); // srow_x, srow_y, srow_z
+  assert.equal(parseNifti(sf, 's.nii').axes, axesOf('sform', srow));
+  assert.is(parseNifti(bytes(), 'n.nii').axes.source, 'nifti none (assumed RAS)');
 });
 
 test('applyFix: flips and transpose move pixels as stated', () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { encodeNifti1, parseNifti } from '../src/data/nifti.js';
+import { encodeNifti1, encodeNifti2, parseNifti } from '../src/data/nifti.js';
 import { bareDataSetSyntax, loadDicomSeries, loadNiftiFolder, loadNiftiPair, deflatedLimit, pixelCellProblem, readDicomHu, storedValue, type PixelCell } from '../src/data/scan.js';
 import { loadDataset } from '../src/data/load.js';
 import { summarizeDataset } from '../src/data/summary.js';
@@ -49,6 +49,51 @@ test('NIfTI-1 writer/reader round trip with slope and intercept, plain and gzip'
   }
 });
 
+/**
+ * A NIfTI-2 int16 volume built field by field at the offsets printed in nifti2.h (not through the
+ * reader's layout table), so that a wrong offset in that table shows.
+ */
+function nifti2ByHand(dims: [number, number, number], raw: Int16Array, o: { slope: number; intercept: number; spacing: number[]; srow: number[][]; le: boolean }): Uint8Array {
+  const out = new Uint8Array(544 + raw.length * 2);
+  const v = new DataView(out.buffer);
+  const le = o.le;
+  v.setInt32(0, 540, le); // sizeof_hdr
+  out.set([0x6e, 0x2b, 0x32, 0, 0x0d, 0x0a, 0x1a, 0x0a], 4); // magic "n+2\0\r\n\032\n"
+  v.setInt16(12, 4, le); // datatype int16
+  v.setInt16(14, 16, le); // bitpix
+  [3, ...dims, 1, 1, 1, 1].forEach((d, i) => v.setBigInt64(16 + 8 * i, BigInt(d), le)); // dim[8]
+  [1, ...o.spacing].forEach((p, i) => v.setFloat64(104 + 8 * i, p, le)); // pixdim
+  v.setBigInt64(168, 544n, le); // vox_offset
+  v.setFloat64(176, o.slope, le); // scl_slope
+  v.setFloat64(184, o.intercept, le); // scl_inter
+  v.setInt32(348, 1, le); // sform_code
+  o.srow.forEach((row, r) => row.forEach((x, c) => v.setFloat64(400 + 32 * r + 8 * c, x, le))); // srow_x, srow_y, srow_z
+  raw.forEach((x, i) => v.setInt16(544 + 2 * i, x, le));
+  return out;
+}
+
+test('NIfTI-2 reads exactly like NIfTI-1 (slope, intercept, sform, spacing), plain and gzip, either byte order', () => {
+  const raw = Int16Array.from(volume((x, y, z) => (huAt(x, y, z) + 1024) / 2));
+  // Values a float32 holds exactly, so NIfTI-1 and NIfTI-2 can agree bit for bit.
+  const srow = [[-0.75, 0, 0, 12.5], [0, -0.75, 0, -40], [0, 0, 2.5, 100]];
+  const opts = { slope: 2, intercept: -1024, spacing: [0.75, 0.75, 2.5] as [number, number, number], sform: srow as [number[], number[], number[]] };
+  const one = parseNifti(encodeNifti1([X, Y, Z], raw, opts), 'one.nii');
+  assert.equal(Array.from(one.data), volume(huAt));
+  assert.is(one.axes.source, 'nifti sform');
+  for (const bigEndian of [false, true]) {
+    const two = encodeNifti2([X, Y, Z], raw, { ...opts, bigEndian });
+    assert.equal(two, nifti2ByHand([X, Y, Z], raw, { ...opts, srow, le: !bigEndian }), 'the writer follows nifti2.h');
+    for (const b of [two, gzipSync(two)]) {
+      const v = parseNifti(b, 'two.nii');
+      assert.equal(v.dims, one.dims);
+      assert.equal(v.data, one.data);
+      assert.equal(Array.from(v.raw), Array.from(one.raw));
+      assert.equal(v.spacing, one.spacing);
+      assert.equal(v.axes, one.axes);
+    }
+  }
+});
+
 test('NIfTI pair → axial slices of native counts, rows flipped, masks 0/1; a folder of pairs', () => {
   const d = join(root, 'nii');
   mkdirSync(join(d, 'ct'), { recursive: true });
@@ -70,6 +115,26 @@ test('NIfTI pair → axial slices of native counts, rows flipped, masks 0/1; a f
   const ds = loadNiftiFolder(d, { lesionSlicesOnly: true });
   assert.equal(ds.slices.map((s) => s.volumeId), ['case1', 'case2']);
   assert.equal(Array.from(ds.slices[1]!.image), Array.from(s1.image));
+});
+
+test('a NIfTI folder mixing NIfTI-1 and NIfTI-2 volumes (and masks) loads, each volume as the other version would', () => {
+  const d = join(root, 'nii-mixed');
+  mkdirSync(join(d, 'ct'), { recursive: true });
+  mkdirSync(join(d, 'covid'), { recursive: true });
+  const img = Int16Array.from(volume(huAt));
+  const msk = Uint8Array.from(volume(maskAt));
+  const sform: [number[], number[], number[]] = [[-1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 2, 0]];
+  writeFileSync(join(d, 'ct', 'a.nii.gz'), gzipSync(encodeNifti1([X, Y, Z], img, { sform })));
+  writeFileSync(join(d, 'covid', 'a.nii'), encodeNifti2([X, Y, Z], msk));
+  writeFileSync(join(d, 'ct', 'b.nii'), encodeNifti2([X, Y, Z], img, { sform }));
+  writeFileSync(join(d, 'covid', 'b.nii.gz'), gzipSync(encodeNifti1([X, Y, Z], msk)));
+  const ds = loadNiftiFolder(d, { nativeBits: 12 });
+  assert.equal(ds.slices.map((s) => s.volumeId), ['a', 'a', 'a', 'b', 'b', 'b']);
+  for (let k = 0; k < Z; k++) {
+    assert.equal(ds.slices[Z + k]!.image, ds.slices[k]!.image, `slice ${k} image`);
+    assert.equal(ds.slices[Z + k]!.mask, ds.slices[k]!.mask, `slice ${k} mask`);
+  }
+  assert.is(summarizeDataset(ds).orientation, 'columns→L rows→A (nifti sform)');
 });
 
 test('NIfTI bad input: header that lies about its size, size mismatch, non-binary mask, not NIfTI', () => {

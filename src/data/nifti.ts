@@ -1,6 +1,8 @@
 /**
- * NIfTI-1 volumes (`.nii`, `.nii.gz`): a small reader (either byte order, the common voxel types,
- * scl_slope/scl_inter applied) and a writer for round trips and test fixtures. A 3-D volume
+ * NIfTI-1 and NIfTI-2 volumes (single-file `.nii`, `.nii.gz`): a small reader (either byte order,
+ * the common voxel types, scl_slope/scl_inter applied) and a writer for round trips and test
+ * fixtures. NIfTI-2 (540-byte header: int64 dims, float64 fields) goes through the same checks,
+ * scaling and orientation as NIfTI-1; only the field offsets and widths differ. A 3-D volume
  * X×Y×Z is cut into Z axial slices of Y rows × X columns; rows are flipped (row 0 = the
  * largest y index) so that a RAS-oriented scan shows anterior up, as DICOM rows do.
  */
@@ -35,8 +37,8 @@ const TYPES: Record<number, { bytes: number; name: string }> = {
 };
 
 /**
- * Where the header fields ctquant uses sit and how wide they are (nifti1.h): the checks and the
- * writer go through this table, not through offsets of their own.
+ * Where the header fields ctquant uses sit and how wide they are (nifti1.h, nifti2.h): the checks
+ * and the writer go through this table, so both versions share one code path.
  */
 interface Layout {
   version: 1 | 2;
@@ -67,6 +69,24 @@ const NIFTI1: Layout = {
   qformCode: 252, sformCode: 254, quatern: 256, srow: 280,
   dimBytes: 2, realBytes: 4, codeBytes: 2,
 };
+
+/** NIfTI-2: the same fields reordered and widened (int64 dims and vox_offset, float64 reals, int32 codes). */
+const NIFTI2: Layout = {
+  version: 2, size: 540, magicAt: 4, magic: 'n+2\0\r\n\x1a\n',
+  dim: 16, datatype: 12, bitpix: 14, pixdim: 104, voxOffset: 168, slope: 176, inter: 184,
+  qformCode: 344, sformCode: 348, quatern: 352, srow: 400,
+  dimBytes: 8, realBytes: 8, codeBytes: 4,
+};
+
+/** The layout and byte order sizeof_hdr gives (348: NIfTI-1, 540: NIfTI-2, either byte order); null for neither. */
+function layoutOf(buf: Uint8Array): { layout: Layout; le: boolean } | null {
+  if (buf.length < 4) return null;
+  const view = new DataView(buf.buffer, buf.byteOffset, 4);
+  for (const layout of [NIFTI1, NIFTI2]) {
+    for (const le of [true, false]) if (view.getInt32(0, le) === layout.size) return { layout, le };
+  }
+  return null;
+}
 
 /** The header fields ctquant uses, as read, before any check. */
 interface NiftiFields {
@@ -109,25 +129,35 @@ function readFields(v: DataView, L: Layout, le: boolean): NiftiFields {
   };
 }
 
-/** Checks the 348-byte NIfTI-1 header (and the size limits) and returns what the body needs. */
+/** Checks a NIfTI-1 or NIfTI-2 header (and the size limits) and returns what the body needs. */
 function parseHeader(buf: Uint8Array, file: string, limits: Required<PixelLimits>): NiftiHeader {
-  if (buf.length < 348) throw new UserError(`too short for a NIfTI-1 header (${buf.length} bytes)`, { file });
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let le = true;
-  if (view.getInt32(0, true) !== 348) {
-    if (view.getInt32(0, false) === 348) le = false;
-    else if (view.getInt32(0, true) === 540 || view.getInt32(0, false) === 540) throw new UserError('NIfTI-2 is not supported; save as NIfTI-1', { file });
-    else throw new UserError('not a NIfTI-1 file (sizeof_hdr is not 348)', { file });
+  const found = layoutOf(buf);
+  if (!found) {
+    if (buf.length < 348) throw new UserError(`too short for a NIfTI-1 header (${buf.length} bytes)`, { file });
+    throw new UserError('not a NIfTI-1 or NIfTI-2 file (sizeof_hdr is neither 348 nor 540)', { file });
   }
-  const L = NIFTI1;
-  const magic = String.fromCharCode(buf[344]!, buf[345]!, buf[346]!);
-  if (magic !== 'n+1') throw new UserError(`unsupported NIfTI magic "${printable(magic)}" (only single-file n+1)`, { file });
+  const { layout: L, le } = found;
+  if (buf.length < L.size) throw new UserError(`too short for a NIfTI-${L.version} header (${buf.length} bytes)`, { file });
+  checkMagic(buf, L, file);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const fields = readFields(view, L, le);
   const dims = checkDims(fields.dim, file, limits);
   const type = TYPES[fields.datatype];
   if (!type) throw new UserError(`unsupported NIfTI datatype ${fields.datatype}`, { file });
   const voxOffset = checkVoxOffset(fields.voxOffset, L, file);
   return { dims, datatype: fields.datatype, le, voxOffset, need: voxOffset + dims[0] * dims[1] * dims[2] * type.bytes, fields };
+}
+
+/**
+ * Single-file magic only ("n+1", "n+2"; "ni1" / "ni2" name a separate .img). NIfTI-2 follows "n+2"
+ * with \0\r\n\x1a\n, as PNG does, so that a file mangled by a text-mode transfer is caught (nifti2.h).
+ */
+function checkMagic(buf: Uint8Array, L: Layout, file: string): void {
+  const text = (n: number) => String.fromCharCode(...buf.subarray(L.magicAt, L.magicAt + n));
+  if (text(3) !== L.magic.slice(0, 3)) throw new UserError(`unsupported NIfTI magic "${printable(text(3))}" (only single-file ${L.magic.slice(0, 3)})`, { file });
+  if (L.version === 2 && text(8) !== L.magic) {
+    throw new UserError(`NIfTI-2 magic "${printable(text(8))}" should be "${printable(L.magic)}" (line ends changed in a text-mode transfer?)`, { file });
+  }
 }
 
 /**
@@ -166,7 +196,8 @@ const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8
  */
 function inflateBounded(bytes: Uint8Array, file: string, limits: Required<PixelLimits>): { buf: Uint8Array; header: NiftiHeader } {
   let head: Uint8Array = new Uint8Array(0);
-  for (let take = 1024; head.length < 352; take *= 4) {
+  // The largest header (NIfTI-2, 540 bytes) and its 4 extension bytes.
+  for (let take = 1024; head.length < NIFTI2.size + 4; take *= 4) {
     try {
       head = gunzipSync(bytes.subarray(0, take), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 64 * 2 ** 20 });
     } catch (e) {
@@ -175,7 +206,8 @@ function inflateBounded(bytes: Uint8Array, file: string, limits: Required<PixelL
     }
     if (take >= bytes.length) break;
   }
-  if (head.length < 348) throw new UserError(`truncated gzip data: it inflates to ${head.length} bytes, less than a NIfTI-1 header`, { file });
+  const L = layoutOf(head)?.layout ?? NIFTI1;
+  if (head.length < L.size) throw new UserError(`truncated gzip data: it inflates to ${head.length} bytes, less than a NIfTI-${L.version} header`, { file });
   const header = parseHeader(head, file, limits);
   try {
     return { buf: gunzipSync(bytes, { maxOutputLength: header.need + 2 ** 20 }), header };
@@ -188,7 +220,7 @@ function inflateBounded(bytes: Uint8Array, file: string, limits: Required<PixelL
 }
 
 /**
- * Parses NIfTI-1 bytes (gzip-compressed or not); a UserError naming `file` on anything wrong,
+ * Parses NIfTI-1 or NIfTI-2 bytes (gzip-compressed or not); a UserError naming `file` on anything wrong,
  * including sizes above `limits` (checked from the header before inflating or decoding) and
  * voxels that are NaN or infinite after scaling.
  */
@@ -242,20 +274,27 @@ export function readNifti(path: string, pixelLimits?: PixelLimits): NiftiVolume 
   return parseNifti(bytes, path, limits);
 }
 
-/**
- * Encodes a 3-D NIfTI-1 (little-endian, single file, vox_offset 352): int16 for Int16Array,
- * uint8 for Uint8Array, float32 for Float32Array. Data is x fastest, then y, then z.
- */
-export function encodeNifti1(dims: [number, number, number], data: Int16Array | Uint8Array | Float32Array, opts: NiftiWriteOptions = {}): Uint8Array {
-  return encodeWith(NIFTI1, dims, data, opts);
-}
-
 export interface NiftiWriteOptions {
   slope?: number;
   intercept?: number;
   spacing?: [number, number, number];
   /** srow_x, srow_y, srow_z (sform_code 1, scanner anatomical): voxel (i, j, k, 1) → RAS mm. */
   sform?: [number[], number[], number[]];
+  /** Big-endian header and voxels (little-endian by default); readers take either. */
+  bigEndian?: boolean;
+}
+
+/**
+ * Encodes a 3-D NIfTI-1 (single file, vox_offset 352): int16 for Int16Array,
+ * uint8 for Uint8Array, float32 for Float32Array. Data is x fastest, then y, then z.
+ */
+export function encodeNifti1(dims: [number, number, number], data: Int16Array | Uint8Array | Float32Array, opts: NiftiWriteOptions = {}): Uint8Array {
+  return encodeWith(NIFTI1, dims, data, opts);
+}
+
+/** The same volume as a NIfTI-2 (540-byte header, vox_offset 544), e.g. to check that both versions read alike. */
+export function encodeNifti2(dims: [number, number, number], data: Int16Array | Uint8Array | Float32Array, opts: NiftiWriteOptions = {}): Uint8Array {
+  return encodeWith(NIFTI2, dims, data, opts);
 }
 
 function encodeWith(L: Layout, dims: [number, number, number], data: Int16Array | Uint8Array | Float32Array, opts: NiftiWriteOptions): Uint8Array {
@@ -267,17 +306,18 @@ function encodeWith(L: Layout, dims: [number, number, number], data: Int16Array 
   const offset = L.size + 4;
   const out = new Uint8Array(offset + data.length * bytes);
   const v = new DataView(out.buffer);
-  const setReal = (at: number, value: number) => (L.realBytes === 4 ? v.setFloat32(at, value, true) : v.setFloat64(at, value, true));
-  const setCode = (at: number, value: number) => (L.codeBytes === 2 ? v.setInt16(at, value, true) : v.setInt32(at, value, true));
-  v.setInt32(0, L.size, true);
+  const le = !opts.bigEndian;
+  const setReal = (at: number, value: number) => (L.realBytes === 4 ? v.setFloat32(at, value, le) : v.setFloat64(at, value, le));
+  const setCode = (at: number, value: number) => (L.codeBytes === 2 ? v.setInt16(at, value, le) : v.setInt32(at, value, le));
+  v.setInt32(0, L.size, le);
   out.set(Array.from(L.magic, (c) => c.charCodeAt(0)), L.magicAt);
-  [3, x, y, z, 1, 1, 1, 1].forEach((d, i) => (L.dimBytes === 2 ? v.setInt16(L.dim + 2 * i, d, true) : v.setBigInt64(L.dim + 8 * i, BigInt(d), true)));
-  v.setInt16(L.datatype, datatype, true);
-  v.setInt16(L.bitpix, bytes * 8, true);
+  [3, x, y, z, 1, 1, 1, 1].forEach((d, i) => (L.dimBytes === 2 ? v.setInt16(L.dim + 2 * i, d, le) : v.setBigInt64(L.dim + 8 * i, BigInt(d), le)));
+  v.setInt16(L.datatype, datatype, le);
+  v.setInt16(L.bitpix, bytes * 8, le);
   const spacing = opts.spacing ?? [1, 1, 1];
   [1, spacing[0], spacing[1], spacing[2]].forEach((p, i) => setReal(L.pixdim + L.realBytes * i, p));
-  if (L.version === 1) v.setFloat32(L.voxOffset, offset, true);
-  else v.setBigInt64(L.voxOffset, BigInt(offset), true);
+  if (L.version === 1) v.setFloat32(L.voxOffset, offset, le);
+  else v.setBigInt64(L.voxOffset, BigInt(offset), le);
   setReal(L.slope, opts.slope ?? 1);
   setReal(L.inter, opts.intercept ?? 0);
   if (opts.sform) {
@@ -286,9 +326,9 @@ function encodeWith(L: Layout, dims: [number, number, number], data: Int16Array 
   }
   for (let i = 0; i < data.length; i++) {
     const at = offset + i * bytes;
-    if (datatype === 4) v.setInt16(at, data[i]!, true);
+    if (datatype === 4) v.setInt16(at, data[i]!, le);
     else if (datatype === 2) v.setUint8(at, data[i]!);
-    else v.setFloat32(at, data[i]!, true);
+    else v.setFloat32(at, data[i]!, le);
   }
   return out;
 }
