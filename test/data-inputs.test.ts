@@ -9,7 +9,7 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import { runCliInProcess } from './helpers/cli-in-process.js';
 import { loadPngFolder } from '../src/data/folder.js';
 import { loadDataset } from '../src/data/load.js';
-import { encodeNifti1, parseNifti, readNifti } from '../src/data/nifti.js';
+import { encodeNifti1, encodeNifti2, parseNifti, readNifti } from '../src/data/nifti.js';
 import { readDicomHu } from '../src/data/scan.js';
 import { readLayoutFile } from '../src/layout-io/layout-file.js';
 import { encodeGreyPng, readGreyImage } from '../src/data/png.js';
@@ -346,6 +346,50 @@ test('NIfTI: vox_offset NaN / Inf / inside the header and voxels NaN / Inf are r
     const data = Float32Array.from({ length: 12 }, (_, i) => i);
     data[7] = value;
     await refused(() => parseNifti(encodeNifti1([3, 2, 2], data), 'vox.nii'), new RegExp(`voxel \\(1, 0, 1\\) is ${word}`));
+  }
+});
+
+test('NIfTI-2: truncated and lying headers, int64 sizes past the limits or past 2^53, vox_offset inside the 540 bytes, a damaged magic and a gzip bomb are refused in one line', async () => {
+  const good = encodeNifti2([3, 2, 2], Int16Array.from({ length: 12 }, (_, i) => i));
+  parseNifti(good, 'good.nii');
+  const edit = (f: (v: DataView, b: Uint8Array) => void) => {
+    const b = good.slice();
+    f(new DataView(b.buffer), b);
+    return b;
+  };
+  await refused(() => parseNifti(good.subarray(0, 400), 'short.nii'), /^too short for a NIfTI-2 header \(400 bytes\)$/, /short\.nii$/);
+  await refused(() => parseNifti(gzipSync(good.subarray(0, 500)), 'short.nii.gz'), /^truncated gzip data: it inflates to 500 bytes, less than a NIfTI-2 header$/);
+  await refused(() => parseNifti(good.subarray(0, 560), 'cut.nii'), /header says 3×2×2 int16 voxels from byte 544 \(568 bytes\) but the data has 560 bytes/);
+  const lying = edit((v) => v.setBigInt64(16 + 3 * 8, 40n, true)); // dim[3] = 40 slices, the data holds 2
+  for (const b of [lying, gzipSync(lying)]) await refused(() => parseNifti(b, 'lie.nii'), /header says 3×2×40 int16 voxels/);
+  // int64 sizes: compared exactly, never rounded to a Number first.
+  const huge = edit((v) => v.setBigInt64(16 + 8, 2n ** 62n + 1n, true));
+  await refused(() => parseNifti(huge, 'huge.nii'), /^slices are 4611686018427387905×2 = 9223372036854775810 pixels, more than --max-pixels/);
+  await refused(() => parseNifti(gzipSync(huge), 'huge.nii.gz'), /more than --max-pixels/);
+  await refused(() => parseNifti(huge, 'huge.nii', { maxPixels: Infinity, maxVoxels: Infinity }), /^header size 4611686018427387905×2×2 is past 9007199254740991$/);
+  await refused(() => parseNifti(edit((v) => v.setBigInt64(16 + 3 * 8, 1n << 40n, true)), 'deep.nii'), /volume is 3×2×1099511627776 = 6597069766656 voxels, more than --max-voxels/);
+  await refused(() => parseNifti(edit((v) => v.setBigInt64(16 + 2 * 8, -(2n ** 63n), true)), 'neg.nii'), /non-positive size 3×-9223372036854775808×2/);
+  await refused(() => parseNifti(edit((v) => v.setBigInt64(16, 2n ** 32n + 3n, true)), 'dim0.nii'), /^header dim\[0\] = 4294967299, expected 2\.\.7$/);
+  await refused(() => parseNifti(edit((v) => v.setInt16(12, 1536, true)), 'type.nii'), /^unsupported NIfTI datatype 1536$/);
+  // 352 would be fine in a NIfTI-1; here it points into the 540-byte header.
+  for (const offset of [352n, -544n, 2n ** 62n]) {
+    await refused(() => parseNifti(edit((v) => v.setBigInt64(168, offset, true)), 'off.nii'), new RegExp(`^header vox_offset ${offset} is not a byte offset after the 540-byte header$`));
+  }
+  // A text-mode transfer turning \r\n into \n; a two-file header (ni2, data in a separate .img).
+  await refused(() => parseNifti(edit((_, b) => b.set([0x0a, 0x0a], 8)), 'text.nii'), /NIfTI-2 magic "n\+2\\x00\\x0a\\x0a\\x1a\\x0a" should be "n\+2\\x00\\x0d\\x0a\\x1a\\x0a"/);
+  await refused(() => parseNifti(edit((_, b) => (b[5] = 0x69)), 'pair.nii'), /^unsupported NIfTI magic "ni2" \(only single-file n\+2\)$/);
+  // Gzip members of zeros after a valid NIfTI-2: refused once past what the header describes.
+  const bomb = Buffer.concat([gzipSync(good), ...Array.from({ length: 8 }, () => gzipSync(Buffer.alloc(2 ** 20)))]);
+  await refused(() => parseNifti(bomb, 'bomb.nii.gz'), /inflates to more than the 568 bytes its header describes/);
+});
+
+test('NIfTI-2: scl_slope 0 or NaN means no scaling, as in NIfTI-1', () => {
+  const raw = Int16Array.from({ length: 12 }, (_, i) => 3 * i - 7);
+  for (const slope of [0, NaN]) {
+    const one = parseNifti(encodeNifti1([3, 2, 2], raw, { slope, intercept: 5 }), 'one.nii');
+    const two = parseNifti(encodeNifti2([3, 2, 2], raw, { slope, intercept: 5 }), 'two.nii');
+    assert.equal(Array.from(two.data), Array.from(raw, (x) => x + 5));
+    assert.equal(two.data, one.data);
   }
 });
 
