@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { loadPngFolder } from '../src/data/folder.js';
-import { encodeNifti1, parseNifti } from '../src/data/nifti.js';
+import { encodeNifti1, encodeNifti2, parseNifti } from '../src/data/nifti.js';
 import { readDicomHu } from '../src/data/scan.js';
 import { encodeGreyPng, encodeRgbPng } from '../src/data/png.js';
 import { loadProfile, studyProfile } from '../src/profile/load.js';
@@ -302,45 +302,82 @@ test('fuzz: 100 PNG folders (truncated, bad CRCs, bit depths, mismatched sizes a
 // --- NIfTI volumes -----------------------------------------------------------------------------
 
 const NIFTI_DEFECTS = ['dim0', 'dim4', 'nonPositive', 'dimsTooLarge', 'voxOffset', 'datatype', 'sizeofHdr', 'magic', 'nanVoxel', 'truncate', 'valid', 'validOffset'] as const;
+/** NIfTI-2 only: an int64 size past 2^53, and a magic whose \0\r\n\032\n tail a text-mode transfer changed. */
+const NIFTI2_DEFECTS = [...NIFTI_DEFECTS, 'hugeDim', 'magicTail'] as const;
+type NiftiDefect = (typeof NIFTI2_DEFECTS)[number];
 
-test('fuzz: 120 NIfTI volumes (wrong dims, offsets, datatypes, NaN / Inf voxels, truncation)', async () => {
-  const rng = new Rng(4242);
-  for (let i = 0; i < 120; i++) {
-    const kind = NIFTI_DEFECTS[i % NIFTI_DEFECTS.length]!;
+/** Where the fuzzed fields of each NIfTI version sit (nifti1.h, nifti2.h) and which wrong values they get. */
+const NIFTI_VERSIONS = {
+  1: {
+    encode: encodeNifti1,
+    dataAt: 352,
+    magicAt: 344,
+    setDim: (v: DataView, i: number, x: number) => v.setInt16(40 + 2 * i, x, true),
+    datatypeAt: 70,
+    setVoxOffset: (v: DataView, x: number) => v.setFloat32(108, x, true),
+    badVoxOffsets: (length: number) => [NaN, Infinity, -Infinity, 0, 347, -352, 1e10, length + 100],
+    badSizeofHdr: [0, 347, 349, 540],
+  },
+  2: {
+    encode: encodeNifti2,
+    dataAt: 544,
+    magicAt: 4,
+    setDim: (v: DataView, i: number, x: number) => v.setBigInt64(16 + 8 * i, BigInt(x), true),
+    datatypeAt: 12,
+    setVoxOffset: (v: DataView, x: number) => v.setBigInt64(168, BigInt(x), true),
+    badVoxOffsets: (length: number) => [0, 352, 539, -544, 2 ** 40, -(2 ** 62), length + 100],
+    badSizeofHdr: [0, 348, 539, 541],
+  },
+} as const;
+
+async function fuzzNifti(version: 1 | 2, seed: number, n: number): Promise<void> {
+  const rng = new Rng(seed);
+  const f = NIFTI_VERSIONS[version];
+  const defects: readonly NiftiDefect[] = version === 1 ? NIFTI_DEFECTS : NIFTI2_DEFECTS;
+  for (let i = 0; i < n; i++) {
+    const kind = defects[i % defects.length]!;
     const dims: [number, number, number] = [1 + rng.int(8), 1 + rng.int(8), 1 + rng.int(4)];
     const count = dims[0] * dims[1] * dims[2];
     const type = kind === 'nanVoxel' ? 2 : rng.int(3);
     const data = type === 0 ? Int16Array.from({ length: count }, () => rng.int(4000) - 1024) : type === 1 ? Uint8Array.from({ length: count }, () => rng.int(2)) : Float32Array.from({ length: count }, () => rng.uniform(-1000, 1000));
-    let bytes: Uint8Array = encodeNifti1(dims, data);
+    let bytes: Uint8Array = f.encode(dims, data);
     const v = () => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     switch (kind) {
       case 'dim0':
-        v().setInt16(40, pick(rng, [0, 1, 8, -3, 300]), true);
+        f.setDim(v(), 0, pick(rng, [0, 1, 8, -3, 300]));
         break;
       case 'dim4':
-        v().setInt16(40, 4, true);
-        v().setInt16(48, 2 + rng.int(5), true);
+        f.setDim(v(), 0, 4);
+        f.setDim(v(), 4, 2 + rng.int(5));
         break;
       case 'nonPositive':
-        v().setInt16(42 + 2 * rng.int(3), pick(rng, [0, -1, -32768]), true);
+        f.setDim(v(), 1 + rng.int(3), pick(rng, [0, -1, -32768]));
         break;
       case 'dimsTooLarge':
-        v().setInt16(42 + 2 * rng.int(3), dims[0] + 10 + rng.int(100), true);
+        f.setDim(v(), 1 + rng.int(3), dims[0] + 10 + rng.int(100));
+        break;
+      case 'hugeDim':
+        v().setBigInt64(16 + 8 * (1 + rng.int(3)), pick(rng, [2n ** 53n + 1n, 2n ** 62n, 2n ** 63n - 1n, -(2n ** 63n)]), true);
         break;
       case 'voxOffset':
-        v().setFloat32(108, pick(rng, [NaN, Infinity, -Infinity, 0, 347, -352, 1e10, bytes.length + 100]), true);
+        f.setVoxOffset(v(), pick(rng, f.badVoxOffsets(bytes.length)));
         break;
       case 'datatype':
-        v().setInt16(70, pick(rng, [0, 1, 32, 128, 1536, 2304, -4]), true);
+        v().setInt16(f.datatypeAt, pick(rng, [0, 1, 32, 128, 1536, 2304, -4]), true);
         break;
       case 'sizeofHdr':
-        v().setInt32(0, pick(rng, [0, 347, 349, 540]), true);
+        v().setInt32(0, pick(rng, f.badSizeofHdr), true);
         break;
       case 'magic':
-        bytes[344 + rng.int(3)] = 0x78;
+        bytes[f.magicAt + rng.int(3)] = 0x78;
         break;
+      case 'magicTail': {
+        const at = f.magicAt + 3 + rng.int(5);
+        bytes[at] = pick(rng, [0x0a, 0x0d, 0x20, 0x78].filter((b) => b !== bytes[at]));
+        break;
+      }
       case 'nanVoxel':
-        v().setFloat32(352 + 4 * rng.int(count), pick(rng, [NaN, Infinity, -Infinity]), true);
+        v().setFloat32(f.dataAt + 4 * rng.int(count), pick(rng, [NaN, Infinity, -Infinity]), true);
         break;
       case 'truncate':
         bytes = bytes.subarray(0, rng.int(bytes.length));
@@ -349,9 +386,9 @@ test('fuzz: 120 NIfTI volumes (wrong dims, offsets, datatypes, NaN / Inf voxels,
         // Extension bytes between the header and the data, with vox_offset pointing past them.
         const pad = 16 * (1 + rng.int(4));
         const out = new Uint8Array(bytes.length + pad);
-        out.set(bytes.subarray(0, 352));
-        out.set(bytes.subarray(352), 352 + pad);
-        new DataView(out.buffer).setFloat32(108, 352 + pad, true);
+        out.set(bytes.subarray(0, f.dataAt));
+        out.set(bytes.subarray(f.dataAt), f.dataAt + pad);
+        f.setVoxOffset(new DataView(out.buffer), f.dataAt + pad);
         bytes = out;
         break;
       }
@@ -361,11 +398,20 @@ test('fuzz: 120 NIfTI volumes (wrong dims, offsets, datatypes, NaN / Inf voxels,
     const gz = rng.next() < 0.4;
     const input = gz ? gzipSync(bytes) : bytes;
     const defective = kind !== 'valid' && kind !== 'validOffset';
-    await judge({ name: `nifti ${i}: ${kind}${gz ? ' (gz)' : ''}`, defective }, () => {
+    const name = version === 1 ? `nifti ${i}` : `nifti-2 ${i}`;
+    await judge({ name: `${name}: ${kind}${gz ? ' (gz)' : ''}`, defective }, () => {
       const vol = parseNifti(input, `case${i}.nii${gz ? '.gz' : ''}`);
       if (vol.dims.join() !== dims.join()) throw new Error(`dims ${vol.dims.join('×')}, expected ${dims.join('×')}`);
     });
   }
+}
+
+test('fuzz: 120 NIfTI volumes (wrong dims, offsets, datatypes, NaN / Inf voxels, truncation)', async () => {
+  await fuzzNifti(1, 4242, 120);
+});
+
+test('fuzz: 112 NIfTI-2 volumes (the same defects at the NIfTI-2 offsets, int64 sizes past 2^53, a damaged magic tail)', async () => {
+  await fuzzNifti(2, 4343, 112);
 });
 
 // --- DICOM slices ------------------------------------------------------------------------------
