@@ -56,7 +56,7 @@ export function niftiAxes({ qformCode, sformCode, quatern, srow }: NiftiForms): 
   if (qformCode > 0) {
     const [b, c, d] = quatern;
     const a = Math.sqrt(Math.max(0, 1 - (b * b + c * c + d * d)));
-    // Rotation matrix of the quaternion (NIfTI-1 standard, nifti1.h); qfac only flips k.
+    // Rotation matrix of the quaternion (nifti1.h; nifti2.h keeps it); qfac only flips k.
     return {
       i: [a * a + b * b - c * c - d * d, 2 * (b * c + a * d), 2 * (b * d - a * c)],
       j: [2 * (b * c - a * d), a * a + c * c - b * b - d * d, 2 * (c * d + a * b)],
