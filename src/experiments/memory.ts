@@ -11,6 +11,8 @@
  * So a 1024² step at batch 8, base 8 holds about 16 GB on the CPU.
  */
 
+import type { ExperimentConfig } from '../config/experiment-config.js';
+
 /** Node, tfjs and the wasm module before any tensor: about 0.32 GB (rounded up). */
 export const RUNTIME_BYTES = 336 * 2 ** 20;
 /** Activations and gradients of one training step: bytes per pixel of the batch per base filter. */
@@ -30,6 +32,19 @@ export interface MemoryPlan {
   processes: number;
   /** Whether activations live in host memory (wasm, cpu); false on a GPU backend, where only the data does. */
   hostActivations: boolean;
+}
+
+/** The plan of an experiment: its config's sizes, the phantoms when it trains on them, `processes` at once. */
+export function experimentMemoryPlan(config: ExperimentConfig, synthetic: boolean, processes: number, hostActivations: boolean): MemoryPlan {
+  return {
+    size: config.size,
+    batchSize: config.batchSize,
+    baseFilters: config.unet.baseFilters,
+    depthSlices: config.context.network === '3d' ? config.context.slices : 1,
+    ...(synthetic ? { slices: config.synthetic.slices } : {}),
+    processes,
+    hostActivations,
+  };
 }
 
 /** Estimated peak host memory of one training process, bytes. */
@@ -62,7 +77,7 @@ export function memoryProblem(plan: MemoryPlan, totalBytes: number): string | nu
 
 /** Why `slices` phantoms of size² cannot be generated in `totalBytes` (they are all held until written), or null. */
 export function phantomMemoryProblem(slices: number, size: number, totalBytes: number): string | null {
-  const need = processBytes({ size, batchSize: 0, baseFilters: 0, depthSlices: 1, slices, hostActivations: false });
+  const need = RUNTIME_BYTES + slices * size * size * SLICE_BYTES_PER_PIXEL;
   if (need <= totalBytes) return null;
   return `--n ${slices} slices of ${size}×${size} need about ${gb(need)} of memory, more than this machine's ${gb(totalBytes)}: lower --n or --size`;
 }

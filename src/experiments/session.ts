@@ -12,7 +12,7 @@ import { detectorRetrainLevels, planStudy, planSweep, seedList, type DesignerLay
 import { writeExperimentRecord } from './record.js';
 import { executePoints, installStopHandler, runWorkers } from './runner.js';
 import { prepareOutFolder } from './out-folder.js';
-import { memoryProblem } from './memory.js';
+import { experimentMemoryPlan, memoryProblem } from './memory.js';
 export { stopExitCode } from './runner.js';
 
 export { EXPERIMENT_KINDS, type ExperimentKind } from './plan.js';
@@ -115,19 +115,8 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
   const workers = Math.min(opts.workers, points.length);
   if (!opts.isWorker) {
     // Before the folder is touched: a run that cannot fit leaves nothing behind to --overwrite.
-    const { config } = opts;
-    const tooBig = memoryProblem({
-      size: config.size,
-      batchSize: config.batchSize,
-      baseFilters: config.unet.baseFilters,
-      depthSlices: config.context.network === '3d' ? config.context.slices : 1,
-      ...(opts.data.kind === 'synthetic' ? { slices: config.synthetic.slices } : {}),
-      processes: workers,
-      hostActivations: opts.backend !== 'webgpu',
-    }, totalmem());
+    const tooBig = memoryProblem(experimentMemoryPlan(opts.config, opts.data.kind === 'synthetic', workers, opts.backend !== 'webgpu'), totalmem());
     if (tooBig) throw new UserError(tooBig);
-  }
-  if (!opts.isWorker) {
     const settings = { kind: opts.kind, profile: opts.profile, config: opts.config, data: opts.data, ...(opts.designer ? { designer: opts.designer } : {}) };
     prepareOutFolder(outDir, { resume: opts.resume, overwrite: opts.overwrite ?? false, settings });
   }
