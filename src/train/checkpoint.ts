@@ -74,10 +74,16 @@ export function decodeCheckpoint<S>(buf: Buffer, file: string): CheckpointData<S
   // The trainer never saves after a NaN loss, so a non-finite weight or moment is damage (or a
   // checkpoint from elsewhere): resuming from it would train on NaN, evaluating it would score NaN.
   for (const a of arrays) {
-    const at = a.values.findIndex((v) => !Number.isFinite(v));
+    const at = firstNonFinite(a.values);
     if (at >= 0) throw new UserError(`checkpoint array ${a.name} holds a non-finite value (${a.values[at]}) at index ${at}; delete it to train again`, { file });
   }
   return { state: header.state, arrays };
+}
+
+/** Index of the first NaN or ±Infinity, or −1 (v − v is 0 for every finite v and NaN otherwise; a plain loop: 30 MB per epoch). */
+function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) if (values[i]! - values[i]! !== 0) return i;
+  return -1;
 }
 
 interface IndexEntry {
