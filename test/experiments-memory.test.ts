@@ -1,7 +1,12 @@
 /** The host-memory estimate an experiment is checked against before it trains (src/experiments/memory.ts). */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { memoryProblem, processBytes, RUNTIME_BYTES } from '../src/experiments/memory.js';
+import { slicesHeld } from '../src/experiments/data.js';
+import { resolveConfig } from '../src/config/experiment-config.js';
 
 const GB = 2 ** 30;
 const plan = (o: Partial<Parameters<typeof processBytes>[0]> = {}) => ({ size: 256, batchSize: 4, baseFilters: 8, depthSlices: 1, hostActivations: true, ...o });
@@ -32,6 +37,26 @@ test('a plan is refused only over the machine\'s whole memory, naming what to lo
   const message = memoryProblem({ ...plan(), processes: 4 }, 4 * one - 1);
   assert.match(message ?? '', /^--size 256, batch size 4, base filters 8 need about [\d.]+ GB per training process × 4 worker processes = [\d.]+ GB of memory, more than this machine's [\d.]+ GB: lower --size, --workers or the config's batchSize$/);
   assert.not.match(message ?? '', /\n/);
+});
+
+test('the slices a run will hold are counted before anything is decoded: phantoms, a PNG folder\'s images (every n-th); unknown for NIfTI or a missing folder', () => {
+  const config = resolveConfig({ synthetic: { slices: 40, slicesPerVolume: 8 } });
+  assert.is(slicesHeld({ kind: 'synthetic' }, config), 40);
+  const dir = mkdtempSync(join(tmpdir(), 'ctquant-held-'));
+  try {
+    mkdirSync(join(dir, 'ct'));
+    for (let i = 0; i < 7; i++) writeFileSync(join(dir, 'ct', `${i}.PNG`), '');
+    writeFileSync(join(dir, 'ct', '.hidden.png'), '');
+    const folder = { kind: 'folder' as const, path: dir, skipBad: false };
+    assert.is(slicesHeld(folder, config), 7);
+    assert.is(slicesHeld({ ...folder, every: 2 }, config), 4);
+    mkdirSync(join(dir, 'nifti', 'ct'), { recursive: true });
+    writeFileSync(join(dir, 'nifti', 'ct', 'v1.nii.gz'), '');
+    assert.is(slicesHeld({ ...folder, path: join(dir, 'nifti') }, config), undefined);
+    assert.is(slicesHeld({ ...folder, path: join(dir, 'missing') }, config), undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

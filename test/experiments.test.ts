@@ -76,7 +76,7 @@ test('a run whose memory estimate exceeds the machine is refused in one line bef
   const out = join(dir, 'never-made');
   const r = runCli(['train', '--profile', profile, '--config', huge, '--backend', 'wasm', '--out', out]);
   assert.is(r.code, 2, r.stderr);
-  assert.match(r.stderr, /^ctquant: --size 1024, batch size 100000, base filters 4, 16 phantom slices need about [\d.]+ GB per training process = [\d.]+ GB of memory, more than this machine's [\d.]+ GB: lower --size, --workers or the config's batchSize\n$/);
+  assert.match(r.stderr, /^ctquant: --size 1024, batch size 100000, base filters 4, 16 slices need about [\d.]+ GB per training process = [\d.]+ GB of memory, more than this machine's [\d.]+ GB: lower --size, --workers or the config's batchSize\n$/);
   assert.not.ok(existsSync(out));
   // --size beyond the config schema's 1024 is refused as a flag.
   const big = runCli(['train', ...common, '--size', '2048', '--out', out]);

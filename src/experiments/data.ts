@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CtDataset } from '../data/types.js';
 import { loadDataset } from '../data/load.js';
 import { generatePhantoms } from '../data/phantom.js';
@@ -78,6 +80,23 @@ export const DATASET_PRESETS = {
   'covid-ct-20-cross-source': { volumeStarts: [...COVID_CT_20_VOLUME_STARTS], testVolumes: [...COVID_CT_20_RADIOPAEDIA_VOLUMES] },
 } as const;
 export type DatasetPreset = keyof typeof DATASET_PRESETS;
+
+/**
+ * How many slices a process will hold, counted before anything is decoded, for the memory check:
+ * the phantoms of a synthetic run, or a PNG folder's image files (every n-th); undefined where the
+ * count needs the files read (NIfTI volumes, DICOM series) or the folder is not there (its loader says so).
+ */
+export function slicesHeld(source: DataSource, config: ExperimentConfig): number | undefined {
+  if (source.kind === 'synthetic') return config.synthetic.slices;
+  let names: string[];
+  try {
+    names = readdirSync(join(source.path, 'ct'));
+  } catch {
+    return undefined;
+  }
+  const pngs = names.filter((f) => !f.startsWith('.') && /\.png$/i.test(f)).length;
+  return pngs === 0 ? undefined : Math.ceil(pngs / (source.every ?? 1));
+}
 
 /** Loads the images at the experiment's size and splits them into train / validation / test by volume. */
 export async function prepareData(

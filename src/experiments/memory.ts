@@ -26,7 +26,7 @@ export interface MemoryPlan {
   baseFilters: number;
   /** Adjacent slices a 3D U-Net convolves through (its activations are that many times a 2D one's); 1 for 2D and 2.5D. */
   depthSlices: number;
-  /** Slices every process holds (the phantoms of a synthetic run); undefined when not known before loading. */
+  /** Slices every process holds at the training size (phantoms, or a folder's PNG slices); undefined when not known before loading (NIfTI, DICOM). */
   slices?: number;
   /** Processes training at the same time. */
   processes: number;
@@ -34,14 +34,14 @@ export interface MemoryPlan {
   hostActivations: boolean;
 }
 
-/** The plan of an experiment: its config's sizes, the phantoms when it trains on them, `processes` at once. */
-export function experimentMemoryPlan(config: ExperimentConfig, synthetic: boolean, processes: number, hostActivations: boolean): MemoryPlan {
+/** The plan of an experiment: its config's sizes, the `slices` it holds (when known), `processes` at once. */
+export function experimentMemoryPlan(config: ExperimentConfig, slices: number | undefined, processes: number, hostActivations: boolean): MemoryPlan {
   return {
     size: config.size,
     batchSize: config.batchSize,
     baseFilters: config.unet.baseFilters,
     depthSlices: config.context.network === '3d' ? config.context.slices : 1,
-    ...(synthetic ? { slices: config.synthetic.slices } : {}),
+    ...(slices !== undefined ? { slices } : {}),
     processes,
     hostActivations,
   };
@@ -67,7 +67,7 @@ export function memoryProblem(plan: MemoryPlan, totalBytes: number): string | nu
   const total = each * plan.processes;
   if (total <= totalBytes) return null;
   const parts = [`--size ${plan.size}`, `batch size ${plan.batchSize}`, `base filters ${plan.baseFilters}`];
-  if (plan.slices !== undefined) parts.push(`${plan.slices} phantom slices`);
+  if (plan.slices !== undefined) parts.push(`${plan.slices} slices`);
   const processes = plan.processes > 1 ? ` × ${plan.processes} worker processes` : '';
   return (
     `${parts.join(', ')} need about ${gb(each)} per training process${processes} = ${gb(total)} of memory, ` +

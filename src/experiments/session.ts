@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 import type { DetectorProfile } from '../profile/types.js';
 import { readStoredRuns } from '../runs/store.js';
 import { FIXED_FAMILIES, learnsLayout, type FixedFamily, type RunResult } from '../runs/types.js';
-import { prepareData, type DataSource, type PreparedData } from './data.js';
+import { prepareData, slicesHeld, type DataSource, type PreparedData } from './data.js';
 import { makeFolder } from '../util/atomic.js';
 import { detectorRetrainLevels, planStudy, planSweep, seedList, type DesignerLayout, type PlanExtras, type PlanPoint } from './plan.js';
 import { writeExperimentRecord } from './record.js';
@@ -115,7 +115,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
   const workers = Math.min(opts.workers, points.length);
   if (!opts.isWorker) {
     // Before the folder is touched: a run that cannot fit leaves nothing behind to --overwrite.
-    const tooBig = memoryProblem(experimentMemoryPlan(opts.config, opts.data.kind === 'synthetic', workers, opts.backend !== 'webgpu'), totalmem());
+    const tooBig = memoryProblem(experimentMemoryPlan(opts.config, slicesHeld(opts.data, opts.config), workers, opts.backend !== 'webgpu'), totalmem());
     if (tooBig) throw new UserError(tooBig);
     const settings = { kind: opts.kind, profile: opts.profile, config: opts.config, data: opts.data, ...(opts.designer ? { designer: opts.designer } : {}) };
     prepareOutFolder(outDir, { resume: opts.resume, overwrite: opts.overwrite ?? false, settings });
