@@ -16,6 +16,7 @@ import { checkShards } from '../src/experiments/merge-check.js';
 import { studyProfile } from '../src/profile/load.js';
 import { resolveConfig } from '../src/config/experiment-config.js';
 import { projectRoot, runCli } from './helpers/cli.js';
+import { dropOutputToClosedPipes } from '../src/cli/main.js';
 import { spawnSync } from 'node:child_process';
 
 const dir = mkdtempSync(join(tmpdir(), 'ctquant-outputs-'));
@@ -271,6 +272,11 @@ test('output into a pipe its reader closed early (| head -c 1) is dropped: exit 
   });
   assert.is(r.stdout.trim(), '0', `exit status of ctquant; stderr: ${readFileSync(errFile, 'utf8')}`);
   assert.is(readFileSync(errFile, 'utf8'), '');
+  // main runs many times in one test process: the guard is installed once per stream (was: a listener-leak warning after ten).
+  dropOutputToClosedPipes();
+  const before = process.stdout.listenerCount('error');
+  for (let i = 0; i < 12; i++) dropOutputToClosedPipes();
+  assert.is(process.stdout.listenerCount('error'), before);
 });
 
 test.run();

@@ -15,6 +15,8 @@ import { errorJson, refuseNaN, terminalSafe, wantsJson, withSuggestion } from '.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const commands: CommandModule<any, any>[] = [profileCommand, storageCommand, dataCommand, trainCommand, studyCommand, sweepCommand, demoCommand, evalCommand, mergeCommand, workerCommand];
 
+const guardedStreams = new WeakSet<NodeJS.WriteStream>();
+
 /**
  * A reader that stops early (`ctquant storage … | head -1`, a log piped to a pager that quits) closes
  * the pipe, and Node then fails the next write with EPIPE, which crashed with a stack. Output to a
@@ -23,6 +25,9 @@ const commands: CommandModule<any, any>[] = [profileCommand, storageCommand, dat
  */
 export function dropOutputToClosedPipes(streams: NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
   for (const stream of streams) {
+    // Once per stream: main runs many times in one process in the tests, and listeners would pile up.
+    if (guardedStreams.has(stream)) continue;
+    guardedStreams.add(stream);
     stream.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code !== 'EPIPE') throw e;
       stream.write = (() => true) as typeof stream.write;
