@@ -71,13 +71,20 @@ test('--workers above the number of trainings starts one per training: train has
 
 test('a run whose memory estimate exceeds the machine is refused in one line before its folder is made (was: the OOM killer)', () => {
   const huge = join(dir, 'huge-batch.json');
-  // 1024² at batch 100000: terabytes of activations on any machine.
-  writeFileSync(huge, JSON.stringify({ size: 1024, batchSize: 100000, unet: { depth: 2, baseFilters: 4 }, synthetic: { slices: 16, slicesPerVolume: 2 } }));
+  // 512² at batch 100000: terabytes of activations on any machine.
+  writeFileSync(huge, JSON.stringify({ size: 512, batchSize: 100000, unet: { depth: 2, baseFilters: 4 }, synthetic: { slices: 16, slicesPerVolume: 2 } }));
   const out = join(dir, 'never-made');
   const r = runCli(['train', '--profile', profile, '--config', huge, '--backend', 'wasm', '--out', out]);
   assert.is(r.code, 2, r.stderr);
-  assert.match(r.stderr, /^ctquant: --size 1024, batch size 100000, base filters 4, 16 slices need about [\d.]+ GB per training process = [\d.]+ GB of memory, more than this machine's [\d.]+ GB: lower --size, --workers or the config's batchSize\n$/);
+  assert.match(r.stderr, /^ctquant: --size 512, batch size 100000, base filters 4, 16 slices need about [\d.]+ GB per training process = [\d.]+ GB of memory, more than this machine's [\d.]+ GB: lower --size, --workers or the config's batchSize\n$/);
   assert.not.ok(existsSync(out));
+  // Phantoms are 32..512 a side: other sizes of synthetic data are refused before the folder is made (was: a RangeError crash, exit 7).
+  for (const size of ['16', '1000']) {
+    const phantom = runCli(['train', ...common, '--size', size, '--out', out]);
+    assert.is(phantom.code, 2, phantom.stderr);
+    assert.match(phantom.stderr, new RegExp(`^ctquant: --size ${size}: the synthetic phantoms are 32 to 512 pixels a side; give --data for other sizes\\n$`));
+    assert.not.ok(existsSync(out));
+  }
   // --size beyond the config schema's 1024 is refused as a flag.
   const big = runCli(['train', ...common, '--size', '2048', '--out', out]);
   assert.is(big.code, 2, big.stderr);

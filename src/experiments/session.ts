@@ -13,6 +13,7 @@ import { writeExperimentRecord } from './record.js';
 import { executePoints, installStopHandler, runWorkers } from './runner.js';
 import { prepareOutFolder } from './out-folder.js';
 import { experimentMemoryPlan, memoryProblem } from './memory.js';
+import { MAX_PHANTOM_SIZE, MIN_PHANTOM_SIZE } from '../data/phantom.js';
 export { stopExitCode } from './runner.js';
 
 export { EXPERIMENT_KINDS, type ExperimentKind } from './plan.js';
@@ -114,7 +115,11 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
   // More workers than trainings would only start idle processes, each holding the runtime and the data.
   const workers = Math.min(opts.workers, points.length);
   if (!opts.isWorker) {
-    // Before the folder is touched: a run that cannot fit leaves nothing behind to --overwrite.
+    // Before the folder is touched: a run that cannot start leaves nothing behind to --overwrite.
+    const { size } = opts.config;
+    if (opts.data.kind === 'synthetic' && (size < MIN_PHANTOM_SIZE || size > MAX_PHANTOM_SIZE)) {
+      throw new UserError(`--size ${size}: the synthetic phantoms are ${MIN_PHANTOM_SIZE} to ${MAX_PHANTOM_SIZE} pixels a side; give --data for other sizes`);
+    }
     const tooBig = memoryProblem(experimentMemoryPlan(opts.config, slicesHeld(opts.data, opts.config), workers, opts.backend !== 'webgpu'), totalmem());
     if (tooBig) throw new UserError(tooBig);
     const settings = { kind: opts.kind, profile: opts.profile, config: opts.config, data: opts.data, ...(opts.designer ? { designer: opts.designer } : {}) };
