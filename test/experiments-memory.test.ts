@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { memoryProblem, processBytes, RUNTIME_BYTES } from '../src/experiments/memory.js';
+import { memoryProblem, processBytes, RUNTIME_BYTES, wasmHeapProblem } from '../src/experiments/memory.js';
 import { slicesHeld } from '../src/experiments/data.js';
 import { resolveConfig } from '../src/config/experiment-config.js';
 
@@ -37,6 +37,12 @@ test('a plan is refused only over the machine\'s whole memory, naming what to lo
   const message = memoryProblem({ ...plan(), processes: 4 }, 4 * one - 1);
   assert.match(message ?? '', /^--size 256, batch size 4, base filters 8 need about [\d.]+ GB per training process × 4 worker processes = [\d.]+ GB of memory, more than this machine's [\d.]+ GB: lower --size, --workers or the config's batchSize$/);
   assert.not.match(message ?? '', /\n/);
+});
+
+test('the wasm backend\'s 4 GiB heap caps a step whatever the machine has: 512², batch 8, base 16 (crashed at 4.29 GB) is refused, 256² is not', () => {
+  const step = { size: 512, batchSize: 8, baseFilters: 16, depthSlices: 1 };
+  assert.match(wasmHeapProblem(step) ?? '', /^--size 512, batch size 8, base filters 16: a training step needs about [\d.]+ GB, more than the 4\.0 GB the wasm backend can address: lower --size or the config's batchSize, or train on a GPU \(--backend webgpu\)$/);
+  assert.is(wasmHeapProblem({ ...step, size: 256 }), null);
 });
 
 test('the slices a run will hold are counted before anything is decoded: phantoms, a PNG folder\'s images (every n-th); unknown for NIfTI or a missing folder', () => {

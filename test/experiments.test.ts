@@ -71,10 +71,10 @@ test('--workers above the number of trainings starts one per training: train has
 
 test('a run whose memory estimate exceeds the machine is refused in one line before its folder is made (was: the OOM killer)', () => {
   const huge = join(dir, 'huge-batch.json');
-  // 512² at batch 100000: terabytes of activations on any machine.
+  // 512² at batch 100000: terabytes of activations on any machine (the cpu backend: wasm's own 4 GiB cap would speak first).
   writeFileSync(huge, JSON.stringify({ size: 512, batchSize: 100000, unet: { depth: 2, baseFilters: 4 }, synthetic: { slices: 16, slicesPerVolume: 2 } }));
   const out = join(dir, 'never-made');
-  const r = runCli(['train', '--profile', profile, '--config', huge, '--backend', 'wasm', '--out', out]);
+  const r = runCli(['train', '--profile', profile, '--config', huge, '--backend', 'cpu', '--out', out]);
   assert.is(r.code, 2, r.stderr);
   assert.match(r.stderr, /^ctquant: --size 512, batch size 100000, base filters 4, 16 slices need about [\d.]+ GB per training process = [\d.]+ GB of memory, more than this machine's [\d.]+ GB: lower --size, --workers or the config's batchSize\n$/);
   assert.not.ok(existsSync(out));
@@ -85,6 +85,13 @@ test('a run whose memory estimate exceeds the machine is refused in one line bef
     assert.match(phantom.stderr, new RegExp(`^ctquant: --size ${size}: the synthetic phantoms are 32 to 512 pixels a side; give --data for other sizes\\n$`));
     assert.not.ok(existsSync(out));
   }
+  // On wasm a step past its 4 GiB heap is refused whatever the machine's memory (was: "memory access out of bounds", exit 7).
+  const wide = join(dir, 'wide.json');
+  writeFileSync(wide, JSON.stringify({ size: 512, batchSize: 8, unet: { depth: 4, baseFilters: 16 }, synthetic: { slices: 16, slicesPerVolume: 2 } }));
+  const heap = runCli(['train', '--profile', profile, '--config', wide, '--backend', 'wasm', '--out', out]);
+  assert.is(heap.code, 2, heap.stderr);
+  assert.match(heap.stderr, /^ctquant: --size 512, batch size 8, base filters 16: a training step needs about [\d.]+ GB, more than the 4\.0 GB the wasm backend can address/);
+  assert.not.ok(existsSync(out));
   // --size beyond the config schema's 1024 is refused as a flag.
   const big = runCli(['train', ...common, '--size', '2048', '--out', out]);
   assert.is(big.code, 2, big.stderr);

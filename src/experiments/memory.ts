@@ -75,6 +75,23 @@ export function memoryProblem(plan: MemoryPlan, totalBytes: number): string | nu
   );
 }
 
+/** The most a wasm32 module can address, as tfjs-backend-wasm's emscripten build caps its heap (4 GiB − 64 KiB). */
+export const WASM_HEAP_BYTES = 4294901760;
+
+/**
+ * Why a training step cannot run on the wasm backend, whatever the machine's memory: its tensors live
+ * in the module's heap, and past 4 GiB the step fails with "memory access out of bounds" (seen: 512²,
+ * batch 8, base 16, estimated 7.3 GB, crashed at 4.29 GB resident). Null when the estimate fits.
+ */
+export function wasmHeapProblem(plan: Omit<MemoryPlan, 'processes' | 'hostActivations' | 'slices'>): string | null {
+  const step = processBytes({ ...plan, hostActivations: true }) - RUNTIME_BYTES;
+  if (step <= WASM_HEAP_BYTES) return null;
+  return (
+    `--size ${plan.size}, batch size ${plan.batchSize}, base filters ${plan.baseFilters}: a training step needs about ${gb(step)}, ` +
+    `more than the ${gb(WASM_HEAP_BYTES)} the wasm backend can address: lower --size or the config's batchSize, or train on a GPU (--backend webgpu)`
+  );
+}
+
 /** Why `slices` phantoms of size² cannot be generated in `totalBytes` (they are all held until written), or null. */
 export function phantomMemoryProblem(slices: number, size: number, totalBytes: number): string | null {
   const need = RUNTIME_BYTES + slices * size * size * SLICE_BYTES_PER_PIXEL;

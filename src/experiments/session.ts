@@ -12,7 +12,7 @@ import { detectorRetrainLevels, planStudy, planSweep, seedList, type DesignerLay
 import { writeExperimentRecord } from './record.js';
 import { executePoints, installStopHandler, runWorkers } from './runner.js';
 import { prepareOutFolder } from './out-folder.js';
-import { experimentMemoryPlan, memoryProblem } from './memory.js';
+import { experimentMemoryPlan, memoryProblem, wasmHeapProblem } from './memory.js';
 import { MAX_PHANTOM_SIZE, MIN_PHANTOM_SIZE } from '../data/phantom.js';
 export { stopExitCode } from './runner.js';
 
@@ -120,7 +120,9 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     if (opts.data.kind === 'synthetic' && (size < MIN_PHANTOM_SIZE || size > MAX_PHANTOM_SIZE)) {
       throw new UserError(`--size ${size}: the synthetic phantoms are ${MIN_PHANTOM_SIZE} to ${MAX_PHANTOM_SIZE} pixels a side; give --data for other sizes`);
     }
-    const tooBig = memoryProblem(experimentMemoryPlan(opts.config, slicesHeld(opts.data, opts.config), workers, opts.backend !== 'webgpu'), totalmem());
+    const plan = experimentMemoryPlan(opts.config, slicesHeld(opts.data, opts.config), workers, opts.backend !== 'webgpu');
+    // The wasm heap's cap first: it holds on any machine, so its message is the one that helps.
+    const tooBig = (opts.backend === 'wasm' ? wasmHeapProblem(plan) : null) ?? memoryProblem(plan, totalmem());
     if (tooBig) throw new UserError(tooBig);
     const settings = { kind: opts.kind, profile: opts.profile, config: opts.config, data: opts.data, ...(opts.designer ? { designer: opts.designer } : {}) };
     prepareOutFolder(outDir, { resume: opts.resume, overwrite: opts.overwrite ?? false, settings });
@@ -159,6 +161,9 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     const started = await startBackend(opts.backend, (line) => line.startsWith('backend: ') || opts.log(line), { wasmThreads: opts.threads });
     backendName = started.name;
     opts.log(`backend: ${started.name} (${started.detail})`);
+    // `auto` (here and in each worker) may end on wasm, whose heap caps a step whatever the machine has.
+    const overHeap = started.name === 'wasm' ? wasmHeapProblem(experimentMemoryPlan(opts.config, undefined, 1, true)) : null;
+    if (overHeap) throw new UserError(overHeap);
     const hint = opts.isWorker || opts.shard ? null : workersHint(started.name, points.length);
     if (hint) opts.log(hint);
     data = await prepareData(opts.data, opts.profile, opts.config);
