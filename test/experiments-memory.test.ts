@@ -39,6 +39,17 @@ test('a plan is refused only over the machine\'s whole memory, naming what to lo
   assert.not.match(message ?? '', /\n/);
 });
 
+test('detector space: the estimate covers the measured peaks by at most half again, and the schema\'s largest scan is refused', () => {
+  // Peak RSS of `ctquant train` (64², batch 8, base 8, 24 phantoms) with the parallel profile's channels and views scaled (memory.ts).
+  const measured: [number, number, number][] = [[96, 120, 0.263], [384, 1200, 0.528], [768, 2400, 0.846]];
+  for (const [channels, views, peak] of measured) {
+    const estimate = processBytes(plan({ size: 64, batchSize: 8, baseFilters: 8, slices: 24, scan: { views, channels } })) / GB;
+    assert.ok(estimate >= peak && estimate <= 1.5 * peak, `${channels} channels × ${views} views: estimate ${estimate.toFixed(3)} GB, measured ${peak} GB`);
+  }
+  const largest = memoryProblem({ ...plan({ size: 64, slices: 160, scan: { views: 100_000, channels: 16_384 } }), processes: 1 }, 64 * GB);
+  assert.match(largest ?? '', /100000 views × 16384 channels need about [\d.]+ GB .*, or the profile's views and channels$/);
+});
+
 test('the wasm backend\'s 4 GiB heap caps a step whatever the machine has: 512², batch 8, base 16 (crashed at 4.29 GB) is refused, 256² is not', () => {
   const step = { size: 512, batchSize: 8, baseFilters: 16, depthSlices: 1 };
   assert.match(wasmHeapProblem(step) ?? '', /^--size 512, batch size 8, base filters 16: a training step needs about [\d.]+ GB, more than the 4\.0 GB the wasm backend can address: lower --size or the config's batchSize, or train on a GPU \(--backend webgpu\)$/);

@@ -21,13 +21,12 @@ import { MixedReconstruction, type Readings } from './op.js';
 import { scanGeometry, type DetectorSpace } from './profile.js';
 import { project } from './projector.js';
 import { defaultFloorCounts, digitise, expectedCounts, noisyCounts } from './readout.js';
+import { CACHE_READINGS } from './limits.js';
 
 /** The HU window the U-Net's input [0, 1] spans (that of the phantoms' image-space counts). */
 export const UNET_HU_WINDOW: Readonly<HuWindow> = DEFAULT_HU_WINDOW;
 /** The epoch key of evaluation readings: every design of a seed is evaluated on the same noise. */
 export const EVALUATION_EPOCH = -1;
-/** Cached expected counts are dropped beyond this many readings (4 bytes each: 128 MiB). */
-const CACHE_READINGS = 2 ** 25;
 
 /** How a batch's readout noise is keyed: image i of the batch draws from (seed, epoch, indices[i]). */
 export interface ReadoutKeys {

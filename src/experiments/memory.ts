@@ -12,6 +12,7 @@
  */
 
 import type { ExperimentConfig } from '../config/experiment-config.js';
+import { CACHE_READINGS } from '../detector/limits.js';
 
 /** Node, tfjs and the wasm module before any tensor: about 0.32 GB (rounded up). */
 export const RUNTIME_BYTES = 336 * 2 ** 20;
@@ -32,11 +33,28 @@ export interface MemoryPlan {
   processes: number;
   /** Whether activations live in host memory (wasm, cpu); false on a GPU backend, where only the data does. */
   hostActivations: boolean;
+  /** Detector space: the scan's views and channels (readings per image, always in host memory). */
+  scan?: { views: number; channels: number };
 }
 
+/**
+ * Detector space, host memory per reading of one image (views × channels): the expected, noisy,
+ * digitised and filtered sinograms of a step and the reconstruction's working arrays. Calibrated
+ * like the rest (2026-12-03, 64², batch 8, 24 phantoms, the parallel profile with its channels and
+ * views scaled): 11,520 readings 0.27 GB, 460,800 readings 0.54 GB, 1,843,200 readings 0.87 GB,
+ * which 256 bytes a reading, plus the projector's plan (8 bytes per view per pixel) and the
+ * expected-counts cache (4 bytes a reading, at most CACHE_READINGS), with the runtime and the U-Net
+ * step above, covers at 1.1–1.5× (over most where the scan is small and the runtime term dominates).
+ */
+export const DETECTOR_BYTES_PER_READING = 256;
+export const DETECTOR_PLAN_BYTES_PER_VIEW_PIXEL = 8;
+
 /** The plan of an experiment: its config's sizes, the `slices` it holds (when known), `processes` at once. */
-export function experimentMemoryPlan(config: ExperimentConfig, slices: number | undefined, processes: number, hostActivations: boolean): MemoryPlan {
+export function experimentMemoryPlan(
+  config: ExperimentConfig, slices: number | undefined, processes: number, hostActivations: boolean, scan?: { views: number; channels: number },
+): MemoryPlan {
   return {
+    ...(scan ? { scan: { views: scan.views, channels: scan.channels } } : {}),
     size: config.size,
     batchSize: config.batchSize,
     baseFilters: config.unet.baseFilters,
@@ -52,7 +70,14 @@ export function processBytes(plan: Omit<MemoryPlan, 'processes'>): number {
   const pixels = plan.size * plan.size;
   const step = plan.hostActivations ? STEP_BYTES_PER_PIXEL_PER_FILTER * plan.baseFilters * plan.batchSize * pixels * plan.depthSlices : 0;
   const data = (plan.slices ?? 0) * pixels * SLICE_BYTES_PER_PIXEL;
-  return RUNTIME_BYTES + step + data;
+  return RUNTIME_BYTES + step + data + (plan.scan ? scanBytes(plan.scan, pixels, plan.slices) : 0);
+}
+
+/** Detector space's own arrays (see DETECTOR_BYTES_PER_READING); the cache as full when the slice count is not known. */
+function scanBytes(scan: { views: number; channels: number }, pixels: number, slices: number | undefined): number {
+  const readings = scan.views * scan.channels;
+  const cached = Math.min(CACHE_READINGS, (slices ?? Infinity) * readings);
+  return DETECTOR_BYTES_PER_READING * readings + DETECTOR_PLAN_BYTES_PER_VIEW_PIXEL * scan.views * pixels + 4 * cached;
 }
 
 const gb = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GB`;
@@ -68,10 +93,11 @@ export function memoryProblem(plan: MemoryPlan, totalBytes: number): string | nu
   if (total <= totalBytes) return null;
   const parts = [`--size ${plan.size}`, `batch size ${plan.batchSize}`, `base filters ${plan.baseFilters}`];
   if (plan.slices !== undefined) parts.push(`${plan.slices} slices`);
+  if (plan.scan) parts.push(`${plan.scan.views} views × ${plan.scan.channels} channels`);
   const processes = plan.processes > 1 ? ` × ${plan.processes} worker processes` : '';
   return (
     `${parts.join(', ')} need about ${gb(each)} per training process${processes} = ${gb(total)} of memory, ` +
-    `more than this machine's ${gb(totalBytes)}: lower --size, --workers or the config's batchSize`
+    `more than this machine's ${gb(totalBytes)}: lower --size, --workers or the config's batchSize${plan.scan ? ", or the profile's views and channels" : ''}`
   );
 }
 

@@ -120,7 +120,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     if (opts.data.kind === 'synthetic' && (size < MIN_PHANTOM_SIZE || size > MAX_PHANTOM_SIZE)) {
       throw new UserError(`--size ${size}: the synthetic phantoms are ${MIN_PHANTOM_SIZE} to ${MAX_PHANTOM_SIZE} pixels a side; give --data for other sizes`);
     }
-    const plan = experimentMemoryPlan(opts.config, slicesHeld(opts.data, opts.config), workers, opts.backend !== 'webgpu');
+    const plan = experimentMemoryPlan(opts.config, slicesHeld(opts.data, opts.config), workers, opts.backend !== 'webgpu', opts.profile.detector);
     // The wasm heap's cap first: it holds on any machine, so its message is the one that helps.
     const tooBig = (opts.backend === 'wasm' ? wasmHeapProblem(plan) : null) ?? memoryProblem(plan, totalmem());
     if (tooBig) throw new UserError(tooBig);
