@@ -54,6 +54,9 @@ test('the wasm backend\'s 4 GiB heap caps a step whatever the machine has: 512²
   const step = { size: 512, batchSize: 8, baseFilters: 16, depthSlices: 1 };
   assert.match(wasmHeapProblem(step) ?? '', /^--size 512, batch size 8, base filters 16: a training step needs about [\d.]+ GB, more than the 4\.0 GB the wasm backend can address: lower --size or the config's batchSize, or train on a GPU \(--backend webgpu\)$/);
   assert.is(wasmHeapProblem({ ...step, size: 256 }), null);
+  // The slices and sinograms are not in the heap: 1614 slices of 256² and a large scan do not count against it.
+  const whole = { ...plan({ size: 256, batchSize: 8, baseFilters: 16, slices: 1614, scan: { views: 2400, channels: 768 } }), processes: 1 };
+  assert.is(wasmHeapProblem(whole), null);
 });
 
 test('the slices a run will hold are counted before anything is decoded: phantoms, a PNG folder\'s images (every n-th); unknown for NIfTI or a missing folder', () => {

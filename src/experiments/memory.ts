@@ -65,10 +65,15 @@ export function experimentMemoryPlan(
   };
 }
 
+/** The U-Net step's activations and gradients, bytes: the tensors a backend holds (wasm: in its heap). */
+export function stepBytes(plan: Pick<MemoryPlan, 'size' | 'batchSize' | 'baseFilters' | 'depthSlices'>): number {
+  return STEP_BYTES_PER_PIXEL_PER_FILTER * plan.baseFilters * plan.batchSize * plan.size * plan.size * plan.depthSlices;
+}
+
 /** Estimated peak host memory of one training process, bytes. */
 export function processBytes(plan: Omit<MemoryPlan, 'processes'>): number {
   const pixels = plan.size * plan.size;
-  const step = plan.hostActivations ? STEP_BYTES_PER_PIXEL_PER_FILTER * plan.baseFilters * plan.batchSize * pixels * plan.depthSlices : 0;
+  const step = plan.hostActivations ? stepBytes(plan) : 0;
   const data = (plan.slices ?? 0) * pixels * SLICE_BYTES_PER_PIXEL;
   return RUNTIME_BYTES + step + data + (plan.scan ? scanBytes(plan.scan, pixels, plan.slices) : 0);
 }
@@ -109,8 +114,9 @@ export const WASM_HEAP_BYTES = 4294901760;
  * in the module's heap, and past 4 GiB the step fails with "memory access out of bounds" (seen: 512²,
  * batch 8, base 16, estimated 7.3 GB, crashed at 4.29 GB resident). Null when the estimate fits.
  */
-export function wasmHeapProblem(plan: Omit<MemoryPlan, 'processes' | 'hostActivations' | 'slices'>): string | null {
-  const step = processBytes({ ...plan, hostActivations: true }) - RUNTIME_BYTES;
+export function wasmHeapProblem(plan: Pick<MemoryPlan, 'size' | 'batchSize' | 'baseFilters' | 'depthSlices'>): string | null {
+  // Only the tensors: the slices and detector-space sinograms are JavaScript arrays outside the heap.
+  const step = stepBytes(plan);
   if (step <= WASM_HEAP_BYTES) return null;
   return (
     `--size ${plan.size}, batch size ${plan.batchSize}, base filters ${plan.baseFilters}: a training step needs about ${gb(step)}, ` +
