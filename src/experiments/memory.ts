@@ -41,10 +41,11 @@ export interface MemoryPlan {
  * Detector space, host memory per reading of one image (views × channels): the expected, noisy,
  * digitised and filtered sinograms of a step and the reconstruction's working arrays. Calibrated
  * like the rest (2026-12-03, 64², batch 8, 24 phantoms, the parallel profile with its channels and
- * views scaled): 11,520 readings 0.27 GB, 460,800 readings 0.54 GB, 1,843,200 readings 0.87 GB,
- * which 256 bytes a reading, plus the projector's plan (8 bytes per view per pixel) and the
+ * views scaled): 11,520 readings 0.27 GB, 460,800 readings 0.54 GB, 1,843,200 readings 0.87 GB.
+ * 256 bytes a reading, plus the projector's plan (8 bytes per view per pixel) and the
  * expected-counts cache (4 bytes a reading, at most CACHE_READINGS), with the runtime and the U-Net
- * step above, covers at 1.1–1.5× (over most where the scan is small and the runtime term dominates).
+ * step above, covers those at 1.1–1.5× (most over where the scan is small and the runtime term
+ * dominates). Measured at batch 8 only.
  */
 export const DETECTOR_BYTES_PER_READING = 256;
 export const DETECTOR_PLAN_BYTES_PER_VIEW_PIXEL = 8;
