@@ -3,8 +3,8 @@
  * on its own test split it gives the sweep's numbers for every arm, the stochastic one included;
  * on other data it keeps collapse as decided in training and names the data set.
  */
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -168,6 +168,23 @@ test('eval on other data: low scores mark no run collapsed, empty-prediction rat
   assert.ok(existsSync(join(out, 'plot-examples.png')));
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
   assert.match(manifest.data, /^evaluated on hospital-b \(6 slices\)/);
+});
+
+test('eval of a folder too large to hold at the run\'s size is refused in one line naming the folder, before any slice is decoded (was: the OOM killer)', () => {
+  // The run's size raised to 1024 in a copy of its record: a slice then holds 5 MiB, and enough (empty) PNG names exceed this machine.
+  const big = join(dir, 'big-run');
+  cpSync(sweep, big, { recursive: true });
+  const record = JSON.parse(readFileSync(join(big, 'experiment.json'), 'utf8'));
+  writeFileSync(join(big, 'experiment.json'), JSON.stringify({ ...record, config: { ...record.config, size: 1024 } }));
+  const folder = join(dir, 'many-slices');
+  mkdirSync(join(folder, 'ct'), { recursive: true });
+  const count = Math.ceil(totalmem() / (1024 * 1024 * 5)) + 10;
+  for (let i = 0; i < count; i++) writeFileSync(join(folder, 'ct', `s${i}.png`), '');
+  const r = runCli(['eval', '--run', big, '--data', folder, '--backend', 'wasm', '--out', join(dir, 'big-eval')]);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`^ctquant: [^\\n]*many-slices: ${count} slices of 1024×1024 need about [\\d.]+ GB of memory to evaluate, more than this machine's [\\d.]+ GB: keep every n-th slice \\(--every n\\)\\n$`));
+  assert.not.ok(existsSync(join(dir, 'big-eval')), 'no output folder');
+  rmSync(folder, { recursive: true, force: true });
 });
 
 test('eval of a run whose record has no split rule takes --split slice for its own test split', () => {

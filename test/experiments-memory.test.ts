@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { memoryProblem, processBytes, RUNTIME_BYTES, wasmHeapProblem } from '../src/experiments/memory.js';
+import { evalMemoryProblem, memoryProblem, processBytes, RUNTIME_BYTES, wasmHeapProblem } from '../src/experiments/memory.js';
 import { slicesHeld } from '../src/experiments/data.js';
 import { resolveConfig } from '../src/config/experiment-config.js';
 
@@ -57,6 +57,20 @@ test('the wasm backend\'s 4 GiB heap caps a step whatever the machine has: 512²
   // The slices and sinograms are not in the heap: 1614 slices of 256² and a large scan do not count against it.
   const whole = { ...plan({ size: 256, batchSize: 8, baseFilters: 16, slices: 1614, scan: { views: 2400, channels: 768 } }), processes: 1 };
   assert.is(wasmHeapProblem(whole), null);
+});
+
+test('eval counts its slices (and a detector scan), not a training step: refused only over the machine, naming --every', () => {
+  const slice = 512 * 512 * 5;
+  assert.is(evalMemoryProblem({ size: 512, slices: 1000 }, RUNTIME_BYTES + 1000 * slice), null);
+  assert.match(
+    evalMemoryProblem({ size: 512, slices: 1001 }, RUNTIME_BYTES + 1000 * slice) ?? '',
+    /^1001 slices of 512×512 need about [\d.]+ GB of memory to evaluate, more than this machine's [\d.]+ GB: keep every n-th slice \(--every n\)$/,
+  );
+  // Unknown count (NIfTI, DICOM): nothing to refuse on.
+  assert.is(evalMemoryProblem({ size: 1024 }, RUNTIME_BYTES), null);
+  const scan = { views: 1000, channels: 1000 };
+  assert.is(evalMemoryProblem({ size: 64, slices: 1, scan }, 8 * GB), null);
+  assert.ok(evalMemoryProblem({ size: 64, slices: 1, scan }, 0.1 * GB)?.includes('and 1000 views × 1000 channels'));
 });
 
 test('the slices a run will hold are counted before anything is decoded: phantoms, a PNG folder\'s images (every n-th); unknown for NIfTI or a missing folder', () => {

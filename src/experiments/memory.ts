@@ -125,6 +125,22 @@ export function wasmHeapProblem(plan: Pick<MemoryPlan, 'size' | 'batchSize' | 'b
   );
 }
 
+/**
+ * Why `eval` cannot hold its data, or null: it keeps every slice it evaluates (and, in detector
+ * space, the scan's arrays) while the models run over them. Inference keeps one batch's activations
+ * without gradients, small beside a large folder's slices, so only the runtime, the slices and the
+ * scan are counted; where the slice count is not known before loading (NIfTI, DICOM) nothing is refused.
+ */
+export function evalMemoryProblem(plan: Pick<MemoryPlan, 'size' | 'slices' | 'scan'>, totalBytes: number): string | null {
+  const need = processBytes({ ...plan, batchSize: 0, baseFilters: 0, depthSlices: 1, hostActivations: false });
+  if (need <= totalBytes) return null;
+  const scan = plan.scan ? ` and ${plan.scan.views} views × ${plan.scan.channels} channels` : '';
+  return (
+    `${plan.slices ?? 0} slices of ${plan.size}×${plan.size}${scan} need about ${gb(need)} of memory to evaluate, ` +
+    `more than this machine's ${gb(totalBytes)}: keep every n-th slice (--every n)`
+  );
+}
+
 /** Why `slices` phantoms of size² cannot be generated in `totalBytes` (they are all held until written), or null. */
 export function phantomMemoryProblem(slices: number, size: number, totalBytes: number): string | null {
   const need = RUNTIME_BYTES + slices * size * size * SLICE_BYTES_PER_PIXEL;

@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { startBackend, type BackendName } from '../backend/index.js';
 import type { CtDataset } from '../data/types.js';
-import { prepareData, type DataSource } from '../experiments/data.js';
+import { prepareData, slicesHeld, type DataSource } from '../experiments/data.js';
+import { evalMemoryProblem } from '../experiments/memory.js';
 import { reevaluateRuns } from '../experiments/evaluate-run.js';
 import { seedList } from '../experiments/plan.js';
 import { readExperimentRecord, writeExperimentRecord } from '../experiments/record.js';
@@ -23,6 +24,7 @@ import { writeDetectorOutputs } from './detector-outputs.js';
 import { readManifestSplit, splitPart } from '../report/manifest.js';
 import { UserError } from '../errors.js';
 import { join } from 'node:path';
+import { totalmem } from 'node:os';
 import { imageTables } from './image-tables.js';
 
 export type SessionOptions = Omit<ExperimentOptions, 'isWorker'>;
@@ -115,21 +117,22 @@ export async function evalSession(runDir: string, opts: EvalSessionOptions): Pro
   const t0 = Date.now();
   const record = readExperimentRecord(runDir);
   const config = opts.fit ? { ...record.config, fit: opts.fit } : record.config;
+  const { part = 'test', ...loading } = opts.ownData ?? {};
+  if (!opts.data && record.data.kind !== 'folder' && loading.every !== undefined) throw new UserError(`--every thins a folder's slices; ${runDir} ran on ${record.data.kind} data`);
+  const data: DataSource = opts.data ?? (record.data.kind === 'folder' ? { ...record.data, ...definedOnly(loading) } : record.data);
+  // Before the backend starts: a folder too large to hold is refused in one line, not by the OOM killer.
+  const tooBig = evalMemoryProblem({ size: config.size, ...optionalSlices(slicesHeld(data, config)), ...(record.profile.detector ? { scan: record.profile.detector } : {}) }, totalmem());
+  if (tooBig) throw new UserError(tooBig, { file: data.kind === 'folder' ? data.path : runDir });
   const started = await startBackend(opts.backend, opts.log);
   let test: CtDataset;
   let source: string;
   let splitRule: string;
-  let data: DataSource;
   if (opts.data) {
-    data = opts.data;
     const prepared = await prepareData(data, record.profile, { ...config, testFraction: 0.999, validationFraction: 0 }, { allTest: true });
     test = prepared.split.test;
     source = prepared.source;
     splitRule = prepared.splitRule;
   } else {
-    const { part = 'test', ...loading } = opts.ownData ?? {};
-    if (record.data.kind !== 'folder' && loading.every !== undefined) throw new UserError(`--every thins a folder's slices; ${runDir} ran on ${record.data.kind} data`);
-    data = record.data.kind === 'folder' ? { ...record.data, ...definedOnly(loading) } : record.data;
     const prepared = await prepareData(data, record.profile, config);
     test = prepared.split[part];
     if (test.slices.length === 0) throw new UserError(`the run's ${part} split is empty`, { file: runDir });
@@ -174,6 +177,10 @@ function checkSameVolumes(runDir: string, part: EvalPart, loaded: CtDataset): vo
   if (now.join() !== recorded.join()) {
     throw new UserError(`the ${part} volumes as loaded now (${now.join(', ')}) are not the run's (${recorded.join(', ')})`, { file: join(runDir, 'manifest.json') });
   }
+}
+
+function optionalSlices(slices: number | undefined): { slices?: number } {
+  return slices === undefined ? {} : { slices };
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {
