@@ -66,7 +66,6 @@ export function splitPart(slices: readonly { name: string; volumeId: string }[])
   return { volumes: [...new Set(slices.map((s) => s.volumeId))].sort(), slices: slices.map((s) => s.name) };
 }
 
-/** A manifest entry for bytes written at `path` (relative to the output folder). */
 /**
  * The split members an output folder's manifest.json records, or undefined when it has none (older
  * folders, synthetic data) or the file cannot be read as JSON.
@@ -82,6 +81,7 @@ export function readManifestSplit(outDir: string): SplitMembers | undefined {
   return members && isPart(members.train) && isPart(members.validation) && isPart(members.test) ? members : undefined;
 }
 
+/** A manifest entry for bytes written at `path` (relative to the output folder). */
 export function fileEntry(path: string, data: Uint8Array | string, description: string): ManifestFile {
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   return { path, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex'), description };
