@@ -159,6 +159,20 @@ test('skipBad skips bad pairs and says how many and why', async () => {
   assert.match(reasons, /not a readable image/);
 });
 
+test('every: only every n-th image file is decoded (a bad file between them is never read), each slice as the full load gives it, volumes and positions kept', async () => {
+  const d = await smallFolder(7);
+  const full = await loadPngFolder(d, { volumeStarts: [0, 3] });
+  writeFileSync(join(d, 'ct', '0001.png'), 'not a png'); // not among every 3rd: never decoded, so no error
+  const thinned = await loadPngFolder(d, { volumeStarts: [0, 3], every: 3 });
+  assert.equal(thinned.slices.map((s) => s.name), ['0000', '0003', '0006']);
+  assert.equal(thinned.slices, [0, 3, 6].map((k) => full.slices[k]));
+  assert.equal(thinned.slices.map((s) => [s.volumeId, s.sliceIndex]), [['v00', 0], ['v01', 0], ['v01', 3]]);
+  assert.is(thinned.thinnedFrom, 7);
+  assert.is(full.thinnedFrom, undefined);
+  writeFileSync(join(d, 'ct', '0003.png'), 'not a png'); // a kept one is read, and refused
+  await expectUserError(loadPngFolder(d, { volumeStarts: [0, 3], every: 3 }), /0003\.png$/, /not a readable image/);
+});
+
 test('an 8-bit folder like covid-ct-20 loads at 8 bits with 0/255 masks as 0/1', async () => {
   const d = await smallFolder(3);
   const ds = await loadPngFolder(d, { volumeStarts: [0, 1] });

@@ -117,6 +117,23 @@ test('NIfTI pair → axial slices of native counts, rows flipped, masks 0/1; a f
   assert.equal(Array.from(ds.slices[1]!.image), Array.from(s1.image));
 });
 
+test('every: a NIfTI folder keeps every n-th slice counted across its volumes, the slices the full load gives; loadDataset passes it on', async () => {
+  const d = join(root, 'nii-every');
+  mkdirSync(join(d, 'ct'), { recursive: true });
+  mkdirSync(join(d, 'covid'), { recursive: true });
+  for (const name of ['a', 'b']) {
+    writeFileSync(join(d, 'ct', `${name}.nii`), encodeNifti1([X, Y, Z], Int16Array.from(volume(huAt))));
+    writeFileSync(join(d, 'covid', `${name}.nii`), encodeNifti1([X, Y, Z], Uint8Array.from(volume(maskAt))));
+  }
+  const full = loadNiftiFolder(d, {});
+  const thinned = loadNiftiFolder(d, { every: 4 });
+  // 2 volumes × 3 slices: global indices 0 and 4 are a-z000 and b-z001.
+  assert.equal(thinned.slices.map((s) => s.name), ['a-z000', 'b-z001']);
+  assert.equal(thinned.slices, [full.slices[0], full.slices[4]]);
+  assert.is(thinned.thinnedFrom, 6);
+  assert.equal((await loadDataset(d, { every: 4 })).slices.map((s) => s.name), ['a-z000', 'b-z001']);
+});
+
 test('a NIfTI folder mixing NIfTI-1 and NIfTI-2 volumes (and masks) loads, each volume as the other version would', () => {
   const d = join(root, 'nii-mixed');
   mkdirSync(join(d, 'ct'), { recursive: true });

@@ -4,6 +4,7 @@
  * stems, plus optional volume information (see volumes.ts). covid-ct-20 is such a folder
  * (`ct/`, `covid/`); `ctquant data synth` writes one.
  */
+import { everyNth } from './every.js';
 import { basename, extname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -34,6 +35,8 @@ export interface FolderOptions extends PixelLimits {
   concurrency?: number;
   /** Fit each slice to this size as it is read, so slices of different sizes are accepted (see resize.ts). */
   fitTo?: FitTarget;
+  /** Decode only every n-th image file in name order (`--every`, see every.ts); a skipped file keeps its place. */
+  every?: number;
 }
 
 /** Regular, non-hidden files of a folder, sorted by name (file-system problems are UserErrors, see fs-safe.ts). */
@@ -112,11 +115,12 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
     }
   };
   const results: (Loaded | null)[] = new Array(imageFiles.length).fill(null);
+  const wanted = everyNth(opts.every).keep(imageFiles.map((_, k) => k));
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, async () => {
-      while (next < imageFiles.length) {
-        const k = next++;
+      while (next < wanted.length) {
+        const k = wanted[next++]!;
         results[k] = await loadOne(k);
       }
     }),
@@ -154,6 +158,7 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
     volumeRule: volumes.rule,
     sliceOrder: FOLDER_SLICE_ORDER,
     ...skips.datasetField(),
+    ...((opts.every ?? 1) > 1 ? { thinnedFrom: imageFiles.length } : {}),
   };
 }
 

@@ -3,6 +3,7 @@
  * through hu.ts (default 12 bits over [−1024, 1024] HU, the same detector as the phantoms) and
  * cut volumes into axial slices; the volume id is the file stem (NIfTI) or the DICOM PatientID.
  */
+import { everyNth } from './every.js';
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
@@ -35,7 +36,11 @@ export interface ScanOptions extends PixelLimits {
   orient?: OrientMode;
   /** Fit each volume / series to this slice size as it is read, so parts of different sizes are accepted (see resize.ts). */
   fitTo?: FitTarget;
+  /** Keep every n-th slice, counted across the volumes / series in the order they are read (`--every`, see every.ts). */
+  every?: number;
 }
+
+const thinnedFrom = (every: number | undefined, offered: number) => ((every ?? 1) > 1 ? { thinnedFrom: offered } : {});
 
 /** A slice (H×W) and its mask through `fix` (null: unchanged). */
 function oriented(image: Float32Array, mask: Uint8Array, height: number, width: number, fix: CanonicalFix | null): { image: Float32Array; mask: Uint8Array } {
@@ -108,6 +113,7 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
   const imageStems = new Set(images.filter(isNiftiFile).map(niftiStem));
   for (const f of masks) if (!isNiftiFile(f) || !imageStems.has(niftiStem(f))) skips.skipOrThrow(new UserError(isNiftiFile(f) ? 'mask without image' : 'not a NIfTI file', { file: join(maskDir, f) }));
   const slices: CtSlice[] = [];
+  const thin = everyNth(opts.every);
   const orientations: string[] = [];
   let shape: [number, number] | null = null;
   for (const f of images) {
@@ -117,7 +123,7 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
       if (m === undefined) throw new UserError('image without mask', { file: join(imageDir, f) });
       const got = fitPart(loadNiftiPair(join(imageDir, f), join(maskDir, m), opts), opts.fitTo);
       shape = sameSliceShape(shape, got, "volumes'", join(imageDir, f));
-      slices.push(...got.slices);
+      slices.push(...thin.keep(got.slices));
       if (got.orientation) orientations.push(got.orientation);
     } catch (e) {
       skips.skipOrThrow(e);
@@ -125,7 +131,10 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
   }
   if (slices.length === 0 || !shape) throw new UserError(`no usable slices (${skips.skipped.length} files skipped)`, { file: dir });
   const orientation = joinOrientations(orientations);
-  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'NIfTI file stem', sliceOrder: NIFTI_SLICE_ORDER, ...skips.datasetField(), ...(orientation ? { orientation } : {}) };
+  return {
+    height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'NIfTI file stem', sliceOrder: NIFTI_SLICE_ORDER,
+    ...skips.datasetField(), ...(orientation ? { orientation } : {}), ...thinnedFrom(opts.every, thin.offered()),
+  };
 }
 
 const IMPLICIT_LE = '1.2.840.10008.1.2';
@@ -394,6 +403,7 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
   const series = existsSync(imageDir) ? readFolderNames(imageDir).filter((f) => !f.startsWith('.') && statPath(join(imageDir, f)).isDirectory()) : [];
   if (series.length === 0) throw new UserError('no DICOM series folders', { file: imageDir });
   const slices: CtSlice[] = [];
+  const thin = everyNth(opts.every);
   const orientations: string[] = [];
   const skips = skipCollector(opts.skipBad);
   const orders = new Set<string>();
@@ -405,7 +415,7 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
       if (!maskPath) throw new UserError('DICOM series without mask', { file: join(imageDir, s) });
       const got = fitPart(await loadDicomSeries(join(imageDir, s), maskPath, opts), opts.fitTo);
       shape = sameSliceShape(shape, got, "series'", join(imageDir, s));
-      slices.push(...got.slices);
+      slices.push(...thin.keep(got.slices));
       if (got.orientation) orientations.push(got.orientation);
       if (got.sliceOrder) orders.add(got.sliceOrder);
       skips.skipped.push(...(got.skipped ?? []));
@@ -415,5 +425,8 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
   }
   if (!shape || slices.length === 0) throw new UserError(`no usable slices (${skips.skipped.length} skipped)`, { file: dir });
   const orientation = joinOrientations(orientations);
-  return { height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'DICOM PatientID', sliceOrder: [...orders].join('; '), ...skips.datasetField(), ...(orientation ? { orientation } : {}) };
+  return {
+    height: shape[0], width: shape[1], nativeBits, slices, source: dir, volumeRule: 'DICOM PatientID', sliceOrder: [...orders].join('; '),
+    ...skips.datasetField(), ...(orientation ? { orientation } : {}), ...thinnedFrom(opts.every, thin.offered()),
+  };
 }

@@ -43,6 +43,8 @@ export interface CtDataset {
    * "columns→L rows→A (nifti sform)", and whether it was applied ("made canonical").
    */
   orientation?: string;
+  /** Loaded with `every` > 1: how many slices there were to keep every n-th of (PNG: image files), for the data line. */
+  thinnedFrom?: number;
 }
 
 /** A file (or slice) a loader left out under `skipBad`. */

@@ -121,6 +121,9 @@ export async function prepareData(
   } else {
     // All-test evaluation cuts nothing, so a folder without volume ids is fine there.
     const split = source.split ?? (opts.allTest ? 'slice' : 'volume');
+    const every = source.every ?? 1;
+    if (every > 1 && (config.context?.slices ?? 1) > 1)
+      throw new UserError(`context.slices ${config.context.slices} reads adjacent slices, but --every ${every} keeps only every ${every}th: use --every 1 for a 2.5D run`);
     const loaded = await loadDataset(source.path, {
       skipBad: source.skipBad,
       volumeStarts: source.volumeStarts,
@@ -131,18 +134,16 @@ export async function prepareData(
       ...(source.orient ? { orient: source.orient } : {}),
       // Fitted as read: folders whose slices (or volumes) differ in size are accepted, and only the fitted slices are held.
       fitTo: { height: config.size, width: config.size, fit: config.fit ?? 'stretch' },
+      // Thinned as read: the slices left out are never held (PNG: never decoded).
+      ...(every > 1 ? { every } : {}),
     });
     splitRule = opts.allTest ? 'none: every slice is test data' : split === 'slice' ? SLICE_SPLIT_RULE : `by volume (${loaded.volumeRule ?? 'ids from the loader'})`;
     if (loaded.slices.length === 0) throw new UserError('no usable slices', { file: source.path });
-    const every = source.every ?? 1;
-    if (every > 1 && (config.context?.slices ?? 1) > 1)
-      throw new UserError(`context.slices ${config.context.slices} reads adjacent slices, but --every ${every} keeps only every ${every}th: use --every 1 for a 2.5D run`);
-    const kept = every > 1 ? subset(loaded, loaded.slices.map((_, i) => i).filter((i) => i % every === 0)) : loaded;
-    ds = kept.height === config.size && kept.width === config.size ? kept : resizeDataset(kept, config.size, config.fit ?? 'stretch');
+    ds = loaded.height === config.size && loaded.width === config.size ? loaded : resizeDataset(loaded, config.size, config.fit ?? 'stretch');
     const skipped = loaded.skipped?.length ? `, ${loaded.skipped.length} file(s) skipped` : '';
-    const thinned = every > 1 ? `, every ${every}th slice: ${kept.slices.length}` : '';
+    const thinned = every > 1 ? `, every ${every}th slice: ${loaded.slices.length}` : '';
     const orientation = loaded.orientation ? `, orientation ${loaded.orientation}` : '';
-    label = `${source.path} (${loaded.slices.length} slices${thinned}, ${loaded.nativeBits}-bit${skipped}${orientation})`;
+    label = `${source.path} (${loaded.thinnedFrom ?? loaded.slices.length} slices${thinned}, ${loaded.nativeBits}-bit${skipped}${orientation})`;
   }
   if (source.kind === 'folder' && source.huFromDisplay) ds = { ...ds, huWindow: { ...source.huFromDisplay } };
   // Detector space reads HU: the data's depth is its own (its counts map to HU), the ADC's is the profile's.
