@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { evalMemoryProblem, memoryProblem, processBytes, RUNTIME_BYTES, wasmHeapProblem } from '../src/experiments/memory.js';
 import { slicesHeld } from '../src/experiments/data.js';
 import { resolveConfig } from '../src/config/experiment-config.js';
+import { encodeNifti1, encodeNifti2 } from '../src/data/nifti.js';
+import { gzipSync } from 'node:zlib';
 
 const GB = 2 ** 30;
 const plan = (o: Partial<Parameters<typeof processBytes>[0]> = {}) => ({ size: 256, batchSize: 4, baseFilters: 8, depthSlices: 1, hostActivations: true, ...o });
@@ -73,7 +75,7 @@ test('eval counts its slices (and a detector scan), not a training step: refused
   assert.ok(evalMemoryProblem({ size: 64, slices: 1, scan }, 0.1 * GB)?.includes('and 1000 views × 1000 channels'));
 });
 
-test('the slices a run will hold are counted before anything is decoded: phantoms, a PNG folder\'s images (every n-th); unknown for NIfTI or a missing folder', () => {
+test('the slices a run will hold are counted before anything is decoded: phantoms, a PNG folder\'s images, NIfTI header sizes, DICOM series files (every n-th); unknown for a missing folder', () => {
   const config = resolveConfig({ synthetic: { slices: 40, slicesPerVolume: 8 } });
   assert.is(slicesHeld({ kind: 'synthetic' }, config), 40);
   const dir = mkdtempSync(join(tmpdir(), 'ctquant-held-'));
@@ -84,9 +86,20 @@ test('the slices a run will hold are counted before anything is decoded: phantom
     const folder = { kind: 'folder' as const, path: dir, skipBad: false };
     assert.is(slicesHeld(folder, config), 7);
     assert.is(slicesHeld({ ...folder, every: 2 }, config), 4);
-    mkdirSync(join(dir, 'nifti', 'ct'), { recursive: true });
-    writeFileSync(join(dir, 'nifti', 'ct', 'v1.nii.gz'), '');
-    assert.is(slicesHeld({ ...folder, path: join(dir, 'nifti') }, config), undefined);
+    // NIfTI: the z sizes of the headers (plain and gzip), summed; a file whose header does not parse counts nothing.
+    mkdirSync(join(dir, 'nifti', 'scans'), { recursive: true });
+    writeFileSync(join(dir, 'nifti', 'scans', 'v1.nii.gz'), gzipSync(encodeNifti1([4, 3, 9], new Uint8Array(4 * 3 * 9))));
+    writeFileSync(join(dir, 'nifti', 'scans', 'v2.nii'), encodeNifti2([4, 3, 5], new Uint8Array(4 * 3 * 5)));
+    writeFileSync(join(dir, 'nifti', 'scans', 'v3.nii.gz'), '');
+    const nifti = { ...folder, path: join(dir, 'nifti'), imageDir: 'scans' };
+    assert.is(slicesHeld(nifti, config), 14);
+    assert.is(slicesHeld({ ...nifti, every: 4 }, config), 4);
+    // DICOM: the files of each series folder.
+    for (const [series, n] of [['s1', 3], ['s2', 2]] as const) {
+      mkdirSync(join(dir, 'dicom', 'ct', series), { recursive: true });
+      for (let i = 0; i < n; i++) writeFileSync(join(dir, 'dicom', 'ct', series, `${i}.dcm`), '');
+    }
+    assert.is(slicesHeld({ ...folder, path: join(dir, 'dicom') }, config), 5);
     assert.is(slicesHeld({ ...folder, path: join(dir, 'missing') }, config), undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { readFolderNames, requireFolder, statPath } from '../util/fs-safe.js';
 import { SLICE_SPLIT_RULE } from './volumes.js';
 import type { CtDataset } from './types.js';
 import { loadPngFolder, type FolderOptions } from './folder.js';
+import { niftiSliceCount } from './nifti.js';
 import { bareDataSetSyntax, isNiftiFile, loadDicomFolder, loadNiftiFolder, type ScanOptions } from './scan.js';
 
 export type LoadOptions = FolderOptions & ScanOptions;
@@ -34,6 +35,46 @@ export function detectDatasetKind(dir: string, imageDir = 'ct'): DatasetKind {
 }
 
 /**
+ * How many slices a dataset folder holds, judged from names and headers only (nothing decoded), for
+ * the memory check before loading: its PNG image files, the z sizes its NIfTI headers give (4 KiB
+ * read of each), the files of its DICOM series. Undefined when the folder cannot be judged (missing,
+ * empty, a layout the loader refuses): the loader then says why.
+ */
+export function countSlices(dir: string, imageDir = 'ct'): number | undefined {
+  try {
+    const kind = detectDatasetKind(dir, imageDir);
+    const images = join(dir, imageDir);
+    const names = readFolderNames(images).filter((f) => !f.startsWith('.'));
+    const sum = (counts: number[]) => counts.reduce((a, b) => a + b, 0);
+    switch (kind) {
+      case 'png':
+        return names.filter((f) => /\.png$/i.test(f)).length;
+      case 'nifti':
+        return sum(names.filter(isNiftiFile).map((f) => niftiSliceCount(readHead(join(images, f), 4096)) ?? 0));
+      case 'dicom':
+        return sum(names.map((s) => readFolderNames(join(images, s)).filter((f) => !f.startsWith('.')).length));
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first `n` bytes of a regular file (fewer if it is shorter); empty for anything else or on a read error. */
+function readHead(path: string, n: number): Uint8Array {
+  if (!statPath(path).isFile()) return new Uint8Array(0);
+  const head = Buffer.alloc(n);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    return head.subarray(0, readSync(fd, head, 0, n, 0));
+  } catch {
+    return new Uint8Array(0);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
  * A regular file (not *.png) named *.dcm, holding the DICOM preamble's "DICM" at byte 128, or
  * starting like a bare data set (bareDataSetSyntax: no preamble, as the DICOM reader accepts it);
  * read: 132 bytes at most.
@@ -41,17 +82,9 @@ export function detectDatasetKind(dir: string, imageDir = 'ct'): DatasetKind {
 function isDicomFile(path: string): boolean {
   if (/\.png$/i.test(path) || !statPath(path).isFile()) return false;
   if (/\.dcm$/i.test(path)) return true;
-  const head = Buffer.alloc(132);
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    const n = readSync(fd, head, 0, 132, 0);
-    return (n === 132 && head.toString('latin1', 128, 132) === 'DICM') || bareDataSetSyntax(head.subarray(0, n)) !== null;
-  } catch {
-    return false; // unreadable: the loader names the file
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  // Unreadable reads as empty: not DICOM, and the loader names the file.
+  const head = readHead(path, 132);
+  return (head.length === 132 && Buffer.from(head).toString('latin1', 128, 132) === 'DICM') || bareDataSetSyntax(head) !== null;
 }
 
 /**

@@ -220,6 +220,20 @@ function inflateBounded(bytes: Uint8Array, file: string, limits: Required<PixelL
 }
 
 /**
+ * The number of slices (z) a NIfTI file's header gives, from the file's first bytes only (a .nii.gz
+ * prefix is inflated as far as it goes, at most 8 MiB): for counting a folder before loading it.
+ * Undefined when the bytes do not parse; the loader then says why.
+ */
+export function niftiSliceCount(prefix: Uint8Array): number | undefined {
+  try {
+    const head = isGzip(prefix) ? gunzipSync(prefix, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 8 * 2 ** 20 }) : prefix;
+    return parseHeader(head, '', { maxPixels: Infinity, maxVoxels: Infinity }).dims[2];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Parses NIfTI-1 or NIfTI-2 bytes (gzip-compressed or not); a UserError naming `file` on anything wrong,
  * including sizes above `limits` (checked from the header before inflating or decoding) and
  * voxels that are NaN or infinite after scaling.

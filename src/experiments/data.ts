@@ -1,7 +1,5 @@
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { CtDataset } from '../data/types.js';
-import { loadDataset } from '../data/load.js';
+import { countSlices, loadDataset } from '../data/load.js';
 import { generatePhantoms } from '../data/phantom.js';
 import { resizeDataset } from '../data/resize.js';
 import { splitByVolume } from '../data/split.js';
@@ -83,19 +81,13 @@ export type DatasetPreset = keyof typeof DATASET_PRESETS;
 
 /**
  * How many slices a process will hold, counted before anything is decoded, for the memory check:
- * the phantoms of a synthetic run, or a PNG folder's image files (every n-th); undefined where the
- * count needs the files read (NIfTI volumes, DICOM series) or the folder is not there (its loader says so).
+ * the phantoms of a synthetic run, or a folder's slices (data/load.ts countSlices: PNG files, NIfTI
+ * header sizes, DICOM files), every n-th; undefined where the folder cannot be judged (its loader says why).
  */
 export function slicesHeld(source: DataSource, config: ExperimentConfig): number | undefined {
   if (source.kind === 'synthetic') return config.synthetic.slices;
-  let names: string[];
-  try {
-    names = readdirSync(join(source.path, 'ct'));
-  } catch {
-    return undefined;
-  }
-  const pngs = names.filter((f) => !f.startsWith('.') && /\.png$/i.test(f)).length;
-  return pngs === 0 ? undefined : Math.ceil(pngs / (source.every ?? 1));
+  const count = countSlices(source.path, source.imageDir);
+  return count ? Math.ceil(count / (source.every ?? 1)) : undefined;
 }
 
 /** Loads the images at the experiment's size and splits them into train / validation / test by volume. */

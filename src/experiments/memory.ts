@@ -27,7 +27,7 @@ export interface MemoryPlan {
   baseFilters: number;
   /** Adjacent slices a 3D U-Net convolves through (its activations are that many times a 2D one's); 1 for 2D and 2.5D. */
   depthSlices: number;
-  /** Slices every process holds at the training size (phantoms, or a folder's PNG slices); undefined when not known before loading (NIfTI, DICOM). */
+  /** Slices every process holds at the training size (phantoms, or a folder's slices counted from names and headers); undefined when the folder cannot be judged before loading. */
   slices?: number;
   /** Processes training at the same time. */
   processes: number;
@@ -129,7 +129,7 @@ export function wasmHeapProblem(plan: Pick<MemoryPlan, 'size' | 'batchSize' | 'b
  * Why `eval` cannot hold its data, or null: it keeps every slice it evaluates (and, in detector
  * space, the scan's arrays) while the models run over them. Inference keeps one batch's activations
  * without gradients, small beside a large folder's slices, so only the runtime, the slices and the
- * scan are counted; where the slice count is not known before loading (NIfTI, DICOM) nothing is refused.
+ * scan are counted; where the folder cannot be counted before loading nothing is refused.
  */
 export function evalMemoryProblem(plan: Pick<MemoryPlan, 'size' | 'slices' | 'scan'>, totalBytes: number): string | null {
   const need = processBytes({ ...plan, batchSize: 0, baseFilters: 0, depthSlices: 1, hostActivations: false });
