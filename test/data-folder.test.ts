@@ -159,12 +159,14 @@ test('skipBad skips bad pairs and says how many and why', async () => {
   assert.match(reasons, /not a readable image/);
 });
 
-test('every: only every n-th image file is decoded (a bad file between them is never read), each slice as the full load gives it, volumes and positions kept', async () => {
+test('every: only every n-th image file is decoded (a bad file between them is never read), each slice as the full load gives it, volumes and positions kept; progress counts the files read', async () => {
   const d = await smallFolder(7);
   const full = await loadPngFolder(d, { volumeStarts: [0, 3] });
   writeFileSync(join(d, 'ct', '0001.png'), 'not a png'); // not among every 3rd: never decoded, so no error
-  const thinned = await loadPngFolder(d, { volumeStarts: [0, 3], every: 3 });
+  const calls: [number, number][] = [];
+  const thinned = await loadPngFolder(d, { volumeStarts: [0, 3], every: 3, onProgress: (done, total) => calls.push([done, total]) });
   assert.equal(thinned.slices.map((s) => s.name), ['0000', '0003', '0006']);
+  assert.equal(calls, [[1, 3], [2, 3], [3, 3]], 'progress counts the files read');
   assert.equal(thinned.slices, [0, 3, 6].map((k) => full.slices[k]));
   assert.equal(thinned.slices.map((s) => [s.volumeId, s.sliceIndex]), [['v00', 0], ['v01', 0], ['v01', 3]]);
   assert.is(thinned.thinnedFrom, 7);

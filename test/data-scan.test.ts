@@ -117,7 +117,7 @@ test('NIfTI pair → axial slices of native counts, rows flipped, masks 0/1; a f
   assert.equal(Array.from(ds.slices[1]!.image), Array.from(s1.image));
 });
 
-test('every: a NIfTI folder keeps every n-th slice counted across its volumes, the slices the full load gives; loadDataset passes it on', async () => {
+test('every: a NIfTI folder keeps every n-th slice counted across its volumes, the slices the full load gives; loadDataset passes it on; progress counts volumes', async () => {
   const d = join(root, 'nii-every');
   mkdirSync(join(d, 'ct'), { recursive: true });
   mkdirSync(join(d, 'covid'), { recursive: true });
@@ -126,7 +126,9 @@ test('every: a NIfTI folder keeps every n-th slice counted across its volumes, t
     writeFileSync(join(d, 'covid', `${name}.nii`), encodeNifti1([X, Y, Z], Uint8Array.from(volume(maskAt))));
   }
   const full = loadNiftiFolder(d, {});
-  const thinned = loadNiftiFolder(d, { every: 4 });
+  const calls: [number, number][] = [];
+  const thinned = loadNiftiFolder(d, { every: 4, onProgress: (done, total) => calls.push([done, total]) });
+  assert.equal(calls, [[1, 2], [2, 2]], 'progress counts the volumes read');
   // 2 volumes × 3 slices: global indices 0 and 4 are a-z000 and b-z001.
   assert.equal(thinned.slices.map((s) => s.name), ['a-z000', 'b-z001']);
   assert.equal(thinned.slices, [full.slices[0], full.slices[4]]);

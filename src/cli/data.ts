@@ -7,7 +7,8 @@ import { loadProfile } from '../profile/load.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { generatePhantoms, MAX_PHANTOM_SIZE, MIN_PHANTOM_SIZE } from '../data/phantom.js';
 import { writePngFolder } from '../data/folder.js';
-import { loadDataset } from '../data/load.js';
+import { loadDataset, LOAD_PROGRESS_DELAY_SECONDS } from '../data/load.js';
+import { lazyProgress } from '../util/progress.js';
 import { summarizeDataset } from '../data/summary.js';
 import { renderPreviewSheet } from '../data/preview.js';
 import { displayWindowCounts } from '../data/hu.js';
@@ -127,7 +128,9 @@ const inspectCommand: CommandModule<object, InspectArgs> = {
       .option('preview', { type: 'string', describe: 'also write a PNG sheet of a few slices, lesions outlined' }) as unknown as Argv<InspectArgs>,
   handler: async (args) => {
     if (args.nativeBits !== undefined) checkInt('native-bits', args.nativeBits, 1, 16);
+    const reading = lazyProgress({ label: `reading ${printable(args.dir)}`, delaySeconds: LOAD_PROGRESS_DELAY_SECONDS });
     const ds = await loadDataset(args.dir, {
+      onProgress: reading.update,
       imageDir: args.imageDir,
       maskDir: args.maskDir,
       volumeStarts: parseVolumeStarts(args.volumeStarts?.join(',')),
@@ -139,6 +142,7 @@ const inspectCommand: CommandModule<object, InspectArgs> = {
       ...(args.orient ? { orient: args.orient } : {}),
       ...limitsFromFlags(args),
     });
+    reading.finish();
     if (args.preview) await writePreview(ds, args.preview);
     const s = summarizeDataset(ds);
     if (args.json) return printJson({ ...s, preview: args.preview ?? null });

@@ -37,6 +37,8 @@ export interface FolderOptions extends PixelLimits {
   fitTo?: FitTarget;
   /** Decode only every n-th image file in name order (`--every`, see every.ts); a skipped file keeps its place. */
   every?: number;
+  /** Called as files are read: `done` of `total` image files. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Regular, non-hidden files of a folder, sorted by name (file-system problems are UserErrors, see fs-safe.ts). */
@@ -117,11 +119,13 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
   const results: (Loaded | null)[] = new Array(imageFiles.length).fill(null);
   const wanted = everyNth(opts.every).keep(imageFiles.map((_, k) => k));
   let next = 0;
+  let read = 0;
   await Promise.all(
     Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, async () => {
       while (next < wanted.length) {
         const k = wanted[next++]!;
         results[k] = await loadOne(k);
+        opts.onProgress?.(++read, wanted.length);
       }
     }),
   );

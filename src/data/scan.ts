@@ -38,6 +38,8 @@ export interface ScanOptions extends PixelLimits {
   fitTo?: FitTarget;
   /** Keep every n-th slice, counted across the volumes / series in the order they are read (`--every`, see every.ts). */
   every?: number;
+  /** Called as a folder is read: `done` of `total` volumes (NIfTI) or series (DICOM). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 const thinnedFrom = (every: number | undefined, offered: number) => ((every ?? 1) > 1 ? { thinnedFrom: offered } : {});
@@ -116,6 +118,7 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
   const thin = everyNth(opts.every);
   const orientations: string[] = [];
   let shape: [number, number] | null = null;
+  let read = 0;
   for (const f of images) {
     try {
       if (!isNiftiFile(f)) throw new UserError('not a NIfTI file (.nii or .nii.gz)', { file: join(imageDir, f) });
@@ -128,6 +131,7 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
     } catch (e) {
       skips.skipOrThrow(e);
     }
+    opts.onProgress?.(++read, images.length);
   }
   if (slices.length === 0 || !shape) throw new UserError(`no usable slices (${skips.skipped.length} files skipped)`, { file: dir });
   const orientation = joinOrientations(orientations);
@@ -408,6 +412,7 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
   const skips = skipCollector(opts.skipBad);
   const orders = new Set<string>();
   let shape: [number, number] | null = null;
+  let read = 0;
   for (const s of series) {
     const candidates = [join(maskDir, s), join(maskDir, `${s}.nii.gz`), join(maskDir, `${s}.nii`)];
     const maskPath = candidates.find((c) => existsSync(c));
@@ -422,6 +427,7 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
     } catch (e) {
       skips.skipOrThrow(e);
     }
+    opts.onProgress?.(++read, series.length);
   }
   if (!shape || slices.length === 0) throw new UserError(`no usable slices (${skips.skipped.length} skipped)`, { file: dir });
   const orientation = joinOrientations(orientations);

@@ -18,6 +18,8 @@ export interface ProgressOptions {
   stream?: NodeJS.WriteStream;
   /** Plain mode: minimum seconds between lines. */
   plainIntervalSeconds?: number;
+  /** Show nothing (bar, lines or the closing line) until this many seconds have passed, so work that is usually quick stays silent. */
+  delaySeconds?: number;
 }
 
 export function formatDuration(seconds: number): string {
@@ -35,7 +37,9 @@ export function createProgress(opts: ProgressOptions): Progress {
   const t0 = Date.now();
   let lastPlain = 0;
   let drawn = false;
+  let shown = false;
   const interval = (opts.plainIntervalSeconds ?? 10) * 1000;
+  const delay = (opts.delaySeconds ?? 0) * 1000;
 
   const eta = (done: number) => {
     const elapsed = (Date.now() - t0) / 1000;
@@ -47,6 +51,8 @@ export function createProgress(opts: ProgressOptions): Progress {
   };
   return {
     update(done, status = '') {
+      if (Date.now() - t0 < delay) return;
+      shown = true;
       if (plain) {
         const now = Date.now();
         if (now - lastPlain < interval && done < opts.total) return;
@@ -68,8 +74,23 @@ export function createProgress(opts: ProgressOptions): Progress {
     },
     finish(status = '') {
       clear();
+      if (delay > 0 && !shown) return;
       const secs = (Date.now() - t0) / 1000;
       stream.write(`${opts.label}: done in ${formatDuration(secs)} ${status}\n`);
+    },
+  };
+}
+
+/** A progress whose total is known only from its first update (a folder's files, counted by its loader); started then. */
+export function lazyProgress(opts: Omit<ProgressOptions, 'total'>): { update(done: number, total: number): void; finish(status?: string): void } {
+  let progress: Progress | undefined;
+  return {
+    update(done, total) {
+      progress ??= createProgress({ ...opts, total });
+      progress.update(done);
+    },
+    finish(status) {
+      progress?.finish(status);
     },
   };
 }
