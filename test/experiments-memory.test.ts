@@ -94,6 +94,8 @@ test('the slices a run will hold are counted before anything is decoded: phantom
     const nifti = { ...folder, path: join(dir, 'nifti'), imageDir: 'scans' };
     assert.is(slicesHeld(nifti, config), 14);
     assert.is(slicesHeld({ ...nifti, every: 4 }, config), 4);
+    // A header past --max-voxels counts nothing: the loader refuses it with its own message (v1 is 108 voxels).
+    assert.is(slicesHeld({ ...nifti, limits: { maxVoxels: 100 } }, config), 5);
     // DICOM: the files of each series folder.
     for (const [series, n] of [['s1', 3], ['s2', 2]] as const) {
       mkdirSync(join(dir, 'dicom', 'ct', series), { recursive: true });

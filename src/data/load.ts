@@ -11,6 +11,7 @@ import { SLICE_SPLIT_RULE } from './volumes.js';
 import type { CtDataset } from './types.js';
 import { loadPngFolder, type FolderOptions } from './folder.js';
 import { niftiSliceCount } from './nifti.js';
+import type { PixelLimits } from './limits.js';
 import { bareDataSetSyntax, isNiftiFile, loadDicomFolder, loadNiftiFolder, type ScanOptions } from './scan.js';
 
 export type LoadOptions = FolderOptions & ScanOptions;
@@ -40,10 +41,11 @@ export function detectDatasetKind(dir: string, imageDir = 'ct'): DatasetKind {
 /**
  * How many slices a dataset folder holds, judged from names and headers only (nothing decoded), for
  * the memory check before loading: its PNG image files, the z sizes its NIfTI headers give (4 KiB
- * read of each), the files of its DICOM series. Undefined when the folder cannot be judged (missing,
- * empty, a layout the loader refuses): the loader then says why.
+ * read of each; a header past `limits` counts nothing, as the loader refuses it), the files of its
+ * DICOM series. Undefined when the folder cannot be judged (missing, empty, a layout the loader
+ * refuses): the loader then says why.
  */
-export function countSlices(dir: string, imageDir = 'ct'): number | undefined {
+export function countSlices(dir: string, imageDir = 'ct', limits?: PixelLimits): number | undefined {
   try {
     const kind = detectDatasetKind(dir, imageDir);
     const images = join(dir, imageDir);
@@ -53,7 +55,7 @@ export function countSlices(dir: string, imageDir = 'ct'): number | undefined {
       case 'png':
         return names.filter((f) => /\.png$/i.test(f)).length;
       case 'nifti':
-        return sum(names.filter(isNiftiFile).map((f) => niftiSliceCount(readHead(join(images, f), 4096)) ?? 0));
+        return sum(names.filter(isNiftiFile).map((f) => niftiSliceCount(readHead(join(images, f), 4096), limits) ?? 0));
       case 'dicom':
         return sum(names.map((s) => readFolderNames(join(images, s)).filter((f) => !f.startsWith('.')).length));
     }

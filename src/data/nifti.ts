@@ -222,12 +222,12 @@ function inflateBounded(bytes: Uint8Array, file: string, limits: Required<PixelL
 /**
  * The number of slices (z) a NIfTI file's header gives, from the file's first bytes only (a .nii.gz
  * prefix is inflated as far as it goes, at most 8 MiB): for counting a folder before loading it.
- * Undefined when the bytes do not parse; the loader then says why.
+ * Undefined when the bytes do not parse or break `limits`; the loader then says why.
  */
-export function niftiSliceCount(prefix: Uint8Array): number | undefined {
+export function niftiSliceCount(prefix: Uint8Array, pixelLimits?: PixelLimits): number | undefined {
   try {
     const head = isGzip(prefix) ? gunzipSync(prefix, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 8 * 2 ** 20 }) : prefix;
-    return parseHeader(head, '', { maxPixels: Infinity, maxVoxels: Infinity }).dims[2];
+    return parseHeader(head, '', limitsOf(pixelLimits)).dims[2];
   } catch {
     return undefined;
   }

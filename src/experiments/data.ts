@@ -87,7 +87,7 @@ export type DatasetPreset = keyof typeof DATASET_PRESETS;
  */
 export function slicesHeld(source: DataSource, config: ExperimentConfig): number | undefined {
   if (source.kind === 'synthetic') return config.synthetic.slices;
-  const count = countSlices(source.path, source.imageDir);
+  const count = countSlices(source.path, source.imageDir, source.limits);
   return count ? Math.ceil(count / (source.every ?? 1)) : undefined;
 }
 
