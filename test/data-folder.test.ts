@@ -175,6 +175,20 @@ test('every: only every n-th image file is decoded (a bad file between them is n
   await expectUserError(loadPngFolder(d, { volumeStarts: [0, 3], every: 3 }), /0003\.png$/, /not a readable image/);
 });
 
+test('heldLimit: a load whose slices pass the limit stops in one line naming the file that went over, under skipBad too', async () => {
+  const d = await smallFolder(6);
+  const perSlice = 8 * 6 * 4 + 8 * 6; // float32 image, uint8 mask
+  const limit = { maxBytes: 3 * perSlice, remedy: 'keep every n-th slice' };
+  assert.is((await loadPngFolder(d, { split: 'slice', heldLimit: { ...limit, maxBytes: 6 * perSlice } })).slices.length, 6);
+  for (const skipBad of [false, true]) {
+    await expectUserError(
+      loadPngFolder(d, { split: 'slice', heldLimit: limit, skipBad, concurrency: 1 }),
+      /0003\.png$/,
+      /^the 4 slices read up to this file hold 0\.0 GB, more than the 0\.0 GB this machine has for them: keep every n-th slice$/,
+    );
+  }
+});
+
 test('an 8-bit folder like covid-ct-20 loads at 8 bits with 0/255 masks as 0/1', async () => {
   const d = await smallFolder(3);
   const ds = await loadPngFolder(d, { volumeStarts: [0, 1] });

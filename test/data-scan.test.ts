@@ -134,6 +134,9 @@ test('every: a NIfTI folder keeps every n-th slice counted across its volumes, t
   assert.equal(thinned.slices, [full.slices[0], full.slices[4]]);
   assert.is(thinned.thinnedFrom, 6);
   assert.equal((await loadDataset(d, { every: 4 })).slices.map((s) => s.name), ['a-z000', 'b-z001']);
+  // heldLimit: the volume whose slices pass it is named, under skipBad too.
+  const perSlice = X * Y * 4 + X * Y;
+  expectUserError(() => loadNiftiFolder(d, { skipBad: true, heldLimit: { maxBytes: 4 * perSlice, remedy: 'r' } }), /b\.nii$/, /^the 6 slices read up to this file hold/);
 });
 
 test('a NIfTI folder mixing NIfTI-1 and NIfTI-2 volumes (and masks) loads, each volume as the other version would', () => {

@@ -17,7 +17,7 @@ import type { CtDataset } from '../data/types.js';
 import { formatTable, printJson } from './format.js';
 import { dataFlagOptions, limitsFromFlags, type DataFlagArgs } from './data-flags.js';
 import { parseIntegerList } from './args.js';
-import { phantomMemoryProblem } from '../experiments/memory.js';
+import { phantomMemoryProblem, RUNTIME_BYTES } from '../experiments/memory.js';
 
 interface SynthArgs {
   out: string;
@@ -131,6 +131,8 @@ const inspectCommand: CommandModule<object, InspectArgs> = {
     const reading = lazyProgress({ label: `reading ${printable(args.dir)}`, delaySeconds: LOAD_PROGRESS_DELAY_SECONDS });
     const ds = await loadDataset(args.dir, {
       onProgress: reading.update,
+      // inspect holds every slice at its own size.
+      heldLimit: { maxBytes: totalmem() - RUNTIME_BYTES, remedy: 'inspect a part of the folder at a time (its files in a folder of their own)' },
       imageDir: args.imageDir,
       maskDir: args.maskDir,
       volumeStarts: parseVolumeStarts(args.volumeStarts?.join(',')),

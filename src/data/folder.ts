@@ -5,6 +5,7 @@
  * (`ct/`, `covid/`); `ctquant data synth` writes one.
  */
 import { everyNth } from './every.js';
+import { heldSlices, type HeldLimit } from './held.js';
 import { basename, extname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -39,6 +40,8 @@ export interface FolderOptions extends PixelLimits {
   every?: number;
   /** Called as files are read: `done` of `total` image files. */
   onProgress?: (done: number, total: number) => void;
+  /** Stop the load when the slices held pass this (see held.ts). */
+  heldLimit?: HeldLimit;
 }
 
 /** Regular, non-hidden files of a folder, sorted by name (file-system problems are UserErrors, see fs-safe.ts). */
@@ -120,11 +123,19 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
   const wanted = everyNth(opts.every).keep(imageFiles.map((_, k) => k));
   let next = 0;
   let read = 0;
+  const held = heldSlices(opts.heldLimit);
   await Promise.all(
     Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, async () => {
       while (next < wanted.length) {
         const k = wanted[next++]!;
-        results[k] = await loadOne(k);
+        const got = await loadOne(k);
+        results[k] = got;
+        try {
+          if (got) held.hold([got.slice], got.file);
+        } catch (e) {
+          next = wanted.length; // the other readers stop too
+          throw e;
+        }
         opts.onProgress?.(++read, wanted.length);
       }
     }),

@@ -4,6 +4,7 @@
  * cut volumes into axial slices; the volume id is the file stem (NIfTI) or the DICOM PatientID.
  */
 import { everyNth } from './every.js';
+import { heldSlices, type HeldLimit } from './held.js';
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
@@ -40,6 +41,8 @@ export interface ScanOptions extends PixelLimits {
   every?: number;
   /** Called as a folder is read: `done` of `total` volumes (NIfTI) or series (DICOM). */
   onProgress?: (done: number, total: number) => void;
+  /** Stop the load when the slices held pass this (see held.ts). */
+  heldLimit?: HeldLimit;
 }
 
 const thinnedFrom = (every: number | undefined, offered: number) => ((every ?? 1) > 1 ? { thinnedFrom: offered } : {});
@@ -116,6 +119,7 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
   for (const f of masks) if (!isNiftiFile(f) || !imageStems.has(niftiStem(f))) skips.skipOrThrow(new UserError(isNiftiFile(f) ? 'mask without image' : 'not a NIfTI file', { file: join(maskDir, f) }));
   const slices: CtSlice[] = [];
   const thin = everyNth(opts.every);
+  const held = heldSlices(opts.heldLimit);
   const orientations: string[] = [];
   let shape: [number, number] | null = null;
   let read = 0;
@@ -126,7 +130,9 @@ export function loadNiftiFolder(dir: string, opts: ScanOptions = {}): CtDataset 
       if (m === undefined) throw new UserError('image without mask', { file: join(imageDir, f) });
       const got = fitPart(loadNiftiPair(join(imageDir, f), join(maskDir, m), opts), opts.fitTo);
       shape = sameSliceShape(shape, got, "volumes'", join(imageDir, f));
-      slices.push(...thin.keep(got.slices));
+      const kept = thin.keep(got.slices);
+      held.hold(kept, join(imageDir, f));
+      slices.push(...kept);
       if (got.orientation) orientations.push(got.orientation);
     } catch (e) {
       skips.skipOrThrow(e);
@@ -408,6 +414,7 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
   if (series.length === 0) throw new UserError('no DICOM series folders', { file: imageDir });
   const slices: CtSlice[] = [];
   const thin = everyNth(opts.every);
+  const held = heldSlices(opts.heldLimit);
   const orientations: string[] = [];
   const skips = skipCollector(opts.skipBad);
   const orders = new Set<string>();
@@ -420,7 +427,9 @@ export async function loadDicomFolder(dir: string, opts: ScanOptions = {}): Prom
       if (!maskPath) throw new UserError('DICOM series without mask', { file: join(imageDir, s) });
       const got = fitPart(await loadDicomSeries(join(imageDir, s), maskPath, opts), opts.fitTo);
       shape = sameSliceShape(shape, got, "series'", join(imageDir, s));
-      slices.push(...thin.keep(got.slices));
+      const kept = thin.keep(got.slices);
+      held.hold(kept, join(imageDir, s));
+      slices.push(...kept);
       if (got.orientation) orientations.push(got.orientation);
       if (got.sliceOrder) orders.add(got.sliceOrder);
       skips.skipped.push(...(got.skipped ?? []));

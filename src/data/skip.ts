@@ -1,10 +1,14 @@
 /**
  * What a loader does with a bad input: under `skipBad` it leaves the input out and lists it in
  * the dataset's `skipped`; otherwise the UserError naming the file stops the load. Errors that
- * are not UserErrors are bugs and always propagate.
+ * are not UserErrors are bugs and always propagate, and so does a LoadStop: it is about the whole
+ * load (the memory it holds), not about one input.
  */
 import { UserError } from '../errors.js';
 import type { SkippedInput } from './types.js';
+
+/** A UserError that stops a load whatever `skipBad` says. */
+export class LoadStop extends UserError {}
 
 export interface SkipCollector {
   /** The inputs left out so far, each with its file and reason. */
@@ -20,7 +24,7 @@ export function skipCollector(skipBad: boolean | undefined): SkipCollector {
   return {
     skipped,
     skipOrThrow(e) {
-      if (!(e instanceof UserError) || !skipBad) throw e;
+      if (!(e instanceof UserError) || !skipBad || e instanceof LoadStop) throw e;
       skipped.push({ file: e.file ?? '?', reason: e.message });
     },
     datasetField: () => (skipBad ? { skipped } : {}),

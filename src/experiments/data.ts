@@ -8,6 +8,8 @@ import type { PixelLimits } from '../data/limits.js';
 import type { OrientMode } from '../data/orientation.js';
 import { printable, UserError } from '../errors.js';
 import { lazyProgress } from '../util/progress.js';
+import { RUNTIME_BYTES } from './memory.js';
+import { totalmem } from 'node:os';
 import type { DetectorProfile } from '../profile/types.js';
 import type { ExperimentConfig } from '../config/experiment-config.js';
 import type { SplitData } from './run-point.js';
@@ -121,6 +123,7 @@ export async function prepareData(
     const reading = lazyProgress({ label: `reading ${printable(source.path)}`, delaySeconds: LOAD_PROGRESS_DELAY_SECONDS });
     const loaded = await loadDataset(source.path, {
       onProgress: reading.update,
+      heldLimit: { maxBytes: totalmem() - RUNTIME_BYTES, remedy: 'lower --size or keep every n-th slice (--every n)' },
       skipBad: source.skipBad,
       volumeStarts: source.volumeStarts,
       split,

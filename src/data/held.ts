@@ -1,0 +1,35 @@
+/**
+ * Bounded memory while a folder is read: the bytes of the slices kept so far (their image and mask
+ * arrays) are added up as each file or volume is read, and past `maxBytes` the load stops with one
+ * line naming the file that went over, where the kernel's OOM killer would otherwise end it (and
+ * other processes with it). The count before loading (data/load.ts countSlices) catches most of
+ * this earlier; this catches what it cannot count, at the size the slices really have.
+ */
+import type { CtSlice } from './types.js';
+import { LoadStop } from './skip.js';
+
+export interface HeldLimit {
+  maxBytes: number;
+  /** What to do instead, for the message ("lower --size or keep every n-th slice (--every n)"). */
+  remedy: string;
+}
+
+const gb = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GB`;
+
+/** A running total of held slice bytes that throws a LoadStop naming `file` once it passes `limit` (none: count only). */
+export function heldSlices(limit: HeldLimit | undefined): { hold(slices: readonly CtSlice[], file: string): void; bytes(): number } {
+  let bytes = 0;
+  let count = 0;
+  return {
+    hold(slices, file) {
+      for (const s of slices) {
+        bytes += s.image.byteLength + s.mask.byteLength;
+        count++;
+      }
+      if (limit && bytes > limit.maxBytes) {
+        throw new LoadStop(`the ${count} slices read up to this file hold ${gb(bytes)}, more than the ${gb(limit.maxBytes)} this machine has for them: ${limit.remedy}`, { file });
+      }
+    },
+    bytes: () => bytes,
+  };
+}
