@@ -17,7 +17,7 @@ export interface HeldLimit {
 const gb = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GB`;
 
 /** A running total of held slice bytes that throws a LoadStop naming `file` once it passes `limit` (none: count only). */
-export function heldSlices(limit: HeldLimit | undefined): { hold(slices: readonly CtSlice[], file: string): void; bytes(): number } {
+export function heldSlices(limit: HeldLimit | undefined): { hold(slices: readonly CtSlice[], file: string): void } {
   let bytes = 0;
   let count = 0;
   return {
@@ -30,6 +30,5 @@ export function heldSlices(limit: HeldLimit | undefined): { hold(slices: readonl
         throw new LoadStop(`the ${count} slices read up to this file hold ${gb(bytes)}, more than the ${gb(limit.maxBytes)} this machine has for them: ${limit.remedy}`, { file });
       }
     },
-    bytes: () => bytes,
   };
 }
