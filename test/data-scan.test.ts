@@ -426,7 +426,7 @@ test('DICOM files straight in ct/ (named .dcm or not) are refused naming the fol
   }
 });
 
-test('DICOM series: rescale to HU, sort by position, masks from NIfTI or PNG; bad files', async () => {
+test('DICOM series: rescale to HU, sort by position, masks from NIfTI or PNG; bad files; the series held is bounded', async () => {
   const d = join(root, 'dcm');
   const series = join(d, 'ct', 'patA');
   mkdirSync(series, { recursive: true });
@@ -466,7 +466,29 @@ test('DICOM series: rescale to HU, sort by position, masks from NIfTI or PNG; ba
   const skipped = await loadDicomSeries(series, join(d, 'maskA.nii'), { skipBad: true });
   assert.is(skipped.slices.length, Z);
   assert.is(skipped.skipped!.length, 1);
+  // A series is held whole before it is fitted: bounded as it is read (was: every file of any series held), under skipBad too.
+  rmSync(join(series, 'notes.txt'));
+  for (const skipBad of [false, true]) {
+    await expectAsyncUserError(
+      loadDicomSeries(series, join(d, 'maskA.nii'), { heldLimit: { maxBytes: 2 * X * Y * 4, remedy: 'r' }, skipBad }),
+      join(series, 'IM9.dcm'),
+      /^the 3 slices read up to this file hold 0\.0 GB, more than the 0\.0 GB this machine has for them: r$/,
+    );
+  }
+  assert.is((await loadDicomSeries(series, join(d, 'maskA.nii'), { heldLimit: { maxBytes: 3 * X * Y * 4, remedy: 'r' } })).slices.length, Z);
 });
+
+async function expectAsyncUserError(p: Promise<unknown>, file: string, message: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert.instance(e, UserError);
+    assert.is((e as UserError).file, file);
+    assert.match((e as UserError).message, message);
+    return;
+  }
+  assert.unreachable('expected a UserError');
+}
 
 test('--orient canonical: a NIfTI stored with a flipped affine gives the same slices as the plain one; the default keeps them as stored', () => {
   const d = join(root, 'orient');

@@ -16,19 +16,22 @@ export interface HeldLimit {
 
 const gb = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GB`;
 
-/** A running total of held slice bytes that throws a LoadStop naming `file` once it passes `limit` (none: count only). */
-export function heldSlices(limit: HeldLimit | undefined): { hold(slices: readonly CtSlice[], file: string): void } {
+/**
+ * A running total of held bytes that throws a LoadStop naming `file` once it passes `limit` (none:
+ * count only): `hold` counts slices (image and mask arrays), `add` any other arrays a loader holds.
+ */
+export function heldSlices(limit: HeldLimit | undefined): { hold(slices: readonly CtSlice[], file: string): void; add(bytes: number, slices: number, file: string): void } {
   let bytes = 0;
   let count = 0;
+  const add = (more: number, slices: number, file: string) => {
+    bytes += more;
+    count += slices;
+    if (limit && bytes > limit.maxBytes) {
+      throw new LoadStop(`the ${count} slices read up to this file hold ${gb(bytes)}, more than the ${gb(limit.maxBytes)} this machine has for them: ${limit.remedy}`, { file });
+    }
+  };
   return {
-    hold(slices, file) {
-      for (const s of slices) {
-        bytes += s.image.byteLength + s.mask.byteLength;
-        count++;
-      }
-      if (limit && bytes > limit.maxBytes) {
-        throw new LoadStop(`the ${count} slices read up to this file hold ${gb(bytes)}, more than the ${gb(limit.maxBytes)} this machine has for them: ${limit.remedy}`, { file });
-      }
-    },
+    hold: (slices, file) => add(slices.reduce((sum, s) => sum + s.image.byteLength + s.mask.byteLength, 0), slices.length, file),
+    add,
   };
 }

@@ -344,6 +344,8 @@ export async function loadDicomSeries(seriesDir: string, maskPath: string, opts:
   const files = listFiles(seriesDir);
   if (files.length === 0) throw new UserError('no DICOM files', { file: seriesDir });
   const skips = skipCollector(opts.skipBad);
+  // A series is held whole (to be sorted) before its slices are fitted: bounded like the slices a load keeps.
+  const held = heldSlices(opts.heldLimit);
   const images: DicomImage[] = [];
   for (const f of files) {
     try {
@@ -351,6 +353,7 @@ export async function loadDicomSeries(seriesDir: string, maskPath: string, opts:
       if (images[0] && (im.rows !== images[0].rows || im.cols !== images[0].cols)) {
         throw new UserError(`image is ${im.cols}×${im.rows}, others are ${images[0].cols}×${images[0].rows}`, { file: im.file });
       }
+      held.add(im.hu.byteLength, 1, im.file);
       images.push(im);
     } catch (e) {
       skips.skipOrThrow(e);
