@@ -308,8 +308,8 @@ test('a gzip NIfTI bomb is refused without inflating it whole; huge header dims 
   [3, 2048, 2048, 2048].forEach((x, i) => v.setInt16(40 + 2 * i, x, true));
   await refused(() => parseNifti(gzipSync(big), 'big.nii.gz'), /slices are 2048×2048 = 4194304 pixels|volume is 2048×2048×2048/);
   await refused(() => parseNifti(big, 'big.nii', { maxPixels: 10 }), /more than --max-pixels 10/);
-  [3, 512, 512, 1024].forEach((x, i) => v.setInt16(40 + 2 * i, x, true));
-  await refused(() => parseNifti(big, 'big.nii'), /512×512×1024 = 268435456 voxels, more than --max-voxels/);
+  [3, 512, 512, 1025].forEach((x, i) => v.setInt16(40 + 2 * i, x, true));
+  await refused(() => parseNifti(big, 'big.nii'), /512×512×1025 = 268697600 voxels, more than --max-voxels 268435456$/);
 });
 
 // --- wrongly accepted before ------------------------------------------------------------------

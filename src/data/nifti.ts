@@ -25,15 +25,18 @@ export interface NiftiVolume {
   axes: { i: Direction; j: Direction; source: string };
 }
 
-const TYPES: Record<number, { bytes: number; name: string }> = {
-  2: { bytes: 1, name: 'uint8' },
-  4: { bytes: 2, name: 'int16' },
-  8: { bytes: 4, name: 'int32' },
-  16: { bytes: 4, name: 'float32' },
-  64: { bytes: 8, name: 'float64' },
-  256: { bytes: 1, name: 'int8' },
-  512: { bytes: 2, name: 'uint16' },
-  768: { bytes: 4, name: 'uint32' },
+type RawArray = Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
+
+/** The datatypes read; each voxel's raw value is kept in an array of its own type, which holds it exactly (an int16 CT volume: 2 bytes a voxel, not 8). */
+const TYPES: Record<number, { bytes: number; name: string; array: new (n: number) => RawArray }> = {
+  2: { bytes: 1, name: 'uint8', array: Uint8Array },
+  4: { bytes: 2, name: 'int16', array: Int16Array },
+  8: { bytes: 4, name: 'int32', array: Int32Array },
+  16: { bytes: 4, name: 'float32', array: Float32Array },
+  64: { bytes: 8, name: 'float64', array: Float64Array },
+  256: { bytes: 1, name: 'int8', array: Int8Array },
+  512: { bytes: 2, name: 'uint16', array: Uint16Array },
+  768: { bytes: 4, name: 'uint32', array: Uint32Array },
 };
 
 /**
@@ -252,7 +255,7 @@ export function parseNifti(bytes: Uint8Array, file: string, pixelLimits?: PixelL
   // scl_slope 0 or not finite means no scaling (nifti1.h, nifti2.h); so does an intercept that is not finite.
   const slope = Number.isFinite(fields.slope) && fields.slope !== 0 ? fields.slope : 1;
   const intercept = Number.isFinite(fields.inter) ? fields.inter : 0;
-  const raw = new Float64Array(count);
+  const raw = new type.array(count);
   const read = readerFor(datatype, view, le);
   for (let i = 0; i < count; i++) raw[i] = read(voxOffset + i * type.bytes);
   const data = new Float32Array(count);
