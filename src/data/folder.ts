@@ -5,19 +5,20 @@
  * (`ct/`, `covid/`); `ctquant data synth` writes one.
  */
 import { everyNth } from './every.js';
-import { heldSlices, type HeldLimit } from './held.js';
+import { heldSlices } from './held.js';
 import { basename, extname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { listRegularFiles, requireFolder } from '../util/fs-safe.js';
-import type { CtDataset, CtSlice } from './types.js';
+import type { CtDataset, CtSlice, ReadingOptions } from './types.js';
 import { skipCollector } from './skip.js';
 import { encodeGreyPng, readGreyImage, type PixelLimits } from './png.js';
 import { toBinaryMask } from './mask.js';
 import { assignVolumes, type SplitRule, type VolumesFile } from './volumes.js';
 import { fitSlice, type FitTarget } from './resize.js';
 
-export interface FolderOptions extends PixelLimits {
+/** `every` counts image files in name order: a skipped file keeps its place. */
+export interface FolderOptions extends PixelLimits, ReadingOptions {
   /** Image sub-folder (default `ct`). */
   imageDir?: string;
   /** Mask sub-folder (default `covid`). */
@@ -36,12 +37,6 @@ export interface FolderOptions extends PixelLimits {
   concurrency?: number;
   /** Fit each slice to this size as it is read, so slices of different sizes are accepted (see resize.ts). */
   fitTo?: FitTarget;
-  /** Decode only every n-th image file in name order (`--every`, see every.ts); a skipped file keeps its place. */
-  every?: number;
-  /** Called as files are read: `done` of `total` image files. */
-  onProgress?: (done: number, total: number) => void;
-  /** Stop the load when the slices held pass this (see held.ts). */
-  heldLimit?: HeldLimit;
 }
 
 /** Regular, non-hidden files of a folder, sorted by name (file-system problems are UserErrors, see fs-safe.ts). */

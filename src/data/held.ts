@@ -5,14 +5,8 @@
  * other processes with it). The count before loading (data/load.ts countSlices) catches most of
  * this earlier; this catches what it cannot count, at the size the slices really have.
  */
-import type { CtSlice } from './types.js';
+import type { CtSlice, HeldLimit } from './types.js';
 import { LoadStop } from './skip.js';
-
-export interface HeldLimit {
-  maxBytes: number;
-  /** What to do instead, for the message ("lower --size or keep every n-th slice (--every n)"). */
-  remedy: string;
-}
 
 const gb = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GB`;
 

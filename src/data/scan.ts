@@ -4,13 +4,13 @@
  * cut volumes into axial slices; the volume id is the file stem (NIfTI) or the DICOM PatientID.
  */
 import { everyNth } from './every.js';
-import { heldSlices, type HeldLimit } from './held.js';
+import { heldSlices } from './held.js';
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import dicomParser from 'dicom-parser';
 import { UserError } from '../errors.js';
-import type { CtDataset, CtSlice } from './types.js';
+import type { CtDataset, CtSlice, ReadingOptions } from './types.js';
 import { skipCollector } from './skip.js';
 import { DEFAULT_HU_WINDOW, checkDetector, huImageToCounts, type HuWindow } from './hu.js';
 import { axialSlice, readNifti } from './nifti.js';
@@ -23,7 +23,8 @@ import { fitPart, type FitTarget } from './resize.js';
 import { readFolderNames, readRegularFile, requireFolder, statPath } from '../util/fs-safe.js';
 import { applyFix, dicomOrientation, joinOrientations, niftiSliceOrientation, orientationPlan, type CanonicalFix, type OrientMode } from './orientation.js';
 
-export interface ScanOptions extends PixelLimits {
+/** `every` counts slices across the volumes / series in the order they are read. */
+export interface ScanOptions extends PixelLimits, ReadingOptions {
   /** Native ADC depth the HU values are digitised to (default 12). */
   nativeBits?: number;
   window?: HuWindow;
@@ -37,12 +38,6 @@ export interface ScanOptions extends PixelLimits {
   orient?: OrientMode;
   /** Fit each volume / series to this slice size as it is read, so parts of different sizes are accepted (see resize.ts). */
   fitTo?: FitTarget;
-  /** Keep every n-th slice, counted across the volumes / series in the order they are read (`--every`, see every.ts). */
-  every?: number;
-  /** Called as a folder is read: `done` of `total` volumes (NIfTI) or series (DICOM). */
-  onProgress?: (done: number, total: number) => void;
-  /** Stop the load when the slices held pass this (see held.ts). */
-  heldLimit?: HeldLimit;
 }
 
 const thinnedFrom = (every: number | undefined, offered: number) => ((every ?? 1) > 1 ? { thinnedFrom: offered } : {});

@@ -47,6 +47,23 @@ export interface CtDataset {
   thinnedFrom?: number;
 }
 
+/** The machine memory a load may fill with slices, and what to do instead (see held.ts). */
+export interface HeldLimit {
+  maxBytes: number;
+  /** What to do instead, for the message ("lower --size or keep every n-th slice (--every n)"). */
+  remedy: string;
+}
+
+/** How every loader reads a folder: which slices it keeps, what it reports as it goes, where it stops. */
+export interface ReadingOptions {
+  /** Keep every n-th slice in the order the loader reads them (`--every`, see every.ts); PNG: the other files are never decoded. */
+  every?: number;
+  /** Called as the folder is read: `done` of `total` image files (PNG), volumes (NIfTI) or series (DICOM). */
+  onProgress?: (done: number, total: number) => void;
+  /** Stop the load when the slices held pass this (see held.ts). */
+  heldLimit?: HeldLimit;
+}
+
 /** A file (or slice) a loader left out under `skipBad`. */
 export interface SkippedInput {
   file: string;
