@@ -7,8 +7,9 @@
  */
 import type { CtSlice, HeldLimit } from './types.js';
 import { LoadStop } from './skip.js';
+import { formatGb } from '../util/bytes.js';
 
-const gb = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GB`;
+const gb = formatGb;
 
 /**
  * A running total of held bytes that throws a LoadStop naming `file` once it passes `limit` (none:

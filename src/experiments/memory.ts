@@ -13,6 +13,7 @@
 
 import type { ExperimentConfig } from '../config/experiment-config.js';
 import { CACHE_READINGS } from '../detector/limits.js';
+import { formatGb } from '../util/bytes.js';
 
 /** Node, tfjs and the wasm module before any tensor: about 0.32 GB (rounded up). */
 export const RUNTIME_BYTES = 336 * 2 ** 20;
@@ -86,7 +87,7 @@ function scanBytes(scan: { views: number; channels: number }, pixels: number, sl
   return DETECTOR_BYTES_PER_READING * readings + DETECTOR_PLAN_BYTES_PER_VIEW_PIXEL * scan.views * pixels + 4 * cached;
 }
 
-const gb = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GB`;
+const gb = formatGb;
 
 /**
  * Why the plan cannot fit in `totalBytes` of memory (one line naming what to lower), or null when
