@@ -7,8 +7,7 @@ import { loadProfile } from '../profile/load.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { generatePhantoms, MAX_PHANTOM_SIZE, MIN_PHANTOM_SIZE } from '../data/phantom.js';
 import { writePngFolder } from '../data/folder.js';
-import { loadDataset, LOAD_PROGRESS_DELAY_SECONDS } from '../data/load.js';
-import { lazyProgress } from '../util/progress.js';
+import { loadDatasetWatched } from '../data/load.js';
 import { summarizeDataset } from '../data/summary.js';
 import { renderPreviewSheet } from '../data/preview.js';
 import { displayWindowCounts } from '../data/hu.js';
@@ -128,11 +127,9 @@ const inspectCommand: CommandModule<object, InspectArgs> = {
       .option('preview', { type: 'string', describe: 'also write a PNG sheet of a few slices, lesions outlined' }) as unknown as Argv<InspectArgs>,
   handler: async (args) => {
     if (args.nativeBits !== undefined) checkInt('native-bits', args.nativeBits, 1, 16);
-    const reading = lazyProgress({ label: `reading ${printable(args.dir)}`, delaySeconds: LOAD_PROGRESS_DELAY_SECONDS });
-    const ds = await loadDataset(args.dir, {
-      onProgress: reading.update,
-      // inspect holds every slice at its own size.
-      heldLimit: { maxBytes: totalmem() - RUNTIME_BYTES, remedy: 'inspect a part of the folder at a time (its files in a folder of their own)' },
+    // inspect holds every slice at its own size.
+    const held = { maxBytes: totalmem() - RUNTIME_BYTES, remedy: 'inspect a part of the folder at a time (its files in a folder of their own)' };
+    const ds = await loadDatasetWatched(args.dir, {
       imageDir: args.imageDir,
       maskDir: args.maskDir,
       volumeStarts: parseVolumeStarts(args.volumeStarts?.join(',')),
@@ -143,8 +140,7 @@ const inspectCommand: CommandModule<object, InspectArgs> = {
       ...(args.split ? { split: args.split } : {}),
       ...(args.orient ? { orient: args.orient } : {}),
       ...limitsFromFlags(args),
-    });
-    reading.finish();
+    }, held);
     if (args.preview) await writePreview(ds, args.preview);
     const s = summarizeDataset(ds);
     if (args.json) return printJson({ ...s, preview: args.preview ?? null });

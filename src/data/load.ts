@@ -5,10 +5,11 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../errors.js';
+import { printable, UserError } from '../errors.js';
+import { lazyProgress } from '../util/progress.js';
 import { readFolderNames, requireFolder, statPath } from '../util/fs-safe.js';
 import { SLICE_SPLIT_RULE } from './volumes.js';
-import type { CtDataset } from './types.js';
+import type { CtDataset, HeldLimit } from './types.js';
 import { loadPngFolder, type FolderOptions } from './folder.js';
 import { niftiSliceCount } from './nifti.js';
 import type { PixelLimits } from './limits.js';
@@ -17,7 +18,7 @@ import { bareDataSetSyntax, isNiftiFile, loadDicomFolder, loadNiftiFolder, type 
 export type LoadOptions = FolderOptions & ScanOptions;
 
 /** Reading a data folder shows progress only past this: covid-ct-20's 1,614 PNG slices take about 9 s on 2 cores, every 4th 2 s. */
-export const LOAD_PROGRESS_DELAY_SECONDS = 5;
+const LOAD_PROGRESS_DELAY_SECONDS = 5;
 export type DatasetKind = 'png' | 'nifti' | 'dicom';
 
 /** Which loader a folder needs, judged from its image sub-folder's entries. */
@@ -100,6 +101,17 @@ export async function loadDataset(dir: string, opts: LoadOptions = {}): Promise<
   const ds = await loadByKind(dir, opts);
   if (opts.split !== 'slice') return ds;
   return { ...ds, slices: ds.slices.map((s) => ({ ...s, volumeId: s.name })), volumeRule: SLICE_SPLIT_RULE };
+}
+
+/**
+ * loadDataset for a command that waits on it: its progress on stderr once reading takes more than
+ * LOAD_PROGRESS_DELAY_SECONDS (quicker reads stay silent), and the slices it holds bounded by `heldLimit`.
+ */
+export async function loadDatasetWatched(dir: string, opts: LoadOptions, heldLimit: HeldLimit): Promise<CtDataset> {
+  const reading = lazyProgress({ label: `reading ${printable(dir)}`, delaySeconds: LOAD_PROGRESS_DELAY_SECONDS });
+  const ds = await loadDataset(dir, { ...opts, onProgress: reading.update, heldLimit });
+  reading.finish();
+  return ds;
 }
 
 async function loadByKind(dir: string, opts: LoadOptions): Promise<CtDataset> {

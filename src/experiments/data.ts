@@ -1,13 +1,12 @@
 import type { CtDataset } from '../data/types.js';
-import { countSlices, loadDataset, LOAD_PROGRESS_DELAY_SECONDS } from '../data/load.js';
+import { countSlices, loadDatasetWatched } from '../data/load.js';
 import { generatePhantoms } from '../data/phantom.js';
 import { resizeDataset } from '../data/resize.js';
 import { splitByVolume } from '../data/split.js';
 import { COVID_CT_20_RADIOPAEDIA_VOLUMES, COVID_CT_20_TEST_VOLUMES, COVID_CT_20_VOLUME_STARTS, SLICE_SPLIT_RULE, type SplitRule } from '../data/volumes.js';
 import type { PixelLimits } from '../data/limits.js';
 import type { OrientMode } from '../data/orientation.js';
-import { printable, UserError } from '../errors.js';
-import { lazyProgress } from '../util/progress.js';
+import { UserError } from '../errors.js';
 import { RUNTIME_BYTES } from './memory.js';
 import { totalmem } from 'node:os';
 import type { DetectorProfile } from '../profile/types.js';
@@ -119,11 +118,8 @@ export async function prepareData(
     const every = source.every ?? 1;
     if (every > 1 && (config.context?.slices ?? 1) > 1)
       throw new UserError(`context.slices ${config.context.slices} reads adjacent slices, but --every ${every} keeps only every ${every}th: use --every 1 for a 2.5D run`);
-    // Silent unless the folder takes more than a few seconds to read (most do not).
-    const reading = lazyProgress({ label: `reading ${printable(source.path)}`, delaySeconds: LOAD_PROGRESS_DELAY_SECONDS });
-    const loaded = await loadDataset(source.path, {
-      onProgress: reading.update,
-      heldLimit: { maxBytes: totalmem() - RUNTIME_BYTES, remedy: 'lower --size or keep every n-th slice (--every n)' },
+    const held = { maxBytes: totalmem() - RUNTIME_BYTES, remedy: 'lower --size or keep every n-th slice (--every n)' };
+    const loaded = await loadDatasetWatched(source.path, {
       skipBad: source.skipBad,
       volumeStarts: source.volumeStarts,
       split,
@@ -135,8 +131,7 @@ export async function prepareData(
       fitTo: { height: config.size, width: config.size, fit: config.fit ?? 'stretch' },
       // Thinned as read: the slices left out are never held (PNG: never decoded).
       ...(every > 1 ? { every } : {}),
-    });
-    reading.finish();
+    }, held);
     splitRule = opts.allTest ? 'none: every slice is test data' : split === 'slice' ? SLICE_SPLIT_RULE : `by volume (${loaded.volumeRule ?? 'ids from the loader'})`;
     if (loaded.slices.length === 0) throw new UserError('no usable slices', { file: source.path });
     ds = loaded.height === config.size && loaded.width === config.size ? loaded : resizeDataset(loaded, config.size, config.fit ?? 'stretch');
