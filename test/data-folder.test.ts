@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import sharp from 'sharp';
 import { join } from 'node:path';
 import { generatePhantoms } from '../src/data/phantom.js';
 import { loadPngFolder, writePngFolder } from '../src/data/folder.js';
@@ -197,6 +198,42 @@ test('an 8-bit folder like covid-ct-20 loads at 8 bits with 0/255 masks as 0/1',
   assert.is(ds.slices[0]!.mask[5], 1);
   assert.is(ds.slices[0]!.mask[1], 0);
   assert.equal(ds.slices.map((s) => s.volumeId), ['v00', 'v01', 'v01']);
+});
+
+test('grey stored as colour (RGB, RGBA, a grey palette, 16-bit RGB) loads with its stored values; true colour is refused naming the pixel', async () => {
+  const w = 8;
+  const h = 6;
+  const grey8 = Uint8Array.from({ length: w * h }, (_, i) => (i * 37 + 5) % 256);
+  const grey16 = Uint16Array.from({ length: w * h }, (_, i) => (i * 1361 + 7) % 4096);
+  const interleave = <T extends Uint8Array | Uint16Array>(g: T, channels: number, make: (n: number) => T): T => {
+    const out = make(g.length * channels);
+    g.forEach((v, i) => {
+      for (let c = 0; c < channels; c++) out[i * channels + c] = c === 3 ? (i % 2 ? 255 : 0) : v; // alpha half transparent: ignored
+    });
+    return out;
+  };
+  const asColour = {
+    rgb: () => sharp(interleave(grey8, 3, (n) => new Uint8Array(n)), { raw: { width: w, height: h, channels: 3 } }).png().toBuffer(),
+    rgba: () => sharp(interleave(grey8, 4, (n) => new Uint8Array(n)), { raw: { width: w, height: h, channels: 4 } }).png().toBuffer(),
+    palette: () => sharp(interleave(grey8, 3, (n) => new Uint8Array(n)), { raw: { width: w, height: h, channels: 3 } }).png({ palette: true, colours: 256, dither: 0 }).toBuffer(),
+    rgb16: () => sharp(interleave(grey16, 3, (n) => new Uint16Array(n)), { raw: { width: w, height: h, channels: 3, premultiplied: false } }).toColourspace('rgb16').png().toBuffer(),
+  };
+  for (const [kind, encode] of Object.entries(asColour)) {
+    const d = fresh();
+    const stored = kind === 'rgb16' ? grey16 : grey8;
+    writeFileSync(join(d, 'ct', '0000.png'), await encode());
+    writeFileSync(join(d, 'covid', '0000.png'), await png8(w, h, (i) => (i % 5 === 0 ? 255 : 0)));
+    const png = await readGreyImage(join(d, 'ct', '0000.png'));
+    assert.ok(png.channels >= 3, `${kind}: the file is colour (${png.channels} channels)`);
+    const ds = await loadPngFolder(d, { ...SLICE, nativeBits: kind === 'rgb16' ? 12 : 8 });
+    assert.equal(Array.from(ds.slices[0]!.image), Array.from(stored), kind);
+  }
+  const d = fresh();
+  const colour = interleave(grey8, 3, (n) => new Uint8Array(n));
+  colour[3 * (2 * w + 5) + 1] ^= 1; // green differs at x 5, y 2
+  writeFileSync(join(d, 'ct', '0000.png'), await sharp(colour, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer());
+  writeFileSync(join(d, 'covid', '0000.png'), await png8(w, h, () => 0));
+  await expectUserError(loadPngFolder(d, SLICE), /ct\/0000\.png$/, /in colour \(red, green and blue differ at x 5, y 2\)/);
 });
 
 test('a folder of mixed slice sizes loads when each slice is fitted as it is read (fitTo), each as fitSlice alone would', async () => {

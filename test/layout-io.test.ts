@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { layoutFromValueMap, parseLayoutCsv, readDesignerLayout, reducedMask, type LayoutTarget } from '../src/layout-io/designer-layout.js';
 import { crc32, layoutFromMask, writeLayoutFile, type AdcLayout } from '../src/layout-io/layout-file.js';
-import { encodeGreyPng } from '../src/data/png.js';
+import { encodeGreyPng, encodeRgbPng } from '../src/data/png.js';
 import { blueNoiseLayout } from '../src/quant/blue-noise.js';
 import { UserError } from '../src/errors.js';
 import { runCli } from './helpers/cli.js';
@@ -54,6 +54,14 @@ test('PNG: 0/255 mask and grey kept bits', async () => {
   writeFileSync(grey, await encodeGreyPng(Uint8Array.from({ length: 256 }, (_, i) => (i < 128 ? 8 : 12)), 16, 16));
   const g = await readDesignerLayout(grey, target);
   assert.equal([g.bits[0], g.bits[255]], [8, 12]);
+  // The same map saved as RGB (as drawing programs do) is the same layout; a coloured one is refused.
+  const rgb = (f: (i: number, c: number) => number) => encodeRgbPng(Uint8Array.from({ length: 256 * 3 }, (_, j) => f(Math.floor(j / 3), j % 3)), 16, 16);
+  const asRgb = join(dir, 'bits-rgb.png');
+  writeFileSync(asRgb, await rgb((i) => (i < 128 ? 8 : 12)));
+  assert.equal(Array.from((await readDesignerLayout(asRgb, target)).bits), Array.from(g.bits));
+  const coloured = join(dir, 'bits-red.png');
+  writeFileSync(coloured, await rgb((i, c) => (i === 17 && c === 0 ? 255 : i < 128 ? 8 : 12)));
+  await readDesignerLayout(coloured, target).then(() => assert.unreachable(), (e) => assert.ok(userError(/in colour \(red, green and blue differ at x 1, y 1\)/, coloured)(e), String(e)));
 });
 
 test('one-line UserErrors naming the file', async () => {

@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { listRegularFiles, requireFolder } from '../util/fs-safe.js';
 import type { CtDataset, CtSlice, ReadingOptions } from './types.js';
 import { skipCollector } from './skip.js';
-import { encodeGreyPng, readGreyImage, type PixelLimits } from './png.js';
+import { colourWhere, encodeGreyPng, readGreyImage, type PixelLimits } from './png.js';
 import { toBinaryMask } from './mask.js';
 import { assignVolumes, type SplitRule, type VolumesFile } from './volumes.js';
 import { fitSlice, type FitTarget } from './resize.js';
@@ -91,7 +91,7 @@ export async function loadPngFolder(dir: string, opts: FolderOptions = {}): Prom
       if (img.width !== msk.width || img.height !== msk.height) {
         throw new UserError(`mask is ${msk.width}×${msk.height} but its image is ${img.width}×${img.height}`, { file: maskPath });
       }
-      if (img.channels > 2) throw new UserError('image is in colour, expected greyscale', { file: imagePath });
+      if (img.colourAt !== undefined) throw new UserError(`image is in colour (${colourWhere(img.colourAt, img.width)}), expected greyscale`, { file: imagePath });
       const mask = toBinaryMask(msk.data, maskPath);
       let maxValue = 0;
       const image = new Float32Array(img.data.length);

@@ -81,8 +81,42 @@ export interface GreyImage {
   bits: 8 | 16;
   /** Row-major H×W samples (Uint8Array for 8-bit files, Uint16Array for 16-bit). */
   data: Uint8Array | Uint16Array;
-  /** Channels the file had before conversion to grey (1 or 2 grey, 3 or 4 colour). */
+  /** Channels the file had before conversion to grey (1 or 2 grey, 3 or 4 colour or palette). */
   channels: number;
+  /**
+   * Where the file holds colour: the first pixel (row-major index) whose red, green and blue
+   * differ; `data` is then their luminance. Absent for grey files and for colour files whose
+   * channels are equal everywhere (grey stored as RGB, RGBA or a grey palette, as viewers often
+   * export CT), whose `data` is the common value, exactly as stored.
+   */
+  colourAt?: number;
+}
+
+/**
+ * The first pixel (row-major index) whose first three channels differ, or −1 when every pixel's
+ * are equal (a grey image stored as colour). Channels past the third (alpha) are not compared.
+ */
+export function firstColourPixel(samples: ArrayLike<number>, channels: number): number {
+  if (channels < 3) return -1;
+  const pixels = samples.length / channels;
+  for (let i = 0, at = 0; i < pixels; i++, at += channels) {
+    const r = samples[at]!;
+    if (samples[at + 1] !== r || samples[at + 2] !== r) return i;
+  }
+  return -1;
+}
+
+/** Where colour was found, for a message: "red, green and blue differ at x 3, y 0". */
+export function colourWhere(pixel: number, width: number): string {
+  return `red, green and blue differ at x ${pixel % width}, y ${Math.floor(pixel / width)}`;
+}
+
+/** The first channel of interleaved samples (every `stride`-th sample), as a new array. */
+function channelOf<T extends Uint8Array | Uint16Array>(all: T, stride: number, make: (n: number) => T): T {
+  if (stride === 1) return all.slice() as T;
+  const out = make(all.length / stride);
+  for (let i = 0; i < out.length; i++) out[i] = all[i * stride]!;
+  return out;
 }
 
 /**
@@ -103,20 +137,24 @@ export async function readGreyImage(path: string, limits?: PixelLimits): Promise
     const meta = await img.metadata();
     if (meta.width !== undefined && meta.height !== undefined) checkPixelCount(meta.width, meta.height, maxPixels, path);
     const sixteen = meta.depth === 'ushort';
-    const { data, info } = sixteen
-      ? await img.toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true })
-      : await img.toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
-    const pixels = info.width * info.height;
-    // Drop an alpha channel if sharp kept one.
-    const stride = info.channels;
-    let out: Uint8Array | Uint16Array;
-    if (sixteen) {
-      const all = new Uint16Array(data.buffer, data.byteOffset, data.length / 2);
-      out = stride === 1 ? Uint16Array.from(all) : Uint16Array.from({ length: pixels }, (_, i) => all[i * stride]!);
-    } else {
-      out = stride === 1 ? Uint8Array.from(data) : Uint8Array.from({ length: pixels }, (_, i) => data[i * stride]!);
+    const channels = meta.channels ?? 1;
+    const samples = async (colourspace: 'grey16' | 'b-w' | 'rgb16' | 'srgb') => {
+      const { data, info } = await img.clone().toColourspace(colourspace).raw(sixteen ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
+      const all = sixteen ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint8Array(data.buffer, data.byteOffset, data.length);
+      return { all, info };
+    };
+    const grey = (all: Uint8Array | Uint16Array, stride: number) =>
+      all instanceof Uint16Array ? channelOf(all, stride, (n) => new Uint16Array(n)) : channelOf(all, stride, (n) => new Uint8Array(n));
+    let colourAt = -1;
+    if (channels >= 3) {
+      // Grey stored as colour keeps its stored values (red = green = blue); luminance would round them.
+      const { all, info } = await samples(sixteen ? 'rgb16' : 'srgb');
+      colourAt = firstColourPixel(all, info.channels);
+      if (colourAt === -1) return { width: info.width, height: info.height, bits: sixteen ? 16 : 8, data: grey(all, info.channels), channels };
     }
-    return { width: info.width, height: info.height, bits: sixteen ? 16 : 8, data: out, channels: meta.channels ?? 1 };
+    // An alpha channel, if sharp kept one, is dropped.
+    const { all, info } = await samples(sixteen ? 'grey16' : 'b-w');
+    return { width: info.width, height: info.height, bits: sixteen ? 16 : 8, data: grey(all, info.channels), channels, ...(colourAt >= 0 ? { colourAt } : {}) };
   } catch (e) {
     if (e instanceof UserError) throw e;
     const msg = e instanceof Error ? e.message.split('\n')[0]!.trim() : String(e);

@@ -15,7 +15,7 @@
  */
 import { extname } from 'node:path';
 import { UserError } from '../errors.js';
-import { readGreyImage } from '../data/png.js';
+import { colourWhere, readGreyImage } from '../data/png.js';
 import { DEFAULT_MAX_PIXELS } from '../data/limits.js';
 import { readRegularFile } from '../util/fs-safe.js';
 import { resizeMask } from '../data/resize.js';
@@ -121,7 +121,7 @@ export async function readDesignerLayout(file: string, target: LayoutTarget): Pr
   }
   if (ext === '.png') {
     const img = await readGreyImage(file);
-    if (img.channels > 2) throw new UserError(`layout PNG has ${img.channels} colour channels; save it as greyscale`, { file });
+    if (img.colourAt !== undefined) throw new UserError(`layout PNG is in colour (${colourWhere(img.colourAt, img.width)}); save it as greyscale`, { file });
     return layoutFromValueMap({ rows: img.height, cols: img.width, values: Uint32Array.from(img.data) }, target, file);
   }
   throw new UserError(`layout file must end in .ctql, .csv or .png (got ${JSON.stringify(ext || 'no extension')})`, { file });
