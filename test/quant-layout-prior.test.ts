@@ -11,7 +11,7 @@ import { contentLayout, contentOrder } from '../src/quant/content.js';
 import { lesionOrder } from '../src/quant/lesion.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
 import { cellGeometry, cellOfPixel, type LayoutFamily } from '../src/quant/layout-family.js';
-import { priorCellLogits, uniformLevelLogits } from '../src/quant/layout-prior.js';
+import { hardPriorLogits, priorCellLogits, uniformLevelLogits } from '../src/quant/layout-prior.js';
 import { MultiLevelQuantization } from '../src/quant/multilevel.js';
 import { ditherLevelLayout } from '../src/quant/dither.js';
 import { maskFromOrder } from '../src/quant/reduction-order.js';
@@ -76,6 +76,33 @@ test('cell families: cells rank by the mean position of their pixels; the layout
   order.forEach((pixel, position) => { meanPosition[owner[pixel]!]! += position; counts[owner[pixel]!]! += 1; });
   const ranked = Array.from({ length: 16 }, (_, i) => i).sort((a, b) => meanPosition[a]! / counts[a]! - meanPosition[b]! / counts[b]! || a - b);
   for (let r = 1; r < 16; r++) assert.ok(tileLogits[ranked[r]!]! < tileLogits[ranked[r - 1]!]!, `rank ${r}`);
+});
+
+test('hard prior: the ranked prior\'s hardware layout at its budget, bit for bit; those cells in [0.98, 0.99], the rest in [0.01, 0.02], rank kept', async () => {
+  const sigmoid = (w: number) => 1 / (1 + Math.exp(-SLOPE * w));
+  for (const layout of [{ family: 'pixel' }, { family: 'grid', granularity: 'block', block: 3 }, { family: 'tile', tile: 4 }] as LayoutFamily[]) {
+    const g = cellGeometry(layout, ROWS, COLS);
+    const ranked = priorCellLogits(shuffledOrder(N, 7), g, SLOPE);
+    for (const budget of [0.25, 0.5, 0.75]) {
+      const hard = hardPriorLogits(ranked, g, SLOPE, budget);
+      const start = await hardwareLayoutOf(layout, ranked, budget);
+      assert.equal(await hardwareLayoutOf(layout, hard, budget), start, `${layout.family} ${budget}: same hardware layout`);
+      // A cell is reduced in the start when any of its pixels is; it then lies in the upper band.
+      const reducedCell = new Uint8Array(ranked.length);
+      cellOfPixel(g).forEach((cell, pixel) => { if (start[pixel]) reducedCell[cell] = 1; });
+      hard.forEach((w, cell) => {
+        const p = sigmoid(w);
+        const [low, high] = reducedCell[cell] ? [0.98, 0.99] : [0.01, 0.02];
+        assert.ok(p >= low - 1e-6 && p <= high + 1e-6, `${layout.family} ${budget}: cell ${cell} p ${p} outside [${low}, ${high}]`);
+      });
+      for (let a = 0; a < ranked.length; a++) {
+        for (let b = 0; b < ranked.length; b++) {
+          if (ranked[a]! > ranked[b]!) assert.ok(hard[a]! > hard[b]!, `${layout.family} ${budget}: order of cells ${a}, ${b}`);
+        }
+      }
+    }
+  }
+  assert.throws(() => hardPriorLogits(new Float32Array(5), cellGeometry({ family: 'pixel' }, ROWS, COLS), SLOPE, 0.5), /expected 143 cell logits/);
 });
 
 test('a bad order, slope or logit count is refused', () => {
@@ -154,6 +181,19 @@ test('a learned point with prior content (lesion) starts on the content (lesion-
   assert.not.equal(lesionAt, contentLayout(phantoms, 0.9), 'the two heuristics differ at a high budget');
   assert.equal(await startingLayout('lesion', { family: 'pixel' }, 0.9), lesionAt);
   assert.equal(await startingLayout('content', { family: 'pixel' }, 0.9), contentLayout(phantoms, 0.9));
+  // priorShape hard: the same starting layout, its probabilities in the two bands.
+  for (const budget of [0.5, 0.75]) {
+    const at = { ...point, id: `learned-k1-b${budget}-s1`, budget };
+    const model = modelForPoint(studyProfile(SIZE), resolveConfig({ size: SIZE, unet, layoutTraining: { prior: 'content', priorShape: 'hard' } }), at, undefined, phantoms);
+    const stage = model.stage;
+    if (stage.kind !== 'learned') throw new Error('not a learned stage');
+    if (!stage.layer.built) stage.layer.build([null, SIZE, SIZE, 1]);
+    assert.equal(await stage.layer.hardwareLayout(), contentLayout(phantoms, budget), `hard prior at ${budget}`);
+    // Rescaled to the budget (LOUPE): at 0.75 the lower band rises to about 0.05.
+    const p = await stage.layer.probabilityMap();
+    assert.ok(p.every((v) => v > 0.94 || v < 0.06), `hard prior at ${budget}: every probability near 0 or 1`);
+    model.dispose();
+  }
   // A grid family starts on the columns the content order reduces first (on average).
   const columns = await startingLayout('content', { family: 'grid', granularity: 'column' });
   const order = contentOrder(phantoms);

@@ -73,6 +73,12 @@ export interface LayoutTrainingConfig {
    * configs recorded before it existed (= none).
    */
   prior?: LayoutPrior | 'auto';
+  /**
+   * How a content or lesion prior's probabilities are spread: `ranked` (p by rank over (0.01,
+   * 0.99)) or `hard` (the fixed design's layout at the run's budget near 0.99, the rest near 0.01;
+   * quant/layout-prior.ts hardPriorLogits). Absent in configs recorded before it existed (= ranked).
+   */
+  priorShape?: 'ranked' | 'hard';
 }
 
 /**

@@ -101,6 +101,7 @@ function comparable(s: RunSettings): unknown {
 const LATE_DEFAULTS: ReadonlyArray<{ section: string; field: string; value: unknown }> = [
   { section: 'context', field: 'network', value: '2.5d' },
   { section: 'layoutTraining', field: 'prior', value: 'none' },
+  { section: 'layoutTraining', field: 'priorShape', value: 'ranked' },
 ];
 
 /** The config without the late options that hold their default (LATE_DEFAULTS). */

@@ -7,7 +7,7 @@ import { blueNoiseLayout, blueNoiseLevelLayout } from '../quant/blue-noise.js';
 import { contentLayoutForSplit, contentLevelLayoutForSplit, contentOrder } from '../quant/content.js';
 import { lesionLayoutForSplit, lesionLevelLayoutForSplit, lesionOrder } from '../quant/lesion.js';
 import { cellGeometry } from '../quant/layout-family.js';
-import { priorCellLogits, uniformLevelLogits } from '../quant/layout-prior.js';
+import { hardPriorLogits, priorCellLogits, uniformLevelLogits } from '../quant/layout-prior.js';
 import { UserError } from '../errors.js';
 import { TrainableQuantization } from '../quant/layer.js';
 import { MultiLevelQuantization } from '../quant/multilevel.js';
@@ -182,10 +182,12 @@ export function layoutPriorFor(config: ExperimentConfig, stage: 'learned' | 'mul
  * layer's own init). Without the training split (a stored run rebuilt for evaluation) the
  * checkpoint's logits replace any start, so none is made.
  */
-function learnedPrior(config: ExperimentConfig, rows: number, cols: number, slope: number, train: SplitData['train'] | undefined, channels: number | undefined): Float32Array | undefined {
+function learnedPrior(config: ExperimentConfig, budget: number, rows: number, cols: number, slope: number, train: SplitData['train'] | undefined, channels: number | undefined): Float32Array | undefined {
   const prior = layoutPriorFor(config, 'learned', channels === undefined);
   if (prior === 'none' || !train) return undefined;
-  return priorCellLogits(prior === 'lesion' ? lesionOrder(train) : contentOrder(train), cellGeometry(config.layout, rows, cols), slope);
+  const cells = cellGeometry(config.layout, rows, cols);
+  const ranked = priorCellLogits(prior === 'lesion' ? lesionOrder(train) : contentOrder(train), cells, slope);
+  return config.layoutTraining.priorShape === 'hard' ? hardPriorLogits(ranked, cells, slope, budget) : ranked;
 }
 
 /** The starting level logits of a multi-level layout with the uniform prior, or undefined (the layer's own init). */
@@ -222,7 +224,7 @@ function inputStage(profile: DetectorProfile, config: ExperimentConfig, point: P
         ? { kind: 'fixedBits', bitsMap: randomLevelLayout(rows, cols, [profile.nativeBits, ...profile.modes], point.budget!, point.seed * 7919 + 1) }
         : { kind: 'fixed', keptBits: point.keptBits, layout: randomLayout(rows, cols, point.budget!, point.seed * 7919 + 1) };
     case 'learned': {
-      const initialLogits = learnedPrior(config, rows, cols, slope, train, channels);
+      const initialLogits = learnedPrior(config, point.budget!, rows, cols, slope, train, channels);
       return {
         kind: 'learned',
         layer: new TrainableQuantization({
@@ -389,6 +391,7 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       if (stage.layer.straightThrough) main.straightThrough = true;
       const prior = layoutPriorFor(config, stage.kind, channels === undefined);
       if (prior !== 'none') main.layoutPrior = prior;
+      if (prior !== 'none' && prior !== 'uniform' && config.layoutTraining.priorShape === 'hard') main.layoutPriorShape = 'hard';
     }
     // Stochastic masks at the schedule's final temperature, from the layer's evaluation noise stream (see predictMasks).
     const stochastic = { ...evalOpts, mode: 'stochastic' as const, temperature: config.temperature.end };

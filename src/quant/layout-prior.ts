@@ -13,7 +13,8 @@
  * only move bits between pixels away from that design, not rebuild one from p = 1/K.
  */
 import { checkLevelBudget, checkOrder } from './reduction-order.js';
-import { cellCount, cellOfPixel, pixelsPerCell, type CellGeometry } from './layout-family.js';
+import { cellCount, cellOfPixel, cellTopCountLayout, pixelsPerCell, type CellGeometry } from './layout-family.js';
+import { pixelsForBudget } from './budget.js';
 import { LOUPE_INIT_P } from './layer.js';
 import { ditherOrder } from './dither.js';
 
@@ -40,6 +41,41 @@ export function priorCellLogits(order: ArrayLike<number>, g: CellGeometry, slope
     const p = P_HIGH - (P_HIGH - P_LOW) * (rank + 0.5) / cells;
     logits[cell] = Math.log(p / (1 - p)) / slope;
   });
+  return logits;
+}
+
+/** Probability bands of a hard prior: the cells the fixed design reduces, and the others. */
+export const HARD_PRIOR_BANDS = { reduced: [0.98, 0.99], kept: [0.01, 0.02] } as const;
+
+/**
+ * A ranked prior made hard at the run's budget (`layoutTraining.priorShape: "hard"`): the cells
+ * that the ranked logits' hardware layout reduces at `budget` (cellTopCountLayout; the cell at the
+ * edge, reduced in part, counts as reduced) start at p ∈ [0.98, 0.99], the others at p ∈ [0.01, 0.02], each
+ * band still ordered by rank. Why: the ranked prior spreads p over (0.01, 0.99), so at budget 0.75
+ * the cells a quarter of the way down the order are sampled reduced about half the time, and the
+ * U-Net trains on masks the fixed design never makes (RESULTS.md, "More validation", 4: about half
+ * of the learned layout's loss there was the U-Net's). From here the sampled masks are the fixed
+ * design's layout from the first step, and Adam, which moves every logit at about the learning rate
+ * per step, carries a cell across the edge only on a gradient of consistent sign. The order is
+ * kept, so the hardware layout of the result is that of `ranked`, bit for bit.
+ */
+export function hardPriorLogits(ranked: Float32Array, g: CellGeometry, slope: number, budget: number): Float32Array {
+  const cells = cellCount(g);
+  if (ranked.length !== cells) throw new RangeError(`expected ${cells} cell logits, got ${ranked.length}`);
+  if (!(slope > 0)) throw new RangeError(`slope must be positive, got ${slope}`);
+  const layout = cellTopCountLayout(ranked, g, pixelsForBudget(budget, g.rows * g.cols));
+  const reduced = new Uint8Array(cells);
+  cellOfPixel(g).forEach((cell, pixel) => {
+    if (layout[pixel]) reduced[cell] = 1;
+  });
+  const logits = new Float32Array(cells);
+  for (let cell = 0; cell < cells; cell++) {
+    const p = 1 / (1 + Math.exp(-slope * ranked[cell]!));
+    const within = Math.min(1, Math.max(0, (p - P_LOW) / (P_HIGH - P_LOW))); // rank within (0, 1)
+    const [low, high] = reduced[cell] ? HARD_PRIOR_BANDS.reduced : HARD_PRIOR_BANDS.kept;
+    const q = low + (high - low) * within;
+    logits[cell] = Math.log(q / (1 - q)) / slope;
+  }
   return logits;
 }
 

@@ -16,8 +16,9 @@ function cellsInWords(family: LayoutFamily | undefined): string {
 
 /** Where one learned run's logits started, in words. */
 function startInWords(run: RunResult): string {
-  if (run.layoutPrior === 'content') return 'started from the content heuristic of the training split';
-  if (run.layoutPrior === 'lesion') return 'started from the lesion-frequency heuristic of the training split';
+  const hard = run.layoutPriorShape === 'hard' ? ', made hard at its budget' : '';
+  if (run.layoutPrior === 'content') return `started from the content heuristic of the training split${hard}`;
+  if (run.layoutPrior === 'lesion') return `started from the lesion-frequency heuristic of the training split${hard}`;
   if (run.layoutPrior === 'uniform') return 'started from the uniform ADC of its budget';
   return run.setup === 'multilevel' ? 'started from random level probabilities' : 'started at p ≈ ½ everywhere';
 }

@@ -132,6 +132,8 @@ export interface RunResult {
   straightThrough?: boolean;
   /** Learned setups whose logits started from a fixed design (`layoutTraining.prior`): the content heuristic (1-bit) or the uniform ADC (multi-level); absent = none. */
   layoutPrior?: 'content' | 'lesion' | 'uniform';
+  /** With a content or lesion layoutPrior made hard at the budget (`layoutTraining.priorShape: "hard"`); absent = ranked. */
+  layoutPriorShape?: 'hard';
   rows: number;
   cols: number;
   trainSeconds: number;
