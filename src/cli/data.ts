@@ -105,7 +105,7 @@ const synthCommand: CommandModule<object, SynthArgs> = {
     if (args.json) return printJson({ out: args.out, ...summary, preview: args.preview ?? null });
     process.stdout.write(
       `wrote ${summary.slices} slices ${summary.width}×${summary.height} at ${nativeBits} bits ` +
-        `(${summary.volumes} volumes, ${(summary.slicesWithLesion * 100).toFixed(0)}% with lesion) to ${args.out}\n`,
+        `(${summary.volumes} ${summary.volumes === 1 ? 'volume' : 'volumes'}, ${(summary.slicesWithLesion * 100).toFixed(0)}% with lesion) to ${args.out}\n`,
     );
     if (args.preview) process.stdout.write(`preview: ${args.preview}\n`);
   },
