@@ -35,7 +35,7 @@ const NESTED = {
   unet: { depth: 1, baseFilters: 1, normalization: 1, outputPrior: 1 } satisfies Record<keyof C['unet'], 1>,
   temperature: { start: 1, end: 1 } satisfies Record<keyof C['temperature'], 1>,
   synthetic: { slices: 1, slicesPerVolume: 1 } satisfies Record<keyof C['synthetic'], 1>,
-  layoutTraining: { hardMask: 1, entropyWeight: 1, tvWeight: 1, prior: 1 } satisfies Record<keyof C['layoutTraining'], 1>,
+  layoutTraining: { hardMask: 1, entropyWeight: 1, tvWeight: 1, prior: 1, priorShape: 1 } satisfies Record<keyof C['layoutTraining'], 1>,
   augment: { flip: 1, rotate90: 1, scale: 1, rotateDegrees: 1, contrast: 1, gamma: 1, windowShift: 1, noise: 1 } satisfies Record<keyof C['augment'], 1>,
   context: { slices: 1, network: 1 } satisfies Record<keyof C['context'], 1>,
 };
@@ -44,6 +44,7 @@ const ENUMS = {
   normalization: { none: 1, batch: 1, group: 1, instance: 1 } satisfies Record<C['unet']['normalization'], 1>,
   // The config's union is the model's (ContextNetwork), both ways.
   contextNetwork: { '2.5d': 1, '3d': 1 } satisfies Record<C['context']['network'], 1> & Record<ContextNetwork, 1>,
+  priorShape: { ranked: 1, hard: 1 } satisfies Record<NonNullable<C['layoutTraining']['priorShape']>, 1>,
 };
 const keys = (o: object) => Object.keys(o).sort();
 
@@ -56,6 +57,7 @@ test('the interface unions are the schema enums', () => {
   assert.equal(keys(ENUMS.dice), [...props.dice!.enum!].sort());
   assert.equal(keys(ENUMS.normalization), [...props.unet!.properties!.normalization!.enum!].sort());
   assert.equal(keys(ENUMS.contextNetwork), [...props.context!.properties!.network!.enum!].sort());
+  assert.equal(keys(ENUMS.priorShape), [...props.layoutTraining!.properties!.priorShape!.enum!].sort());
 });
 
 test('every config field has a default in the schema, and DEFAULT_CONFIG is those defaults', () => {
@@ -78,7 +80,7 @@ test('the defaults are the documented recipe (unchanged by reading them from the
     validationFraction: 0.15, synthetic: { slices: 160, slicesPerVolume: 8 },
     augment: { flip: true, rotate90: false, scale: 0.2, rotateDegrees: 10, contrast: 0.2, gamma: 0.2, windowShift: 0.05, noise: 0.02 },
     normalisation: { kind: 'fixed' }, fit: 'stretch',
-    layout: { family: 'pixel' }, layoutTraining: { hardMask: 'relaxed', entropyWeight: 0, tvWeight: 0, prior: 'auto' },
+    layout: { family: 'pixel' }, layoutTraining: { hardMask: 'relaxed', entropyWeight: 0, tvWeight: 0, prior: 'auto', priorShape: 'ranked' },
     context: { slices: 1, network: '2.5d' },
   });
   const c = resolveConfig({ epochs: 3, unet: { depth: 2 } });

@@ -75,6 +75,21 @@ test('hardware layout has exactly round(b·n) ones, ties broken by index', async
   assert.equal(Array.from(topCountLayout([0.5, 0.5, 0.5, 0.9, 0.5], 3)), [1, 1, 0, 1, 0]);
 });
 
+test('startingLayout: the hardware layout of the given start logits, kept when the logits move; none without a start', async () => {
+  const start = Float32Array.from({ length: 143 }, (_, i) => ((i * 37) % 143) / 143 - 0.5);
+  const layer = new TrainableQuantization({ rows: 13, cols: 11, nativeBits: 8, keptBits: 1, rule: 'floor', budget: 0.4, seed: 3, initialLogits: start });
+  layer.build([null, 13, 11, 1]);
+  const before = await layer.hardwareLayout();
+  assert.equal(layer.startingLayout(), before);
+  layer.setWeights([tf.tensor2d(Float32Array.from(start, (w) => -w), [13, 11])]); // training moved every logit
+  const after = await layer.hardwareLayout();
+  assert.not.equal(after, before);
+  assert.equal(layer.startingLayout(), before);
+  const own = new TrainableQuantization({ rows: 13, cols: 11, nativeBits: 8, keptBits: 1, rule: 'floor', budget: 0.4, seed: 3 });
+  own.build([null, 13, 11, 1]);
+  assert.is(own.startingLayout(), undefined);
+});
+
 test('gradients reach the logits through the relaxed-Bernoulli mask', () => {
   const layer = new TrainableQuantization({ rows: 8, cols: 8, nativeBits: 8, keptBits: 2, rule: 'floor', budget: 0.5, seed: 9 });
   const x = randomCounts(2, 8, 8, 8, 1);

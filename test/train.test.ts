@@ -11,7 +11,8 @@ import type { CtDataset } from '../src/data/types.js';
 import { UserError } from '../src/errors.js';
 import { parseShard, planStudy, planSweep, seedList, shardPoints } from '../src/experiments/plan.js';
 import { resolveConfig } from '../src/config/experiment-config.js';
-import { runPoint } from '../src/experiments/run-point.js';
+import { modelForPoint, runPoint } from '../src/experiments/run-point.js';
+import { contentLayout } from '../src/quant/content.js';
 import { studyProfile } from '../src/profile/load.js';
 import { quantizeValue } from '../src/quant/hard.js';
 import { TrainableQuantization } from '../src/quant/layer.js';
@@ -344,6 +345,26 @@ test('a learned point with a grid family records the family, cell shape and trai
   // 256 = 8 whole columns: every column is all reduced or all native.
   for (let c = 0; c < 32; c++) assert.is(new Set(Array.from({ length: 32 }, (_, r) => run.hardwareLayout![r * 32 + c])).size, 1);
   assert.ok(JSON.parse(readFileSync(join(outDir, 'runs', 'learned-b0.25-s1.json'), 'utf8')).layoutCells);
+  // How far training moved the layout: the pixels that differ from the prior's starting layout.
+  const fresh = modelForPoint(studyProfile(32), config, { id: 'learned-b0.25-s1', setup: 'learned', seed: 1, keptBits: 1, budget: 0.25 }, split.train, split.train);
+  const layer = (fresh.stage as { layer: TrainableQuantization }).layer;
+  if (!layer.built) layer.build([null, 32, 32, 1]);
+  const start = await layer.hardwareLayout();
+  assert.equal(layer.startingLayout(), start);
+  assert.is(run.layoutMovedPixels, run.hardwareLayout!.filter((v, i) => v !== start[i]).length);
+  fresh.dispose();
+});
+
+test('a learned point with the content prior made hard records the shape; after two steps no pixel has moved from the content layout', async () => {
+  const config = resolveConfig({ size: 32, epochs: 1, batchSize: 4, unet: { depth: 2, baseFilters: 4, normalization: 'batch' }, layoutTraining: { prior: 'content', priorShape: 'hard' } });
+  const split = { train: { ...data, slices: data.slices.slice(0, 8) }, validation: { ...data, slices: data.slices.slice(8, 12) }, test: { ...data, slices: data.slices.slice(12) } };
+  const outDir = mkdtempSync(join(tmpdir(), 'ctquant-hard-prior-'));
+  const { results } = await runPoint({ profile: studyProfile(32), config, data: split, outDir, backend: 'wasm', resume: false }, { id: 'learned-b0.5-s1', setup: 'learned', seed: 1, keptBits: 1, budget: 0.5 });
+  const run = results[0]!;
+  assert.is(run.layoutPrior, 'content');
+  assert.is(run.layoutPriorShape, 'hard');
+  assert.equal(run.hardwareLayout, Array.from(contentLayout(split.train, 0.5)));
+  assert.is(run.layoutMovedPixels, 0);
 });
 
 test('a NaN loss stops with a clear error and keeps the last good checkpoint', async () => {

@@ -399,6 +399,8 @@ export async function runPoint(ctx: PointContext, point: PlanPoint): Promise<{ r
       main.diceStochastic = await evaluate(model, data.test, stochastic);
       main.probabilityMap = Array.from(await stage.layer.probabilityMap());
       main.hardwareLayout = Array.from(await stage.layer.hardwareLayout());
+      const start = stage.layer.startingLayout();
+      if (start && main.layoutPrior) main.layoutMovedPixels = main.hardwareLayout.filter((v, i) => v !== start[i]).length;
     } else if (stage.kind === 'multilevel') {
       main.diceStochastic = await evaluate(model, data.test, stochastic);
       main.bitsMap = Array.from(await stage.layer.bitsMap());

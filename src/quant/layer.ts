@@ -223,6 +223,15 @@ export class TrainableQuantization extends ReadoutQuantizationLayer {
     return this.hardwareAssignment();
   }
 
+  /**
+   * The hardware layout of the logits the layer was given to start from (a prior,
+   * layout-prior.ts), or undefined when it started from its own random init: what training
+   * moved is the difference to hardwareLayout().
+   */
+  startingLayout(): Uint8Array | undefined {
+    return this.givenLogits && this.assignmentFrom(this.givenLogits);
+  }
+
   protected override hardwareInput(): tf.Tensor {
     return tf.clone(this.builtLogits().read());
   }

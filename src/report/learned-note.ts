@@ -52,5 +52,23 @@ export function learnedLayoutNote(runs: readonly RunResult[]): string | undefine
     return bits === undefined ? [] : [`${r.id}: ${bits} bits`];
   });
   const endedNote = ended.length === 0 ? '' : ` ${ended.length} of ${multiLevel.length} multi-level runs ended with every pixel at one depth (${ended.join(', ')}), i.e. as a uniform ADC.`;
-  return `Learned layouts: ${kinds.join('; ')}.${endedNote}`;
+  return `Learned layouts: ${kinds.join('; ')}.${endedNote}${movedNote(learned)}`;
+}
+
+/**
+ * How far 1-bit learned runs with a prior moved from the layout it started them on: a run that
+ * moved no pixel is the fixed design it started as, so it confirms that design, not a new one.
+ */
+function movedNote(learned: readonly RunResult[]): string {
+  const moved = learned.flatMap((r) => (r.layoutMovedPixels === undefined || !(r.rows * r.cols > 0) ? [] : [r.layoutMovedPixels / (r.rows * r.cols)]));
+  if (moved.length === 0) return '';
+  const still = moved.filter((m) => m === 0).length;
+  if (still === moved.length) {
+    return moved.length === 1
+      ? ' The 1-bit learned run with a prior ended on the layout its prior started it on (no pixel moved): it is that fixed design, not a learned one.'
+      : ` All ${moved.length} 1-bit learned runs with a prior ended on the layouts their prior started them on (no pixel moved): they are those fixed designs, not learned ones.`;
+  }
+  const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+  const span = moved.length === 1 ? pct(moved[0]!) : `${pct(Math.min(...moved))} to ${pct(Math.max(...moved))}`;
+  return ` The 1-bit learned ${moved.length === 1 ? 'run' : 'runs'} with a prior moved ${span} of ${moved.length === 1 ? 'its' : 'their'} pixels from the layout the prior started ${moved.length === 1 ? 'it' : 'them'} on${still > 0 ? ` (${still} of ${moved.length} moved none)` : ''}.`;
 }

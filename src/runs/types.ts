@@ -134,6 +134,8 @@ export interface RunResult {
   layoutPrior?: 'content' | 'lesion' | 'uniform';
   /** With a content or lesion layoutPrior made hard at the budget (`layoutTraining.priorShape: "hard"`); absent = ranked. */
   layoutPriorShape?: 'hard';
+  /** 1-bit learned runs with a content or lesion prior: pixels whose ADC mode in hardwareLayout differs from the layout the prior started at. */
+  layoutMovedPixels?: number;
   rows: number;
   cols: number;
   trainSeconds: number;
