@@ -86,6 +86,21 @@ test('--resume with other settings is refused naming the field; the profile file
   prepareOutFolder(out, { resume: true, overwrite: false, settings: withAuto(multiLevel) });
   writeRecord(out, withAuto(before));
   prepareOutFolder(out, { resume: true, overwrite: false, settings: withAuto(before) });
+  // layoutTraining.priorShape: absent before (= ranked). It shapes a content or lesion prior only:
+  // there hard is a difference; where the prior is none or uniform no run depends on it.
+  const shaped = (s: typeof before, prior: 'none' | 'content' | 'auto', priorShape?: 'ranked' | 'hard') => {
+    const { priorShape: _old, ...training } = s.config.layoutTraining;
+    return { ...s, config: { ...s.config, layoutTraining: { ...training, prior, ...(priorShape ? { priorShape } : {}) } } };
+  };
+  writeRecord(out, shaped(before, 'content'));
+  prepareOutFolder(out, { resume: true, overwrite: false, settings: shaped(before, 'content', 'ranked') });
+  assert.match(userError(() => prepareOutFolder(out, { resume: true, overwrite: false, settings: shaped(before, 'content', 'hard') })), /config\.layoutTraining\.priorShape was nothing, now "hard"/);
+  writeRecord(out, shaped(before, 'auto'));
+  assert.match(userError(() => prepareOutFolder(out, { resume: true, overwrite: false, settings: shaped(before, 'auto', 'hard') })), /priorShape was nothing, now "hard"/);
+  writeRecord(out, shaped(before, 'none'));
+  prepareOutFolder(out, { resume: true, overwrite: false, settings: shaped(before, 'none', 'hard') });
+  writeRecord(out, { ...shaped(multiLevel, 'auto'), layoutPriorRules: 2 });
+  prepareOutFolder(out, { resume: true, overwrite: false, settings: shaped(multiLevel, 'auto', 'hard') });
   writeRecord(out, '');
   assert.match(userError(() => prepareOutFolder(out, { resume: true, overwrite: false, settings: settings(6) })), /experiment\.json: not valid JSON/);
   assert.equal(differences({ a: [1, 2], b: 1 }, { a: [1, 3], b: 1 }), [{ path: 'a.1', was: 2, now: 3 }]);

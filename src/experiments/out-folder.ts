@@ -90,7 +90,23 @@ export interface RunSettings {
 function comparable(s: RunSettings): unknown {
   const { file: _file, ...profile } = s.profile as { file?: string };
   const layout = s.designer ? { designerLayout: s.designer.bits } : {};
-  return JSON.parse(JSON.stringify({ profile, config: withoutLateDefaults(s.config), data: s.data, ...layout }));
+  return JSON.parse(JSON.stringify({ profile, config: withoutUnusedPriorShape(withoutLateDefaults(s.config), profile), data: s.data, ...layout }));
+}
+
+/**
+ * `layoutTraining.priorShape` shapes a content or lesion prior only: where the prior is none or
+ * uniform (or auto resolves to them: several reduced modes, or detector space) no run depends on
+ * it, so a folder recorded before the field existed resumes whatever it says now.
+ */
+function withoutUnusedPriorShape(config: object, profile: object): object {
+  const training = (config as { layoutTraining?: { prior?: string; priorShape?: string } }).layoutTraining;
+  if (!training || training.priorShape === undefined) return config;
+  const { modes = [], detector } = profile as { modes?: unknown[]; detector?: unknown };
+  const prior = training.prior ?? 'none';
+  const ranksPixels = prior === 'content' || prior === 'lesion' || (prior === 'auto' && modes.length < 2 && detector === undefined);
+  if (ranksPixels) return config;
+  const { priorShape: _unused, ...rest } = training;
+  return { ...config, layoutTraining: rest };
 }
 
 /**
