@@ -80,7 +80,7 @@ test('the defaults are the documented recipe (unchanged by reading them from the
     validationFraction: 0.15, synthetic: { slices: 160, slicesPerVolume: 8 },
     augment: { flip: true, rotate90: false, scale: 0.2, rotateDegrees: 10, contrast: 0.2, gamma: 0.2, windowShift: 0.05, noise: 0.02 },
     normalisation: { kind: 'fixed' }, fit: 'stretch',
-    layout: { family: 'pixel' }, layoutTraining: { hardMask: 'relaxed', entropyWeight: 0, tvWeight: 0, prior: 'auto', priorShape: 'ranked' },
+    layout: { family: 'pixel' }, layoutTraining: { hardMask: 'relaxed', entropyWeight: 0, tvWeight: 0, prior: 'auto', priorShape: 'hard' },
     context: { slices: 1, network: '2.5d' },
   });
   const c = resolveConfig({ epochs: 3, unet: { depth: 2 } });

@@ -277,8 +277,8 @@ test('a tile layer with straight-through saves and loads bit-exactly inside a mo
 test('config: layout and layoutTraining default off; a family missing its size is a UserError at /layout', () => {
   const config = resolveConfig();
   assert.equal(config.layout, { family: 'pixel' });
-  assert.equal(config.layoutTraining, { hardMask: 'relaxed', entropyWeight: 0, tvWeight: 0, prior: 'auto' });
-  assert.equal(resolveConfig({ layoutTraining: { tvWeight: 0.1 } }).layoutTraining, { hardMask: 'relaxed', entropyWeight: 0, tvWeight: 0.1, prior: 'auto' });
+  assert.equal(config.layoutTraining, { hardMask: 'relaxed', entropyWeight: 0, tvWeight: 0, prior: 'auto', priorShape: 'hard' });
+  assert.equal(resolveConfig({ layoutTraining: { tvWeight: 0.1 } }).layoutTraining, { hardMask: 'relaxed', entropyWeight: 0, tvWeight: 0.1, prior: 'auto', priorShape: 'hard' });
   const dir = mkdtempSync(join(tmpdir(), 'ctquant-family-'));
   const file = join(dir, 'c.json');
   writeFileSync(file, JSON.stringify({ layout: { family: 'grid', granularity: 'column' }, layoutTraining: { hardMask: 'ste' } }));

@@ -38,7 +38,7 @@ test('multi-level runs that ended with every pixel at one depth are named as tha
 test('1-bit learned runs with a prior: how far they moved from their starting layout; none moved = that fixed design', () => {
   const at = (moved: number, seed = 1) => run({ layoutPrior: 'content', layoutPriorShape: 'hard', rows: 10, cols: 10, layoutMovedPixels: moved, seed });
   assert.is(learnedLayoutNote([at(0), at(0, 2)]), 'Learned layouts: one cell per pixel, started from the content heuristic of the training split, made hard at its budget, trained with relaxed-Bernoulli masks. '
-    + 'All 2 1-bit learned runs with a prior ended on the layouts their prior started them on (no pixel moved): they are those fixed designs, not learned ones.');
+    + 'Each of the 2 1-bit learned runs with a prior ended on the layout its prior started it on (no pixel moved): each is that fixed design, not a learned one.');
   assert.match(learnedLayoutNote([at(0)])!, /The 1-bit learned run with a prior ended on the layout its prior started it on \(no pixel moved\): it is that fixed design/);
   assert.match(learnedLayoutNote([at(0), at(3, 2), at(12, 3)])!, /The 1-bit learned runs with a prior moved 0\.0 % to 12\.0 % of their pixels from the layout the prior started them on \(1 of 3 moved none\)\.$/);
   assert.match(learnedLayoutNote([at(5)])!, /The 1-bit learned run with a prior moved 5\.0 % of its pixels from the layout the prior started it on\.$/);

@@ -66,7 +66,7 @@ function movedNote(learned: readonly RunResult[]): string {
   if (still === moved.length) {
     return moved.length === 1
       ? ' The 1-bit learned run with a prior ended on the layout its prior started it on (no pixel moved): it is that fixed design, not a learned one.'
-      : ` All ${moved.length} 1-bit learned runs with a prior ended on the layouts their prior started them on (no pixel moved): they are those fixed designs, not learned ones.`;
+      : ` Each of the ${moved.length} 1-bit learned runs with a prior ended on the layout its prior started it on (no pixel moved): each is that fixed design, not a learned one.`;
   }
   const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
   const span = moved.length === 1 ? pct(moved[0]!) : `${pct(Math.min(...moved))} to ${pct(Math.max(...moved))}`;
