@@ -96,7 +96,9 @@ function comparable(s: RunSettings): unknown {
 /**
  * `layoutTraining.priorShape` shapes a content or lesion prior only: where the prior is none or
  * uniform (or auto resolves to them: several reduced modes, or detector space) no run depends on
- * it, so a folder recorded before the field existed resumes whatever it says now.
+ * it, so a folder recorded before the field existed resumes whatever it says now. The rule is
+ * run-point.ts layoutPriorFor's, read leniently: that one refuses combinations a recorded folder
+ * cannot hold, and a comparison must not throw.
  */
 function withoutUnusedPriorShape(config: object, profile: object): object {
   const training = (config as { layoutTraining?: { prior?: string; priorShape?: string } }).layoutTraining;
